@@ -1,0 +1,154 @@
+//! The one error type of the crate.
+
+use std::fmt;
+
+use crate::connection::BackendKind;
+
+/// Everything that can go wrong in orm-core.
+///
+/// Match on the variants to react to a condition; every message says what
+/// happened and what to do about it.
+///
+/// ```
+/// use orm_core::OrmError;
+///
+/// fn describe(err: &OrmError) -> &'static str {
+///     match err {
+///         OrmError::NotFound { .. } => "no such row",
+///         OrmError::MultipleFound { .. } => "narrow the filter",
+///         _ => "something else",
+///     }
+/// }
+/// assert_eq!(describe(&OrmError::NotFound { model: "Question" }), "no such row");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrmError {
+    /// `get` found no row.
+    #[error("{model} matching the query does not exist; use `first()` to get an Option instead")]
+    NotFound {
+        /// The model that was queried.
+        model: &'static str,
+    },
+    /// `get` found more than one row.
+    #[error("get() returned more than one {model} (at least {count}); narrow the filter or use `first()`")]
+    MultipleFound {
+        /// The model that was queried.
+        model: &'static str,
+        /// How many rows were seen (the query stops looking after two).
+        count: usize,
+    },
+    /// The database reported an error (constraint violation, syntax, lost connection...).
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// A connection could not be established.
+    #[error("could not connect to the {backend} database: {cause}")]
+    Connection {
+        /// Which backend the URL selected.
+        backend: BackendKind,
+        /// What the driver said.
+        cause: String,
+    },
+    /// The pool could not hand out a connection in time.
+    #[error("connection pool error: {0}; raise the pool size or return connections sooner")]
+    Pool(#[from] r2d2::Error),
+    /// The database URL could not be understood.
+    #[error("invalid database URL `{url}`: {reason}; accepted forms are `sqlite::memory:`, `sqlite://path`, a file path, `postgres://user@host/db` and `mysql://user@host/db`")]
+    InvalidUrl {
+        /// The URL as given (without password).
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A query was built in a way that cannot run (for example deleting a sliced queryset).
+    #[error("invalid query on {model}: {reason}")]
+    InvalidQuery {
+        /// The model that was queried.
+        model: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An operation needs the instance's primary key, but it has none yet.
+    #[error("{model} has no primary key yet; save() it first")]
+    Unsaved {
+        /// The model of the unsaved instance.
+        model: &'static str,
+    },
+    /// A value read from or written to the database does not fit the Rust field.
+    #[error("{model}.{field}: {reason}")]
+    Value {
+        /// The model.
+        model: &'static str,
+        /// The field.
+        field: &'static str,
+        /// What does not fit.
+        reason: String,
+    },
+}
+
+/// The crate's result type.
+///
+/// ```
+/// fn nothing() -> orm_core::Result<()> { Ok(()) }
+/// assert!(nothing().is_ok());
+/// ```
+pub type Result<T, E = OrmError> = std::result::Result<T, E>;
+
+impl OrmError {
+    /// True when this error means "no such row" (from `get` or a missing relation target).
+    ///
+    /// ```
+    /// assert!(orm_core::OrmError::NotFound { model: "Question" }.is_not_found());
+    /// ```
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            OrmError::NotFound { .. } | OrmError::Database(diesel::result::Error::NotFound)
+        )
+    }
+}
+
+/// Redacts the password of a URL for error messages.
+pub(crate) fn redact(url: &str) -> String {
+    struct Redacted<'a>(&'a str);
+    impl fmt::Display for Redacted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let url = self.0;
+            let Some(scheme_end) = url.find("://") else {
+                return f.write_str(url);
+            };
+            let rest = &url[scheme_end + 3..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            match (authority.rfind('@'), authority.find(':')) {
+                (Some(at), Some(colon)) if colon < at => write!(
+                    f,
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &authority[..colon],
+                    &rest[at..]
+                ),
+                _ => f.write_str(url),
+            }
+        }
+    }
+    Redacted(url).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://bob:secret@localhost/db"),
+            "postgres://bob:***@localhost/db"
+        );
+        assert_eq!(
+            redact("postgres://bob@localhost/db"),
+            "postgres://bob@localhost/db"
+        );
+        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+    }
+}

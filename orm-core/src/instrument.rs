@@ -1,0 +1,196 @@
+//! Query instrumentation: count and record the statements a connection runs,
+//! and assert how many a piece of code costs (Django's `assertNumQueries`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel::Connection;
+
+use crate::connection::AnyConnection;
+
+/// The statements a connection ran while a [`QueryLog`] was installed.
+///
+/// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`, savepoints) is recorded
+/// in [`all_statements`](Self::all_statements) but is not a query: it is left
+/// out of [`queries`](Self::queries) and [`count`](Self::count).
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// use diesel::connection::SimpleConnection;
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// let ((), log) = orm_core::capture_queries(&mut conn, |c| {
+///     c.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+/// });
+/// assert_eq!(log.count(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CapturedQueries {
+    statements: Vec<String>,
+}
+
+impl CapturedQueries {
+    /// Every statement, transaction control included, in order.
+    pub fn all_statements(&self) -> &[String] {
+        &self.statements
+    }
+
+    /// The statements that are queries (not transaction control), in order.
+    pub fn queries(&self) -> Vec<&str> {
+        self.statements
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !is_transaction_control(s))
+            .collect()
+    }
+
+    /// How many queries ran (transaction control excluded).
+    pub fn count(&self) -> usize {
+        self.statements
+            .iter()
+            .filter(|s| !is_transaction_control(s))
+            .count()
+    }
+}
+
+/// True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE statements.
+///
+/// ```
+/// assert!(orm_core::instrument::is_transaction_control("BEGIN"));
+/// assert!(orm_core::instrument::is_transaction_control("ROLLBACK TO SAVEPOINT diesel_savepoint_1"));
+/// assert!(!orm_core::instrument::is_transaction_control("SELECT 1"));
+/// ```
+pub fn is_transaction_control(sql: &str) -> bool {
+    let word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "START",
+        "END",
+    ]
+    .iter()
+    .any(|kw| word.eq_ignore_ascii_case(kw))
+}
+
+/// A diesel [`Instrumentation`] that records every statement into a shared
+/// log. Clone it to keep a handle while the connection owns the other copy.
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// use diesel::connection::SimpleConnection;
+/// use diesel::Connection;
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// let log = orm_core::QueryLog::default();
+/// conn.set_instrumentation(log.clone());
+/// conn.batch_execute("SELECT 1")?;
+/// assert_eq!(log.snapshot().count(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct QueryLog {
+    statements: Arc<Mutex<Vec<String>>>,
+}
+
+impl QueryLog {
+    /// What was recorded so far.
+    pub fn snapshot(&self) -> CapturedQueries {
+        CapturedQueries {
+            statements: self
+                .statements
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// Forgets what was recorded.
+    pub fn clear(&self) {
+        self.statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl Instrumentation for QueryLog {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let sql = query.to_string();
+            self.statements
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(sql);
+        }
+    }
+}
+
+/// Runs `f` on `conn` and returns its result with the statements it ran.
+///
+/// The connection's instrumentation is replaced for the duration of the call
+/// and removed afterwards.
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// use diesel::connection::SimpleConnection;
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// let (_, log) = orm_core::capture_queries(&mut conn, |c| c.batch_execute("SELECT 1"));
+/// assert_eq!(log.queries(), vec!["SELECT 1"]);
+/// # Ok(()) }
+/// ```
+pub fn capture_queries<R>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> R,
+) -> (R, CapturedQueries) {
+    let log = QueryLog::default();
+    conn.set_instrumentation(log.clone());
+    let result = f(conn);
+    conn.set_instrumentation(diesel::connection::get_default_instrumentation());
+    (result, log.snapshot())
+}
+
+/// Runs `f` and panics, listing the statements, unless it ran exactly
+/// `expected` queries (transaction control does not count).
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// use diesel::connection::SimpleConnection;
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// orm_core::assert_num_queries(&mut conn, 2, |c| {
+///     c.batch_execute("SELECT 1").unwrap();
+///     c.batch_execute("SELECT 2").unwrap();
+/// });
+/// # Ok(()) }
+/// ```
+#[track_caller]
+pub fn assert_num_queries<R>(
+    conn: &mut AnyConnection,
+    expected: usize,
+    f: impl FnOnce(&mut AnyConnection) -> R,
+) -> R {
+    let (result, log) = capture_queries(conn, f);
+    if log.count() != expected {
+        let listing: Vec<String> = log
+            .queries()
+            .iter()
+            .enumerate()
+            .map(|(i, q)| format!("  {}. {q}", i + 1))
+            .collect();
+        panic!(
+            "expected {expected} queries, {} ran:\n{}",
+            log.count(),
+            listing.join("\n")
+        );
+    }
+    result
+}

@@ -1,0 +1,333 @@
+//! Querysets: lazy, cloneable descriptions of a query on one model.
+
+use std::fmt;
+use std::sync::Arc;
+
+use diesel::expression::{BoxableExpression, Expression};
+use diesel::query_builder::{AsChangeset, AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::ThenOrderDsl;
+use diesel::sql_types::{Bool, Nullable};
+use diesel::BoolExpressionMethods;
+use diesel::{Connection, NullableExpressionMethods};
+
+use crate::connection::{AnyConnection, MultiBackend};
+use crate::error::{OrmError, Result};
+use crate::model::{Model, Predicate};
+
+/// Applies limit and offset. SQLite and MySQL reject OFFSET without LIMIT,
+/// so an offset alone comes with the largest limit.
+fn slice<M: Model>(query: M::Query, limit: Option<i64>, offset: Option<i64>) -> M::Query {
+    let limit = limit.or(offset.map(|_| i64::MAX));
+    M::__slice(query, limit, offset)
+}
+
+type PredicateFn<M> = Arc<dyn Fn() -> Predicate<M> + Send + Sync>;
+type OrderFn<M> = Arc<dyn Fn(<M as Model>::Query) -> <M as Model>::Query + Send + Sync>;
+
+/// A query on model `M`: filters, ordering and slicing, run by one of the
+/// terminal methods (`load`, `get`, `first`, `count`, `exists`, `update`,
+/// `delete`). Building it runs nothing; cloning it is cheap.
+///
+/// Filters are diesel expressions on the table module the derive generates.
+///
+/// ```
+/// use orm_core::prelude::*;
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// #[orm(ordering = "-votes")]
+/// pub struct Choice {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub text: String,
+///     pub votes: i32,
+/// }
+///
+/// # fn main() -> orm_core::Result<()> {
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// orm_core::schema::create_table::<Choice>(&mut conn)?;
+/// Choice::objects().bulk_create(&mut conn, &mut [
+///     Choice { text: "yes".into(), votes: 3, ..Default::default() },
+///     Choice { text: "no".into(), votes: 5, ..Default::default() },
+///     Choice { text: "maybe".into(), votes: 0, ..Default::default() },
+/// ])?;
+/// let popular = Choice::objects().filter(choice::votes.gt(0)).load(&mut conn)?;
+/// assert_eq!(popular.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["no", "yes"]);
+/// assert_eq!(Choice::objects().exclude(choice::text.eq("no")).count(&mut conn)?, 2);
+/// # Ok(()) }
+/// ```
+pub struct QuerySet<M: Model> {
+    filters: Vec<PredicateFn<M>>,
+    ordering: Option<Vec<OrderFn<M>>>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+impl<M: Model> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            filters: self.filters.clone(),
+            ordering: self.ordering.clone(),
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
+impl<M: Model> fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuerySet")
+            .field("model", &M::meta().name)
+            .field("filters", &self.filters.len())
+            .field(
+                "ordering",
+                &self.ordering.as_ref().map_or("default", |_| "custom"),
+            )
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// All rows of `M` in its default ordering; the same as `M::objects()`.
+    pub fn new() -> Self {
+        QuerySet {
+            filters: Vec::new(),
+            ordering: None,
+            limit: None,
+            offset: None,
+        }
+    }
+
+    /// Keeps the rows for which `predicate` (a diesel boolean expression on
+    /// `M`'s table) is true. Filters combine with AND.
+    pub fn filter<E>(mut self, predicate: E) -> Self
+    where
+        E: Expression + Clone + Send + Sync + 'static,
+        diesel::dsl::Nullable<E>:
+            BoxableExpression<M::Table, MultiBackend, SqlType = Nullable<Bool>>,
+    {
+        self.filters
+            .push(Arc::new(move || Box::new(predicate.clone().nullable())));
+        self
+    }
+
+    /// Drops the rows for which `predicate` is true (SQL `NOT (...)`).
+    pub fn exclude<E>(self, predicate: E) -> Self
+    where
+        E: Expression + Clone + Send + Sync + 'static,
+        E::SqlType: diesel::sql_types::BoolOrNullableBool,
+        diesel::dsl::not<E>: Expression + Clone + Send + Sync + 'static,
+        diesel::dsl::Nullable<diesel::dsl::not<E>>:
+            BoxableExpression<M::Table, MultiBackend, SqlType = Nullable<Bool>>,
+    {
+        self.filter(diesel::dsl::not(predicate))
+    }
+
+    /// Orders by `order` (a column, `column.desc()`, or a tuple of them),
+    /// replacing the default or any earlier ordering.
+    pub fn order_by<O>(mut self, order: O) -> Self
+    where
+        O: Clone + Send + Sync + 'static,
+        M::Query: ThenOrderDsl<O, Output = M::Query>,
+    {
+        self.ordering = Some(Vec::new());
+        self.then_order_by(order)
+    }
+
+    /// Adds `order` after the current ordering (after the default one if
+    /// none was chosen yet).
+    pub fn then_order_by<O>(mut self, order: O) -> Self
+    where
+        O: Clone + Send + Sync + 'static,
+        M::Query: ThenOrderDsl<O, Output = M::Query>,
+    {
+        let term: OrderFn<M> = Arc::new(move |q: M::Query| q.then_order_by(order.clone()));
+        match &mut self.ordering {
+            Some(terms) => terms.push(term),
+            None => {
+                let default: OrderFn<M> = Arc::new(M::__order_default);
+                self.ordering = Some(vec![default, term]);
+            }
+        }
+        self
+    }
+
+    /// Drops every ordering, the default one included.
+    pub fn unordered(mut self) -> Self {
+        self.ordering = Some(Vec::new());
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: i64) -> Self {
+        self.limit = Some(n.max(0));
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: i64) -> Self {
+        self.offset = Some(n.max(0));
+        self
+    }
+
+    fn predicates(&self) -> Vec<Predicate<M>> {
+        self.filters.iter().map(|f| f()).collect()
+    }
+
+    /// All filters ANDed into one predicate.
+    fn predicate(&self) -> Option<Predicate<M>> {
+        self.predicates()
+            .into_iter()
+            .reduce(|a, b| Box::new(a.and(b)))
+    }
+
+    fn filtered(&self) -> M::Query {
+        self.predicates()
+            .into_iter()
+            .fold(M::__all(), |q, p| M::__filter(q, p))
+    }
+
+    fn ordered(&self, query: M::Query) -> M::Query {
+        match &self.ordering {
+            None => M::__order_default(query),
+            Some(terms) => terms.iter().fold(query, |q, term| term(q)),
+        }
+    }
+
+    fn build(&self) -> M::Query {
+        slice::<M>(self.ordered(self.filtered()), self.limit, self.offset)
+    }
+
+    /// Runs the query and returns the rows.
+    pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
+        M::__load(self.build(), conn)
+    }
+
+    /// The first row in this queryset's ordering (by primary key when it has
+    /// none), or `None`.
+    pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
+        let mut query = self.ordered(self.filtered());
+        if M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty) {
+            query = M::__order_pk(query);
+        }
+        let query = slice::<M>(query, Some(1), self.offset);
+        Ok(M::__load(query, conn)?.pop())
+    }
+
+    /// The one row this queryset matches. Errors with
+    /// [`OrmError::NotFound`] or [`OrmError::MultipleFound`].
+    pub fn get(&self, conn: &mut AnyConnection) -> Result<M> {
+        let limit = Some(self.limit.map_or(2, |l| l.min(2)));
+        let query = slice::<M>(self.ordered(self.filtered()), limit, self.offset);
+        let mut rows = M::__load(query, conn)?;
+        match rows.len() {
+            0 => Err(OrmError::NotFound {
+                model: M::meta().name,
+            }),
+            1 => Ok(rows.remove(0)),
+            n => Err(OrmError::MultipleFound {
+                model: M::meta().name,
+                count: n,
+            }),
+        }
+    }
+
+    /// How many rows match (`SELECT COUNT(*)`; limit and offset apply).
+    pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Ok(self.load(conn)?.len() as i64);
+        }
+        M::__count(self.filtered(), conn)
+    }
+
+    /// Whether any row matches (`SELECT EXISTS (...)`).
+    pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
+        M::__exists(slice::<M>(self.filtered(), self.limit, self.offset), conn)
+    }
+
+    /// Inserts all `rows` in one transaction, with as few statements as the
+    /// backend allows, and fills in their auto-increment keys.
+    pub fn bulk_create(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        conn.transaction(|conn| M::__insert_all(rows, conn))
+    }
+
+    /// Deletes the matching rows in one statement and returns how many.
+    /// A sliced queryset cannot be deleted.
+    pub fn delete(&self, conn: &mut AnyConnection) -> Result<usize> {
+        self.unsliced("delete")?;
+        M::__delete_where(self.predicates(), conn)
+    }
+
+    /// Updates the matching rows in one statement and returns how many.
+    /// `values` is a diesel changeset: `column.eq(value)` or a tuple of them.
+    pub fn update<V>(&self, conn: &mut AnyConnection, values: V) -> Result<usize>
+    where
+        V: AsChangeset<Target = M::Table>,
+        V::Changeset: QueryFragment<MultiBackend> + Send + 'static,
+    {
+        self.unsliced("update")?;
+        M::__update_where(self.predicate(), BoxedChangeset::new(values), conn)
+    }
+
+    fn unsliced(&self, what: &str) -> Result<()> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: format!("cannot {what} a queryset with limit or offset; filter it instead"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A type-erased changeset for `M`'s table, so generated code can run any
+/// `update` without being generic over it.
+pub struct BoxedChangeset<M: Model> {
+    changeset: Box<dyn QueryFragment<MultiBackend> + Send>,
+    model: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M: Model> BoxedChangeset<M> {
+    /// Boxes a diesel changeset (`column.eq(value)` or a tuple of them).
+    pub fn new<V>(values: V) -> Self
+    where
+        V: AsChangeset<Target = M::Table>,
+        V::Changeset: QueryFragment<MultiBackend> + Send + 'static,
+    {
+        BoxedChangeset {
+            changeset: Box::new(values.as_changeset()),
+            model: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<M: Model> AsChangeset for BoxedChangeset<M> {
+    type Target = M::Table;
+    type Changeset = Self;
+
+    fn as_changeset(self) -> Self {
+        self
+    }
+}
+
+impl<M: Model> QueryId for BoxedChangeset<M> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<M: Model> QueryFragment<MultiBackend> for BoxedChangeset<M> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        self.changeset.walk_ast(pass)
+    }
+}

@@ -1,0 +1,171 @@
+//! Parsing `#[orm(...)]` attributes into raw, spanned values.
+//!
+//! Nothing here knows what a model is; `ast` decides what the values mean.
+
+use proc_macro2::Span;
+use syn::{Attribute, LitInt, LitStr, Token};
+
+use crate::ctx::Errors;
+
+/// Keys accepted on the struct.
+pub const STRUCT_KEYS: &[&str] = &["table", "module", "ordering"];
+/// Keys accepted on a field.
+pub const FIELD_KEYS: &[&str] = &[
+    "primary_key",
+    "column",
+    "unique",
+    "index",
+    "max_length",
+    "skip",
+    "null",
+    "to_field",
+    "on_delete",
+    "reverse_of",
+    "through",
+    "through_table",
+];
+
+/// A string value with the span of its literal.
+#[derive(Clone, Debug)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// One `#[orm(...)]` entry: a flag (`unique`) or a `key = value` pair.
+#[derive(Debug)]
+pub struct Entry {
+    pub key: syn::Ident,
+    pub value: Option<Value>,
+}
+
+#[derive(Debug)]
+pub enum Value {
+    Str(LitStr),
+    Int(LitInt),
+}
+
+impl Entry {
+    pub fn span(&self) -> Span {
+        self.key.span()
+    }
+
+    /// The string value, or an error saying the key needs one.
+    pub fn string(&self, errors: &mut Errors) -> Option<Spanned<String>> {
+        match &self.value {
+            Some(Value::Str(lit)) => Some(Spanned {
+                value: lit.value(),
+                span: lit.span(),
+            }),
+            _ => {
+                errors.push(
+                    self.span(),
+                    format!("`{}` takes a string: `{} = \"...\"`", self.key, self.key),
+                );
+                None
+            }
+        }
+    }
+
+    /// The integer value, or an error saying the key needs one.
+    pub fn int(&self, errors: &mut Errors) -> Option<Spanned<u32>> {
+        match &self.value {
+            Some(Value::Int(lit)) => match lit.base10_parse::<u32>() {
+                Ok(value) => Some(Spanned {
+                    value,
+                    span: lit.span(),
+                }),
+                Err(e) => {
+                    errors.push(lit.span(), format!("`{}`: {e}", self.key));
+                    None
+                }
+            },
+            _ => {
+                errors.push(
+                    self.span(),
+                    format!(
+                        "`{}` takes a positive integer: `{} = 100`",
+                        self.key, self.key
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks that the entry is a bare flag.
+    pub fn flag(&self, errors: &mut Errors) -> bool {
+        if self.value.is_some() {
+            errors.push(
+                self.span(),
+                format!(
+                    "`{}` is a flag and takes no value: `#[orm({})]`",
+                    self.key, self.key
+                ),
+            );
+            return false;
+        }
+        true
+    }
+}
+
+/// Parses every `#[orm(...)]` in `attrs` into entries, checking each key
+/// against `accepted`; `other` names the keys of the other place (struct or
+/// field) so a key on the wrong item gets a precise message.
+pub fn parse(
+    attrs: &[Attribute],
+    accepted: &[&str],
+    place: &str,
+    other: (&[&str], &str),
+    errors: &mut Errors,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("orm")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().cloned().ok_or_else(|| {
+                meta.error(format!(
+                    "expected a key; accepted on {place}: {}",
+                    accepted.join(", ")
+                ))
+            })?;
+            let value = if meta.input.peek(Token![=]) {
+                let value = meta.value()?;
+                if value.peek(LitStr) {
+                    Some(Value::Str(value.parse()?))
+                } else if value.peek(LitInt) {
+                    Some(Value::Int(value.parse()?))
+                } else {
+                    return Err(value.error(format!("`{key}` takes a string or integer literal")));
+                }
+            } else {
+                None
+            };
+            let name = key.to_string();
+            if accepted.contains(&name.as_str()) {
+                entries.push(Entry { key, value });
+            } else if other.0.contains(&name.as_str()) {
+                errors.push(
+                    key.span(),
+                    format!(
+                        "`{name}` belongs on {}, not on {place}; accepted on {place}: {}",
+                        other.1,
+                        accepted.join(", ")
+                    ),
+                );
+            } else {
+                errors.push(
+                    key.span(),
+                    format!(
+                        "unknown attribute `{name}`; accepted on {place}: {}",
+                        accepted.join(", ")
+                    ),
+                );
+            }
+            Ok(())
+        });
+        if let Err(e) = parsed {
+            errors.push_syn(e);
+        }
+    }
+    entries
+}

@@ -1,0 +1,223 @@
+//! CRUD and querysets on every backend.
+
+use chrono::NaiveDate;
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, schema, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+fn date(day: u32) -> chrono::NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 1, day)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .expect("valid date")
+}
+
+fn question(text: &str, day: u32) -> Question {
+    Question {
+        question_text: text.into(),
+        pub_date: date(day),
+        ..Default::default()
+    }
+}
+
+fn setup(conn: &mut orm_core::AnyConnection) -> orm_core::Result<()> {
+    schema::create_tables(
+        conn,
+        &[
+            Author::meta(),
+            Question::meta(),
+            Order::meta(),
+            Group::meta(),
+        ],
+    )
+}
+
+backend_tests! {
+    fn save_inserts_then_updates(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut q = question("What's new?", 1);
+        assert_num_queries(&mut conn, db.insert_cost(), |c| q.save(c))?;
+        let id = q.id.expect("save fills the auto key");
+        let mut second = question("Second", 2);
+        second.save(&mut conn)?;
+        assert_eq!(second.id, Some(id + 1));
+
+        q.question_text = "What's up?".into();
+        assert_num_queries(&mut conn, 1, |c| q.save(c))?;
+        let loaded = assert_num_queries(&mut conn, 1, |c| Question::get(c, id))?;
+        assert_eq!(loaded, q);
+        assert_eq!(Question::objects().count(&mut conn)?, 2);
+        Ok(())
+    }
+
+    fn get_errors_are_typed(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        assert!(matches!(Question::get(&mut conn, 42), Err(OrmError::NotFound { model: "Question" })));
+        question("a", 1).save(&mut conn)?;
+        question("b", 2).save(&mut conn)?;
+        let err = Question::objects().get(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::MultipleFound { model: "Question", count: 2 }), "{err}");
+        let err = Question::objects().filter(question::question_text.eq("zzz")).get(&mut conn).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+        let one = Question::objects().filter(question::question_text.eq("b")).get(&mut conn)?;
+        assert_eq!(one.question_text, "b");
+        Ok(())
+    }
+
+    fn default_and_explicit_ordering(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        for (text, day) in [("old", 1), ("new", 3), ("mid", 2)] {
+            question(text, day).save(&mut conn)?;
+        }
+        let texts = |qs: Vec<Question>| qs.into_iter().map(|q| q.question_text).collect::<Vec<_>>();
+        // Model ordering "-pub_date, id".
+        assert_eq!(texts(Question::objects().load(&mut conn)?), ["new", "mid", "old"]);
+        assert_eq!(
+            texts(Question::objects().order_by(question::question_text.asc()).load(&mut conn)?),
+            ["mid", "new", "old"]
+        );
+        assert_eq!(
+            texts(Question::objects().limit(1).offset(1).load(&mut conn)?),
+            ["mid"]
+        );
+        assert_eq!(texts(Question::objects().offset(2).load(&mut conn)?), ["old"]);
+        let first = Question::objects().first(&mut conn)?.map(|q| q.question_text);
+        assert_eq!(first.as_deref(), Some("new"));
+        assert!(Question::objects().filter(question::question_text.eq("none")).first(&mut conn)?.is_none());
+        Ok(())
+    }
+
+    fn filter_exclude_count_exists(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut rows: Vec<Question> = (1..=5).map(|d| question(&format!("q{d}"), d)).collect();
+        assert_num_queries(&mut conn, db.insert_cost(), |c| Question::objects().bulk_create(c, &mut rows))?;
+        let ids: Vec<i64> = rows.iter().filter_map(|q| q.id).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let late = Question::objects().filter(question::pub_date.ge(date(3)));
+        assert_eq!(late.count(&mut conn)?, 3);
+        assert_eq!(late.clone().exclude(question::question_text.eq("q4")).count(&mut conn)?, 2);
+        assert!(late.exists(&mut conn)?);
+        assert!(!Question::objects().filter(question::pub_date.gt(date(9))).exists(&mut conn)?);
+        let loaded = Question::objects().filter(question::id.eq_any(ids.clone())).load(&mut conn)?;
+        assert_eq!(loaded.len(), 5);
+        Ok(())
+    }
+
+    fn queryset_update_and_delete(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut rows: Vec<Question> = (1..=4).map(|d| question(&format!("q{d}"), d)).collect();
+        Question::objects().bulk_create(&mut conn, &mut rows)?;
+        let updated = assert_num_queries(&mut conn, 1, |c| {
+            Question::objects()
+                .filter(question::pub_date.lt(date(3)))
+                .update(c, question::question_text.eq("early"))
+        })?;
+        assert_eq!(updated, 2);
+        assert_eq!(Question::objects().filter(question::question_text.eq("early")).count(&mut conn)?, 2);
+        let deleted = assert_num_queries(&mut conn, 1, |c| {
+            Question::objects().filter(question::question_text.eq("early")).delete(c)
+        })?;
+        assert_eq!(deleted, 2);
+        assert_eq!(Question::objects().count(&mut conn)?, 2);
+        assert!(matches!(
+            Question::objects().limit(1).delete(&mut conn),
+            Err(OrmError::InvalidQuery { .. })
+        ));
+        assert_eq!(Question::objects().update(&mut conn, question::question_text.eq("all"))?, 2);
+        Ok(())
+    }
+
+    fn delete_and_refresh(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut q = question("x", 1);
+        q.save(&mut conn)?;
+        let mut stale = q.clone();
+        q.question_text = "changed".into();
+        q.save(&mut conn)?;
+        assert_num_queries(&mut conn, 1, |c| stale.refresh_from_db(c))?;
+        assert_eq!(stale.question_text, "changed");
+        assert_eq!(q.delete(&mut conn)?, 1);
+        assert_eq!(q.id, None);
+        assert!(stale.refresh_from_db(&mut conn).unwrap_err().is_not_found());
+        // Saving a deleted instance inserts it again under a new key.
+        q.save(&mut conn)?;
+        assert_eq!(Question::objects().count(&mut conn)?, 1);
+        assert!(matches!(question("y", 1).delete(&mut conn), Err(OrmError::Unsaved { .. })));
+        Ok(())
+    }
+
+    fn every_field_type_round_trips(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Everything>(&mut conn)?;
+        let day = NaiveDate::from_ymd_opt(2024, 2, 29).expect("leap day");
+        let time = chrono::NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).expect("time");
+        let mut full = Everything {
+            small: -7, int: 1 << 30, big: 1 << 40, float: 1.5, double: -2.25, flag: true,
+            text: "héllo 'quoted' \"x\"".into(), bytes: vec![0, 1, 255], day, time,
+            moment: day.and_time(time),
+            maybe_small: Some(3), maybe_int: Some(4), maybe_big: Some(5), maybe_float: Some(0.5),
+            maybe_double: Some(0.25), maybe_flag: Some(false), maybe_text: Some(String::new()),
+            maybe_bytes: Some(vec![]), maybe_day: Some(day), maybe_time: Some(time),
+            maybe_moment: Some(day.and_time(time)),
+            ..Default::default()
+        };
+        let mut empty = Everything { day, time, moment: day.and_time(time), scratch: 9, ..Default::default() };
+        full.save(&mut conn)?;
+        empty.save(&mut conn)?;
+        let mut loaded = Everything::objects().order_by(everything::id.asc()).load(&mut conn)?;
+        empty.scratch = 0; // skipped fields are not stored
+        assert_eq!(loaded.pop(), Some(empty));
+        assert_eq!(loaded.pop(), Some(full));
+        Ok(())
+    }
+
+    fn keyword_tables_and_manual_keys(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut order = Order { group_name: "select".into(), ..Default::default() };
+        order.save(&mut conn)?;
+        assert_eq!(Order::objects().filter(order::group_name.eq("select")).count(&mut conn)?, 1);
+        let mut group = Group { name: "admins".into(), size: 2 };
+        // A manual key that is not stored yet: UPDATE finds nothing, then INSERT.
+        assert_num_queries(&mut conn, 2, |c| group.save(c))?;
+        group.size = 3;
+        assert_num_queries(&mut conn, 1, |c| group.save(c))?;
+        // Saving unchanged values still counts as found (MySQL reports matched rows).
+        assert_num_queries(&mut conn, 1, |c| group.save(c))?;
+        assert_eq!(Group::get(&mut conn, "admins".into())?.size, 3);
+        let mut other = Group { name: "users".into(), size: 1 };
+        assert_num_queries(&mut conn, 1, |c| other.insert(c))?;
+        assert!(matches!(other.insert(&mut conn), Err(OrmError::Database(_))));
+        Ok(())
+    }
+
+    fn unique_constraint_is_a_database_error(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        Author { name: "Ada".into(), ..Default::default() }.save(&mut conn)?;
+        let err = Author { name: "Ada".into(), ..Default::default() }.save(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation, _))), "{err}");
+        Ok(())
+    }
+
+    fn bulk_create_is_atomic(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut authors = vec![
+            Author { name: "A".into(), ..Default::default() },
+            Author { name: "A".into(), ..Default::default() },
+        ];
+        assert!(Author::objects().bulk_create(&mut conn, &mut authors).is_err());
+        assert_eq!(Author::objects().count(&mut conn)?, 0);
+        assert!(authors.iter().all(|a| a.id.is_none()));
+        Ok(())
+    }
+}
