@@ -74,6 +74,27 @@ pub enum OrmError {
         /// The model of the unsaved instance.
         model: &'static str,
     },
+    /// A foreign key points at a row that does not exist (a dangling key).
+    /// The same error is returned on every access.
+    #[error("{model}.{field} points at {target} {key}, which does not exist; fix the data or set the relation to another row")]
+    RelatedMissing {
+        /// The model declaring the relation.
+        model: &'static str,
+        /// The relation field.
+        field: &'static str,
+        /// The target model.
+        target: &'static str,
+        /// The dangling key value.
+        key: crate::model::Key,
+    },
+    /// A non-nullable relation was read before it was set.
+    #[error("{model}.{field} is not set; assign an object or a key before reading or saving it")]
+    RelationUnset {
+        /// The model declaring the relation.
+        model: &'static str,
+        /// The relation field.
+        field: &'static str,
+    },
     /// A value read from or written to the database does not fit the Rust field.
     #[error("{model}.{field}: {reason}")]
     Value {

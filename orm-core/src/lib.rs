@@ -34,6 +34,7 @@ pub mod error;
 pub mod instrument;
 pub mod model;
 pub mod queryset;
+pub mod relations;
 pub mod schema;
 
 pub use connection::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
@@ -44,6 +45,10 @@ pub use model::{
 };
 pub use orm_derive::Model;
 pub use queryset::QuerySet;
+pub use relations::{
+    ForeignKey, ManyToMany, OneToOne, Related, RelatedManager, RelationMeta, ReverseOneToOne,
+    TypedRelation,
+};
 
 /// Re-exports for generated code; not API.
 #[doc(hidden)]
@@ -76,7 +81,10 @@ pub mod __private {
 /// let _ = Db::connect("sqlite::memory:");
 /// ```
 pub mod prelude {
-    pub use crate::{Conn, Db, Model, OrmError, QuerySet};
+    pub use crate::{
+        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmError, QuerySet, Related,
+        ReverseOneToOne,
+    };
     pub use diesel::prelude::{
         BoolExpressionMethods, Connection, ExpressionMethods, NullableExpressionMethods,
         TextExpressionMethods,

@@ -79,8 +79,8 @@ impl OnDelete {
 pub struct References {
     /// The referenced model's metadata (a function, so models may refer to each other).
     pub model: fn() -> &'static ModelMeta,
-    /// The referenced column name.
-    pub column: &'static str,
+    /// The referenced column name; `None` for the referenced model's key.
+    pub column: Option<&'static str>,
     /// The delete action.
     pub on_delete: OnDelete,
 }
@@ -195,6 +195,10 @@ impl fmt::Display for Key {
 /// assert_eq!(String::from_key(&Key::Text("bob".into())), Some("bob".to_string()));
 /// ```
 pub trait KeyType: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
+    /// The diesel SQL type of a column holding this key.
+    type Sql: diesel::sql_types::SqlType + diesel::sql_types::SingleValue + Default;
+    /// The SQL type family, for metadata.
+    const KIND: SqlKind;
     /// The dynamic form.
     fn to_key(&self) -> Key;
     /// Back from the dynamic form; `None` when it does not fit.
@@ -202,8 +206,10 @@ pub trait KeyType: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
 }
 
 macro_rules! int_key {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $sql:ident),*) => {$(
         impl KeyType for $t {
+            type Sql = diesel::sql_types::$sql;
+            const KIND: SqlKind = SqlKind::$sql;
             fn to_key(&self) -> Key {
                 Key::Int(i64::from(*self))
             }
@@ -216,9 +222,11 @@ macro_rules! int_key {
         }
     )*};
 }
-int_key!(i16, i32, i64);
+int_key!(i16 => SmallInt, i32 => Integer, i64 => BigInt);
 
 impl KeyType for String {
+    type Sql = diesel::sql_types::Text;
+    const KIND: SqlKind = SqlKind::Text;
     fn to_key(&self) -> Key {
         Key::Text(self.clone())
     }
@@ -309,6 +317,25 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn __delete_pk(key: &Self::Key, conn: &mut AnyConnection) -> Result<usize>;
     #[doc(hidden)]
     fn __clear_pk(&mut self);
+    /// `column IN (keys)` for a key, text/integer or foreign-key column;
+    /// `None` for another column or keys of the wrong type.
+    #[doc(hidden)]
+    fn __in_predicate(column: &str, keys: &[Key]) -> Option<Predicate<Self>>;
+    /// `SET column = value` for a foreign-key column.
+    #[doc(hidden)]
+    fn __set_changeset(
+        column: &str,
+        value: Option<Key>,
+    ) -> Option<crate::queryset::BoxedChangeset<Self>>;
+    /// The value of a key or foreign-key column.
+    #[doc(hidden)]
+    fn __column_key(&self, column: &str) -> Option<Key>;
+    /// Points the foreign key stored in `column` at `key`.
+    #[doc(hidden)]
+    fn __set_relation_key(&mut self, column: &str, key: Option<Key>);
+    /// Compares two instances by the model's default ordering.
+    #[doc(hidden)]
+    fn __cmp_default(a: &Self, b: &Self) -> std::cmp::Ordering;
 
     /// A queryset over all rows, in the model's default ordering.
     ///

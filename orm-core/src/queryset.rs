@@ -12,13 +12,18 @@ use diesel::{Connection, NullableExpressionMethods};
 
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::model::{Model, Predicate};
+use crate::model::{Key, Model, Predicate};
 
 /// Applies limit and offset. SQLite and MySQL reject OFFSET without LIMIT,
 /// so an offset alone comes with the largest limit.
 fn slice<M: Model>(query: M::Query, limit: Option<i64>, offset: Option<i64>) -> M::Query {
     let limit = limit.or(offset.map(|_| i64::MAX));
     M::__slice(query, limit, offset)
+}
+
+/// A predicate that is never true (`1 = 0`).
+fn never() -> diesel::expression::SqlLiteral<Nullable<Bool>> {
+    diesel::dsl::sql::<Nullable<Bool>>("1 = 0")
 }
 
 type PredicateFn<M> = Arc<dyn Fn() -> Predicate<M> + Send + Sync>;
@@ -278,6 +283,28 @@ impl<M: Model> QuerySet<M> {
     {
         self.unsliced("update")?;
         M::__update_where(self.predicate(), BoxedChangeset::new(values), conn)
+    }
+
+    /// Keeps the rows whose `column` (a key or foreign-key column) is one
+    /// of `keys`.
+    pub(crate) fn filter_keys(mut self, column: &'static str, keys: Vec<Key>) -> Result<Self> {
+        if M::__in_predicate(column, &keys).is_none() {
+            return Err(crate::relations::unknown_column::<M>(column));
+        }
+        self.filters.push(Arc::new(move || {
+            M::__in_predicate(column, &keys).unwrap_or_else(|| Box::new(never()))
+        }));
+        Ok(self)
+    }
+
+    /// Runs an UPDATE with a type-erased changeset on the matching rows.
+    pub(crate) fn update_changeset(
+        &self,
+        conn: &mut AnyConnection,
+        changeset: BoxedChangeset<M>,
+    ) -> Result<usize> {
+        self.unsliced("update")?;
+        M::__update_where(self.predicate(), changeset, conn)
     }
 
     fn unsliced(&self, what: &str) -> Result<()> {

@@ -125,7 +125,7 @@ pub fn create_table_sql(meta: &ModelMeta, backend: BackendKind) -> Vec<String> {
                 "FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
                 q(column.name),
                 q(target.table),
-                q(reference.column),
+                q(reference.column.unwrap_or(target.primary_key().name)),
                 reference.on_delete.sql()
             ));
         }

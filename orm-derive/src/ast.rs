@@ -72,10 +72,35 @@ pub struct Field {
 }
 
 pub enum FieldKind {
-    /// A stored column.
+    /// A stored column (a plain value, or the key of a foreign key).
     Column(Box<Column>),
+    /// The reverse side of a foreign key: `Related<Child>` with
+    /// `#[orm(reverse_of = "fk_field")]`.
+    Reverse(Box<Reverse>),
     /// `#[orm(skip)]`: not stored, `Default::default()` when loaded.
     Skip,
+}
+
+/// `#[orm(reverse_of = "...")] pub choices: Related<Choice>`
+pub struct Reverse {
+    pub child: Type,
+    pub fk_field: Ident,
+}
+
+/// A forward foreign key or one-to-one stored in a column.
+pub struct Relation {
+    pub target: Type,
+    /// The key type stored (`K` of `ForeignKey<T, K>`).
+    pub key_ty: Type,
+    pub to_field: Option<String>,
+    /// `CASCADE`, `SET_NULL` or `RESTRICT` (an `OnDelete` variant name).
+    pub on_delete: &'static str,
+}
+
+/// The SQL type of a column: a plain type, or the key type of a relation.
+pub enum ColumnType {
+    Plain(SqlKind),
+    Key(Box<Type>),
 }
 
 pub struct Column {
@@ -83,7 +108,8 @@ pub struct Column {
     pub name: String,
     /// The diesel column ident in the table module.
     pub rust_name: Ident,
-    pub sql: SqlKind,
+    pub sql: ColumnType,
+    pub relation: Option<Relation>,
     /// The Rust type of the column value (the inner type for an auto key).
     pub value_ty: Type,
     pub nullable: bool,
@@ -100,7 +126,19 @@ impl Model {
     pub fn columns(&self) -> impl Iterator<Item = (&Field, &Column)> {
         self.fields.iter().filter_map(|f| match &f.kind {
             FieldKind::Column(c) => Some((f, &**c)),
-            FieldKind::Skip => None,
+            FieldKind::Reverse(_) | FieldKind::Skip => None,
+        })
+    }
+
+    pub fn relations(&self) -> impl Iterator<Item = (&Field, &Column, &Relation)> {
+        self.columns()
+            .filter_map(|(f, c)| c.relation.as_ref().map(|r| (f, c, r)))
+    }
+
+    pub fn reverses(&self) -> impl Iterator<Item = (&Field, &Reverse)> {
+        self.fields.iter().filter_map(|f| match &f.kind {
+            FieldKind::Reverse(r) => Some((f, &**r)),
+            _ => None,
         })
     }
 
@@ -206,6 +244,177 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
     errors.into_result().map(|()| model)
 }
 
+fn generic_args(ty: &Type) -> Vec<&Type> {
+    match last_segment(ty).map(|s| &s.arguments) {
+        Some(PathArguments::AngleBracketed(args)) => args
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn parse_reverse(ident: Ident, ty: &Type, entries: &[Entry], errors: &mut Errors) -> Option<Field> {
+    let args = generic_args(ty);
+    let [child] = args.as_slice() else {
+        errors.push(
+            syn::spanned::Spanned::span(ty),
+            "write the reverse side as `Related<ChildModel>`",
+        );
+        return None;
+    };
+    let mut fk_field = None;
+    for entry in entries {
+        match entry.key.to_string().as_str() {
+            "reverse_of" => {
+                if let Some(s) = nonempty(entry, errors) {
+                    match syn::parse_str::<Ident>(&s.value) {
+                        Ok(i) => fk_field = Some(Ident::new(&i.to_string(), s.span)),
+                        Err(_) => errors.push(s.span, "`reverse_of` names the foreign-key field of the child model, like \"question\""),
+                    }
+                }
+            }
+            other => errors.push(
+                entry.span(),
+                format!("`{other}` does not apply to a reverse relation; accepted: reverse_of"),
+            ),
+        }
+    }
+    let Some(fk_field) = fk_field else {
+        errors.push(
+            ident.span(),
+            format!("`{ident}` needs #[orm(reverse_of = \"...\")] naming the ForeignKey field of the child model it reverses"),
+        );
+        return None;
+    };
+    Some(Field {
+        ident,
+        kind: FieldKind::Reverse(Box::new(Reverse {
+            child: (*child).clone(),
+            fk_field,
+        })),
+    })
+}
+
+const ON_DELETE: &[(&str, &str)] = &[
+    ("cascade", "Cascade"),
+    ("set_null", "SetNull"),
+    ("restrict", "Restrict"),
+];
+
+fn parse_relation(
+    ident: Ident,
+    ty: &Type,
+    one_to_one: bool,
+    entries: &[Entry],
+    errors: &mut Errors,
+) -> Option<Field> {
+    let args = generic_args(ty);
+    let (target, explicit_key) = match args.as_slice() {
+        [target] => ((*target).clone(), None),
+        [target, key] => ((*target).clone(), Some((*key).clone())),
+        _ => {
+            errors.push(
+                syn::spanned::Spanned::span(ty),
+                "write a relation as `ForeignKey<Target>` or `ForeignKey<Target, KeyType>` (the same for OneToOne)",
+            );
+            return None;
+        }
+    };
+    let mut column_name = format!("{}_id", ident.to_string().trim_start_matches("r#"));
+    let mut nullable = false;
+    let mut to_field = None;
+    let mut on_delete = None;
+    let mut index = true;
+    let mut unique = one_to_one;
+    for entry in entries {
+        match entry.key.to_string().as_str() {
+            "column" => {
+                if let Some(s) = nonempty(entry, errors) {
+                    column_name = s.value;
+                }
+            }
+            "null" => nullable = entry.flag(errors),
+            "unique" => unique = entry.flag(errors) || unique,
+            "index" => index = entry.flag(errors),
+            "to_field" => to_field = nonempty(entry, errors),
+            "on_delete" => {
+                if let Some(s) = entry.string(errors) {
+                    match ON_DELETE.iter().find(|(k, _)| *k == s.value) {
+                        Some((_, variant)) => on_delete = Some((*variant, s.span)),
+                        None => errors.push(
+                            s.span,
+                            format!(
+                                "unknown on_delete action `{}`; accepted: cascade, set_null, restrict",
+                                s.value
+                            ),
+                        ),
+                    }
+                }
+            }
+            other => errors.push(
+                entry.span(),
+                format!("`{other}` does not apply to a foreign key; accepted: column, null, unique, index, to_field, on_delete"),
+            ),
+        }
+    }
+    if let Some((variant, span)) = on_delete {
+        if variant == "SetNull" && !nullable {
+            errors.push(
+                span,
+                "on_delete = \"set_null\" needs a nullable relation: add #[orm(null)]",
+            );
+        }
+    }
+    if let (Some(field), None) = (&to_field, &explicit_key) {
+        errors.push(
+            field.span,
+            format!("a relation with to_field = \"{}\" stores that column's value: name its type, like `ForeignKey<Target, String>`", field.value),
+        );
+    }
+    let key_ty: Type =
+        explicit_key.unwrap_or_else(|| syn::parse_quote!(<#target as ::orm_core::Model>::Key));
+    let value_ty: Type = if nullable {
+        syn::parse_quote!(::core::option::Option<#key_ty>)
+    } else {
+        key_ty.clone()
+    };
+    let rust_name = Ident::new(&column_name, ident.span());
+    if syn::parse_str::<Ident>(&column_name).is_err() {
+        errors.push(
+            ident.span(),
+            format!("the column name `{column_name}` must be a Rust identifier"),
+        );
+        return None;
+    }
+    Some(Field {
+        ident,
+        kind: FieldKind::Column(Box::new(Column {
+            name: column_name,
+            rust_name,
+            sql: ColumnType::Key(Box::new(key_ty.clone())),
+            relation: Some(Relation {
+                target,
+                key_ty,
+                to_field: to_field.map(|s| s.value),
+                on_delete: on_delete.map_or("Cascade", |(v, _)| v),
+            }),
+            value_ty,
+            nullable,
+            primary_key: false,
+            auto_increment: false,
+            unique,
+            index,
+            max_length: None,
+            pk_span: None,
+        })),
+    })
+}
+
 fn nonempty(entry: &Entry, errors: &mut Errors) -> Option<Spanned<String>> {
     let s = entry.string(errors)?;
     if s.value.trim().is_empty() {
@@ -240,6 +449,14 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         });
     }
 
+    let type_name = last_ident(&field.ty).unwrap_or_default();
+    if type_name == "Related" {
+        return parse_reverse(ident, &field.ty, &entries, errors);
+    }
+    if type_name == "ForeignKey" || type_name == "OneToOne" {
+        return parse_relation(ident, &field.ty, type_name == "OneToOne", &entries, errors);
+    }
+
     let Some((sql, nullable, inner)) = classify(&field.ty) else {
         errors.push(
             syn::spanned::Spanned::span(&field.ty),
@@ -254,7 +471,8 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     let mut column = Column {
         name: ident.to_string().trim_start_matches("r#").to_owned(),
         rust_name: ident.clone(),
-        sql,
+        sql: ColumnType::Plain(sql),
+        relation: None,
         value_ty: field.ty.clone(),
         nullable,
         primary_key: false,

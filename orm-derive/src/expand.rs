@@ -3,14 +3,17 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::ast::{Column, Field, FieldKind, Model};
+use crate::ast::{Column, ColumnType, Field, FieldKind, Model, SqlKind};
 
 pub fn expand(model: &Model) -> TokenStream {
     let table = table_macro(model);
     let meta = meta(model);
     let model_impl = model_impl(model);
+    let accessors = accessors(model);
     quote! {
         #table
+
+        #accessors
 
         const _: () = {
             use ::orm_core::__private::diesel;
@@ -23,12 +26,47 @@ pub fn expand(model: &Model) -> TokenStream {
 }
 
 fn sql_type(column: &Column) -> TokenStream {
-    let kind = format_ident!("{}", column.sql.name());
+    let kind = match &column.sql {
+        ColumnType::Plain(kind) => {
+            let kind = format_ident!("{}", kind.name());
+            quote!(#kind)
+        }
+        ColumnType::Key(ty) => key_sql_type(column, ty),
+    };
     if column.nullable {
         quote!(Nullable<#kind>)
     } else {
         quote!(#kind)
     }
+}
+
+/// The name of the alias each model exports for its key's SQL type; diesel's
+/// `table!` needs a concrete SQL type, not a trait projection.
+pub fn key_sql_alias(model: &syn::Ident) -> syn::Ident {
+    format_ident!("__OrmKeySql{}", model)
+}
+
+/// The SQL type of a relation column: from an explicit key type, or the
+/// target model's key alias.
+fn key_sql_type(column: &Column, key_ty: &syn::Type) -> TokenStream {
+    if let Some((kind, false, _)) = crate::ast::classify(key_ty) {
+        let kind = format_ident!("{}", kind.name());
+        return quote!(#kind);
+    }
+    let target = &column
+        .relation
+        .as_ref()
+        .expect("key columns are relations")
+        .target;
+    let mut path = match target {
+        syn::Type::Path(p) => p.path.clone(),
+        other => return quote!(<#other as ::orm_core::Model>::Key),
+    };
+    if let Some(last) = path.segments.last_mut() {
+        last.ident = key_sql_alias(&last.ident);
+        last.arguments = syn::PathArguments::None;
+    }
+    quote!(#path)
 }
 
 fn table_macro(model: &Model) -> TokenStream {
@@ -50,8 +88,28 @@ fn table_macro(model: &Model) -> TokenStream {
         module,
         model.columns().nth(1).map_or(pk, |(_, c)| &c.rust_name)
     );
+    // Relation key types name other models, so the table module sees ours.
+    let imports = model.relations().next().map(|_| {
+        quote! {
+            use diesel::sql_types::*;
+            #[allow(unused_imports)]
+            use super::*;
+        }
+    });
+    let alias = key_sql_alias(&model.ident);
+    let pk_sql = sql_type(model.primary_key().1);
+    let alias_doc = format!(
+        "The SQL type of [`{}`]'s key, for relation columns pointing at it.",
+        model.ident
+    );
     quote! {
+        #[doc = #alias_doc]
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        pub type #alias = diesel::sql_types::#pk_sql;
+
         diesel::table! {
+            #imports
             #[doc = #doc]
             #[sql_name = #table]
             #module (#pk) {
@@ -67,7 +125,26 @@ fn meta(model: &Model) -> TokenStream {
     let columns = model.columns().map(|(f, c)| {
         let field = f.ident.to_string();
         let column = &c.name;
-        let kind = format_ident!("{}", c.sql.name());
+        let kind = match &c.sql {
+            ColumnType::Plain(kind) => {
+                let kind = format_ident!("{}", kind.name());
+                quote!(::orm_core::SqlKind::#kind)
+            }
+            ColumnType::Key(ty) => quote!(<#ty as ::orm_core::KeyType>::KIND),
+        };
+        let references = match &c.relation {
+            None => quote!(::core::option::Option::None),
+            Some(r) => {
+                let target = &r.target;
+                let column = option_str(r.to_field.as_deref());
+                let on_delete = format_ident!("{}", r.on_delete);
+                quote!(::core::option::Option::Some(::orm_core::References {
+                    model: <#target as ::orm_core::Model>::meta,
+                    column: #column,
+                    on_delete: ::orm_core::OnDelete::#on_delete,
+                }))
+            }
+        };
         let (nullable, primary_key, auto_increment, unique, index) = (
             c.nullable,
             c.primary_key,
@@ -83,14 +160,14 @@ fn meta(model: &Model) -> TokenStream {
             ::orm_core::ColumnMeta {
                 field: #field,
                 name: #column,
-                kind: ::orm_core::SqlKind::#kind,
+                kind: #kind,
                 nullable: #nullable,
                 primary_key: #primary_key,
                 auto_increment: #auto_increment,
                 unique: #unique,
                 index: #index,
                 max_length: #max_length,
-                references: ::core::option::Option::None,
+                references: #references,
             }
         }
     });
@@ -106,6 +183,13 @@ fn meta(model: &Model) -> TokenStream {
             columns: &[#(#columns),*],
             ordering: &[#(#ordering),*],
         };
+    }
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
     }
 }
 
@@ -128,7 +212,236 @@ fn col(model: &Model, column: &Column) -> TokenStream {
 fn write_value(model: &Model, field: &Field, column: &Column, source: &TokenStream) -> TokenStream {
     let ident = &field.ident;
     let c = col(model, column);
-    quote!(#c.eq(&#source.#ident))
+    match (&column.relation, column.nullable) {
+        (None, _) => quote!(#c.eq(&#source.#ident)),
+        (Some(_), true) => quote!(#c.eq(#source.#ident.key())),
+        (Some(_), false) => {
+            let model_name = model.ident.to_string();
+            let field_name = ident.to_string();
+            quote!(#c.eq(#source.#ident.key().ok_or(::orm_core::OrmError::RelationUnset {
+                model: #model_name,
+                field: #field_name,
+            })?))
+        }
+    }
+}
+
+/// Columns usable as relation keys: (field, column, Rust key type, read
+/// expression giving `Option<Key>` from `self`).
+fn key_columns(model: &Model) -> Vec<(&Field, &Column, TokenStream, TokenStream)> {
+    model
+        .columns()
+        .filter_map(|(f, c)| {
+            let ident = &f.ident;
+            let to_key = quote!(::orm_core::KeyType::to_key);
+            if let Some(r) = &c.relation {
+                let key_ty = &r.key_ty;
+                return Some((
+                    f,
+                    c,
+                    quote!(#key_ty),
+                    quote!(self.#ident.key().map(#to_key)),
+                ));
+            }
+            let ColumnType::Plain(kind) = c.sql else {
+                return None;
+            };
+            if !(kind.is_integer() || kind == SqlKind::Text) {
+                return None;
+            }
+            let ty = &c.value_ty;
+            if c.auto_increment {
+                Some((f, c, quote!(#ty), quote!(self.#ident.as_ref().map(#to_key))))
+            } else if c.nullable {
+                None
+            } else {
+                Some((
+                    f,
+                    c,
+                    quote!(#ty),
+                    quote!(::core::option::Option::Some(#to_key(&self.#ident))),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn relation_plumbing(model: &Model) -> TokenStream {
+    let keys = key_columns(model);
+    let in_arms = keys.iter().map(|(_, c, ty, _)| {
+        let name = &c.name;
+        let column = col(model, c);
+        quote! {
+            #name => {
+                let values = keys
+                    .iter()
+                    .map(<#ty as ::orm_core::KeyType>::from_key)
+                    .collect::<::core::option::Option<::std::vec::Vec<#ty>>>()?;
+                ::core::option::Option::Some(::std::boxed::Box::new(#column.eq_any(values).nullable()))
+            }
+        }
+    });
+    let read_arms = keys.iter().map(|(_, c, _, read)| {
+        let name = &c.name;
+        quote!(#name => #read,)
+    });
+    let relations: Vec<_> = model.relations().collect();
+    let changeset_arms = relations.iter().map(|(_, c, r)| {
+        let name = &c.name;
+        let column = col(model, c);
+        let key_ty = &r.key_ty;
+        let value = quote! {
+            match value {
+                ::core::option::Option::Some(k) => ::core::option::Option::Some(<#key_ty as ::orm_core::KeyType>::from_key(&k)?),
+                ::core::option::Option::None => ::core::option::Option::None,
+            }
+        };
+        if c.nullable {
+            quote!(#name => ::core::option::Option::Some(::orm_core::queryset::BoxedChangeset::new(#column.eq(#value))),)
+        } else {
+            quote!(#name => ::core::option::Option::Some(::orm_core::queryset::BoxedChangeset::new(#column.eq((#value)?))),)
+        }
+    });
+    let set_key_arms = relations.iter().map(|(f, c, r)| {
+        let name = &c.name;
+        let ident = &f.ident;
+        let key_ty = &r.key_ty;
+        quote!(#name => self.#ident.set_key(key.and_then(|k| <#key_ty as ::orm_core::KeyType>::from_key(&k))),)
+    });
+    let cmp_terms = model.ordering.iter().map(|o| {
+        let (field, column) = model
+            .columns()
+            .find(|(f, _)| f.ident == o.field)
+            .expect("validated: ordering names a stored field");
+        let ident = &field.ident;
+        let (a, b) = if column.relation.is_some() {
+            (quote!(a.#ident.key()), quote!(b.#ident.key()))
+        } else {
+            (quote!(&a.#ident), quote!(&b.#ident))
+        };
+        let cmp = quote!(::core::cmp::PartialOrd::partial_cmp(#a, #b).unwrap_or(::core::cmp::Ordering::Equal));
+        if o.descending {
+            quote!(.then_with(|| #cmp.reverse()))
+        } else {
+            quote!(.then_with(|| #cmp))
+        }
+    });
+    quote! {
+        fn __in_predicate(column: &str, keys: &[::orm_core::Key]) -> ::core::option::Option<::orm_core::Predicate<Self>> {
+            match column {
+                #(#in_arms)*
+                _ => ::core::option::Option::None,
+            }
+        }
+
+        fn __set_changeset(
+            column: &str,
+            value: ::core::option::Option<::orm_core::Key>,
+        ) -> ::core::option::Option<::orm_core::queryset::BoxedChangeset<Self>> {
+            let _ = &value;
+            match column {
+                #(#changeset_arms)*
+                _ => ::core::option::Option::None,
+            }
+        }
+
+        fn __column_key(&self, column: &str) -> ::core::option::Option<::orm_core::Key> {
+            match column {
+                #(#read_arms)*
+                _ => ::core::option::Option::None,
+            }
+        }
+
+        fn __set_relation_key(&mut self, column: &str, key: ::core::option::Option<::orm_core::Key>) {
+            let _ = &key;
+            match column {
+                #(#set_key_arms)*
+                _ => {}
+            }
+        }
+
+        fn __cmp_default(a: &Self, b: &Self) -> ::core::cmp::Ordering {
+            let _ = (a, b);
+            ::core::cmp::Ordering::Equal #(#cmp_terms)*
+        }
+    }
+}
+
+/// Inherent methods: relation accessors and their typed metadata.
+fn accessors(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let model_name = ident.to_string();
+    let forward = model.relations().map(|(f, c, r)| {
+        let field = &f.ident;
+        let field_name = field.to_string();
+        let column = &c.name;
+        let target = &r.target;
+        let rel_fn = format_ident!("__rel_{}", field);
+        let to_field = option_str(r.to_field.as_deref());
+        let nullable = c.nullable;
+        let doc = format!(
+            "The `{field_name}` relation: loaded on first access (one query), then returned from the instance's cache with no query."
+        );
+        let accessor = if nullable {
+            quote! {
+                #[doc = #doc]
+                pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<&#target>> {
+                    self.#field.load(conn, Self::#rel_fn().meta())
+                }
+            }
+        } else {
+            quote! {
+                #[doc = #doc]
+                pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<&#target> {
+                    self.#field.load(conn, Self::#rel_fn().meta())?.ok_or(::orm_core::OrmError::RelationUnset {
+                        model: #model_name,
+                        field: #field_name,
+                    })
+                }
+            }
+        };
+        quote! {
+            #[doc(hidden)]
+            pub fn #rel_fn() -> ::orm_core::TypedRelation<#ident, #target> {
+                static META: ::orm_core::RelationMeta = ::orm_core::RelationMeta {
+                    model: #model_name,
+                    field: #field_name,
+                    column: #column,
+                    target_meta: <#target as ::orm_core::Model>::meta,
+                    to_field: #to_field,
+                    nullable: #nullable,
+                };
+                ::orm_core::TypedRelation::new(&META)
+            }
+
+            #accessor
+        }
+    });
+    let reverse = model.reverses().map(|(f, r)| {
+        let field = &f.ident;
+        let child = &r.child;
+        let rel_fn = format_ident!("__rel_{}", r.fk_field);
+        let doc = format!(
+            "The `{field}` manager: its rows are cached in this instance, bound to the key they were loaded for."
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
+                let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
+                let owner = <Self as ::orm_core::Model>::__column_key(self, rel.meta().target_column());
+                ::orm_core::RelatedManager::new(owner, #model_name, rel.meta(), &self.#field)
+            }
+        }
+    });
+    let items: Vec<TokenStream> = forward.chain(reverse).collect();
+    if items.is_empty() {
+        return quote!();
+    }
+    quote! {
+        impl #ident {
+            #(#items)*
+        }
+    }
 }
 
 fn model_impl(model: &Model) -> TokenStream {
@@ -160,10 +473,18 @@ fn model_impl(model: &Model) -> TokenStream {
     let build_fields = model.fields.iter().map(|f| {
         let ident = &f.ident;
         match &f.kind {
-            FieldKind::Skip => quote!(#ident: ::core::default::Default::default()),
+            FieldKind::Skip | FieldKind::Reverse(_) => {
+                quote!(#ident: ::core::default::Default::default())
+            }
             FieldKind::Column(c) => {
                 let var = format_ident!("__{}", f.ident);
-                if c.auto_increment {
+                if c.relation.is_some() {
+                    if c.nullable {
+                        quote!(#ident: ::orm_core::ForeignKey::from_optional_key(#var))
+                    } else {
+                        quote!(#ident: ::orm_core::ForeignKey::from_key(#var))
+                    }
+                } else if c.auto_increment {
                     quote!(#ident: ::core::option::Option::Some(#var))
                 } else {
                     quote!(#ident: #var)
@@ -246,7 +567,11 @@ fn model_impl(model: &Model) -> TokenStream {
             let (new_rows, keyed_rows): (::std::vec::Vec<usize>, ::std::vec::Vec<usize>) =
                 (0..rows.len()).partition(|&i| rows[i].#pk_ident.is_none());
             if !keyed_rows.is_empty() {
-                let values: ::std::vec::Vec<_> = keyed_rows.iter().map(|&i| { let row = &rows[i]; (#(#batch_keyed_values,)*) }).collect();
+                let mut values = ::std::vec::Vec::with_capacity(keyed_rows.len());
+                for &i in &keyed_rows {
+                    let row = &rows[i];
+                    values.push((#(#batch_keyed_values,)*));
+                }
                 let statement = diesel::insert_into(#module::table).values(values);
                 ::orm_core::__each_backend!(&mut *conn, c => RunQueryDsl::execute(statement, c)?);
             }
@@ -254,7 +579,11 @@ fn model_impl(model: &Model) -> TokenStream {
                 return ::core::result::Result::Ok(());
             }
             let ids: ::std::vec::Vec<i64> = {
-                let values: ::std::vec::Vec<_> = new_rows.iter().map(|&i| { let row = &rows[i]; (#(#batch_new_values,)*) }).collect();
+                let mut values = ::std::vec::Vec::with_capacity(new_rows.len());
+                for &i in &new_rows {
+                    let row = &rows[i];
+                    values.push((#(#batch_new_values,)*));
+                }
                 let statement = diesel::insert_into(#module::table).values(values);
                 ::orm_core::__per_backend!(conn, c =>
                     returning: RunQueryDsl::get_results::<#pk_ty>(statement.returning(#pk_col), c)?
@@ -275,7 +604,10 @@ fn model_impl(model: &Model) -> TokenStream {
         }
     } else {
         quote! {
-            let values: ::std::vec::Vec<_> = rows.iter().map(|row| (#(#batch_keyed_values,)*)).collect();
+            let mut values = ::std::vec::Vec::with_capacity(rows.len());
+            for row in rows.iter() {
+                values.push((#(#batch_keyed_values,)*));
+            }
             let statement = diesel::insert_into(#module::table).values(values);
             ::orm_core::__each_backend!(conn, c => RunQueryDsl::execute(statement, c)?);
             ::core::result::Result::Ok(())
@@ -298,6 +630,7 @@ fn model_impl(model: &Model) -> TokenStream {
         }
     };
 
+    let plumbing = relation_plumbing(model);
     quote! {
         impl ::orm_core::Model for #ident {
             type Table = #module::table;
@@ -411,6 +744,8 @@ fn model_impl(model: &Model) -> TokenStream {
             fn __clear_pk(&mut self) {
                 #clear_pk
             }
+
+            #plumbing
         }
     }
 }

@@ -12,6 +12,9 @@ pub struct Author {
     #[orm(unique, max_length = 100)]
     pub name: String,
     pub email: Option<String>,
+    /// The questions this author asked (reverse of `Question.author`).
+    #[orm(reverse_of = "author")]
+    pub questions: Related<Question>,
 }
 
 /// A poll question.
@@ -24,6 +27,48 @@ pub struct Question {
     pub question_text: String,
     #[orm(index)]
     pub pub_date: NaiveDateTime,
+    /// Who asked; deleting the author keeps the question.
+    #[orm(null, on_delete = "set_null")]
+    pub author: ForeignKey<Author>,
+    /// The choices of this question (reverse of `Choice.question`).
+    #[orm(reverse_of = "question")]
+    pub choices: Related<Choice>,
+}
+
+/// A possible answer to a question.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "-votes, id")]
+pub struct Choice {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(on_delete = "cascade")]
+    pub question: ForeignKey<Question>,
+    #[orm(max_length = 200)]
+    pub choice_text: String,
+    pub votes: i32,
+}
+
+/// A user with a unique username other models can point at (`to_field`).
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+pub struct User {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(unique, max_length = 50)]
+    pub username: String,
+    /// Notes whose `owner` points at this user's username.
+    #[orm(reverse_of = "owner")]
+    pub notes: Related<Note>,
+}
+
+/// A note pointing at a user by username, not by id.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "id")]
+pub struct Note {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(to_field = "username", on_delete = "restrict")]
+    pub owner: ForeignKey<User, String>,
+    pub body: String,
 }
 
 /// Every supported field type, for round-trip tests.

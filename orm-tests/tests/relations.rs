@@ -1,0 +1,238 @@
+//! Forward foreign keys and reverse managers with instance cache slots,
+//! with exact query counts, on every backend.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, schema, AnyConnection, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
+    schema::create_tables(
+        conn,
+        &[
+            Author::meta(),
+            Question::meta(),
+            Choice::meta(),
+            User::meta(),
+            Note::meta(),
+        ],
+    )
+}
+
+fn question(conn: &mut AnyConnection, text: &str) -> orm_core::Result<Question> {
+    let mut q = Question {
+        question_text: text.into(),
+        pub_date: NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    q.save(conn)?;
+    Ok(q)
+}
+
+fn choice(
+    conn: &mut AnyConnection,
+    q: &Question,
+    text: &str,
+    votes: i32,
+) -> orm_core::Result<Choice> {
+    let mut c = Choice {
+        choice_text: text.into(),
+        votes,
+        ..Default::default()
+    };
+    c.question.set_key(q.id);
+    c.save(conn)?;
+    Ok(c)
+}
+
+backend_tests! {
+    fn forward_access_is_cached(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q = question(&mut conn, "Why?")?;
+        let c = choice(&mut conn, &q, "Because", 1)?;
+        let loaded = Choice::get(&mut conn, c.id.unwrap_or_default())?;
+        // Reading the key never queries.
+        assert_num_queries(&mut conn, 0, |_| assert_eq!(loaded.question.key(), q.id.as_ref()));
+        let first = assert_num_queries(&mut conn, 1, |c| loaded.question(c).map(|q| q as *const Question))?;
+        let second = assert_num_queries(&mut conn, 0, |c| loaded.question(c).map(|q| q as *const Question))?;
+        assert_eq!(first, second, "the cached object is returned by reference");
+        assert_eq!(loaded.question(&mut conn)?.question_text, "Why?");
+        Ok(())
+    }
+
+    fn assigning_updates_the_slot(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q1 = question(&mut conn, "one")?;
+        let q2 = question(&mut conn, "two")?;
+        let mut c = choice(&mut conn, &q1, "x", 0)?;
+        // An assigned object is cached: no query.
+        c.question.set(q2.clone());
+        assert_num_queries(&mut conn, 0, |conn| assert_eq!(c.question(conn).map(|q| q.question_text.clone()).ok().as_deref(), Some("two")));
+        // An assigned key drops the cache: one query, for the new target.
+        c.question.set_key(q1.id);
+        assert!(!c.question.is_loaded());
+        let text = assert_num_queries(&mut conn, 1, |conn| c.question(conn).map(|q| q.question_text.clone()))?;
+        assert_eq!(text, "one");
+        c.save(&mut conn)?;
+        assert_eq!(Choice::get(&mut conn, c.id.unwrap_or_default())?.question.key(), q1.id.as_ref());
+        Ok(())
+    }
+
+    fn null_and_dangling_keys(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q = question(&mut conn, "anonymous")?;
+        // A null foreign key is None without a query.
+        assert!(assert_num_queries(&mut conn, 0, |c| q.author(c))?.is_none());
+        // A key pointing at no row: the same typed error on every access, one query in all.
+        let mut c = Choice::default();
+        c.question.set_key(Some(9_999));
+        let first = assert_num_queries(&mut conn, 1, |conn| c.question(conn).map(|_| ()).unwrap_err());
+        let second = assert_num_queries(&mut conn, 0, |conn| c.question(conn).map(|_| ()).unwrap_err());
+        assert!(matches!(first, OrmError::RelatedMissing { model: "Choice", field: "question", target: "Question", .. }), "{first}");
+        assert_eq!(first.to_string(), second.to_string());
+        // An unset non-null relation cannot be saved.
+        let err = Choice::default().save(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::RelationUnset { model: "Choice", field: "question" }), "{err}");
+        Ok(())
+    }
+
+    fn reverse_manager_is_cached_in_the_instance(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q = question(&mut conn, "q")?;
+        choice(&mut conn, &q, "low", 1)?;
+        choice(&mut conn, &q, "high", 5)?;
+        let q = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        // Building the manager twice gives the same slot.
+        assert_eq!(q.choices().slot_ptr(), q.choices().slot_ptr());
+        let count = assert_num_queries(&mut conn, 1, |c| q.choices().count(c))?;
+        assert_eq!(count, 2);
+        let all = assert_num_queries(&mut conn, 1, |c| q.choices().all(c))?;
+        // Default ordering of Choice: "-votes, id".
+        assert_eq!(all.iter().map(|c| c.choice_text.as_str()).collect::<Vec<_>>(), ["high", "low"]);
+        let again = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?;
+        assert!(Arc::ptr_eq(&all, &again), "the cached rows are pointer-identical");
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| q.choices().count(c))?, 2);
+        assert!(assert_num_queries(&mut conn, 0, |c| q.choices().exists(c))?);
+        let filtered = q.choices().query()?.filter(choice::votes.gt(2)).load(&mut conn)?;
+        assert_eq!(filtered.len(), 1);
+        Ok(())
+    }
+
+    fn reverse_writes_keep_the_cache(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q = question(&mut conn, "q")?;
+        q.choices().all(&mut conn)?;
+        let created = assert_num_queries(&mut conn, db.insert_cost(), |c| {
+            q.choices().create(c, Choice { choice_text: "mid".into(), votes: 3, ..Default::default() })
+        })?;
+        assert_eq!(created.question.key(), q.id.as_ref());
+        q.choices().create(&mut conn, Choice { choice_text: "top".into(), votes: 9, ..Default::default() })?;
+        let texts = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?
+            .iter().map(|c| c.choice_text.clone()).collect::<Vec<_>>();
+        assert_eq!(texts, ["top", "mid"]);
+
+        // Nullable foreign key: add / remove / clear on Author.questions.
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let mut q2 = question(&mut conn, "q2")?;
+        assert!(ada.questions().all(&mut conn)?.is_empty());
+        let mut batch = [q.clone(), q2.clone()];
+        assert_num_queries(&mut conn, 1, |c| ada.questions().add(c, &mut batch))?;
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| ada.questions().count(c))?, 2);
+        assert_eq!(Question::objects().filter(question::author_id.eq(ada.id)).count(&mut conn)?, 2);
+        assert_num_queries(&mut conn, 1, |c| ada.questions().remove(c, std::slice::from_mut(&mut q2)))?;
+        assert_eq!(q2.author.key(), None);
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| ada.questions().count(c))?, 1);
+        assert_num_queries(&mut conn, 1, |c| ada.questions().clear(c))?;
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| ada.questions().count(c))?, 0);
+        assert_eq!(Question::objects().filter(question::author_id.is_not_null()).count(&mut conn)?, 0);
+        // The non-nullable Choice.question cannot be cleared.
+        assert!(matches!(q.choices().clear(&mut conn), Err(OrmError::InvalidQuery { .. })));
+        Ok(())
+    }
+
+    fn copy_by_clearing_the_key_is_never_stale(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let original = question(&mut conn, "original")?;
+        choice(&mut conn, &original, "a", 1)?;
+        assert_eq!(original.choices().all(&mut conn)?.len(), 1);
+        // Copy: clear the key and save; the copy's manager is bound to its new key.
+        let mut copy = original.clone();
+        copy.id = None;
+        assert!(matches!(copy.choices().all(&mut conn), Err(OrmError::Unsaved { .. })));
+        copy.save(&mut conn)?;
+        let copied = assert_num_queries(&mut conn, 1, |c| copy.choices().all(c))?;
+        assert!(copied.is_empty(), "the copy does not see the original's rows");
+        // Move the original's choices to the copy, using a query built on the original.
+        let originals = original.choices().query()?.load(&mut conn)?;
+        let mut moved = originals.clone();
+        copy.choices().add(&mut conn, &mut moved)?;
+        assert_eq!(copy.choices().all(&mut conn)?.len(), 1);
+        assert_eq!(Question::get(&mut conn, original.id.unwrap_or_default())?.choices().count(&mut conn)?, 0);
+        Ok(())
+    }
+
+    fn to_field_manager_follows_the_key_value(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut alice = User { username: "alice".into(), ..Default::default() };
+        alice.save(&mut conn)?;
+        let mut bob = User { username: "bob".into(), ..Default::default() };
+        bob.save(&mut conn)?;
+        for (owner, body) in [("alice", "a1"), ("bob", "b1"), ("bob", "b2")] {
+            let mut note = Note { body: body.into(), ..Default::default() };
+            note.owner.set_key(Some(owner.into()));
+            note.save(&mut conn)?;
+        }
+        assert_eq!(alice.notes().all(&mut conn)?.len(), 1);
+        // The manager is bound to the username it was loaded for: another value rebuilds it.
+        alice.username = "bob".into();
+        let notes = assert_num_queries(&mut conn, 1, |c| alice.notes().all(c))?;
+        assert_eq!(notes.iter().map(|n| n.body.as_str()).collect::<Vec<_>>(), ["b1", "b2"]);
+        // refresh_from_db reloads the real value and drops the caches.
+        alice.refresh_from_db(&mut conn)?;
+        assert_eq!(alice.username, "alice");
+        let notes = assert_num_queries(&mut conn, 1, |c| alice.notes().all(c))?;
+        assert_eq!(notes.len(), 1);
+        // Forward access through a to_field key.
+        let note = Note::objects().filter(note::body.eq("a1")).get(&mut conn)?;
+        assert_eq!(assert_num_queries(&mut conn, 1, |c| note.owner(c).map(|u| u.id))?, alice.id);
+        Ok(())
+    }
+
+    fn on_delete_actions(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let mut q = question(&mut conn, "q")?;
+        q.author.set_key(ada.id);
+        q.save(&mut conn)?;
+        choice(&mut conn, &q, "c", 0)?;
+        // SET NULL: deleting the author keeps the question.
+        ada.delete(&mut conn)?;
+        assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.author.key(), None);
+        // CASCADE: deleting the question deletes its choices.
+        q.delete(&mut conn)?;
+        assert_eq!(Choice::objects().count(&mut conn)?, 0);
+        // RESTRICT: a user with notes cannot be deleted.
+        let mut u = User { username: "u".into(), ..Default::default() };
+        u.save(&mut conn)?;
+        let mut note = Note::default();
+        note.owner.set_key(Some("u".into()));
+        note.save(&mut conn)?;
+        assert!(matches!(u.delete(&mut conn), Err(OrmError::Database(_))));
+        Ok(())
+    }
+}
