@@ -43,11 +43,33 @@ pub struct Entry {
 pub enum Value {
     Str(LitStr),
     Int(LitInt),
+    /// Anything else (`table = foo`, `max_length = -1`): kept so the key
+    /// can say what it takes, pointing at the value.
+    Other(syn::Expr),
+}
+
+impl Value {
+    /// An error spanning the whole value.
+    fn error(&self, message: impl std::fmt::Display) -> syn::Error {
+        match self {
+            Value::Str(lit) => syn::Error::new(lit.span(), message),
+            Value::Int(lit) => syn::Error::new(lit.span(), message),
+            Value::Other(expr) => syn::Error::new_spanned(expr, message),
+        }
+    }
 }
 
 impl Entry {
     pub fn span(&self) -> Span {
         self.key.span()
+    }
+
+    /// Reports `message` at the value if there is one, else at the key.
+    fn wrong_value(&self, message: String, errors: &mut Errors) {
+        match &self.value {
+            Some(value) => errors.push_syn(value.error(message)),
+            None => errors.push(self.span(), message),
+        }
     }
 
     /// The string value, or an error saying the key needs one.
@@ -58,9 +80,9 @@ impl Entry {
                 span: lit.span(),
             }),
             _ => {
-                errors.push(
-                    self.span(),
+                self.wrong_value(
                     format!("`{}` takes a string: `{} = \"...\"`", self.key, self.key),
+                    errors,
                 );
                 None
             }
@@ -76,17 +98,29 @@ impl Entry {
                     span: lit.span(),
                 }),
                 Err(e) => {
-                    errors.push(lit.span(), format!("`{}`: {e}", self.key));
+                    let message = if lit.base10_digits().starts_with('-') {
+                        format!(
+                            "`{}` takes a positive integer: `{} = 100`",
+                            self.key, self.key
+                        )
+                    } else {
+                        format!(
+                            "`{}` takes a positive integer up to {}: {e}",
+                            self.key,
+                            u32::MAX
+                        )
+                    };
+                    errors.push(lit.span(), message);
                     None
                 }
             },
             _ => {
-                errors.push(
-                    self.span(),
+                self.wrong_value(
                     format!(
                         "`{}` takes a positive integer: `{} = 100`",
                         self.key, self.key
                     ),
+                    errors,
                 );
                 None
             }
@@ -96,12 +130,12 @@ impl Entry {
     /// Checks that the entry is a bare flag.
     pub fn flag(&self, errors: &mut Errors) -> bool {
         if self.value.is_some() {
-            errors.push(
-                self.span(),
+            self.wrong_value(
                 format!(
                     "`{}` is a flag and takes no value: `#[orm({})]`",
                     self.key, self.key
                 ),
+                errors,
             );
             return false;
         }
@@ -135,7 +169,7 @@ pub fn parse(
                 } else if value.peek(LitInt) {
                     Some(Value::Int(value.parse()?))
                 } else {
-                    return Err(value.error(format!("`{key}` takes a string or integer literal")));
+                    Some(Value::Other(value.parse()?))
                 }
             } else {
                 None

@@ -8,6 +8,8 @@ mod ast;
 mod attr;
 mod ctx;
 mod expand;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};

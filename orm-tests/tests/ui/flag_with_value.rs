@@ -1,0 +1,11 @@
+use orm_core::prelude::*;
+
+#[derive(Model)]
+struct Question {
+    #[orm(primary_key)]
+    id: Option<i64>,
+    #[orm(unique = "yes")]
+    text: String,
+}
+
+fn main() {}

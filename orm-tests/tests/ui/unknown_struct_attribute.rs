@@ -1,0 +1,11 @@
+use orm_core::prelude::*;
+
+#[derive(Model)]
+#[orm(tabel = "questions")]
+struct Question {
+    #[orm(primary_key)]
+    id: Option<i64>,
+    text: String,
+}
+
+fn main() {}
