@@ -87,6 +87,14 @@ pub enum OrmError {
         /// The dangling key value.
         key: crate::model::Key,
     },
+    /// A relation was touched under `FetchMode::Raise`.
+    #[error("Fetching of {model}.{field} blocked.")]
+    FetchBlocked {
+        /// The model declaring the relation.
+        model: &'static str,
+        /// The relation field.
+        field: &'static str,
+    },
     /// A non-nullable relation was read before it was set.
     #[error("{model}.{field} is not set; assign an object or a key before reading or saving it")]
     RelationUnset {

@@ -33,6 +33,7 @@ pub mod connection;
 pub mod error;
 pub mod instrument;
 pub mod model;
+pub mod peers;
 pub mod queryset;
 pub mod relations;
 pub mod schema;

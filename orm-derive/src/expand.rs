@@ -631,6 +631,10 @@ fn model_impl(model: &Model) -> TokenStream {
     };
 
     let plumbing = relation_plumbing(model);
+    let link_peers = model.relations().map(|(f, _, _)| {
+        let field = &f.ident;
+        quote!(::orm_core::ForeignKey::link_peers(rows.iter().map(|r| &r.#field));)
+    });
     quote! {
         impl ::orm_core::Model for #ident {
             type Table = #module::table;
@@ -683,11 +687,12 @@ fn model_impl(model: &Model) -> TokenStream {
 
             fn __load(query: Self::Query, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::std::vec::Vec<Self>> {
                 let rows: ::std::vec::Vec<(#(#row_types,)*)> = RunQueryDsl::load(query, conn)?;
-                ::core::result::Result::Ok(
-                    rows.into_iter()
-                        .map(|(#(#row_names,)*)| #ident { #(#build_fields,)* })
-                        .collect(),
-                )
+                let rows: ::std::vec::Vec<Self> = rows
+                    .into_iter()
+                    .map(|(#(#row_names,)*)| #ident { #(#build_fields,)* })
+                    .collect();
+                #(#link_peers)*
+                ::core::result::Result::Ok(rows)
             }
 
             fn __count(query: Self::Query, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<i64> {

@@ -1,0 +1,124 @@
+//! Fetch modes ONE / PEERS / RAISE for forward relations, with exact query
+//! counts, on every backend.
+
+use chrono::NaiveDate;
+use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, schema, AnyConnection, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+const N: usize = 12;
+
+/// N questions (each by its own author), one choice each.
+fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
+    schema::create_tables(conn, &[Author::meta(), Question::meta(), Choice::meta()])?;
+    let day = NaiveDate::from_ymd_opt(2026, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    for i in 0..N {
+        let mut author = Author {
+            name: format!("author {i}"),
+            ..Default::default()
+        };
+        author.save(conn)?;
+        let mut q = Question {
+            question_text: format!("q{i}"),
+            pub_date: day,
+            ..Default::default()
+        };
+        q.author.set_key(author.id);
+        q.save(conn)?;
+        let mut c = Choice {
+            choice_text: format!("c{i}"),
+            ..Default::default()
+        };
+        c.question.set_key(q.id);
+        c.save(conn)?;
+    }
+    Ok(())
+}
+
+backend_tests! {
+    fn peers_load_for_every_live_instance_in_one_query(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let choices = Choice::objects().load(&mut conn)?;
+        let texts = assert_num_queries(&mut conn, 1, |c| {
+            choices.iter().map(|ch| ch.question(c).map(|q| q.question_text.clone())).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(texts.len(), N);
+        // The questions loaded together are peers too: one query per hop.
+        let authors = assert_num_queries(&mut conn, 1, |c| {
+            choices
+                .iter()
+                .map(|ch| ch.question(c)?.author(c).map(|a| a.map(|a| a.name.clone())))
+                .collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert!(authors.iter().all(Option::is_some));
+        Ok(())
+    }
+
+    fn one_fetches_per_instance(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let choices = Choice::objects().load(&mut conn)?;
+        let peers_texts: Vec<String> = {
+            let again = Choice::objects().load(&mut conn)?;
+            again.iter().map(|ch| ch.question(&mut conn).map(|q| q.question_text.clone())).collect::<orm_core::Result<_>>()?
+        };
+        let before = orm_core::instrument::n_plus_one_reports();
+        let one_texts = with_fetch_mode(FetchMode::One, || {
+            assert_num_queries(&mut conn, N, |c| {
+                choices.iter().map(|ch| ch.question(c).map(|q| q.question_text.clone())).collect::<orm_core::Result<Vec<_>>>()
+            })
+        })?;
+        // Same values whatever the mode, and the N+1 was reported.
+        assert_eq!(one_texts, peers_texts);
+        assert!(orm_core::instrument::n_plus_one_reports() >= before + N);
+        Ok(())
+    }
+
+    fn raise_blocks_and_loaded_values_never_consult_the_mode(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let choices = Choice::objects().load(&mut conn)?;
+        let err = with_fetch_mode(FetchMode::Raise, || choices[0].question(&mut conn).map(|_| ()).unwrap_err());
+        assert!(matches!(err, OrmError::FetchBlocked { model: "Choice", field: "question" }));
+        assert_eq!(err.to_string(), "Fetching of Choice.question blocked.");
+        choices[0].question(&mut conn)?;
+        // Loaded now (for every peer): RAISE does not apply, no query.
+        with_fetch_mode(FetchMode::Raise, || {
+            assert_num_queries(&mut conn, 0, |c| choices.iter().try_for_each(|ch| ch.question(c).map(|_| ())))
+        })?;
+        // A null key never consults the mode.
+        let anonymous = Question::default();
+        assert!(with_fetch_mode(FetchMode::Raise, || anonymous.author(&mut conn))?.is_none());
+        Ok(())
+    }
+
+    fn dropped_peers_are_not_fetched_for(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut choices = Choice::objects().load(&mut conn)?;
+        choices.truncate(2);
+        let (_, log) = orm_core::capture_queries(&mut conn, |c| choices[0].question(c).map(|_| ()));
+        assert_eq!(log.count(), 1);
+        // Only the two live instances were fetched for: two keys bound.
+        let sql = log.queries()[0].to_owned();
+        let binds = sql.split("binds: [").nth(1).unwrap_or("");
+        assert_eq!(binds.trim_end_matches(']').split(',').count(), 2, "{sql}");
+        assert!(choices[1].question.is_loaded());
+        // Peers that share a parent share one loaded object.
+        let q = Question::objects().first(&mut conn)?.ok_or(OrmError::NotFound { model: "Question" })?;
+        let mut extra = Choice { choice_text: "twin".into(), ..Default::default() };
+        extra.question.set_key(q.id);
+        extra.save(&mut conn)?;
+        let twins = Choice::objects().filter(choice::question_id.eq(q.id.unwrap_or_default())).load(&mut conn)?;
+        assert_eq!(twins.len(), 2);
+        let a = twins[0].question(&mut conn)? as *const Question;
+        let b = assert_num_queries(&mut conn, 0, |c| twins[1].question(c).map(|q| q as *const Question))?;
+        assert_eq!(a, b);
+        Ok(())
+    }
+}
