@@ -179,8 +179,8 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
         }
     };
     if let Some(param) = input.generics.params.first() {
-        errors.push(
-            syn::spanned::Spanned::span(param),
+        errors.push_spanned(
+            param,
             "#[derive(Model)] does not support generic structs; a model maps one concrete table",
         );
     }
@@ -261,10 +261,7 @@ fn generic_args(ty: &Type) -> Vec<&Type> {
 fn parse_reverse(ident: Ident, ty: &Type, entries: &[Entry], errors: &mut Errors) -> Option<Field> {
     let args = generic_args(ty);
     let [child] = args.as_slice() else {
-        errors.push(
-            syn::spanned::Spanned::span(ty),
-            "write the reverse side as `Related<ChildModel>`",
-        );
+        errors.push_spanned(ty, "write the reverse side as `Related<ChildModel>`");
         return None;
     };
     let mut fk_field = None;
@@ -318,8 +315,8 @@ fn parse_relation(
         [target] => ((*target).clone(), None),
         [target, key] => ((*target).clone(), Some((*key).clone())),
         _ => {
-            errors.push(
-                syn::spanned::Spanned::span(ty),
+            errors.push_spanned(
+                ty,
                 "write a relation as `ForeignKey<Target>` or `ForeignKey<Target, KeyType>` (the same for OneToOne)",
             );
             return None;
@@ -376,21 +373,27 @@ fn parse_relation(
             format!("a relation with to_field = \"{}\" stores that column's value: name its type, like `ForeignKey<Target, String>`", field.value),
         );
     }
-    let key_ty: Type =
-        explicit_key.unwrap_or_else(|| syn::parse_quote!(<#target as ::orm_core::Model>::Key));
+    let key_ty: Type = explicit_key.unwrap_or_else(|| syn::parse_quote!(i64));
+    if !matches!(classify(&key_ty), Some((kind, false, _)) if kind.is_integer() || kind == SqlKind::Text)
+    {
+        errors.push_syn(syn::Error::new_spanned(
+            &key_ty,
+            "a relation's key type must be i16, i32, i64 or String",
+        ));
+        return None;
+    }
     let value_ty: Type = if nullable {
         syn::parse_quote!(::core::option::Option<#key_ty>)
     } else {
         key_ty.clone()
     };
-    let rust_name = Ident::new(&column_name, ident.span());
-    if syn::parse_str::<Ident>(&column_name).is_err() {
-        errors.push(
-            ident.span(),
-            format!("the column name `{column_name}` must be a Rust identifier"),
-        );
-        return None;
-    }
+    // The diesel column is named after the field; `sql_name` carries the
+    // database name when it differs.
+    let rust_name = format_ident!(
+        "{}_id",
+        ident.to_string().trim_start_matches("r#"),
+        span = ident.span()
+    );
     Some(Field {
         ident,
         kind: FieldKind::Column(Box::new(Column {
@@ -458,8 +461,8 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     }
 
     let Some((sql, nullable, inner)) = classify(&field.ty) else {
-        errors.push(
-            syn::spanned::Spanned::span(&field.ty),
+        errors.push_spanned(
+            &field.ty,
             format!(
                 "unsupported field type `{}`; accepted: {ACCEPTED_TYPES}; or mark the field #[orm(skip)]",
                 quote::ToTokens::to_token_stream(&field.ty).to_string().replace(' ', "")
@@ -498,7 +501,13 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
             "max_length" => {
                 if let Some(n) = entry.int(errors) {
                     if sql != SqlKind::Text {
-                        errors.push(n.span, "`max_length` applies to String fields only");
+                        errors.push(
+                            entry.span(),
+                            format!(
+                                "`max_length` applies to String fields only, and `{ident}` is `{}`",
+                                quote::ToTokens::to_token_stream(&field.ty).to_string().replace(' ', "")
+                            ),
+                        );
                     } else if n.value == 0 {
                         errors.push(n.span, "`max_length` must be at least 1");
                     } else {
@@ -523,14 +532,14 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
                 column.nullable = false;
                 column.value_ty = inner;
             } else {
-                errors.push(
-                    syn::spanned::Spanned::span(&field.ty),
+                errors.push_spanned(
+                    &field.ty,
                     "an auto-increment primary key must be Option<i16>, Option<i32> or Option<i64>; a key the user sets is a plain i16, i32, i64 or String",
                 );
             }
         } else if !(sql.is_integer() || sql == SqlKind::Text) {
-            errors.push(
-                syn::spanned::Spanned::span(&field.ty),
+            errors.push_spanned(
+                &field.ty,
                 "a primary key must be Option<i16|i32|i64> (auto-increment), i16, i32, i64 or String",
             );
         }
@@ -606,7 +615,7 @@ pub fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 }
 
 fn validate(model: &mut Model, ordering: Option<Spanned<String>>, errors: &mut Errors) {
-    // Primary key: one explicit, or the field named `id`.
+    // Primary key: exactly one field marked #[orm(primary_key)].
     let pks: Vec<(&Field, &Column)> = model.columns().filter(|(_, c)| c.primary_key).collect();
     for (field, column) in pks.iter().skip(1) {
         errors.push(
@@ -620,7 +629,7 @@ fn validate(model: &mut Model, ordering: Option<Spanned<String>>, errors: &mut E
     if pks.is_empty() {
         errors.push(
             model.ident.span(),
-            "a model needs a primary key: mark one field #[orm(primary_key)] (an `id: Option<i64>` field is auto-increment)",
+            "a model needs a primary key: mark one field #[orm(primary_key)], like `#[orm(primary_key)] id: Option<i64>` for an auto-increment key",
         );
     }
 
@@ -654,7 +663,14 @@ fn validate(model: &mut Model, ordering: Option<Spanned<String>>, errors: &mut E
                 None => (false, raw),
             };
             let known = columns.iter().any(|(f, _)| f.ident == name);
-            if name.is_empty() || !known {
+            if name.is_empty() {
+                errors.push(
+                    ordering.span,
+                    "empty ordering term: write a comma-separated list of stored fields, each optionally prefixed with `-`, like \"-pub_date, id\"",
+                );
+                continue;
+            }
+            if !known {
                 let fields: Vec<String> =
                     columns.iter().map(|(f, _)| f.ident.to_string()).collect();
                 errors.push(

@@ -14,6 +14,11 @@ impl Errors {
         self.push_syn(syn::Error::new(span, message));
     }
 
+    /// An error spanning all of `tokens` (a whole type, not its first token).
+    pub fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
+        self.push_syn(syn::Error::new_spanned(tokens, message));
+    }
+
     pub fn push_syn(&mut self, error: syn::Error) {
         match &mut self.errors {
             Some(all) => all.combine(error),

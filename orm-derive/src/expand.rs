@@ -1,7 +1,8 @@
 //! Code generation from a validated `ast::Model`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::ast::{Column, ColumnType, Field, FieldKind, Model, SqlKind};
 
@@ -31,7 +32,7 @@ fn sql_type(column: &Column) -> TokenStream {
             let kind = format_ident!("{}", kind.name());
             quote!(#kind)
         }
-        ColumnType::Key(ty) => key_sql_type(column, ty),
+        ColumnType::Key(ty) => key_sql_type(ty),
     };
     if column.nullable {
         quote!(Nullable<#kind>)
@@ -40,33 +41,18 @@ fn sql_type(column: &Column) -> TokenStream {
     }
 }
 
-/// The name of the alias each model exports for its key's SQL type; diesel's
-/// `table!` needs a concrete SQL type, not a trait projection.
-pub fn key_sql_alias(model: &syn::Ident) -> syn::Ident {
-    format_ident!("__OrmKeySql{}", model)
-}
-
-/// The SQL type of a relation column: from an explicit key type, or the
-/// target model's key alias.
-fn key_sql_type(column: &Column, key_ty: &syn::Type) -> TokenStream {
-    if let Some((kind, false, _)) = crate::ast::classify(key_ty) {
-        let kind = format_ident!("{}", kind.name());
-        return quote!(#kind);
+/// The SQL type of a relation column, from its key type (`i64` unless the
+/// field names another, like `ForeignKey<User, String>`). diesel's `table!`
+/// needs a concrete SQL type, so it is read off the key type's syntax; the
+/// generated `__rel_<field>` checks that it matches the target's key.
+fn key_sql_type(key_ty: &syn::Type) -> TokenStream {
+    match crate::ast::classify(key_ty) {
+        Some((kind, false, _)) => {
+            let kind = format_ident!("{}", kind.name());
+            quote!(#kind)
+        }
+        _ => unreachable!("validated: relation key types are i16, i32, i64 or String"),
     }
-    let target = &column
-        .relation
-        .as_ref()
-        .expect("key columns are relations")
-        .target;
-    let mut path = match target {
-        syn::Type::Path(p) => p.path.clone(),
-        other => return quote!(<#other as ::orm_core::Model>::Key),
-    };
-    if let Some(last) = path.segments.last_mut() {
-        last.ident = key_sql_alias(&last.ident);
-        last.arguments = syn::PathArguments::None;
-    }
-    quote!(#path)
 }
 
 fn table_macro(model: &Model) -> TokenStream {
@@ -88,28 +74,8 @@ fn table_macro(model: &Model) -> TokenStream {
         module,
         model.columns().nth(1).map_or(pk, |(_, c)| &c.rust_name)
     );
-    // Relation key types name other models, so the table module sees ours.
-    let imports = model.relations().next().map(|_| {
-        quote! {
-            use diesel::sql_types::*;
-            #[allow(unused_imports)]
-            use super::*;
-        }
-    });
-    let alias = key_sql_alias(&model.ident);
-    let pk_sql = sql_type(model.primary_key().1);
-    let alias_doc = format!(
-        "The SQL type of [`{}`]'s key, for relation columns pointing at it.",
-        model.ident
-    );
     quote! {
-        #[doc = #alias_doc]
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        pub type #alias = diesel::sql_types::#pk_sql;
-
         diesel::table! {
-            #imports
             #[doc = #doc]
             #[sql_name = #table]
             #module (#pk) {
@@ -315,7 +281,7 @@ fn relation_plumbing(model: &Model) -> TokenStream {
             .expect("validated: ordering names a stored field");
         let ident = &field.ident;
         let (a, b) = if column.relation.is_some() {
-            (quote!(a.#ident.key()), quote!(b.#ident.key()))
+            (quote!(&a.#ident.key()), quote!(&b.#ident.key()))
         } else {
             (quote!(&a.#ident), quote!(&b.#ident))
         };
@@ -400,9 +366,18 @@ fn accessors(model: &Model) -> TokenStream {
                 }
             }
         };
+        // Without `to_field`, the stored key must be the target's key type.
+        let key_check = r.to_field.is_none().then(|| {
+            let key_ty = &r.key_ty;
+            quote_spanned! {key_ty.span()=>
+                fn key_matches<T: ::orm_core::Model<Key = #key_ty>>() {}
+                key_matches::<#target>();
+            }
+        });
         quote! {
             #[doc(hidden)]
             pub fn #rel_fn() -> ::orm_core::TypedRelation<#ident, #target> {
+                #key_check
                 static META: ::orm_core::RelationMeta = ::orm_core::RelationMeta {
                     model: #model_name,
                     field: #field_name,
