@@ -147,6 +147,11 @@ pub struct ModelMeta {
     pub columns: &'static [ColumnMeta],
     /// The default ordering (empty: unordered).
     pub ordering: &'static [OrderTerm],
+    /// Columns unique together (`#[orm(unique_together = "a, b")]`).
+    pub unique_together: &'static [&'static str],
+    /// The through models generated for this model's many-to-many fields;
+    /// schema creation creates their tables after the models'.
+    pub through: &'static [fn() -> &'static ModelMeta],
 }
 
 impl ModelMeta {

@@ -13,6 +13,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use diesel::Connection;
+
 use crate::connection::AnyConnection;
 use crate::error::{OrmError, Result};
 use crate::model::{Key, KeyType, Model, ModelMeta};
@@ -220,6 +222,14 @@ impl<T: Model, K: KeyType> fmt::Debug for ForeignKey<T, K> {
             .finish()
     }
 }
+
+impl<Owner, Target> Clone for TypedRelation<Owner, Target> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Owner, Target> Copy for TypedRelation<Owner, Target> {}
 
 impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// A relation pointing at `key`, nothing loaded.
@@ -470,33 +480,42 @@ impl<C> Slot<C> {
 /// `#[orm(reverse_of = "question")] pub choices: Related<Choice>`.
 pub struct Related<C: Model> {
     slot: Slot<C>,
+    _marker: PhantomData<fn() -> C>,
 }
 
 /// The reverse side of a one-to-one (`user.profile(&mut conn)?`), cached in
 /// the instance; a missing row is cached as `None`.
 pub struct ReverseOneToOne<C: Model> {
     slot: Slot<C>,
+    _marker: PhantomData<fn() -> C>,
 }
 
-/// A many-to-many relation with an auto-created through table
-/// (`user.groups()`), its slot caching the related rows.
-pub struct ManyToMany<T: Model> {
+/// A many-to-many relation (`user.groups()`), its slot caching the related
+/// rows. The through table is generated (`#[orm(through_table = "...")]`
+/// names it) or a model of yours (`#[orm(through = "Membership")]`). The
+/// other side declares `#[orm(reverse_of = "groups")] pub users: ManyToMany<User>`.
+///
+/// `K` is the target's key type (`i64` unless named, like
+/// `ManyToMany<Group, String>`); a generated through table stores it.
+pub struct ManyToMany<T: Model, K: KeyType = i64> {
     slot: Slot<T>,
+    _marker: PhantomData<fn() -> K>,
 }
 
 macro_rules! slot_field {
-    ($ty:ident, $param:ident) => {
-        impl<$param: Model> Default for $ty<$param> {
+    ($ty:ident < $param:ident $(, $extra:ident)? >) => {
+        impl<$param: Model $(, $extra: KeyType)?> Default for $ty<$param $(, $extra)?> {
             fn default() -> Self {
                 $ty {
                     slot: Slot::default(),
+                    _marker: PhantomData,
                 }
             }
         }
 
         /// Cloning an instance shares the cached rows; they stay bound to
         /// the key they were loaded for.
-        impl<$param: Model> Clone for $ty<$param> {
+        impl<$param: Model $(, $extra: KeyType)?> Clone for $ty<$param $(, $extra)?> {
             fn clone(&self) -> Self {
                 let slot = Slot::default();
                 let cache = self
@@ -507,18 +526,21 @@ macro_rules! slot_field {
                 if let Some(b) = cache.as_ref() {
                     slot.put(b.key.clone(), Arc::clone(&b.rows));
                 }
-                $ty { slot }
+                $ty {
+                    slot,
+                    _marker: PhantomData,
+                }
             }
         }
 
         /// Relation slots never take part in equality.
-        impl<$param: Model> PartialEq for $ty<$param> {
+        impl<$param: Model $(, $extra: KeyType)?> PartialEq for $ty<$param $(, $extra)?> {
             fn eq(&self, _: &Self) -> bool {
                 true
             }
         }
 
-        impl<$param: Model> fmt::Debug for $ty<$param> {
+        impl<$param: Model $(, $extra: KeyType)?> fmt::Debug for $ty<$param $(, $extra)?> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let cache = self
                     .slot
@@ -532,7 +554,7 @@ macro_rules! slot_field {
             }
         }
 
-        impl<$param: Model> $ty<$param> {
+        impl<$param: Model $(, $extra: KeyType)?> $ty<$param $(, $extra)?> {
             /// Whether rows are cached for the owner key `key`.
             pub fn is_cached_for(&self, key: &Key) -> bool {
                 self.slot.get(key).is_some()
@@ -557,9 +579,9 @@ macro_rules! slot_field {
     };
 }
 
-slot_field!(Related, C);
-slot_field!(ReverseOneToOne, C);
-slot_field!(ManyToMany, T);
+slot_field!(Related<C>);
+slot_field!(ReverseOneToOne<C>);
+slot_field!(ManyToMany<T, K>);
 
 /// The manager of a reverse foreign key: `question.choices()`.
 ///
@@ -763,4 +785,259 @@ fn insert_sorted<M: Model>(rows: &mut Vec<M>, row: M) {
         .position(|r| M::__cmp_default(&row, r) == Ordering::Less)
         .unwrap_or(rows.len());
     rows.insert(at, row);
+}
+
+/// The manager of a many-to-many relation: `user.groups()`, or its reverse
+/// side `group.users()`. `Th` is the through model.
+///
+/// Reads: `all` costs two queries the first time (through rows, then the
+/// targets in their default ordering) and none afterwards. Writes keep a
+/// filled cache exact and ordered; see each method for its query count.
+pub struct ManyToManyManager<'a, T: Model, Th: Model> {
+    owner: Option<Key>,
+    owner_model: &'static str,
+    /// Through -> owner.
+    owner_rel: &'static RelationMeta,
+    /// Through -> target.
+    target_rel: &'static RelationMeta,
+    slot: &'a Slot<T>,
+    _through: PhantomData<fn() -> Th>,
+}
+
+impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
+    /// Used by generated accessors.
+    #[doc(hidden)]
+    pub fn new(
+        owner: Option<Key>,
+        owner_model: &'static str,
+        owner_rel: &'static RelationMeta,
+        target_rel: &'static RelationMeta,
+        field: &'a ManyToMany<T, impl KeyType>,
+    ) -> Self {
+        ManyToManyManager {
+            owner,
+            owner_model,
+            owner_rel,
+            target_rel,
+            slot: &field.slot,
+            _through: PhantomData,
+        }
+    }
+
+    /// Used by generated accessors: the through model's relations to the
+    /// owner and to the target, typed so they cannot be swapped.
+    #[doc(hidden)]
+    pub fn from_typed<Owner>(
+        owner: Option<Key>,
+        owner_model: &'static str,
+        owner_rel: TypedRelation<Th, Owner>,
+        target_rel: TypedRelation<Th, T>,
+        field: &'a ManyToMany<T, impl KeyType>,
+    ) -> Self {
+        Self::new(
+            owner,
+            owner_model,
+            owner_rel.meta(),
+            target_rel.meta(),
+            field,
+        )
+    }
+
+    /// The slot's address: the same for every access on one instance.
+    pub fn slot_ptr(&self) -> *const () {
+        (self.slot as *const Slot<T>).cast()
+    }
+
+    fn owner(&self) -> Result<&Key> {
+        self.owner.as_ref().ok_or(OrmError::Unsaved {
+            model: self.owner_model,
+        })
+    }
+
+    fn through_rows(&self) -> Result<QuerySet<Th>> {
+        QuerySet::<Th>::new()
+            .unordered()
+            .filter_keys(self.owner_rel.column, vec![self.owner()?.clone()])
+    }
+
+    fn target_key(&self, target: &T) -> Result<Key> {
+        T::__column_key(target, self.target_rel.target_column()).ok_or(OrmError::Unsaved {
+            model: T::meta().name,
+        })
+    }
+
+    /// The target keys linked now: from a filled cache, else one query.
+    fn current_keys(&self, conn: &mut AnyConnection) -> Result<Vec<Key>> {
+        if let Some(rows) = self.slot.get(self.owner()?) {
+            return rows.iter().map(|t| self.target_key(t)).collect();
+        }
+        Ok(self
+            .through_rows()?
+            .load(conn)?
+            .iter()
+            .filter_map(|row| row.__column_key(self.target_rel.column))
+            .collect())
+    }
+
+    /// The related rows in `T`'s default ordering: two queries the first
+    /// time, cached in the instance afterwards (zero queries).
+    pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<T>>> {
+        let key = self.owner()?;
+        if let Some(rows) = self.slot.get(key) {
+            return Ok(rows);
+        }
+        let keys = self.current_keys(conn)?;
+        let rows = Arc::new(load_in::<T>(conn, self.target_rel.target_column(), &keys)?);
+        self.slot.put(key.clone(), Arc::clone(&rows));
+        Ok(rows)
+    }
+
+    /// Whether the rows are cached for the current key.
+    pub fn is_cached(&self) -> bool {
+        self.owner
+            .as_ref()
+            .is_some_and(|k| self.slot.get(k).is_some())
+    }
+
+    /// How many related rows: from the cache, or one COUNT query.
+    pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
+        match self.slot.get(self.owner()?) {
+            Some(rows) => Ok(rows.len() as i64),
+            None => self.through_rows()?.count(conn),
+        }
+    }
+
+    /// Whether any row is related: from the cache, or one query.
+    pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
+        match self.slot.get(self.owner()?) {
+            Some(rows) => Ok(!rows.is_empty()),
+            None => self.through_rows()?.exists(conn),
+        }
+    }
+
+    fn link(&self, conn: &mut AnyConnection, keys: &[Key]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let owner = self.owner()?.clone();
+        let mut rows: Vec<Th> = keys
+            .iter()
+            .map(|k| {
+                let mut row = Th::default();
+                row.__set_relation_key(self.owner_rel.column, Some(owner.clone()));
+                row.__set_relation_key(self.target_rel.column, Some(k.clone()));
+                row
+            })
+            .collect();
+        Th::__insert_all(&mut rows, conn)
+    }
+
+    fn unlink(&self, conn: &mut AnyConnection, keys: Option<Vec<Key>>) -> Result<usize> {
+        let rows = self.through_rows()?;
+        let rows = match keys {
+            Some(keys) if keys.is_empty() => return Ok(0),
+            Some(keys) => rows.filter_keys(self.target_rel.column, keys)?,
+            None => rows,
+        };
+        rows.delete(conn)
+    }
+
+    /// Links `targets` (saved rows). With a filled cache: one INSERT of the
+    /// missing links (none if all are linked); otherwise one SELECT of the
+    /// current links first. A filled cache gets the new rows, in order.
+    pub fn add(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
+        let key = self.owner()?.clone();
+        let mut wanted = Vec::new();
+        for t in targets {
+            let k = self.target_key(t)?;
+            if !wanted.contains(&k) {
+                wanted.push(k);
+            }
+        }
+        conn.transaction(|conn| {
+            let current = self.current_keys(conn)?;
+            let missing: Vec<Key> = wanted
+                .iter()
+                .filter(|k| !current.contains(k))
+                .cloned()
+                .collect();
+            self.link(conn, &missing)?;
+            Ok::<_, OrmError>(missing)
+        })
+        .map(|missing| {
+            self.slot.edit(&key, |rows| {
+                for t in targets {
+                    if let Ok(k) = self.target_key(t) {
+                        if missing.contains(&k)
+                            && !rows
+                                .iter()
+                                .any(|r| self.target_key(r).ok().as_ref() == Some(&k))
+                        {
+                            insert_sorted(rows, t.clone());
+                        }
+                    }
+                }
+            })
+        })
+    }
+
+    /// Unlinks `targets`: one DELETE. A filled cache loses them.
+    pub fn remove(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
+        let key = self.owner()?.clone();
+        let keys: Vec<Key> = targets
+            .iter()
+            .map(|t| self.target_key(t))
+            .collect::<Result<_>>()?;
+        self.unlink(conn, Some(keys.clone()))?;
+        self.slot.edit(&key, |rows| {
+            rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
+        });
+        Ok(())
+    }
+
+    /// Unlinks everything: one DELETE. The cache is filled with nothing, so
+    /// the next `all` costs no query.
+    pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
+        let key = self.owner()?.clone();
+        self.unlink(conn, None)?;
+        self.slot.put(key, Arc::new(Vec::new()));
+        Ok(())
+    }
+
+    /// Makes `targets` exactly the related rows, in one transaction: with a
+    /// filled cache, at most one DELETE and one INSERT (the difference is
+    /// computed from the cache, nothing is read again); otherwise one SELECT
+    /// of the current links first. Afterwards the cache holds exactly
+    /// `targets` in `T`'s default ordering, so the next `all` costs no query.
+    /// On error the database and the cache are left as they were.
+    pub fn set(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
+        let key = self.owner()?.clone();
+        let mut wanted: Vec<Key> = Vec::new();
+        let mut rows: Vec<T> = Vec::new();
+        for t in targets {
+            let k = self.target_key(t)?;
+            if !wanted.contains(&k) {
+                wanted.push(k);
+                rows.push(t.clone());
+            }
+        }
+        conn.transaction(|conn| {
+            let current = self.current_keys(conn)?;
+            let stale: Vec<Key> = current
+                .iter()
+                .filter(|k| !wanted.contains(k))
+                .cloned()
+                .collect();
+            let missing: Vec<Key> = wanted
+                .iter()
+                .filter(|k| !current.contains(k))
+                .cloned()
+                .collect();
+            self.unlink(conn, Some(stale))?;
+            self.link(conn, &missing)
+        })?;
+        rows.sort_by(T::__cmp_default);
+        self.slot.put(key, Arc::new(rows));
+        Ok(())
+    }
 }

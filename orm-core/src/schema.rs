@@ -130,6 +130,10 @@ pub fn create_table_sql(meta: &ModelMeta, backend: BackendKind) -> Vec<String> {
             ));
         }
     }
+    if !meta.unique_together.is_empty() {
+        let columns: Vec<String> = meta.unique_together.iter().map(|c| q(c)).collect();
+        parts.push(format!("UNIQUE ({})", columns.join(", ")));
+    }
     let mut statements = vec![format!(
         "CREATE TABLE {} ({})",
         q(meta.table),
@@ -185,11 +189,20 @@ pub fn drop_table<M: Model>(conn: &mut AnyConnection) -> Result<()> {
     drop_tables(conn, &[M::meta()])
 }
 
+/// The models' tables followed by the through tables of their
+/// many-to-many fields.
+fn with_through<'a>(metas: &[&'a ModelMeta]) -> Vec<&'a ModelMeta> {
+    let through = metas
+        .iter()
+        .flat_map(|m| m.through.iter().map(|through| through()));
+    metas.iter().copied().chain(through).collect()
+}
+
 /// Creates the tables of several models, in the order given (referenced
-/// tables first).
+/// tables first), then the through tables of their many-to-many fields.
 pub fn create_tables(conn: &mut AnyConnection, metas: &[&ModelMeta]) -> Result<()> {
     let backend = conn.backend();
-    for meta in metas {
+    for meta in with_through(metas) {
         for statement in create_table_sql(meta, backend) {
             conn.batch_execute(&statement)?;
         }
@@ -197,11 +210,11 @@ pub fn create_tables(conn: &mut AnyConnection, metas: &[&ModelMeta]) -> Result<(
     Ok(())
 }
 
-/// Drops the tables of several models, in reverse order (referencing
-/// tables first).
+/// Drops the tables of several models and their through tables, in reverse
+/// order (referencing tables first).
 pub fn drop_tables(conn: &mut AnyConnection, metas: &[&ModelMeta]) -> Result<()> {
     let backend = conn.backend();
-    for meta in metas.iter().rev() {
+    for meta in with_through(metas).iter().rev() {
         conn.batch_execute(&drop_table_sql(meta, backend))?;
     }
     Ok(())

@@ -8,7 +8,7 @@ use syn::{Attribute, LitInt, LitStr, Token};
 use crate::ctx::Errors;
 
 /// Keys accepted on the struct.
-pub const STRUCT_KEYS: &[&str] = &["table", "module", "ordering"];
+pub const STRUCT_KEYS: &[&str] = &["table", "module", "ordering", "unique_together"];
 /// Keys accepted on a field.
 pub const FIELD_KEYS: &[&str] = &[
     "primary_key",
@@ -23,6 +23,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "reverse_of",
     "through",
     "through_table",
+    "through_fields",
 ];
 
 /// A string value with the span of its literal.

@@ -4,15 +4,20 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::ast::{Column, ColumnType, Field, FieldKind, Model, SqlKind};
+use crate::ast::{
+    snake_case, Column, ColumnType, Field, FieldKind, ManyToManyField, Model, SqlKind, Through,
+};
 
 pub fn expand(model: &Model) -> TokenStream {
     let table = table_macro(model);
     let meta = meta(model);
     let model_impl = model_impl(model);
     let accessors = accessors(model);
+    let through = through_models(model);
     quote! {
         #table
+
+        #through
 
         #accessors
 
@@ -142,12 +147,25 @@ fn meta(model: &Model) -> TokenStream {
         let descending = o.descending;
         quote!(::orm_core::OrderTerm { column: #column, descending: #descending })
     });
+    let unique_together = model
+        .unique_together
+        .iter()
+        .map(|f| &column_of(model, f).name);
+    let through = model.many_to_many().filter_map(|(f, m)| match &m.through {
+        Through::Auto { .. } => {
+            let ty = through_ident(model, &f.ident);
+            Some(quote!(<#ty as ::orm_core::Model>::meta))
+        }
+        Through::Model { .. } => None,
+    });
     quote! {
         static META: ::orm_core::ModelMeta = ::orm_core::ModelMeta {
             name: #name,
             table: #table,
             columns: &[#(#columns),*],
             ordering: &[#(#ordering),*],
+            unique_together: &[#(#unique_together),*],
+            through: &[#(#through),*],
         };
     }
 }
@@ -408,13 +426,151 @@ fn accessors(model: &Model) -> TokenStream {
             }
         }
     });
-    let items: Vec<TokenStream> = forward.chain(reverse).collect();
+    let m2m = model
+        .many_to_many()
+        .map(|(f, m)| many_to_many_accessor(model, f, m));
+    let reverse_m2m = model.reverse_many_to_many().map(|(f, r)| {
+        let field = &f.ident;
+        let owner = &r.child;
+        let m2m_fn = format_ident!("__m2m_{}", r.fk_field);
+        let doc = format!("The `{field}` many-to-many manager (the reverse side), cached in this instance.");
+        quote! {
+            #[doc = #doc]
+            pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner, impl ::orm_core::Model + ::core::default::Default> {
+                let (owner_rel, target_rel) = <#owner>::#m2m_fn();
+                let _: ::orm_core::TypedRelation<_, #ident> = target_rel;
+                let key = <Self as ::orm_core::Model>::__column_key(self, target_rel.meta().target_column());
+                ::orm_core::ManyToManyManager::from_typed(key, #model_name, target_rel, owner_rel, &self.#field)
+            }
+        }
+    });
+    let items: Vec<TokenStream> = forward
+        .chain(reverse)
+        .chain(m2m)
+        .chain(reverse_m2m)
+        .collect();
     if items.is_empty() {
         return quote!();
     }
     quote! {
         impl #ident {
             #(#items)*
+        }
+    }
+}
+
+/// `UserGroups` for `User.groups`.
+fn through_ident(model: &Model, field: &syn::Ident) -> syn::Ident {
+    let camel: String = field
+        .to_string()
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
+    format_ident!("{}{}", model.ident, camel, span = field.span())
+}
+
+/// The names of the through model's two foreign keys: (to owner, to target).
+fn through_fields(model: &Model, m: &ManyToManyField) -> (syn::Ident, syn::Ident) {
+    if let Through::Model {
+        fields: Some((a, b)),
+        ..
+    } = &m.through
+    {
+        return (a.clone(), b.clone());
+    }
+    let owner = snake_case(&model.ident.to_string());
+    let target = match &m.target {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| snake_case(&s.ident.to_string())),
+        _ => None,
+    }
+    .unwrap_or_else(|| "target".into());
+    if owner == target {
+        (
+            format_ident!("from_{}", owner),
+            format_ident!("to_{}", target),
+        )
+    } else {
+        (format_ident!("{}", owner), format_ident!("{}", target))
+    }
+}
+
+/// The generated through model of an auto many-to-many.
+pub fn through_models(model: &Model) -> TokenStream {
+    let items = model.many_to_many().filter_map(|(f, m)| {
+        let Through::Auto { table } = &m.through else {
+            return None;
+        };
+        let name = through_ident(model, &f.ident);
+        let table = if table.is_empty() {
+            format!("{}_{}", model.table, f.ident)
+        } else {
+            table.clone()
+        };
+        let owner = &model.ident;
+        let owner_key = &model.primary_key().1.value_ty;
+        let target = &m.target;
+        let target_key = &m.key_ty;
+        let (owner_field, target_field) = through_fields(model, m);
+        let unique = format!("{owner_field}, {target_field}");
+        let doc = format!("The through table of `{owner}.{}` (`{table}`), generated by the derive.", f.ident);
+        Some(quote! {
+            #[doc = #doc]
+            #[derive(::orm_core::Model, ::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default, ::core::cmp::PartialEq)]
+            #[orm(table = #table, unique_together = #unique)]
+            pub struct #name {
+                /// The link's own key.
+                #[orm(primary_key)]
+                pub id: ::core::option::Option<i64>,
+                /// The owner side.
+                #[orm(on_delete = "cascade", index)]
+                pub #owner_field: ::orm_core::ForeignKey<#owner, #owner_key>,
+                /// The target side.
+                #[orm(on_delete = "cascade", index)]
+                pub #target_field: ::orm_core::ForeignKey<#target, #target_key>,
+            }
+        })
+    });
+    quote!(#(#items)*)
+}
+
+fn many_to_many_accessor(model: &Model, field: &Field, m: &ManyToManyField) -> TokenStream {
+    let ident = &model.ident;
+    let model_name = ident.to_string();
+    let name = &field.ident;
+    let target = &m.target;
+    let through = match &m.through {
+        Through::Auto { .. } => {
+            let t = through_ident(model, name);
+            quote!(#t)
+        }
+        Through::Model { ty, .. } => quote!(#ty),
+    };
+    let (owner_field, target_field) = through_fields(model, m);
+    let owner_rel = format_ident!("__rel_{}", owner_field);
+    let target_rel = format_ident!("__rel_{}", target_field);
+    let m2m_fn = format_ident!("__m2m_{}", name);
+    let doc = format!("The `{name}` many-to-many manager: its rows are cached in this instance, bound to its key.");
+    quote! {
+        #[doc(hidden)]
+        pub fn #m2m_fn() -> (::orm_core::TypedRelation<#through, #ident>, ::orm_core::TypedRelation<#through, #target>) {
+            (<#through>::#owner_rel(), <#through>::#target_rel())
+        }
+
+        #[doc = #doc]
+        pub fn #name(&self) -> ::orm_core::ManyToManyManager<'_, #target, #through> {
+            let (owner_rel, target_rel) = Self::#m2m_fn();
+            let key = <Self as ::orm_core::Model>::__column_key(self, owner_rel.meta().target_column());
+            ::orm_core::ManyToManyManager::from_typed(key, #model_name, owner_rel, target_rel, &self.#name)
         }
     }
 }
@@ -448,7 +604,10 @@ fn model_impl(model: &Model) -> TokenStream {
     let build_fields = model.fields.iter().map(|f| {
         let ident = &f.ident;
         match &f.kind {
-            FieldKind::Skip | FieldKind::Reverse(_) => {
+            FieldKind::Skip
+            | FieldKind::Reverse(_)
+            | FieldKind::ManyToMany(_)
+            | FieldKind::ReverseManyToMany(_) => {
                 quote!(#ident: ::core::default::Default::default())
             }
             FieldKind::Column(c) => {

@@ -33,6 +33,22 @@ pub struct Question {
     /// The choices of this question (reverse of `Choice.question`).
     #[orm(reverse_of = "question")]
     pub choices: Related<Choice>,
+    /// Tags, through the generated `QuestionTags` model.
+    #[orm(through_table = "polls_question_tags")]
+    pub tags: ManyToMany<Tag>,
+}
+
+/// A tag on questions.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "name")]
+pub struct Tag {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(unique, max_length = 50)]
+    pub name: String,
+    /// The tagged questions (reverse of `Question.tags`).
+    #[orm(reverse_of = "tags")]
+    pub questions: ManyToMany<Question>,
 }
 
 /// A possible answer to a question.
@@ -58,6 +74,20 @@ pub struct User {
     /// Notes whose `owner` points at this user's username.
     #[orm(reverse_of = "owner")]
     pub notes: Related<Note>,
+    /// Groups, through `Membership`, which points at the username.
+    #[orm(through = "Membership", through_fields = "user, group")]
+    pub groups: ManyToMany<Group, String>,
+}
+
+/// A user's membership of a group, by username (`to_field`).
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(unique_together = "user, group")]
+pub struct Membership {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(to_field = "username")]
+    pub user: ForeignKey<User, String>,
+    pub group: ForeignKey<Group, String>,
 }
 
 /// A note pointing at a user by username, not by id.
@@ -113,8 +143,30 @@ pub struct Order {
 
 /// A model with a key the user sets.
 #[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "name")]
 pub struct Group {
     #[orm(primary_key, max_length = 50)]
     pub name: String,
     pub size: i32,
+}
+
+/// Every model of the polls app, referenced tables first.
+pub fn models() -> Vec<&'static orm_core::ModelMeta> {
+    vec![
+        Author::meta(),
+        Tag::meta(),
+        Question::meta(),
+        Choice::meta(),
+        User::meta(),
+        Group::meta(),
+        Membership::meta(),
+        Note::meta(),
+        Order::meta(),
+        Everything::meta(),
+    ]
+}
+
+/// Creates the tables of every polls model (and the generated through tables).
+pub fn create_all(conn: &mut orm_core::AnyConnection) -> orm_core::Result<()> {
+    orm_core::schema::create_tables(conn, &models())
 }

@@ -21,15 +21,7 @@ fn question(text: &str, day: u32) -> Question {
 }
 
 fn setup(conn: &mut orm_core::AnyConnection) -> orm_core::Result<()> {
-    schema::create_tables(
-        conn,
-        &[
-            Author::meta(),
-            Question::meta(),
-            Order::meta(),
-            Group::meta(),
-        ],
-    )
+    create_all(conn)
 }
 
 backend_tests! {

@@ -12,7 +12,7 @@ const N: usize = 12;
 
 /// N questions (each by its own author), one choice each.
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
-    schema::create_tables(conn, &[Author::meta(), Question::meta(), Choice::meta()])?;
+    create_all(conn)?;
     let day = NaiveDate::from_ymd_opt(2026, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default();

@@ -10,16 +10,7 @@ use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
-    schema::create_tables(
-        conn,
-        &[
-            Author::meta(),
-            Question::meta(),
-            Choice::meta(),
-            User::meta(),
-            Note::meta(),
-        ],
-    )
+    create_all(conn)
 }
 
 fn question(conn: &mut AnyConnection, text: &str) -> orm_core::Result<Question> {

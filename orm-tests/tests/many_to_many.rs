@@ -1,0 +1,155 @@
+//! Many-to-many managers cached in the instance, coherent writes, and the
+//! two Django regression scenarios (#33984), on every backend.
+
+use std::sync::Arc;
+
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, AnyConnection, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+fn tags(conn: &mut AnyConnection, names: &[&str]) -> orm_core::Result<Vec<Tag>> {
+    let mut rows: Vec<Tag> = names
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    Tag::objects().bulk_create(conn, &mut rows)?;
+    Ok(rows)
+}
+
+fn question(conn: &mut AnyConnection, text: &str) -> orm_core::Result<Question> {
+    let mut q = Question {
+        question_text: text.into(),
+        ..Default::default()
+    };
+    q.save(conn)?;
+    Ok(q)
+}
+
+fn names(rows: &[Tag]) -> Vec<&str> {
+    rows.iter().map(|t| t.name.as_str()).collect()
+}
+
+backend_tests! {
+    fn all_is_cached_in_the_instance(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["rust", "db", "orm"])?;
+        let q = question(&mut conn, "q")?;
+        q.tags().add(&mut conn, &t)?;
+        let q = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        assert_eq!(q.tags().slot_ptr(), q.tags().slot_ptr());
+        assert_eq!(assert_num_queries(&mut conn, 1, |c| q.tags().count(c))?, 3);
+        let first = assert_num_queries(&mut conn, 2, |c| q.tags().all(c))?;
+        // Tag ordering: "name".
+        assert_eq!(names(&first), ["db", "orm", "rust"]);
+        let again = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?;
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| q.tags().count(c))?, 3);
+        // The reverse side.
+        let rust = Tag::objects().filter(tag::name.eq("rust")).get(&mut conn)?;
+        let questions = assert_num_queries(&mut conn, 2, |c| rust.questions().all(c))?;
+        assert_eq!(questions.len(), 1);
+        assert_eq!(questions[0].question_text, "q");
+        Ok(())
+    }
+
+    fn writes_keep_the_cache_filled_and_ordered(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let insert_extra = db.insert_cost() - 1; // MySQL: SELECT LAST_INSERT_ID()
+        let t = tags(&mut conn, &["b", "d", "a", "c"])?;
+        let q = question(&mut conn, "q")?;
+        // Empty cache: add reads the current links, then inserts.
+        assert_num_queries(&mut conn, 2 + insert_extra, |c| q.tags().add(c, &t[..1]))?;
+        assert!(!q.tags().is_cached(), "add leaves an empty cache empty");
+        q.tags().all(&mut conn)?;
+        // Filled cache: add inserts only the missing links, no read.
+        assert_num_queries(&mut conn, 1 + insert_extra, |c| q.tags().add(c, &t[1..3]))?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?), ["a", "b", "d"]);
+        // Adding what is linked already costs nothing.
+        assert_num_queries(&mut conn, 0, |c| q.tags().add(c, &t[..1]))?;
+        assert_num_queries(&mut conn, 1, |c| q.tags().remove(c, &t[1..2]))?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?), ["a", "b"]);
+        // set from a filled cache: one DELETE and one INSERT, nothing re-read.
+        assert_num_queries(&mut conn, 2 + insert_extra, |c| q.tags().set(c, &[t[3].clone(), t[0].clone()]))?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?), ["b", "c"]);
+        // The database agrees with the cache.
+        let fresh = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        assert_eq!(names(&fresh.tags().all(&mut conn)?), ["b", "c"]);
+        // set on an empty cache reads the links first; then the cache is filled.
+        assert_num_queries(&mut conn, 2 + insert_extra, |c| fresh.tags().set(c, &[t[2].clone()]))?;
+        let after = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        // Nothing to unlink: a SELECT and an INSERT.
+        assert_num_queries(&mut conn, 2 + insert_extra, |c| after.tags().set(c, &t))?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| after.tags().all(c))?), ["a", "b", "c", "d"]);
+        assert_num_queries(&mut conn, 1, |c| after.tags().clear(c))?;
+        assert!(assert_num_queries(&mut conn, 0, |c| after.tags().all(c))?.is_empty());
+        assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.tags().count(&mut conn)?, 0);
+        Ok(())
+    }
+
+    fn a_failed_set_leaves_database_and_cache_alone(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["a", "b"])?;
+        let q = question(&mut conn, "q")?;
+        q.tags().set(&mut conn, &t[..1])?;
+        // A tag that is not saved in the database: the INSERT violates the foreign key.
+        let ghost = Tag { id: Some(9_999), name: "ghost".into(), ..Default::default() };
+        let err = q.tags().set(&mut conn, &[t[1].clone(), ghost]).unwrap_err();
+        assert!(matches!(err, OrmError::Database(_)), "{err}");
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?), ["a"]);
+        let fresh = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        assert_eq!(names(&fresh.tags().all(&mut conn)?), ["a"]);
+        Ok(())
+    }
+
+    fn copy_by_clearing_the_key_then_set_from_the_original(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["x", "y"])?;
+        let original = question(&mut conn, "original")?;
+        original.tags().set(&mut conn, &t)?;
+        // A query built on the original, before the copy.
+        let from_original = original.tags().all(&mut conn)?;
+        let mut copy = original.clone();
+        copy.id = None;
+        copy.save(&mut conn)?;
+        // The copy's manager is bound to its new key: the original's cached
+        // rows are not reused (one query finds no links, so no tag query).
+        assert!(assert_num_queries(&mut conn, 1, |c| copy.tags().all(c))?.is_empty());
+        copy.tags().set(&mut conn, &from_original)?;
+        assert_eq!(names(&copy.tags().all(&mut conn)?), ["x", "y"]);
+        let original = Question::get(&mut conn, original.id.unwrap_or_default())?;
+        assert_eq!(names(&original.tags().all(&mut conn)?), ["x", "y"]);
+        Ok(())
+    }
+
+    fn to_field_through_table_follows_a_rename(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut admins = Group { name: "admins".into(), size: 1 };
+        admins.insert(&mut conn)?;
+        let mut staff = Group { name: "staff".into(), size: 1 };
+        staff.insert(&mut conn)?;
+        let mut user = User { username: "alice".into(), ..Default::default() };
+        user.save(&mut conn)?;
+        user.groups().add(&mut conn, std::slice::from_ref(&admins))?;
+        assert_eq!(user.groups().all(&mut conn)?.len(), 1);
+        // Another instance renames the user (after dropping the old links)
+        // and links the new name to another group.
+        let mut other = User::get(&mut conn, user.id.unwrap_or_default())?;
+        other.groups().clear(&mut conn)?;
+        other.username = "alicia".into();
+        other.save(&mut conn)?;
+        other.groups().add(&mut conn, std::slice::from_ref(&staff))?;
+        user.refresh_from_db(&mut conn)?;
+        let groups = user.groups().all(&mut conn)?;
+        assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["staff"]);
+        Ok(())
+    }
+}
