@@ -47,8 +47,8 @@ pub use model::{
 pub use orm_derive::Model;
 pub use queryset::QuerySet;
 pub use relations::{
-    ForeignKey, ManyToMany, ManyToManyManager, OneToOne, Related, RelatedManager, RelationMeta,
-    ReverseOneToOne, TypedRelation,
+    ForeignKey, ManyToMany, ManyToManyManager, OneToOne, Path, Rel, Related, RelatedManager,
+    RelationMeta, ReverseOneToOne, TypedRelation,
 };
 
 /// Re-exports for generated code; not API.

@@ -13,6 +13,7 @@ use diesel::{Connection, NullableExpressionMethods};
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::model::{Key, Model, Predicate};
+use crate::relations::Path;
 
 /// Applies limit and offset. SQLite and MySQL reject OFFSET without LIMIT,
 /// so an offset alone comes with the largest limit.
@@ -66,6 +67,7 @@ pub struct QuerySet<M: Model> {
     ordering: Option<Vec<OrderFn<M>>>,
     limit: Option<i64>,
     offset: Option<i64>,
+    eager: Vec<Path<M>>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -75,6 +77,7 @@ impl<M: Model> Clone for QuerySet<M> {
             ordering: self.ordering.clone(),
             limit: self.limit,
             offset: self.offset,
+            eager: self.eager.clone(),
         }
     }
 }
@@ -108,7 +111,33 @@ impl<M: Model> QuerySet<M> {
             ordering: None,
             limit: None,
             offset: None,
+            eager: Vec::new(),
         }
+    }
+
+    /// Loads forward relations along `path` with the rows, so the accessors
+    /// cost no query afterwards: one query per hop (per IN-list chunk),
+    /// whatever the number of rows. `Choice::QUESTION.then(Question::AUTHOR)`
+    /// follows a chain of any depth.
+    pub fn select_related(self, path: impl Into<Path<M>>) -> Self {
+        self.prefetch_related(path)
+    }
+
+    /// Loads relations of any kind along `path` with the rows: a reverse
+    /// foreign key costs one query, a many-to-many two (links, targets),
+    /// nested paths (`Question::CHOICES.then(Choice::QUESTION)`) one hop
+    /// after another. The related rows are cached in each instance's slot.
+    pub fn prefetch_related(mut self, path: impl Into<Path<M>>) -> Self {
+        self.eager.push(path.into());
+        self
+    }
+
+    fn eager_load(&self, conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+        if self.eager.is_empty() || rows.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&M> = rows.iter().collect();
+        self.eager.iter().try_for_each(|path| path.run(conn, &refs))
     }
 
     /// Keeps the rows for which `predicate` (a diesel boolean expression on
@@ -213,7 +242,9 @@ impl<M: Model> QuerySet<M> {
 
     /// Runs the query and returns the rows.
     pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
-        M::__load(self.build(), conn)
+        let rows = M::__load(self.build(), conn)?;
+        self.eager_load(conn, &rows)?;
+        Ok(rows)
     }
 
     /// The first row in this queryset's ordering (by primary key when it has
@@ -224,7 +255,9 @@ impl<M: Model> QuerySet<M> {
             query = M::__order_pk(query);
         }
         let query = slice::<M>(query, Some(1), self.offset);
-        Ok(M::__load(query, conn)?.pop())
+        let rows = M::__load(query, conn)?;
+        self.eager_load(conn, &rows)?;
+        Ok(rows.into_iter().next())
     }
 
     /// The one row this queryset matches. Errors with
@@ -237,7 +270,10 @@ impl<M: Model> QuerySet<M> {
             0 => Err(OrmError::NotFound {
                 model: M::meta().name,
             }),
-            1 => Ok(rows.remove(0)),
+            1 => {
+                self.eager_load(conn, &rows)?;
+                Ok(rows.remove(0))
+            }
             n => Err(OrmError::MultipleFound {
                 model: M::meta().name,
                 count: n,

@@ -448,6 +448,7 @@ fn accessors(model: &Model) -> TokenStream {
         .chain(reverse)
         .chain(m2m)
         .chain(reverse_m2m)
+        .chain(path_consts(model))
         .collect();
     if items.is_empty() {
         return quote!();
@@ -457,6 +458,69 @@ fn accessors(model: &Model) -> TokenStream {
             #(#items)*
         }
     }
+}
+
+/// An eager-loading path constant per relation field: `Choice::QUESTION`.
+fn path_consts(model: &Model) -> Vec<TokenStream> {
+    let ident = &model.ident;
+    let konst = |f: &Field| {
+        format_ident!(
+            "{}",
+            f.ident.to_string().to_uppercase(),
+            span = f.ident.span()
+        )
+    };
+    let doc = |f: &Field| {
+        format!(
+            "The `{}` relation, for `select_related` / `prefetch_related` paths.",
+            f.ident
+        )
+    };
+    let mut items = Vec::new();
+    for (f, _, r) in model.relations() {
+        let (name, doc, field, target) = (konst(f), doc(f), &f.ident, &r.target);
+        let rel_fn = format_ident!("__rel_{}", field);
+        items.push(quote! {
+            #[doc = #doc]
+            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(|conn, rows, next| {
+                ::orm_core::relations::prefetch_forward(conn, rows, |m: &#ident| &m.#field, #ident::#rel_fn().meta(), next)
+            });
+        });
+    }
+    for (f, r) in model.reverses() {
+        let (name, doc, field, child) = (konst(f), doc(f), &f.ident, &r.child);
+        let rel_fn = format_ident!("__rel_{}", r.fk_field);
+        items.push(quote! {
+            #[doc = #doc]
+            pub const #name: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(|conn, rows, next| {
+                let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
+                ::orm_core::relations::prefetch_reverse(conn, rows, |m: &#ident| &m.#field, rel.meta(), next)
+            });
+        });
+    }
+    for (f, m) in model.many_to_many() {
+        let (name, doc, field, target) = (konst(f), doc(f), &f.ident, &m.target);
+        let m2m_fn = format_ident!("__m2m_{}", field);
+        items.push(quote! {
+            #[doc = #doc]
+            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(|conn, rows, next| {
+                let (owner_rel, target_rel) = #ident::#m2m_fn();
+                ::orm_core::relations::prefetch_many_to_many(conn, rows, |m: &#ident| &m.#field, owner_rel, target_rel, next)
+            });
+        });
+    }
+    for (f, r) in model.reverse_many_to_many() {
+        let (name, doc, field, owner) = (konst(f), doc(f), &f.ident, &r.child);
+        let m2m_fn = format_ident!("__m2m_{}", r.fk_field);
+        items.push(quote! {
+            #[doc = #doc]
+            pub const #name: ::orm_core::Rel<#ident, #owner> = ::orm_core::Rel::new(|conn, rows, next| {
+                let (owner_rel, target_rel) = <#owner>::#m2m_fn();
+                ::orm_core::relations::prefetch_many_to_many(conn, rows, |m: &#ident| &m.#field, target_rel, owner_rel, next)
+            });
+        });
+    }
+    items
 }
 
 /// `UserGroups` for `User.groups`.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, schema, AnyConnection, OrmError};
+use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
