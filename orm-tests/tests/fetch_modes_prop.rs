@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
-use orm_core::{capture_queries, schema, AnyConnection, OrmError};
+use orm_core::{capture_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 use proptest::prelude::*;
@@ -127,7 +127,7 @@ fn day(d: u32) -> NaiveDateTime {
 }
 
 fn create_tables(conn: &mut AnyConnection) -> orm_core::Result<()> {
-    schema::create_tables(conn, &[Author::meta(), Question::meta(), Choice::meta()])
+    create_all(conn)
 }
 
 /// Inserts the case's rows (into empty tables) and returns the truth per choice key.

@@ -14,7 +14,7 @@ use std::cell::Cell;
 use chrono::NaiveDate;
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
-use orm_core::{capture_queries, schema, AnyConnection, BackendKind};
+use orm_core::{capture_queries, AnyConnection, BackendKind};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -98,7 +98,7 @@ static ALLOCATOR: Counting = Counting;
 // ---------------------------------------------------------------------------
 
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
-    schema::create_tables(conn, &[Author::meta(), Question::meta(), Choice::meta()])
+    create_all(conn)
 }
 
 fn questions(n: usize) -> Vec<Question> {

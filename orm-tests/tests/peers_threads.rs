@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
-use orm_core::{capture_queries, schema, AnyConnection, CapturedQueries, OrmError};
+use orm_core::{capture_queries, AnyConnection, CapturedQueries, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -47,7 +47,7 @@ const N: usize = 24;
 const ROUNDS: usize = 25;
 
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
-    schema::create_tables(conn, &[Author::meta(), Question::meta(), Choice::meta()])?;
+    create_all(conn)?;
     let day = NaiveDate::from_ymd_opt(2026, 3, 1)
         .and_then(|d| d.and_hms_opt(8, 0, 0))
         .unwrap_or_default();
