@@ -149,6 +149,8 @@ pub struct ModelMeta {
     pub ordering: &'static [OrderTerm],
     /// Columns unique together (`#[orm(unique_together = "a, b")]`).
     pub unique_together: &'static [&'static str],
+    /// `#[orm(fetch_mode = "...")]` on the struct.
+    pub fetch_mode: Option<crate::peers::FetchMode>,
     /// The through models generated for this model's many-to-many fields;
     /// schema creation creates their tables after the models'.
     pub through: &'static [fn() -> &'static ModelMeta],
@@ -341,6 +343,36 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Compares two instances by the model's default ordering.
     #[doc(hidden)]
     fn __cmp_default(a: &Self, b: &Self) -> std::cmp::Ordering;
+    /// Stores an instance-level fetch mode in every relation field.
+    #[doc(hidden)]
+    fn __set_fetch_mode(&self, mode: Option<crate::peers::FetchMode>);
+    /// The instance-level fetch mode, if one was set or inherited.
+    #[doc(hidden)]
+    fn __fetch_mode(&self) -> Option<crate::peers::FetchMode>;
+
+    /// Sets this instance's fetch mode (see [`peers`](crate::peers) for the
+    /// precedence); objects loaded through it inherit the mode.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # use orm_core::peers::FetchMode;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64> }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question> }
+    /// let choice = Choice::default();
+    /// choice.set_fetch_mode(FetchMode::Raise);
+    /// assert_eq!(choice.fetch_mode(), Some(FetchMode::Raise));
+    /// ```
+    fn set_fetch_mode(&self, mode: crate::peers::FetchMode) {
+        self.__set_fetch_mode(Some(mode));
+    }
+
+    /// This instance's own fetch mode, if set or inherited (models without
+    /// relation fields have none).
+    fn fetch_mode(&self) -> Option<crate::peers::FetchMode> {
+        self.__fetch_mode()
+    }
 
     /// A queryset over all rows, in the model's default ordering.
     ///

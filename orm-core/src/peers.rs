@@ -11,9 +11,16 @@
 //! Values already loaded (assigned, prefetched or fetched before) never
 //! consult the mode.
 //!
-//! Precedence, first set wins: the innermost [`with_fetch_mode`] scope on
-//! this thread, then the global mode ([`set_global_fetch_mode`], default
-//! `Peers`).
+//! Precedence, first set wins:
+//!
+//! 1. the innermost [`with_fetch_mode`] scope on this thread (an explicit
+//!    override for a request, a job, a test);
+//! 2. the instance's mode: set with `Model::set_fetch_mode`, or taken from
+//!    the queryset that loaded it (`QuerySet::fetch_mode`), or inherited
+//!    from the instance it was loaded through (a relation, a path, a manager);
+//! 3. the field's `#[orm(fetch_mode = "...")]`;
+//! 4. the model's `#[orm(fetch_mode = "...")]`;
+//! 5. the global mode ([`set_global_fetch_mode`], default `Peers`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -90,11 +97,35 @@ pub fn with_fetch_mode<R>(mode: FetchMode, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The mode in force on this thread: the innermost scope, else the global mode.
+/// The mode in force on this thread for an access with no instance, field
+/// or model setting: the innermost scope, else the global mode.
 pub fn current_fetch_mode() -> FetchMode {
+    resolve(None, None)
+}
+
+/// Applies the precedence rules: scope, then `instance`, then `declared`
+/// (field, else model), then the global mode.
+pub(crate) fn resolve(instance: Option<FetchMode>, declared: Option<FetchMode>) -> FetchMode {
     FetchMode::from_u8(SCOPED.with(Cell::get))
+        .or(instance)
+        .or(declared)
         .or_else(|| FetchMode::from_u8(GLOBAL.load(Ordering::Relaxed)))
         .unwrap_or(FetchMode::Peers)
+}
+
+/// An optional mode stored in an instance's relation fields.
+#[derive(Default, Debug)]
+pub(crate) struct ModeCell(AtomicU8);
+
+impl ModeCell {
+    pub(crate) fn get(&self) -> Option<FetchMode> {
+        FetchMode::from_u8(self.0.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set(&self, mode: Option<FetchMode>) {
+        self.0
+            .store(mode.map_or(0, FetchMode::to_u8), Ordering::Relaxed);
+    }
 }
 
 /// The members of one peer group for one relation: weak references to the

@@ -13,6 +13,7 @@ use diesel::{Connection, NullableExpressionMethods};
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::model::{Key, Model, Predicate};
+use crate::peers::FetchMode;
 use crate::relations::Path;
 
 /// Applies limit and offset. SQLite and MySQL reject OFFSET without LIMIT,
@@ -68,6 +69,7 @@ pub struct QuerySet<M: Model> {
     limit: Option<i64>,
     offset: Option<i64>,
     eager: Vec<Path<M>>,
+    fetch_mode: Option<FetchMode>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -78,6 +80,7 @@ impl<M: Model> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             eager: self.eager.clone(),
+            fetch_mode: self.fetch_mode,
         }
     }
 }
@@ -112,7 +115,15 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             eager: Vec::new(),
+            fetch_mode: None,
         }
+    }
+
+    /// The fetch mode of the instances this queryset loads (and of what
+    /// is loaded through them); see [`peers`](crate::peers).
+    pub fn fetch_mode(mut self, mode: FetchMode) -> Self {
+        self.fetch_mode = Some(mode);
+        self
     }
 
     /// Loads forward relations along `path` with the rows, so the accessors
@@ -133,6 +144,10 @@ impl<M: Model> QuerySet<M> {
     }
 
     fn eager_load(&self, conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+        if self.fetch_mode.is_some() {
+            rows.iter()
+                .for_each(|r| r.__set_fetch_mode(self.fetch_mode));
+        }
         if self.eager.is_empty() || rows.is_empty() {
             return Ok(());
         }

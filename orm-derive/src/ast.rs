@@ -60,6 +60,8 @@ pub struct Order {
 
 pub struct Model {
     pub ident: Ident,
+    /// `#[orm(fetch_mode = "...")]`: a `FetchMode` variant name.
+    pub fetch_mode: Option<&'static str>,
     /// `#[orm(unique_together = "a, b")]`: field names.
     pub unique_together: Vec<String>,
     pub module: Ident,
@@ -121,6 +123,8 @@ pub struct Relation {
     pub to_field: Option<String>,
     /// `CASCADE`, `SET_NULL` or `RESTRICT` (an `OnDelete` variant name).
     pub on_delete: &'static str,
+    /// `#[orm(fetch_mode = "...")]` on the field.
+    pub fetch_mode: Option<&'static str>,
 }
 
 /// The SQL type of a column: a plain type, or the key type of a relation.
@@ -237,6 +241,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
     let mut module = format_ident!("{}", snake, span = input.ident.span());
     let mut ordering_lit = None;
     let mut unique_together_lit = None;
+    let mut fetch_mode = None;
     for entry in &struct_entries {
         match entry.key.to_string().as_str() {
             "table" => {
@@ -254,6 +259,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
             }
             "ordering" => ordering_lit = entry.string(&mut errors),
             "unique_together" => unique_together_lit = nonempty(entry, &mut errors),
+            "fetch_mode" => fetch_mode = fetch_mode_value(entry, &mut errors),
             _ => {}
         }
     }
@@ -274,6 +280,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
     }
 
     let mut model = Model {
+        fetch_mode,
         unique_together: Vec::new(),
         ident: input.ident.clone(),
         module,
@@ -466,6 +473,7 @@ fn parse_relation(
     let mut on_delete = None;
     let mut index = true;
     let mut unique = one_to_one;
+    let mut fetch_mode = None;
     for entry in entries {
         match entry.key.to_string().as_str() {
             "column" => {
@@ -477,6 +485,7 @@ fn parse_relation(
             "unique" => unique = entry.flag(errors) || unique,
             "index" => index = entry.flag(errors),
             "to_field" => to_field = nonempty(entry, errors),
+            "fetch_mode" => fetch_mode = fetch_mode_value(entry, errors),
             "on_delete" => {
                 if let Some(s) = entry.string(errors) {
                     match ON_DELETE.iter().find(|(k, _)| *k == s.value) {
@@ -493,7 +502,7 @@ fn parse_relation(
             }
             other => errors.push(
                 entry.span(),
-                format!("`{other}` does not apply to a foreign key; accepted: column, null, unique, index, to_field, on_delete"),
+                format!("`{other}` does not apply to a foreign key; accepted: column, null, unique, index, to_field, on_delete, fetch_mode"),
             ),
         }
     }
@@ -543,6 +552,7 @@ fn parse_relation(
                 key_ty,
                 to_field: to_field.map(|s| s.value),
                 on_delete: on_delete.map_or("Cascade", |(v, _)| v),
+                fetch_mode,
             }),
             value_ty,
             nullable,
@@ -554,6 +564,26 @@ fn parse_relation(
             pk_span: None,
         })),
     })
+}
+
+const FETCH_MODES: &[(&str, &str)] = &[("one", "One"), ("peers", "Peers"), ("raise", "Raise")];
+
+/// `fetch_mode = "peers"` -> `Some("Peers")`, or an error listing the modes.
+fn fetch_mode_value(entry: &Entry, errors: &mut Errors) -> Option<&'static str> {
+    let s = entry.string(errors)?;
+    match FETCH_MODES.iter().find(|(k, _)| *k == s.value) {
+        Some((_, variant)) => Some(variant),
+        None => {
+            errors.push(
+                s.span,
+                format!(
+                    "unknown fetch mode `{}`; accepted: one, peers, raise",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn nonempty(entry: &Entry, errors: &mut Errors) -> Option<Spanned<String>> {
@@ -669,7 +699,7 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
                 }
             }
             key @ ("null" | "to_field" | "on_delete" | "reverse_of" | "through"
-            | "through_table") => errors.push(
+            | "through_table" | "through_fields" | "fetch_mode") => errors.push(
                 entry.span(),
                 format!(
                     "`{key}` applies to relation fields (ForeignKey, OneToOne, ManyToMany and their reverse sides) only"

@@ -8,7 +8,13 @@ use syn::{Attribute, LitInt, LitStr, Token};
 use crate::ctx::Errors;
 
 /// Keys accepted on the struct.
-pub const STRUCT_KEYS: &[&str] = &["table", "module", "ordering", "unique_together"];
+pub const STRUCT_KEYS: &[&str] = &[
+    "table",
+    "module",
+    "ordering",
+    "unique_together",
+    "fetch_mode",
+];
 /// Keys accepted on a field.
 pub const FIELD_KEYS: &[&str] = &[
     "primary_key",
@@ -24,6 +30,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "through",
     "through_table",
     "through_fields",
+    "fetch_mode",
 ];
 
 /// A string value with the span of its literal.

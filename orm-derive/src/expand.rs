@@ -151,6 +151,7 @@ fn meta(model: &Model) -> TokenStream {
         .unique_together
         .iter()
         .map(|f| &column_of(model, f).name);
+    let fetch_mode = fetch_mode_tokens(model.fetch_mode);
     let through = model.many_to_many().filter_map(|(f, m)| match &m.through {
         Through::Auto { .. } => {
             let ty = through_ident(model, &f.ident);
@@ -165,8 +166,19 @@ fn meta(model: &Model) -> TokenStream {
             columns: &[#(#columns),*],
             ordering: &[#(#ordering),*],
             unique_together: &[#(#unique_together),*],
+            fetch_mode: #fetch_mode,
             through: &[#(#through),*],
         };
+    }
+}
+
+fn fetch_mode_tokens(mode: Option<&str>) -> TokenStream {
+    match mode {
+        Some(m) => {
+            let variant = format_ident!("{}", m);
+            quote!(::core::option::Option::Some(::orm_core::peers::FetchMode::#variant))
+        }
+        None => quote!(::core::option::Option::None),
     }
 }
 
@@ -292,6 +304,17 @@ fn relation_plumbing(model: &Model) -> TokenStream {
         let key_ty = &r.key_ty;
         quote!(#name => self.#ident.set_key(key.and_then(|k| <#key_ty as ::orm_core::KeyType>::from_key(&k))),)
     });
+    let relation_fields: Vec<&syn::Ident> = model
+        .fields
+        .iter()
+        .filter(|f| match &f.kind {
+            FieldKind::Column(c) => c.relation.is_some(),
+            FieldKind::Skip => false,
+            _ => true,
+        })
+        .map(|f| &f.ident)
+        .collect();
+    let first_relation = relation_fields.first().into_iter();
     let cmp_terms = model.ordering.iter().map(|o| {
         let (field, column) = model
             .columns()
@@ -344,6 +367,17 @@ fn relation_plumbing(model: &Model) -> TokenStream {
             }
         }
 
+        fn __set_fetch_mode(&self, mode: ::core::option::Option<::orm_core::peers::FetchMode>) {
+            let _ = mode;
+            #(self.#relation_fields.set_fetch_mode(mode);)*
+        }
+
+        fn __fetch_mode(&self) -> ::core::option::Option<::orm_core::peers::FetchMode> {
+            #(return self.#first_relation.fetch_mode();)*
+            #[allow(unreachable_code)]
+            ::core::option::Option::None
+        }
+
         fn __cmp_default(a: &Self, b: &Self) -> ::core::cmp::Ordering {
             let _ = (a, b);
             ::core::cmp::Ordering::Equal #(#cmp_terms)*
@@ -363,6 +397,7 @@ fn accessors(model: &Model) -> TokenStream {
         let rel_fn = format_ident!("__rel_{}", field);
         let to_field = option_str(r.to_field.as_deref());
         let nullable = c.nullable;
+        let fetch_mode = fetch_mode_tokens(r.fetch_mode.or(model.fetch_mode));
         let doc = format!(
             "The `{field_name}` relation: loaded on first access (one query), then returned from the instance's cache with no query."
         );
@@ -403,6 +438,7 @@ fn accessors(model: &Model) -> TokenStream {
                     target_meta: <#target as ::orm_core::Model>::meta,
                     to_field: #to_field,
                     nullable: #nullable,
+                    fetch_mode: #fetch_mode,
                 };
                 ::orm_core::TypedRelation::new(&META)
             }

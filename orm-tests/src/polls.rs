@@ -64,6 +64,19 @@ pub struct Choice {
     pub votes: i32,
 }
 
+/// A vote: the model fetches lazily (ONE) and its `choice` relation
+/// refuses to (RAISE), to exercise the declared fetch-mode levels.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(fetch_mode = "one", ordering = "id")]
+pub struct Vote {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(fetch_mode = "raise")]
+    pub choice: ForeignKey<Choice>,
+    #[orm(null)]
+    pub voter: ForeignKey<User>,
+}
+
 /// A user with a unique username other models can point at (`to_field`).
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 pub struct User {
@@ -161,6 +174,7 @@ pub fn models() -> Vec<&'static orm_core::ModelMeta> {
         Group::meta(),
         Membership::meta(),
         Note::meta(),
+        Vote::meta(),
         Order::meta(),
         Everything::meta(),
     ]
