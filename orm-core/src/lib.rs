@@ -45,7 +45,7 @@ pub use model::{
     ColumnMeta, Key, KeyType, Model, ModelMeta, OnDelete, OrderTerm, Predicate, References, SqlKind,
 };
 pub use orm_derive::Model;
-pub use queryset::QuerySet;
+pub use queryset::{QuerySet, Rows};
 pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, OneToOne, Path, Rel, Related, RelatedManager,
     RelationMeta, ReverseOneToOne, TypedRelation,

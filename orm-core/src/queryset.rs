@@ -262,6 +262,39 @@ impl<M: Model> QuerySet<M> {
         Ok(rows)
     }
 
+    /// Streams the rows in chunks of `chunk_size` (one query per chunk),
+    /// yielding them one by one. Each chunk is a peer group: touching a
+    /// to-one relation inside the loop costs one query per chunk, not one
+    /// per row. Rows are ordered (the queryset's ordering, then the key) so
+    /// chunks neither skip nor repeat rows of a table that is not written
+    /// meanwhile.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let mut names = Vec::new();
+    /// for tag in Tag::objects().iter(&mut conn, 500) {
+    ///     names.push(tag?.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn iter<'c>(&self, conn: &'c mut AnyConnection, chunk_size: usize) -> Rows<'c, M> {
+        Rows {
+            query: self.clone(),
+            conn,
+            chunk_size: chunk_size.max(1) as i64,
+            next_offset: self.offset.unwrap_or(0),
+            remaining: self.limit,
+            buffer: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+
     /// The first row in this queryset's ordering (by primary key when it has
     /// none), or `None`.
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
@@ -407,5 +440,57 @@ impl<M: Model> QueryId for BoxedChangeset<M> {
 impl<M: Model> QueryFragment<MultiBackend> for BoxedChangeset<M> {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
         self.changeset.walk_ast(pass)
+    }
+}
+
+/// The rows of a queryset, streamed in chunks: see [`QuerySet::iter`].
+pub struct Rows<'c, M: Model> {
+    query: QuerySet<M>,
+    conn: &'c mut AnyConnection,
+    chunk_size: i64,
+    next_offset: i64,
+    remaining: Option<i64>,
+    buffer: std::vec::IntoIter<M>,
+    done: bool,
+}
+
+impl<M: Model> Rows<'_, M> {
+    fn next_chunk(&mut self) -> Result<Vec<M>> {
+        let size = self
+            .remaining
+            .map_or(self.chunk_size, |r| r.min(self.chunk_size));
+        let ordered = M::__order_pk(self.query.ordered(self.query.filtered()));
+        let query = M::__slice(ordered, Some(size), Some(self.next_offset));
+        let rows = M::__load(query, self.conn)?;
+        self.query.eager_load(self.conn, &rows)?;
+        let n = rows.len() as i64;
+        self.next_offset += n;
+        self.remaining = self.remaining.map(|r| r - n);
+        if n < size || self.remaining == Some(0) {
+            self.done = true;
+        }
+        Ok(rows)
+    }
+}
+
+impl<M: Model> Iterator for Rows<'_, M> {
+    type Item = Result<M>;
+
+    fn next(&mut self) -> Option<Result<M>> {
+        loop {
+            if let Some(row) = self.buffer.next() {
+                return Some(Ok(row));
+            }
+            if self.done {
+                return None;
+            }
+            match self.next_chunk() {
+                Ok(rows) => self.buffer = rows.into_iter(),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
     }
 }
