@@ -88,6 +88,18 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// The most bind parameters one statement may carry on this backend.
+    ///
+    /// ```
+    /// assert_eq!(orm_core::BackendKind::Postgres.max_binds(), 65_535);
+    /// ```
+    pub fn max_binds(self) -> usize {
+        match self {
+            BackendKind::Sqlite => 32_766,
+            BackendKind::Postgres | BackendKind::Mysql => 65_535,
+        }
+    }
+
     /// The largest number of values this crate binds in one `IN (...)` list.
     ///
     /// It stays below each backend's bind-parameter limit (SQLite 32766,
@@ -237,7 +249,9 @@ impl DatabaseUrl {
 }
 
 /// Opens connections for the pool. In-memory SQLite URLs become a named
-/// shared-cache database, so every connection of a pool sees the same data.
+/// `memdb` database, so every connection of a pool sees the same data and
+/// a writer and readers wait on each other (busy timeout) instead of
+/// failing as a shared-cache database would.
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
@@ -250,7 +264,7 @@ impl ConnectionManager {
     fn new(url: DatabaseUrl) -> Self {
         let sqlite_path = match &url {
             DatabaseUrl::SqliteMemory => Some(format!(
-                "file:orm-memory-{}-{}?mode=memory&cache=shared",
+                "file:/orm-memory-{}-{}?vfs=memdb",
                 std::process::id(),
                 MEMORY_DB_COUNTER.fetch_add(1, Ordering::Relaxed)
             )),

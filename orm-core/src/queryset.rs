@@ -343,12 +343,20 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Inserts all `rows` in one transaction, with as few statements as the
-    /// backend allows, and fills in their auto-increment keys.
+    /// backend's bind limit allows (one INSERT per chunk; on MySQL each
+    /// chunk also reads `LAST_INSERT_ID()`), and fills in their
+    /// auto-increment keys.
     pub fn bulk_create(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        conn.transaction(|conn| M::__insert_all(rows, conn))
+        // One statement per chunk that fits the backend's bind limit.
+        let per_row = M::meta().columns.len().max(1);
+        let chunk = (conn.backend().max_binds() / per_row).max(1);
+        conn.transaction(|conn| {
+            rows.chunks_mut(chunk)
+                .try_for_each(|rows| M::__insert_all(rows, conn))
+        })
     }
 
     /// Deletes the matching rows in one statement and returns how many.

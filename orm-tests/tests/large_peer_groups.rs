@@ -249,20 +249,17 @@ mod bulk_create_100k_rows_in_one_call {
     use super::*;
 
     #[test]
-    #[ignore = "bug: bulk_create sends every row in one INSERT, so 100,000 rows exceed SQLite's bind limit"]
     fn sqlite() {
         orm_tests::harness::run_on(BackendKind::Sqlite, bulk_create_100k_in_one_call);
     }
 
     #[test]
-    #[ignore = "bug: bulk_create sends every row in one INSERT, so 100,000 rows exceed PostgreSQL's bind limit"]
     fn postgres() {
         orm_tests::harness::run_on(BackendKind::Postgres, bulk_create_100k_in_one_call);
     }
 
     #[cfg(feature = "mysql")]
     #[test]
-    #[ignore = "bug: bulk_create sends every row in one INSERT, so 100,000 rows exceed MySQL's bind limit"]
     fn mysql() {
         orm_tests::harness::run_on(BackendKind::Mysql, bulk_create_100k_in_one_call);
     }

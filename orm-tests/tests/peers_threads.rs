@@ -3,7 +3,7 @@
 //! connection, get the right values while the batch runs once.
 //!
 //! Runs on every backend (in-memory SQLite, whose pool shares one
-//! shared-cache database, PostgreSQL and MariaDB) and on a file-backed
+//! named memdb database, PostgreSQL and MariaDB) and on a file-backed
 //! SQLite database.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -278,7 +278,7 @@ fn memory_db_with_authors() -> Db {
     db
 }
 
-/// The in-memory pool (a shared-cache database) serves two connections
+/// The in-memory pool (a named memdb database) serves two connections
 /// reading at once.
 #[test]
 fn sqlite_memory_pool_serves_two_readers_at_once() {
@@ -294,7 +294,6 @@ fn sqlite_memory_pool_serves_two_readers_at_once() {
 /// The in-memory pool serves a writer and a reader at once, like a
 /// file-backed database does (the busy timeout makes each wait its turn).
 #[test]
-#[ignore = "bug: the in-memory SQLite pool uses shared cache, so a write concurrent with a read fails at once with `database table is locked` (SQLITE_LOCKED ignores busy_timeout)"]
 fn sqlite_memory_pool_serves_a_writer_and_a_reader_at_once() {
     let db = memory_db_with_authors();
     let written = AtomicUsize::new(0);
