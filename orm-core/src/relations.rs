@@ -462,10 +462,15 @@ struct Bound<C> {
 }
 
 /// The slot shared by reverse and many-to-many managers.
-struct Slot<C> {
+#[doc(hidden)]
+pub struct Slot<C> {
     cache: Mutex<Option<Bound<C>>>,
     /// The owner instance's fetch mode, inherited by the rows loaded here.
     mode: ModeCell,
+    /// The owner's key when it was loaded, and the slots of the instances
+    /// loaded with it: an unfiltered `all()` under PEERS fills them all.
+    owner: OnceLock<Key>,
+    peers: OnceLock<Arc<PeerGroup<Slot<C>>>>,
 }
 
 impl<C> Default for Slot<C> {
@@ -473,11 +478,49 @@ impl<C> Default for Slot<C> {
         Slot {
             cache: Mutex::new(None),
             mode: ModeCell::default(),
+            owner: OnceLock::new(),
+            peers: OnceLock::new(),
         }
     }
 }
 
 impl<C> Slot<C> {
+    /// Makes the slots of instances loaded together peers, each bound to
+    /// its owner's key.
+    fn link<'a>(items: impl IntoIterator<Item = (&'a Arc<Slot<C>>, Option<Key>)>)
+    where
+        C: 'a,
+    {
+        let members: Vec<&Arc<Slot<C>>> = items
+            .into_iter()
+            .filter_map(|(slot, key)| {
+                let _ = slot.owner.set(key?);
+                Some(slot)
+            })
+            .collect();
+        if members.len() < 2 {
+            return;
+        }
+        let group = Arc::new(PeerGroup::new(
+            members.iter().map(|s| Arc::downgrade(s)).collect(),
+        ));
+        for slot in members {
+            let _ = slot.peers.set(Arc::clone(&group));
+        }
+    }
+
+    /// The live peers (this slot included) whose rows are not cached yet,
+    /// with their owner keys; `None` when the batch does not apply.
+    fn pending_peers(peers: &[Arc<Slot<C>>]) -> Vec<(&Slot<C>, Key)> {
+        peers
+            .iter()
+            .filter_map(|s| {
+                let key = s.owner.get()?;
+                s.get(key).is_none().then(|| (&**s, key.clone()))
+            })
+            .collect()
+    }
+
     fn get(&self, key: &Key) -> Option<Arc<Vec<C>>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
@@ -513,14 +556,14 @@ impl<C> Slot<C> {
 /// Declare it on the target with the name of the foreign key it reverses:
 /// `#[orm(reverse_of = "question")] pub choices: Related<Choice>`.
 pub struct Related<C: Model> {
-    slot: Slot<C>,
+    slot: Arc<Slot<C>>,
     _marker: PhantomData<fn() -> C>,
 }
 
 /// The reverse side of a one-to-one (`user.profile(&mut conn)?`), cached in
 /// the instance; a missing row is cached as `None`.
 pub struct ReverseOneToOne<C: Model> {
-    slot: Slot<C>,
+    slot: Arc<Slot<C>>,
     _marker: PhantomData<fn() -> C>,
 }
 
@@ -532,7 +575,7 @@ pub struct ReverseOneToOne<C: Model> {
 /// `K` is the target's key type (`i64` unless named, like
 /// `ManyToMany<Group, String>`); a generated through table stores it.
 pub struct ManyToMany<T: Model, K: KeyType = i64> {
-    slot: Slot<T>,
+    slot: Arc<Slot<T>>,
     _marker: PhantomData<fn() -> K>,
 }
 
@@ -541,7 +584,7 @@ macro_rules! slot_field {
         impl<$param: Model $(, $extra: KeyType)?> Default for $ty<$param $(, $extra)?> {
             fn default() -> Self {
                 $ty {
-                    slot: Slot::default(),
+                    slot: Arc::default(),
                     _marker: PhantomData,
                 }
             }
@@ -551,7 +594,7 @@ macro_rules! slot_field {
         /// the key they were loaded for.
         impl<$param: Model $(, $extra: KeyType)?> Clone for $ty<$param $(, $extra)?> {
             fn clone(&self) -> Self {
-                let slot = Slot::default();
+                let slot: Arc<Slot<$param>> = Arc::default();
                 slot.mode.set(self.slot.mode.get());
                 let cache = self
                     .slot
@@ -589,6 +632,14 @@ macro_rules! slot_field {
             }
         }
 
+        impl<$param: Model $(, $extra: KeyType)?> SlotField for $ty<$param $(, $extra)?> {
+            type Row = $param;
+
+            fn __slot(&self) -> &Arc<Slot<$param>> {
+                &self.slot
+            }
+        }
+
         impl<$param: Model $(, $extra: KeyType)?> $ty<$param $(, $extra)?> {
             /// Whether rows are cached for the owner key `key`.
             pub fn is_cached_for(&self, key: &Key) -> bool {
@@ -605,6 +656,8 @@ macro_rules! slot_field {
             pub fn fetch_mode(&self) -> Option<FetchMode> {
                 self.slot.mode.get()
             }
+
+
 
             /// Stores the instance-level fetch mode in this field.
             #[doc(hidden)]
@@ -624,6 +677,24 @@ macro_rules! slot_field {
             }
         }
     };
+}
+
+/// A to-many relation field: its slot can join a peer group.
+#[doc(hidden)]
+pub trait SlotField {
+    /// The related model.
+    type Row;
+    #[doc(hidden)]
+    fn __slot(&self) -> &Arc<Slot<Self::Row>>;
+}
+
+/// Makes the to-many fields of instances loaded by one query peers, each
+/// bound to its owner's key. Called by the generated load code.
+#[doc(hidden)]
+pub fn link_slot_peers<'i, S: SlotField + 'i>(
+    items: impl IntoIterator<Item = (&'i S, Option<Key>)>,
+) {
+    Slot::link(items.into_iter().map(|(field, key)| (field.__slot(), key)));
 }
 
 slot_field!(Related<C>);
@@ -677,11 +748,17 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         if let Some(rows) = self.slot.get(key) {
             return Ok(rows);
         }
-        let rows = load_in::<C>(conn, self.rel.column, std::slice::from_ref(key))?;
-        inherit_mode(&rows, self.slot.mode.get());
-        let rows = Arc::new(rows);
-        self.slot.put(key.clone(), Arc::clone(&rows));
-        Ok(rows)
+        let mode = self.slot.mode.get();
+        if let (FetchMode::Peers, Some(group)) = (resolve(mode, None), self.slot.peers.get()) {
+            group.with_live(|peers| {
+                fill_reverse(conn, self.rel, &Slot::pending_peers(peers), mode)
+            })?;
+            if let Some(rows) = self.slot.get(key) {
+                return Ok(rows);
+            }
+        }
+        let filled = fill_reverse(conn, self.rel, &[(self.slot, key.clone())], mode)?;
+        Ok(filled.into_iter().next().unwrap_or_default())
     }
 
     /// Whether the rows are cached for the current key.
@@ -931,9 +1008,24 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
         if let Some(rows) = self.slot.get(key) {
             return Ok(rows);
         }
+        let mode = self.slot.mode.get();
+        if let (FetchMode::Peers, Some(group)) = (resolve(mode, None), self.slot.peers.get()) {
+            group.with_live(|peers| {
+                fill_many_to_many::<T, Th>(
+                    conn,
+                    self.owner_rel,
+                    self.target_rel,
+                    &Slot::pending_peers(peers),
+                    mode,
+                )
+            })?;
+            if let Some(rows) = self.slot.get(key) {
+                return Ok(rows);
+            }
+        }
         let keys = self.current_keys(conn)?;
         let rows = load_in::<T>(conn, self.target_rel.target_column(), &keys)?;
-        inherit_mode(&rows, self.slot.mode.get());
+        inherit_mode(&rows, mode);
         let rows = Arc::new(rows);
         self.slot.put(key.clone(), Arc::clone(&rows));
         Ok(rows)
@@ -1206,18 +1298,12 @@ pub fn prefetch_reverse<F: Model, C: Model>(
     rel: &'static RelationMeta,
     next: Next<'_, C>,
 ) -> Result<()> {
-    let owners: Vec<Option<Key>> = rows
+    let targets: Vec<(&Slot<C>, Key)> = rows
         .iter()
-        .map(|r| r.__column_key(rel.target_column()))
+        .filter_map(|r| Some((&*field(r).slot, r.__column_key(rel.target_column())?)))
         .collect();
-    let keys: Vec<Key> = distinct_keys(owners.iter().flatten().cloned());
-    let children = load_in::<C>(conn, rel.column, &keys)?;
-    inherit_mode(&children, rows.first().and_then(|r| r.__fetch_mode()));
-    let children: Vec<(Key, C)> = children
-        .into_iter()
-        .filter_map(|c| Some((c.__column_key(rel.column)?, c)))
-        .collect();
-    let filled = fill_groups(rows, &owners, children, |r| &field(r).slot);
+    let mode = rows.first().and_then(|r| r.__fetch_mode());
+    let filled = fill_reverse(conn, rel, &targets, mode)?;
     let all: Vec<&C> = filled.iter().flat_map(|rows| rows.iter()).collect();
     next(conn, &all)
 }
@@ -1234,11 +1320,44 @@ pub fn prefetch_many_to_many<F: Model, T: Model + Clone, Th: Model, K: KeyType>(
     next: Next<'_, T>,
 ) -> Result<()> {
     let (owner_rel, target_rel) = (owner_rel.meta(), target_rel.meta());
-    let owners: Vec<Option<Key>> = rows
+    let targets: Vec<(&Slot<T>, Key)> = rows
         .iter()
-        .map(|r| r.__column_key(owner_rel.target_column()))
+        .filter_map(|r| Some((&*field(r).slot, r.__column_key(owner_rel.target_column())?)))
         .collect();
-    let keys: Vec<Key> = distinct_keys(owners.iter().flatten().cloned());
+    let mode = rows.first().and_then(|r| r.__fetch_mode());
+    let filled = fill_many_to_many::<T, Th>(conn, owner_rel, target_rel, &targets, mode)?;
+    let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();
+    next(conn, &all)
+}
+
+/// One query (per chunk) for the children of every owner in `slots`,
+/// grouped into each slot; the children take the instance mode `mode`.
+fn fill_reverse<C: Model>(
+    conn: &mut AnyConnection,
+    rel: &'static RelationMeta,
+    slots: &[(&Slot<C>, Key)],
+    mode: Option<FetchMode>,
+) -> Result<Vec<Arc<Vec<C>>>> {
+    let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
+    let children = load_in::<C>(conn, rel.column, &keys)?;
+    inherit_mode(&children, mode);
+    let children: Vec<(Key, C)> = children
+        .into_iter()
+        .filter_map(|c| Some((c.__column_key(rel.column)?, c)))
+        .collect();
+    Ok(fill_slots(slots, children))
+}
+
+/// Two queries (links, then targets) for the many-to-many of every owner
+/// in `slots`, grouped into each slot in the target's default ordering.
+fn fill_many_to_many<T: Model + Clone, Th: Model>(
+    conn: &mut AnyConnection,
+    owner_rel: &'static RelationMeta,
+    target_rel: &'static RelationMeta,
+    slots: &[(&Slot<T>, Key)],
+    mode: Option<FetchMode>,
+) -> Result<Vec<Arc<Vec<T>>>> {
+    let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
     let links = load_in::<Th>(conn, owner_rel.column, &keys)?;
     let target_keys = distinct_keys(
         links
@@ -1246,7 +1365,7 @@ pub fn prefetch_many_to_many<F: Model, T: Model + Clone, Th: Model, K: KeyType>(
             .filter_map(|l| l.__column_key(target_rel.column)),
     );
     let targets = load_in::<T>(conn, target_rel.target_column(), &target_keys)?;
-    inherit_mode(&targets, rows.first().and_then(|r| r.__fetch_mode()));
+    inherit_mode(&targets, mode);
     let targets: HashMap<Key, T> = targets
         .into_iter()
         .filter_map(|t| Some((t.__column_key(target_rel.target_column())?, t)))
@@ -1262,9 +1381,7 @@ pub fn prefetch_many_to_many<F: Model, T: Model + Clone, Th: Model, K: KeyType>(
         .collect();
     linked.sort_by(|a, b| T::__cmp_default(a.1, b.1));
     let linked: Vec<(Key, T)> = linked.into_iter().map(|(k, t)| (k, t.clone())).collect();
-    let filled = fill_groups(rows, &owners, linked, |r| &field(r).slot);
-    let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();
-    next(conn, &all)
+    Ok(fill_slots(slots, linked))
 }
 
 /// Gives `rows` the instance mode of what they were loaded through.
@@ -1282,14 +1399,9 @@ fn distinct_keys(keys: impl IntoIterator<Item = Key>) -> Vec<Key> {
 }
 
 /// Groups `children` by owner key (keeping their order) and puts each
-/// row's group into its slot; rows with the same key share one group.
-/// Returns the distinct groups.
-fn fill_groups<F, C>(
-    rows: &[&F],
-    owners: &[Option<Key>],
-    children: Vec<(Key, C)>,
-    slot: impl Fn(&F) -> &Slot<C>,
-) -> Vec<Arc<Vec<C>>> {
+/// slot's group into it; slots with the same key share one group.
+/// Returns the groups, in the order of `slots`.
+fn fill_slots<C>(slots: &[(&Slot<C>, Key)], children: Vec<(Key, C)>) -> Vec<Arc<Vec<C>>> {
     let mut grouped: HashMap<Key, Vec<C>> = HashMap::new();
     for (k, child) in children {
         grouped.entry(k).or_default().push(child);
@@ -1298,12 +1410,18 @@ fn fill_groups<F, C>(
         .into_iter()
         .map(|(k, group)| (k, Arc::new(group)))
         .collect();
-    let empty = Arc::new(Vec::new());
-    for (row, owner) in rows.iter().zip(owners) {
-        if let Some(owner) = owner {
-            let group = shared.get(owner).unwrap_or(&empty);
-            slot(row).put(owner.clone(), Arc::clone(group));
-        }
+    let mut filled = Vec::with_capacity(slots.len());
+    for (slot, key) in slots {
+        let group = match shared.get(key) {
+            Some(group) => Arc::clone(group),
+            None => {
+                let empty = Arc::new(Vec::new());
+                shared.insert(key.clone(), Arc::clone(&empty));
+                empty
+            }
+        };
+        slot.put(key.clone(), Arc::clone(&group));
+        filled.push(group);
     }
-    shared.drain().map(|(_, group)| group).collect()
+    filled
 }

@@ -865,10 +865,41 @@ fn model_impl(model: &Model) -> TokenStream {
     };
 
     let plumbing = relation_plumbing(model);
-    let link_peers = model.relations().map(|(f, _, _)| {
+    let forward_peers = model.relations().map(|(f, _, _)| {
         let field = &f.ident;
         quote!(::orm_core::ForeignKey::link_peers(rows.iter().map(|r| &r.#field));)
     });
+    // To-many fields: each slot is bound to its owner's key column.
+    let owner_column = |field: &syn::Ident, key_column: TokenStream| {
+        quote! {
+            let column = #key_column;
+            ::orm_core::relations::link_slot_peers(rows.iter().map(|r| {
+                (&r.#field, <Self as ::orm_core::Model>::__column_key(r, column))
+            }));
+        }
+    };
+    let reverse_peers = model.reverses().map(|(f, r)| {
+        let child = &r.child;
+        let rel_fn = format_ident!("__rel_{}", r.fk_field);
+        owner_column(&f.ident, quote!(<#child>::#rel_fn().meta().target_column()))
+    });
+    let m2m_peers = model.many_to_many().map(|(f, _)| {
+        let m2m_fn = format_ident!("__m2m_{}", f.ident);
+        owner_column(&f.ident, quote!(Self::#m2m_fn().0.meta().target_column()))
+    });
+    let reverse_m2m_peers = model.reverse_many_to_many().map(|(f, r)| {
+        let owner = &r.child;
+        let m2m_fn = format_ident!("__m2m_{}", r.fk_field);
+        owner_column(
+            &f.ident,
+            quote!(<#owner>::#m2m_fn().1.meta().target_column()),
+        )
+    });
+    let link_peers: Vec<TokenStream> = forward_peers
+        .chain(reverse_peers)
+        .chain(m2m_peers)
+        .chain(reverse_m2m_peers)
+        .collect();
     quote! {
         impl ::orm_core::Model for #ident {
             type Table = #module::table;

@@ -121,4 +121,40 @@ backend_tests! {
         assert_eq!(a, b);
         Ok(())
     }
+
+    fn unfiltered_to_many_access_loads_for_every_peer(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        // Reverse foreign key: one query for every live peer's choices.
+        let questions = Question::objects().load(&mut conn)?;
+        let first = assert_num_queries(&mut conn, 1, |c| questions[0].choices().all(c))?;
+        assert_eq!(first.len(), 1);
+        let counts = assert_num_queries(&mut conn, 0, |c| {
+            questions.iter().map(|q| q.choices().all(c).map(|rows| rows.len())).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(counts, vec![1; N]);
+        // Filtered or counted queries stay per instance.
+        let fresh = Question::objects().load(&mut conn)?;
+        assert_num_queries(&mut conn, 1, |c| fresh[0].choices().query()?.filter(choice::votes.ge(0)).load(c))?;
+        assert_num_queries(&mut conn, 1, |c| fresh[1].choices().count(c))?;
+        assert!(!fresh[1].choices().is_cached());
+        // Many-to-many: two queries (links, tags) for every live peer.
+        let mut tag = Tag { name: "t".into(), ..Default::default() };
+        tag.save(&mut conn)?;
+        for q in &questions {
+            q.tags().add(&mut conn, std::slice::from_ref(&tag))?;
+        }
+        let mut questions = Question::objects().load(&mut conn)?;
+        questions.truncate(N / 2);
+        let (_, log) = orm_core::capture_queries(&mut conn, |c| questions[0].tags().all(c).map(|_| ()));
+        assert_eq!(log.count(), 2);
+        // Only the live peers were fetched for.
+        let binds = log.queries()[0].split("binds: [").nth(1).unwrap_or("").to_owned();
+        assert_eq!(binds.trim_end_matches(']').split(',').count(), N / 2, "{binds}");
+        assert_num_queries(&mut conn, 0, |c| questions.iter().try_for_each(|q| q.tags().all(c).map(|_| ())))?;
+        // Under ONE, each manager loads for itself.
+        let questions = Question::objects().fetch_mode(FetchMode::One).load(&mut conn)?;
+        assert_num_queries(&mut conn, N, |c| questions.iter().try_for_each(|q| q.choices().all(c).map(|_| ())))?;
+        Ok(())
+    }
 }
