@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: every crate, every feature, on SQLite,
+# PostgreSQL and MariaDB.
+#
+#   bash scripts/test.sh
+#
+# What it does, in order:
+#   1. installs the C client libraries diesel links against
+#      (default-libmysqlclient-dev, libpq-dev) with apt-get, only if missing;
+#   2. starts the local PostgreSQL and MariaDB servers if they do not answer,
+#      and waits (up to ~30 s each) until they accept connections;
+#   3. runs `cargo nextest run --workspace --all-features`;
+#   4. runs the doctests, `cargo test --workspace --all-features --doc`
+#      (nextest does not run them).
+#
+# Servers: the tests use ORM_TEST_POSTGRES_URL and ORM_TEST_MYSQL_URL
+# (defaults postgres://postgres@127.0.0.1:5432/test and
+# mysql://root@127.0.0.1:3306/test). When one of them is set, this script
+# leaves that server alone. A server the tests cannot reach makes its tests
+# fail under CI=true and be skipped, with a message, otherwise; CI is passed
+# through unchanged.
+#
+# Extra arguments go to nextest, e.g. `bash scripts/test.sh -E 'test(crud)'`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Pass CI through as the caller set it (the test harness reads it).
+if [[ -n "${CI+set}" ]]; then
+    export CI
+fi
+
+say() { printf '\n==> %s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        warn "not root and no sudo: cannot run '$*'"
+        return 1
+    fi
+}
+
+# --- 1. system packages -----------------------------------------------------
+missing=()
+for pkg in default-libmysqlclient-dev libpq-dev pkg-config; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        missing+=("$pkg")
+    fi
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    say "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    say "installing cargo-nextest (not found)"
+    cargo install --locked cargo-nextest
+fi
+
+# --- 2. database servers ----------------------------------------------------
+# Waits until "$@" succeeds, for at most 30 s.
+wait_for() {
+    local i
+    for i in $(seq 1 60); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+
+mysql_admin() {
+    if command -v mariadb-admin >/dev/null 2>&1; then
+        mariadb-admin "$@"
+    else
+        mysqladmin "$@"
+    fi
+}
+mysql_up() { mysql_admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot --connect-timeout=2 ping; }
+
+if [[ -n "${ORM_TEST_POSTGRES_URL:-}" ]]; then
+    say "PostgreSQL: using ORM_TEST_POSTGRES_URL, not managing the local server"
+elif ! command -v pg_isready >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    warn "PostgreSQL is not installed here; its tests fail under CI=true and are skipped otherwise"
+elif pg_up; then
+    say "PostgreSQL is accepting connections"
+else
+    say "starting PostgreSQL"
+    for version in $(ls /etc/postgresql 2>/dev/null); do
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    if wait_for pg_up; then
+        echo "PostgreSQL is accepting connections"
+    else
+        warn "PostgreSQL did not start within 30 s"
+    fi
+fi
+if [[ -z "${ORM_TEST_POSTGRES_URL:-}" ]] && command -v psql >/dev/null 2>&1 && pg_up; then
+    # The tests connect to the database `test`; create it if it is missing.
+    if [[ -z $(psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+        "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null) ]]; then
+        psql -h 127.0.0.1 -U postgres -d postgres -qc 'CREATE DATABASE test' || true
+    fi
+fi
+
+if [[ -n "${ORM_TEST_MYSQL_URL:-}" ]]; then
+    say "MariaDB: using ORM_TEST_MYSQL_URL, not managing the local server"
+elif [[ ! -x /usr/sbin/mariadbd ]]; then
+    warn "MariaDB is not installed here; its tests fail under CI=true and are skipped otherwise"
+elif mysql_up; then
+    say "MariaDB is accepting connections"
+else
+    say "starting MariaDB"
+    as_root mkdir -p /run/mysqld
+    as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+    if wait_for mysql_up; then
+        echo "MariaDB is accepting connections"
+    else
+        warn "MariaDB did not start within 30 s"
+    fi
+fi
+if [[ -z "${ORM_TEST_MYSQL_URL:-}" ]] && command -v mariadb >/dev/null 2>&1 && mysql_up; then
+    mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -uroot -e 'CREATE DATABASE IF NOT EXISTS test' || true
+fi
+
+# --- 3. tests ---------------------------------------------------------------
+say "cargo nextest run --workspace --all-features"
+cargo nextest run --workspace --all-features --no-fail-fast "$@"
+
+say "cargo test --workspace --all-features --doc"
+cargo test --workspace --all-features --doc
