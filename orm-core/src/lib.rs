@@ -47,7 +47,7 @@ pub use model::{
 pub use orm_derive::Model;
 pub use queryset::{QuerySet, Rows};
 pub use relations::{
-    ForeignKey, ManyToMany, ManyToManyManager, OneToOne, Path, Rel, Related, RelatedManager,
+    ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Path, Rel, Related, RelatedManager,
     RelationMeta, ReverseOneToOne, TypedRelation,
 };
 

@@ -1291,16 +1291,16 @@ pub fn prefetch_forward<F: Model, T: Model, K: KeyType>(
 /// Loads a reverse foreign key for every row: one query (per chunk) for
 /// all the children, grouped into each row's slot.
 #[doc(hidden)]
-pub fn prefetch_reverse<F: Model, C: Model>(
+pub fn prefetch_reverse<F: Model, C: Model, S: SlotField<Row = C>>(
     conn: &mut AnyConnection,
     rows: &[&F],
-    field: fn(&F) -> &Related<C>,
+    field: fn(&F) -> &S,
     rel: &'static RelationMeta,
     next: Next<'_, C>,
 ) -> Result<()> {
     let targets: Vec<(&Slot<C>, Key)> = rows
         .iter()
-        .filter_map(|r| Some((&*field(r).slot, r.__column_key(rel.target_column())?)))
+        .filter_map(|r| Some((&**field(r).__slot(), r.__column_key(rel.target_column())?)))
         .collect();
     let mode = rows.first().and_then(|r| r.__fetch_mode());
     let filled = fill_reverse(conn, rel, &targets, mode)?;
@@ -1424,4 +1424,67 @@ fn fill_slots<C>(slots: &[(&Slot<C>, Key)], children: Vec<(Key, C)>) -> Vec<Arc<
         filled.push(group);
     }
     filled
+}
+
+/// The row a reverse one-to-one loaded: dereferences to it.
+pub struct One<C> {
+    rows: Arc<Vec<C>>,
+}
+
+impl<C> std::ops::Deref for One<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.rows[0]
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for One<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+fn one<C>(rows: Arc<Vec<C>>) -> Option<One<C>> {
+    (!rows.is_empty()).then_some(One { rows })
+}
+
+/// The reverse side of a one-to-one (`user.profile(&mut conn)?`), used by
+/// the generated accessor. A missing row is cached as `None`, so it is not
+/// queried again. Under PEERS the first access loads it for every live
+/// peer in one query; under RAISE it fails with `FetchBlocked`.
+#[doc(hidden)]
+pub fn reverse_one<C: Model>(
+    conn: &mut AnyConnection,
+    owner: Option<Key>,
+    model: &'static str,
+    field_name: &'static str,
+    rel: &'static RelationMeta,
+    field: &ReverseOneToOne<C>,
+) -> Result<Option<One<C>>> {
+    let Some(key) = owner else {
+        return Ok(None);
+    };
+    let slot = &field.slot;
+    if let Some(rows) = slot.get(&key) {
+        return Ok(one(rows));
+    }
+    let mode = slot.mode.get();
+    match (resolve(mode, None), slot.peers.get()) {
+        (FetchMode::Raise, _) => {
+            return Err(OrmError::FetchBlocked {
+                model,
+                field: field_name,
+            })
+        }
+        (FetchMode::Peers, Some(group)) => {
+            group.with_live(|peers| fill_reverse(conn, rel, &Slot::pending_peers(peers), mode))?;
+        }
+        _ => {}
+    }
+    if let Some(rows) = slot.get(&key) {
+        return Ok(one(rows));
+    }
+    let filled = fill_reverse(conn, rel, &[(&**slot, key)], mode)?;
+    Ok(filled.into_iter().next().and_then(one))
 }

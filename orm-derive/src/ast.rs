@@ -85,6 +85,8 @@ pub enum FieldKind {
     ManyToMany(Box<ManyToManyField>),
     /// `#[orm(reverse_of = "groups")] pub users: ManyToMany<User>`.
     ReverseManyToMany(Box<Reverse>),
+    /// `#[orm(reverse_of = "user")] pub profile: ReverseOneToOne<Profile>`.
+    ReverseOneToOne(Box<Reverse>),
     /// `#[orm(skip)]`: not stored, `Default::default()` when loaded.
     Skip,
 }
@@ -175,6 +177,13 @@ impl Model {
     pub fn many_to_many(&self) -> impl Iterator<Item = (&Field, &ManyToManyField)> {
         self.fields.iter().filter_map(|f| match &f.kind {
             FieldKind::ManyToMany(m) => Some((f, &**m)),
+            _ => None,
+        })
+    }
+
+    pub fn reverse_one_to_one(&self) -> impl Iterator<Item = (&Field, &Reverse)> {
+        self.fields.iter().filter_map(|f| match &f.kind {
+            FieldKind::ReverseOneToOne(r) => Some((f, &**r)),
             _ => None,
         })
     }
@@ -623,6 +632,18 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     let type_name = last_ident(&field.ty).unwrap_or_default();
     if type_name == "Related" {
         return parse_reverse(ident, &field.ty, &entries, errors);
+    }
+    if type_name == "ReverseOneToOne" {
+        return parse_reverse(ident, &field.ty, &entries, errors).map(|f| match f.kind {
+            FieldKind::Reverse(r) => Field {
+                ident: f.ident,
+                kind: FieldKind::ReverseOneToOne(r),
+            },
+            other => Field {
+                ident: f.ident,
+                kind: other,
+            },
+        });
     }
     if type_name == "ManyToMany" {
         if find("reverse_of").is_some() {

@@ -480,8 +480,26 @@ fn accessors(model: &Model) -> TokenStream {
             }
         }
     });
+    let reverse_one = model.reverse_one_to_one().map(|(f, r)| {
+        let field = &f.ident;
+        let field_name = field.to_string();
+        let child = &r.child;
+        let rel_fn = format_ident!("__rel_{}", r.fk_field);
+        let doc = format!(
+            "The `{field}` one-to-one (the reverse side): loaded on first access, then cached in this instance, a missing row as `None`."
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
+                let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
+                let owner = <Self as ::orm_core::Model>::__column_key(self, rel.meta().target_column());
+                ::orm_core::relations::reverse_one(conn, owner, #model_name, #field_name, rel.meta(), &self.#field)
+            }
+        }
+    });
     let items: Vec<TokenStream> = forward
         .chain(reverse)
+        .chain(reverse_one)
         .chain(m2m)
         .chain(reverse_m2m)
         .chain(path_consts(model))
@@ -523,7 +541,7 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
             });
         });
     }
-    for (f, r) in model.reverses() {
+    for (f, r) in model.reverses().chain(model.reverse_one_to_one()) {
         let (name, doc, field, child) = (konst(f), doc(f), &f.ident, &r.child);
         let rel_fn = format_ident!("__rel_{}", r.fk_field);
         items.push(quote! {
@@ -707,7 +725,8 @@ fn model_impl(model: &Model) -> TokenStream {
             FieldKind::Skip
             | FieldKind::Reverse(_)
             | FieldKind::ManyToMany(_)
-            | FieldKind::ReverseManyToMany(_) => {
+            | FieldKind::ReverseManyToMany(_)
+            | FieldKind::ReverseOneToOne(_) => {
                 quote!(#ident: ::core::default::Default::default())
             }
             FieldKind::Column(c) => {
@@ -878,11 +897,14 @@ fn model_impl(model: &Model) -> TokenStream {
             }));
         }
     };
-    let reverse_peers = model.reverses().map(|(f, r)| {
-        let child = &r.child;
-        let rel_fn = format_ident!("__rel_{}", r.fk_field);
-        owner_column(&f.ident, quote!(<#child>::#rel_fn().meta().target_column()))
-    });
+    let reverse_peers = model
+        .reverses()
+        .chain(model.reverse_one_to_one())
+        .map(|(f, r)| {
+            let child = &r.child;
+            let rel_fn = format_ident!("__rel_{}", r.fk_field);
+            owner_column(&f.ident, quote!(<#child>::#rel_fn().meta().target_column()))
+        });
     let m2m_peers = model.many_to_many().map(|(f, _)| {
         let m2m_fn = format_ident!("__m2m_{}", f.ident);
         owner_column(&f.ident, quote!(Self::#m2m_fn().0.meta().target_column()))

@@ -87,9 +87,21 @@ pub struct User {
     /// Notes whose `owner` points at this user's username.
     #[orm(reverse_of = "owner")]
     pub notes: Related<Note>,
+    /// The user's profile, if any (reverse of `Profile.user`).
+    #[orm(reverse_of = "user")]
+    pub profile: ReverseOneToOne<Profile>,
     /// Groups, through `Membership`, which points at the username.
     #[orm(through = "Membership", through_fields = "user, group")]
     pub groups: ManyToMany<Group, String>,
+}
+
+/// A user's profile: a one-to-one to the user.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub user: OneToOne<User>,
+    pub bio: String,
 }
 
 /// A user's membership of a group, by username (`to_field`).
@@ -172,6 +184,7 @@ pub fn models() -> Vec<&'static orm_core::ModelMeta> {
         Choice::meta(),
         User::meta(),
         Group::meta(),
+        Profile::meta(),
         Membership::meta(),
         Note::meta(),
         Vote::meta(),

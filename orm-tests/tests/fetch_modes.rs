@@ -157,4 +157,48 @@ backend_tests! {
         assert_num_queries(&mut conn, N, |c| questions.iter().try_for_each(|q| q.choices().all(c).map(|_| ())))?;
         Ok(())
     }
+
+    fn one_to_one_in_both_directions(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        for i in 0..N {
+            let mut user = User { username: format!("user{i}"), ..Default::default() };
+            user.save(&mut conn)?;
+            // Every other user has a profile.
+            if i % 2 == 0 {
+                let mut profile = Profile { bio: format!("bio {i}"), ..Default::default() };
+                profile.user.set_key(user.id);
+                profile.save(&mut conn)?;
+            }
+        }
+        // Reverse side under PEERS: one query for every live peer; a missing
+        // profile is cached as None and not queried again.
+        let users = User::objects().order_by(user::id.asc()).load(&mut conn)?;
+        let bios = assert_num_queries(&mut conn, 1, |c| {
+            users.iter().map(|u| Ok(u.profile(c)?.map(|p| p.bio.clone()))).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(bios.iter().filter(|b| b.is_some()).count(), N / 2);
+        assert!(bios[1].is_none());
+        assert!(assert_num_queries(&mut conn, 0, |c| users[1].profile(c))?.is_none());
+        // ONE: per instance. RAISE: an error.
+        let users = User::objects().fetch_mode(FetchMode::One).load(&mut conn)?;
+        assert_num_queries(&mut conn, N, |c| users.iter().try_for_each(|u| u.profile(c).map(|_| ())))?;
+        let users = User::objects().fetch_mode(FetchMode::Raise).load(&mut conn)?;
+        let err = users[0].profile(&mut conn).map(|_| ()).unwrap_err();
+        assert_eq!(err.to_string(), "Fetching of User.profile blocked.");
+        // Forward side: a one-to-one is a unique foreign key, with peers.
+        let profiles = Profile::objects().load(&mut conn)?;
+        let names = assert_num_queries(&mut conn, 1, |c| {
+            profiles.iter().map(|p| p.user(c).map(|u| u.username.clone())).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(names.len(), N / 2);
+        // A second profile for the same user violates the unique constraint.
+        let mut dup = Profile::default();
+        dup.user.set_key(users[0].id);
+        assert!(dup.save(&mut conn).is_err());
+        // Prefetch of the reverse side.
+        let users = assert_num_queries(&mut conn, 2, |c| User::objects().prefetch_related(User::PROFILE).load(c))?;
+        assert_num_queries(&mut conn, 0, |c| users.iter().try_for_each(|u| u.profile(c).map(|_| ())))?;
+        Ok(())
+    }
 }
