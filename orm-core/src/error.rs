@@ -103,6 +103,14 @@ pub enum OrmError {
         /// The relation field.
         field: &'static str,
     },
+    /// A model form was saved with invalid data.
+    #[error("invalid {model} form: {}", describe_form_errors(errors))]
+    InvalidForm {
+        /// The model of the form.
+        model: &'static str,
+        /// The messages per field (`__all__` for the whole form).
+        errors: crate::forms::FormErrors,
+    },
     /// A value read from or written to the database does not fit the Rust field.
     #[error("{model}.{field}: {reason}")]
     Value {
@@ -135,6 +143,14 @@ impl OrmError {
             OrmError::NotFound { .. } | OrmError::Database(diesel::result::Error::NotFound)
         )
     }
+}
+
+fn describe_form_errors(errors: &crate::forms::FormErrors) -> String {
+    errors
+        .iter()
+        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Redacts the password of a URL for error messages.

@@ -31,6 +31,7 @@
 
 pub mod connection;
 pub mod error;
+pub mod forms;
 pub mod instrument;
 pub mod model;
 pub mod peers;

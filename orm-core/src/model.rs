@@ -349,6 +349,25 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The instance-level fetch mode, if one was set or inherited.
     #[doc(hidden)]
     fn __fetch_mode(&self) -> Option<crate::peers::FetchMode>;
+    /// Drops every cached relation of the instance.
+    #[doc(hidden)]
+    fn __invalidate_relations(&mut self);
+    /// The plain fields a form edits.
+    #[doc(hidden)]
+    fn __form_fields() -> &'static [crate::forms::FormField];
+    /// Parses a submitted value into a plain field; `None` for another field.
+    #[doc(hidden)]
+    fn __form_assign(&mut self, field: &str, raw: &str) -> Option<std::result::Result<(), String>>;
+    /// The relations a form can set, with their default choices.
+    #[doc(hidden)]
+    fn __form_relations() -> Vec<Box<dyn crate::forms::Chooser<Self>>>;
+
+    /// Drops every cached relation of this instance (forward objects,
+    /// reverse and many-to-many rows); keys stay. The next access loads
+    /// again. `refresh_from_db` does this too.
+    fn invalidate_relations(&mut self) {
+        self.__invalidate_relations();
+    }
 
     /// Sets this instance's fetch mode (see [`peers`](crate::peers) for the
     /// precedence); objects loaded through it inherit the mode.

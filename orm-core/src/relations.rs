@@ -270,6 +270,16 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         self.set_arc(Arc::new(target));
     }
 
+    /// Points the relation at `target` through the column `rel` names
+    /// (its `to_field`, or the key) and caches it (generated setters).
+    #[doc(hidden)]
+    pub fn set_for(&mut self, target: T, rel: &'static RelationMeta) {
+        let key = T::__column_key(&target, rel.target_column()).and_then(|k| K::from_key(&k));
+        let cell = ToOneCell::new(key);
+        let _ = cell.value.set(Resolved::Found(Arc::new(target)));
+        self.replace_cell(cell);
+    }
+
     /// Like [`set`](Self::set), sharing an already shared object.
     pub fn set_arc(&mut self, target: Arc<T>) {
         let key = T::__column_key(&target, Self::target_column()).and_then(|k| K::from_key(&k));
@@ -768,6 +778,21 @@ impl<'a, C: Model> RelatedManager<'a, C> {
             .is_some_and(|k| self.slot.get(k).is_some())
     }
 
+    /// Caches `rows` as the related rows (sorted in `C`'s default
+    /// ordering), bound to the owner's current key; the next `all` costs
+    /// no query. Does nothing for an unsaved owner.
+    pub fn set_cached(&self, mut rows: Vec<C>) {
+        if let Some(key) = &self.owner {
+            rows.sort_by(C::__cmp_default);
+            self.slot.put(key.clone(), Arc::new(rows));
+        }
+    }
+
+    /// Drops the cached rows; the next `all` queries.
+    pub fn invalidate(&self) {
+        self.slot.clear();
+    }
+
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
         let key = self.owner()?;
@@ -1038,6 +1063,21 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
             .is_some_and(|k| self.slot.get(k).is_some())
     }
 
+    /// Caches `rows` as the related rows (sorted in `T`'s default
+    /// ordering), bound to the owner's current key; the next `all` costs
+    /// no query. Does nothing for an unsaved owner.
+    pub fn set_cached(&self, mut rows: Vec<T>) {
+        if let Some(key) = &self.owner {
+            rows.sort_by(T::__cmp_default);
+            self.slot.put(key.clone(), Arc::new(rows));
+        }
+    }
+
+    /// Drops the cached rows; the next `all` queries.
+    pub fn invalidate(&self) {
+        self.slot.clear();
+    }
+
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
         match self.slot.get(self.owner()?) {
@@ -1209,7 +1249,41 @@ pub type Next<'n, To> = &'n mut dyn FnMut(&mut AnyConnection, &[&To]) -> Result<
 /// ```
 pub struct Rel<From, To> {
     fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>,
+    /// The relation field's name.
+    pub(crate) field: &'static str,
+    /// How a form writes this relation.
+    pub(crate) form: RelForm<From, To>,
 }
+
+/// How a model form writes a relation field.
+#[doc(hidden)]
+pub enum RelForm<From, To> {
+    /// Not editable (a reverse side).
+    None,
+    /// A forward foreign key: assign the chosen object before saving.
+    One {
+        /// A non-null key must be submitted.
+        required: bool,
+        /// Stores the object (and its key) in the field.
+        assign: fn(&mut From, To),
+    },
+    /// A many-to-many: set the chosen objects after saving.
+    Many {
+        /// Sets the relation (`manager.set`).
+        set: fn(&From, &mut AnyConnection, &[To]) -> Result<()>,
+        /// Marks the relation of a just-inserted row as empty (cached), so
+        /// `set` does not read the links back.
+        fresh: fn(&From),
+    },
+}
+
+impl<From, To> Clone for RelForm<From, To> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<From, To> Copy for RelForm<From, To> {}
 
 impl<From, To> Clone for Rel<From, To> {
     fn clone(&self) -> Self {
@@ -1220,10 +1294,19 @@ impl<From, To> Clone for Rel<From, To> {
 impl<From, To> Copy for Rel<From, To> {}
 
 impl<From: 'static, To: 'static> Rel<From, To> {
-    /// Wraps a generated loader.
+    /// Wraps a generated loader and form binding.
     #[doc(hidden)]
-    pub const fn new(fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>) -> Self {
-        Rel { fetch }
+    pub const fn new(
+        field: &'static str,
+        fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>,
+        form: RelForm<From, To>,
+    ) -> Self {
+        Rel { fetch, field, form }
+    }
+
+    /// The relation field's name.
+    pub fn field(&self) -> &'static str {
+        self.field
     }
 
     /// Continues the path from the loaded objects: `Question::CHOICES.then(Choice::VOTERS)`.

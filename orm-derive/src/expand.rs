@@ -315,6 +315,35 @@ fn relation_plumbing(model: &Model) -> TokenStream {
         .map(|f| &f.ident)
         .collect();
     let first_relation = relation_fields.first().into_iter();
+    // Plain fields a form edits: not the auto key, not binary data.
+    let editable: Vec<(&Field, &Column)> = model
+        .columns()
+        .filter(|(_, c)| c.relation.is_none() && !c.auto_increment)
+        .filter(|(_, c)| !matches!(c.sql, ColumnType::Plain(SqlKind::Binary)))
+        .collect();
+    let form_fields = editable.iter().map(|(f, c)| {
+        let name = f.ident.to_string();
+        let required = !c.nullable && !matches!(c.sql, ColumnType::Plain(SqlKind::Bool));
+        quote!(::orm_core::forms::FormField { name: #name, required: #required })
+    });
+    let form_assign = editable.iter().map(|(f, c)| {
+        let name = f.ident.to_string();
+        let ident = &f.ident;
+        let max_length = match c.max_length {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            #name => ::core::option::Option::Some(
+                ::orm_core::forms::FormValue::parse_form(raw, #max_length).map(|value| self.#ident = value),
+            ),
+        }
+    });
+    let form_relations = model
+        .relations()
+        .map(|(f, _, _)| &f.ident)
+        .chain(model.many_to_many().map(|(f, _)| &f.ident))
+        .map(|ident| format_ident!("{}", ident.to_string().to_uppercase()));
     let cmp_terms = model.ordering.iter().map(|o| {
         let (field, column) = model
             .columns()
@@ -376,6 +405,26 @@ fn relation_plumbing(model: &Model) -> TokenStream {
             #(return self.#first_relation.fetch_mode();)*
             #[allow(unreachable_code)]
             ::core::option::Option::None
+        }
+
+        fn __invalidate_relations(&mut self) {
+            #(self.#relation_fields.invalidate();)*
+        }
+
+        fn __form_fields() -> &'static [::orm_core::forms::FormField] {
+            &[#(#form_fields),*]
+        }
+
+        fn __form_assign(&mut self, field: &str, raw: &str) -> ::core::option::Option<::core::result::Result<(), ::std::string::String>> {
+            let _ = raw;
+            match field {
+                #(#form_assign)*
+                _ => ::core::option::Option::None,
+            }
+        }
+
+        fn __form_relations() -> ::std::vec::Vec<::std::boxed::Box<dyn ::orm_core::forms::Chooser<Self>>> {
+            ::std::vec![#(::orm_core::forms::__relation(Self::#form_relations)),*]
         }
 
         fn __cmp_default(a: &Self, b: &Self) -> ::core::cmp::Ordering {
@@ -531,47 +580,74 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
         )
     };
     let mut items = Vec::new();
-    for (f, _, r) in model.relations() {
+    for (f, c, r) in model.relations() {
         let (name, doc, field, target) = (konst(f), doc(f), &f.ident, &r.target);
+        let field_name = field.to_string();
         let rel_fn = format_ident!("__rel_{}", field);
+        let required = !c.nullable;
         items.push(quote! {
             #[doc = #doc]
-            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(|conn, rows, next| {
-                ::orm_core::relations::prefetch_forward(conn, rows, |m: &#ident| &m.#field, #ident::#rel_fn().meta(), next)
-            });
+            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(
+                #field_name,
+                |conn, rows, next| {
+                    ::orm_core::relations::prefetch_forward(conn, rows, |m: &#ident| &m.#field, #ident::#rel_fn().meta(), next)
+                },
+                ::orm_core::relations::RelForm::One {
+                    required: #required,
+                    assign: |m: &mut #ident, target: #target| m.#field.set_for(target, #ident::#rel_fn().meta()),
+                },
+            );
         });
     }
     for (f, r) in model.reverses().chain(model.reverse_one_to_one()) {
         let (name, doc, field, child) = (konst(f), doc(f), &f.ident, &r.child);
+        let field_name = field.to_string();
         let rel_fn = format_ident!("__rel_{}", r.fk_field);
         items.push(quote! {
             #[doc = #doc]
-            pub const #name: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(|conn, rows, next| {
-                let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
-                ::orm_core::relations::prefetch_reverse(conn, rows, |m: &#ident| &m.#field, rel.meta(), next)
-            });
+            pub const #name: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(
+                #field_name,
+                |conn, rows, next| {
+                    let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
+                    ::orm_core::relations::prefetch_reverse(conn, rows, |m: &#ident| &m.#field, rel.meta(), next)
+                },
+                ::orm_core::relations::RelForm::None,
+            );
         });
     }
     for (f, m) in model.many_to_many() {
         let (name, doc, field, target) = (konst(f), doc(f), &f.ident, &m.target);
+        let field_name = field.to_string();
         let m2m_fn = format_ident!("__m2m_{}", field);
         items.push(quote! {
             #[doc = #doc]
-            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(|conn, rows, next| {
-                let (owner_rel, target_rel) = #ident::#m2m_fn();
-                ::orm_core::relations::prefetch_many_to_many(conn, rows, |m: &#ident| &m.#field, owner_rel, target_rel, next)
-            });
+            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(
+                #field_name,
+                |conn, rows, next| {
+                    let (owner_rel, target_rel) = #ident::#m2m_fn();
+                    ::orm_core::relations::prefetch_many_to_many(conn, rows, |m: &#ident| &m.#field, owner_rel, target_rel, next)
+                },
+                ::orm_core::relations::RelForm::Many {
+                    set: |m: &#ident, conn, targets| m.#field().set(conn, targets),
+                    fresh: |m: &#ident| m.#field().set_cached(::std::vec::Vec::new()),
+                },
+            );
         });
     }
     for (f, r) in model.reverse_many_to_many() {
         let (name, doc, field, owner) = (konst(f), doc(f), &f.ident, &r.child);
+        let field_name = field.to_string();
         let m2m_fn = format_ident!("__m2m_{}", r.fk_field);
         items.push(quote! {
             #[doc = #doc]
-            pub const #name: ::orm_core::Rel<#ident, #owner> = ::orm_core::Rel::new(|conn, rows, next| {
-                let (owner_rel, target_rel) = <#owner>::#m2m_fn();
-                ::orm_core::relations::prefetch_many_to_many(conn, rows, |m: &#ident| &m.#field, target_rel, owner_rel, next)
-            });
+            pub const #name: ::orm_core::Rel<#ident, #owner> = ::orm_core::Rel::new(
+                #field_name,
+                |conn, rows, next| {
+                    let (owner_rel, target_rel) = <#owner>::#m2m_fn();
+                    ::orm_core::relations::prefetch_many_to_many(conn, rows, |m: &#ident| &m.#field, target_rel, owner_rel, next)
+                },
+                ::orm_core::relations::RelForm::None,
+            );
         });
     }
     items

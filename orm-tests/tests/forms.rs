@@ -1,0 +1,170 @@
+//! Model forms: cleaning, choice validation, hostile input, and a save
+//! that keeps the validated objects (with what their queryset loaded)
+//! cached, with exact query counts on every backend.
+
+use orm_core::forms::{ModelForm, NON_FIELD_ERRORS};
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, capture_queries, AnyConnection, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+/// Three tags, each on one earlier question; two authors.
+fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
+    create_all(conn)?;
+    let mut tags: Vec<Tag> = ["zeta", "alpha", "mid"]
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    Tag::objects().bulk_create(conn, &mut tags)?;
+    for t in &tags {
+        let mut q = Question {
+            question_text: format!("old {}", t.name),
+            ..Default::default()
+        };
+        q.save(conn)?;
+        q.tags().add(conn, std::slice::from_ref(t))?;
+    }
+    for name in ["Ada", "Grace"] {
+        Author {
+            name: name.into(),
+            ..Default::default()
+        }
+        .save(conn)?;
+    }
+    Ok(())
+}
+
+fn tag_ids(conn: &mut AnyConnection) -> orm_core::Result<Vec<i64>> {
+    Ok(Tag::objects()
+        .order_by(tag::id.asc())
+        .load(conn)?
+        .iter()
+        .filter_map(|t| t.id)
+        .collect())
+}
+
+backend_tests! {
+    fn the_seed_scenario_save_then_render_costs_no_query(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let ids = tag_ids(&mut conn)?;
+        let ada = Author::objects().filter(author::name.eq("Ada")).get(&mut conn)?;
+        let body = format!(
+            "question_text=What%27s+new%3F&pub_date=2026-11-21+10%3A30&author={}&tags={}&tags={}&tags={}",
+            ada.id.unwrap_or_default(), ids[0], ids[1], ids[2]
+        );
+        let form = ModelForm::<Question>::new()
+            .bind_urlencoded(&body)
+            // The choices are tuned: each tag comes with its questions.
+            .related(Question::TAGS, Tag::objects().prefetch_related(Tag::QUESTIONS));
+        let insert_extra = db.insert_cost() - 1;
+        // Validation: author (1), tags (1) + their questions (2); save: INSERT, INSERT links.
+        let (saved, log) = capture_queries(&mut conn, |c| form.save(c));
+        let q = saved?;
+        assert_eq!(log.count(), 6 + 2 * insert_extra, "{:#?}", log.queries());
+        assert_eq!(q.question_text, "What's new?");
+        // Rendering the saved question: no query at all.
+        assert_num_queries(&mut conn, 0, |c| {
+            assert_eq!(q.author(c)?.map(|a| a.name.clone()).as_deref(), Some("Ada"));
+            let tags = q.tags().all(c)?;
+            // The model's ordering ("name"), not the submitted order.
+            assert_eq!(tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["alpha", "mid", "zeta"]);
+            // What the choices queryset prefetched is still there.
+            for t in tags.iter() {
+                assert_eq!(t.questions().count(c)?, 1);
+            }
+            Ok::<_, OrmError>(())
+        })?;
+        // The database agrees.
+        let fresh = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        assert_eq!(fresh.tags().count(&mut conn)?, 3);
+        Ok(())
+    }
+
+    fn editing_sets_the_difference(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let ids = tag_ids(&mut conn)?;
+        let q = Question::objects().filter(question::question_text.eq("old zeta")).get(&mut conn)?;
+        let form = ModelForm::edit(q).bind_urlencoded(&format!(
+            "question_text=renamed&pub_date=2026-01-01T00:00:00&tags={}&tags={}",
+            ids[1], ids[2]
+        ));
+        let insert_extra = db.insert_cost() - 1;
+        // Validation: tags (1). Save: UPDATE, SELECT links, DELETE, INSERT.
+        let saved = assert_num_queries(&mut conn, 5 + insert_extra, |c| form.save(c))?;
+        let names = assert_num_queries(&mut conn, 0, |c| saved.tags().all(c))?
+            .iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names, ["alpha", "mid"]);
+        let fresh = Question::get(&mut conn, saved.id.unwrap_or_default())?;
+        assert_eq!(fresh.question_text, "renamed");
+        assert_eq!(fresh.tags().count(&mut conn)?, 2);
+        Ok(())
+    }
+
+    fn field_errors_are_reported_and_nothing_is_written(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let before = Question::objects().count(&mut conn)?;
+        let long = "x".repeat(201);
+        let body = format!(
+            "question_text={long}&pub_date=yesterday&author=abc&tags=99999&tags=1%27%3B+DROP+TABLE+tag%3B--&unknown=1"
+        );
+        let mut form = ModelForm::<Question>::new().bind_urlencoded(&body);
+        assert!(!form.is_valid(&mut conn)?);
+        let errors = form.errors();
+        assert_eq!(errors["question_text"], ["Ensure this value has at most 200 characters (it has 201)."]);
+        assert_eq!(errors["pub_date"], ["Enter a valid date and time (YYYY-MM-DD HH:MM[:SS])."]);
+        assert_eq!(errors["author"], ["“abc” is not a valid id."]);
+        assert_eq!(errors["tags"], ["“1'; DROP TABLE tag;--” is not a valid id."]);
+        assert_eq!(errors["unknown"], ["Unknown field."]);
+        let err = form.save(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::InvalidForm { model: "Question", .. }), "{err}");
+        // An id that is not among the (narrowed) choices.
+        let ids = tag_ids(&mut conn)?;
+        let mut form = ModelForm::<Question>::new()
+            .bind_urlencoded(&format!("question_text=q&pub_date=2026-01-01+00%3A00&tags={}", ids[0]))
+            .related(Question::TAGS, Tag::objects().filter(tag::name.ne("zeta")));
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(
+            form.errors()["tags"],
+            [format!("Select a valid choice. {} is not one of the available choices.", ids[0])]
+        );
+        // Required fields and huge input.
+        let mut form = ModelForm::<Question>::new().bind_urlencoded("question_text=");
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(form.errors()["question_text"], ["This field is required."]);
+        assert_eq!(form.errors()["pub_date"], ["This field is required."]);
+        let huge = format!("question_text={}", "y".repeat(2 << 20));
+        let mut form = ModelForm::<Question>::new().bind_urlencoded(&huge);
+        assert!(!assert_num_queries(&mut conn, 0, |c| form.is_valid(c))?);
+        assert!(form.errors().contains_key(NON_FIELD_ERRORS));
+        // Integers out of range, repeated single values.
+        let mut form = ModelForm::<Choice>::new().bind_urlencoded("choice_text=a&votes=99999999999&question=1&question=2");
+        assert!(!form.is_valid(&mut conn)?);
+        assert!(form.errors()["votes"][0].starts_with("Enter a whole number"));
+        assert_eq!(form.errors()["question"], ["Select one choice."]);
+        assert_eq!(Question::objects().count(&mut conn)?, before);
+        Ok(())
+    }
+
+    fn a_failing_save_rolls_everything_back(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let before = Question::objects().count(&mut conn)?;
+        let links_before = QuestionTags::objects().count(&mut conn)?;
+        let ids = tag_ids(&mut conn)?;
+        let mut form = ModelForm::<Question>::new()
+            .bind_urlencoded(&format!("question_text=q&pub_date=2026-01-01+00%3A00&tags={}", ids[0]));
+        assert!(form.is_valid(&mut conn)?);
+        // The tag disappears between validation and save: the link INSERT fails.
+        Tag::objects().filter(tag::id.eq(ids[0])).delete(&mut conn)?;
+        assert!(matches!(form.save(&mut conn), Err(OrmError::Database(_))));
+        assert_eq!(Question::objects().count(&mut conn)?, before);
+        assert_eq!(QuestionTags::objects().count(&mut conn)?, links_before - 1);
+        Ok(())
+    }
+}
