@@ -175,13 +175,16 @@ impl<T: FormValue> FormValue for Option<T> {
     }
 }
 
+/// Sets a many-to-many of the saved instance.
+type SetAfterSave<M> = Box<dyn FnOnce(&M, &mut AnyConnection) -> Result<()> + Send>;
+
 /// What a validated relation does to the instance.
 #[doc(hidden)]
 pub enum Chosen<M> {
     /// Assign before saving (a foreign key).
     Before(Box<dyn FnOnce(&mut M) + Send>),
     /// Set after saving (a many-to-many).
-    After(Box<dyn FnOnce(&M, &mut AnyConnection) -> Result<()> + Send>),
+    After(SetAfterSave<M>),
     /// Marks a new row's many-to-many as empty before `After` runs.
     Fresh(fn(&M)),
 }
