@@ -376,7 +376,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// # use orm_core::prelude::*;
     /// # use orm_core::peers::FetchMode;
     /// # #[derive(Model, Debug, Clone, Default)]
-    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64> }
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>, pub text: String }
     /// # #[derive(Model, Debug, Clone, Default)]
     /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question> }
     /// let choice = Choice::default();

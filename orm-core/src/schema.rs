@@ -160,7 +160,7 @@ pub fn create_table_sql(meta: &ModelMeta, backend: BackendKind) -> Vec<String> {
 /// use orm_core::{schema, BackendKind};
 /// # use orm_core::prelude::*;
 /// # #[derive(Model, Debug, Clone, Default)]
-/// # pub struct Group { #[orm(primary_key)] pub id: Option<i64> }
+/// # pub struct Group { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
 /// assert_eq!(schema::drop_table_sql(Group::meta(), BackendKind::Mysql), "DROP TABLE IF EXISTS `group`");
 /// ```
 pub fn drop_table_sql(meta: &ModelMeta, backend: BackendKind) -> String {

@@ -123,6 +123,8 @@ pub struct Relation {
     /// The key type stored (`K` of `ForeignKey<T, K>`).
     pub key_ty: Type,
     pub to_field: Option<String>,
+    /// The span of the `to_field` literal.
+    pub to_field_span: Option<Span>,
     /// `CASCADE`, `SET_NULL` or `RESTRICT` (an `OnDelete` variant name).
     pub on_delete: &'static str,
     /// `#[orm(fetch_mode = "...")]` on the field.
@@ -559,6 +561,7 @@ fn parse_relation(
             relation: Some(Relation {
                 target,
                 key_ty,
+                to_field_span: to_field.as_ref().map(|s| s.span),
                 to_field: to_field.map(|s| s.value),
                 on_delete: on_delete.map_or("Cascade", |(v, _)| v),
                 fetch_mode,
@@ -835,6 +838,34 @@ fn validate(model: &mut Model, ordering: Option<Spanned<String>>, errors: &mut E
             model.ident.span(),
             "a model needs a primary key: mark one field #[orm(primary_key)], like `#[orm(primary_key)] id: Option<i64>` for an auto-increment key",
         );
+    }
+
+    // Two reverse fields cannot reverse the same relation of the same model.
+    let reverses: Vec<(&Field, &Reverse)> = model
+        .fields
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FieldKind::Reverse(r)
+            | FieldKind::ReverseOneToOne(r)
+            | FieldKind::ReverseManyToMany(r) => Some((f, &**r)),
+            _ => None,
+        })
+        .collect();
+    for (i, (field, r)) in reverses.iter().enumerate() {
+        let same = |(_, o): &&(&Field, &Reverse)| {
+            o.fk_field == r.fk_field
+                && quote::ToTokens::to_token_stream(&o.child).to_string()
+                    == quote::ToTokens::to_token_stream(&r.child).to_string()
+        };
+        if let Some((first, _)) = reverses[..i].iter().find(same) {
+            errors.push(
+                r.fk_field.span(),
+                format!(
+                    "conflicting reverse names: `{}` and `{}` both reverse `{}`; keep one of them",
+                    first.ident, field.ident, r.fk_field
+                ),
+            );
+        }
     }
 
     // Column names are unique, and there are at most 32 (diesel's limit).

@@ -469,13 +469,25 @@ fn accessors(model: &Model) -> TokenStream {
             }
         };
         // Without `to_field`, the stored key must be the target's key type.
-        let key_check = r.to_field.is_none().then(|| {
-            let key_ty = &r.key_ty;
-            quote_spanned! {key_ty.span()=>
-                fn key_matches<T: ::orm_core::Model<Key = #key_ty>>() {}
-                key_matches::<#target>();
+        // With `to_field`, that field must exist on the target.
+        let key_check = match (&r.to_field, r.to_field_span) {
+            (Some(name), Some(span)) => {
+                let field = syn::Ident::new(name, span);
+                quote_spanned! {span=>
+                    fn has_field(target: &#target) -> &dyn ::core::any::Any {
+                        &target.#field
+                    }
+                    let _ = has_field;
+                }
             }
-        });
+            _ => {
+                let key_ty = &r.key_ty;
+                quote_spanned! {key_ty.span()=>
+                    fn key_matches<T: ::orm_core::Model<Key = #key_ty>>() {}
+                    key_matches::<#target>();
+                }
+            }
+        };
         quote! {
             #[doc(hidden)]
             pub fn #rel_fn() -> ::orm_core::TypedRelation<#ident, #target> {
@@ -867,10 +879,17 @@ fn model_impl(model: &Model) -> TokenStream {
         .map(|(f, c)| write_value(model, f, c, &self_tokens))
         .collect();
 
+    // A model with nothing but its auto key inserts DEFAULT VALUES.
+    let insert_values: Vec<TokenStream> = insert_values.collect();
+    let new_row_statement = if insert_values.is_empty() {
+        quote!(diesel::insert_into(#module::table).default_values())
+    } else {
+        quote!(diesel::insert_into(#module::table).values((#(#insert_values,)*)))
+    };
     let insert = if pk.auto_increment {
         quote! {
             let ::core::option::Option::Some(_) = self.#pk_ident else {
-                let statement = diesel::insert_into(#module::table).values((#(#insert_values,)*));
+                let statement = #new_row_statement;
                 let id: i64 = ::orm_core::__per_backend!(conn, c =>
                     returning: RunQueryDsl::get_result::<#pk_ty>(statement.returning(#pk_col), c).map(i64::from)?,
                     mysql: {
@@ -891,7 +910,11 @@ fn model_impl(model: &Model) -> TokenStream {
         }
     };
 
-    let insert_all = if pk.auto_increment {
+    let insert_all = if pk.auto_increment && insert_values.is_empty() {
+        quote! {
+            rows.iter_mut().try_for_each(|row| row.__insert(conn))
+        }
+    } else if pk.auto_increment {
         quote! {
             let (new_rows, keyed_rows): (::std::vec::Vec<usize>, ::std::vec::Vec<usize>) =
                 (0..rows.len()).partition(|&i| rows[i].#pk_ident.is_none());

@@ -175,6 +175,13 @@ pub struct Group {
     pub size: i32,
 }
 
+/// A model with nothing but its auto-increment key.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+pub struct Ticket {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+}
+
 /// Every model of the polls app, referenced tables first.
 pub fn models() -> Vec<&'static orm_core::ModelMeta> {
     vec![
@@ -190,6 +197,7 @@ pub fn models() -> Vec<&'static orm_core::ModelMeta> {
         Vote::meta(),
         Order::meta(),
         Everything::meta(),
+        Ticket::meta(),
     ]
 }
 

@@ -212,4 +212,20 @@ backend_tests! {
         assert!(authors.iter().all(|a| a.id.is_none()));
         Ok(())
     }
+
+    fn a_model_with_only_a_key_inserts_default_values(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut one = Ticket::default();
+        assert_num_queries(&mut conn, db.insert_cost(), |c| one.save(c))?;
+        let mut more = vec![Ticket::default(), Ticket::default()];
+        Ticket::objects().bulk_create(&mut conn, &mut more)?;
+        let ids: Vec<i64> = std::iter::once(&one).chain(&more).filter_map(|t| t.id).collect();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(Ticket::objects().count(&mut conn)?, 3);
+        // Saving an existing row with nothing to update finds it: no INSERT.
+        assert_num_queries(&mut conn, 1, |c| one.save(c))?;
+        assert_eq!(Ticket::objects().count(&mut conn)?, 3);
+        Ok(())
+    }
 }
