@@ -1571,3 +1571,51 @@ pub fn reverse_one<C: Model>(
     let filled = fill_reverse(conn, rel, &[(&**slot, key)], mode)?;
     Ok(filled.into_iter().next().and_then(one))
 }
+
+/// With the `serde` feature, a foreign key serializes as its key (or
+/// `null`) and deserializes from one, nothing loaded. To-many and reverse
+/// fields do not implement `Serialize`: mark them `#[serde(skip)]`.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use orm_core::prelude::*;
+///
+/// #[derive(Model, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Question {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub text: String,
+///     #[serde(skip)]
+///     #[orm(reverse_of = "question")]
+///     pub choices: Related<Choice>,
+/// }
+///
+/// #[derive(Model, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Choice {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub question: ForeignKey<Question>,
+/// }
+///
+/// let choice = Choice { id: Some(3), question: ForeignKey::from_key(7) };
+/// # let _ = &choice;
+/// # }
+/// ```
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use super::{ForeignKey, KeyType, Model};
+
+    impl<T: Model, K: KeyType + serde::Serialize> serde::Serialize for ForeignKey<T, K> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.key().serialize(serializer)
+        }
+    }
+
+    impl<'de, T: Model, K: KeyType + serde::Deserialize<'de>> serde::Deserialize<'de>
+        for ForeignKey<T, K>
+    {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            Option::<K>::deserialize(deserializer).map(ForeignKey::from_optional_key)
+        }
+    }
+}
