@@ -201,4 +201,29 @@ backend_tests! {
         assert_num_queries(&mut conn, 0, |c| users.iter().try_for_each(|u| u.profile(c).map(|_| ())))?;
         Ok(())
     }
+
+    fn a_locally_changed_peer_keeps_its_value(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut choices = Choice::objects().order_by(choice::id.asc()).load(&mut conn)?;
+        let last_question = choices[N - 1].question.key().copied();
+        // Changed locally, not saved: it leaves the peer group.
+        choices[0].question.set_key(last_question);
+        let texts = assert_num_queries(&mut conn, 1, |c| {
+            choices[1..].iter().map(|ch| ch.question(c).map(|q| q.id)).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(texts.len(), N - 1);
+        assert!(!choices[0].question.is_loaded());
+        let mine = assert_num_queries(&mut conn, 1, |c| choices[0].question(c).map(|q| q.id))?;
+        assert_eq!(mine, last_question);
+        // A dangling key: the same typed error on every access, under every mode.
+        choices[2].question.set_key(Some(99_999));
+        for mode in [FetchMode::Peers, FetchMode::One, FetchMode::Peers] {
+            let err = with_fetch_mode(mode, || choices[2].question(&mut conn).map(|_| ()).unwrap_err());
+            assert!(matches!(err, OrmError::RelatedMissing { .. }), "{err}");
+        }
+        let err = with_fetch_mode(FetchMode::Raise, || choices[2].question(&mut conn).map(|_| ()).unwrap_err());
+        assert!(matches!(err, OrmError::RelatedMissing { .. }), "a known-missing value never consults the mode: {err}");
+        Ok(())
+    }
 }
