@@ -389,6 +389,21 @@ impl<M: Model> QuerySet<M> {
         Ok(self)
     }
 
+    /// Drops the rows whose `column` is one of `keys`.
+    pub(crate) fn exclude_keys(mut self, column: &'static str, keys: Vec<Key>) -> Result<Self> {
+        if keys.is_empty() {
+            return Ok(self);
+        }
+        if M::__in_predicate(column, &keys).is_none() {
+            return Err(crate::relations::unknown_column::<M>(column));
+        }
+        self.filters.push(Arc::new(move || {
+            let inside = M::__in_predicate(column, &keys).unwrap_or_else(|| Box::new(never()));
+            Box::new(diesel::dsl::not(inside))
+        }));
+        Ok(self)
+    }
+
     /// Runs an UPDATE with a type-erased changeset on the matching rows.
     pub(crate) fn update_changeset(
         &self,

@@ -13,7 +13,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use diesel::expression::{BoxableExpression, Expression};
+use diesel::sql_types::{Bool, Nullable};
 use diesel::Connection;
+
+use crate::connection::MultiBackend;
 
 use crate::connection::AnyConnection;
 use crate::error::{OrmError, Result};
@@ -816,6 +820,56 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         QuerySet::new().filter_keys(self.rel.column, vec![self.owner()?.clone()])
     }
 
+    /// The related rows matching `predicate` (a diesel expression on `C`'s
+    /// table), as a queryset: `question.choices().filter(choice::votes.gt(0))?`.
+    pub fn filter<E>(&self, predicate: E) -> Result<QuerySet<C>>
+    where
+        E: Expression + Clone + Send + Sync + 'static,
+        diesel::dsl::Nullable<E>:
+            BoxableExpression<C::Table, MultiBackend, SqlType = Nullable<Bool>>,
+    {
+        Ok(self.query()?.filter(predicate))
+    }
+
+    /// The one related row matching `predicate` (one query); errors with
+    /// `NotFound` or `MultipleFound`.
+    pub fn get<E>(&self, conn: &mut AnyConnection, predicate: E) -> Result<C>
+    where
+        E: Expression + Clone + Send + Sync + 'static,
+        diesel::dsl::Nullable<E>:
+            BoxableExpression<C::Table, MultiBackend, SqlType = Nullable<Bool>>,
+    {
+        self.filter(predicate)?.get(conn)
+    }
+
+    /// Makes `children` exactly the related rows (the foreign key must be
+    /// nullable): one UPDATE unlinking the others, one UPDATE linking
+    /// these, in one transaction. The cache then holds `children` in `C`'s
+    /// default ordering.
+    pub fn set(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
+    where
+        C: Clone,
+    {
+        self.nullable("set")?;
+        let key = self.owner()?.clone();
+        let pks = pks_of(children)?;
+        let pk = C::meta().primary_key().name;
+        conn.transaction(|conn| {
+            let others = self.query()?.exclude_keys(pk, pks.clone())?;
+            others.update_changeset(conn, self.changeset(None)?)?;
+            QuerySet::<C>::new()
+                .filter_keys(pk, pks.clone())?
+                .update_changeset(conn, self.changeset(Some(key.clone()))?)
+        })?;
+        for child in children.iter_mut() {
+            child.__set_relation_key(self.rel.column, Some(key.clone()));
+        }
+        let mut rows = children.to_vec();
+        rows.sort_by(C::__cmp_default);
+        self.slot.put(key, Arc::new(rows));
+        Ok(())
+    }
+
     /// Saves `child` pointing at the owner (one INSERT) and adds it to a
     /// filled cache, in order.
     pub fn create(&self, conn: &mut AnyConnection, mut child: C) -> Result<C>
@@ -1092,6 +1146,38 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
             Some(rows) => Ok(!rows.is_empty()),
             None => self.through_rows()?.exists(conn),
         }
+    }
+
+    /// A queryset over the related rows, to filter further: the links are
+    /// read from a filled cache, else with one query.
+    pub fn query(&self, conn: &mut AnyConnection) -> Result<QuerySet<T>> {
+        let keys = self.current_keys(conn)?;
+        QuerySet::new().filter_keys(self.target_rel.target_column(), keys)
+    }
+
+    /// The one related row matching `predicate`; errors with `NotFound` or
+    /// `MultipleFound`.
+    pub fn get<E>(&self, conn: &mut AnyConnection, predicate: E) -> Result<T>
+    where
+        E: Expression + Clone + Send + Sync + 'static,
+        diesel::dsl::Nullable<E>:
+            BoxableExpression<T::Table, MultiBackend, SqlType = Nullable<Bool>>,
+    {
+        self.query(conn)?.filter(predicate).get(conn)
+    }
+
+    /// Saves `target` (one INSERT) and links it (one INSERT), in one
+    /// transaction; a filled cache gets it, in order.
+    pub fn create(&self, conn: &mut AnyConnection, mut target: T) -> Result<T> {
+        let key = self.owner()?.clone();
+        conn.transaction(|conn| {
+            target.save(conn)?;
+            let k = self.target_key(&target)?;
+            self.link(conn, std::slice::from_ref(&k))
+        })?;
+        self.slot
+            .edit(&key, |rows| insert_sorted(rows, target.clone()));
+        Ok(target)
     }
 
     fn link(&self, conn: &mut AnyConnection, keys: &[Key]) -> Result<()> {

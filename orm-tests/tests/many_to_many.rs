@@ -152,4 +152,26 @@ backend_tests! {
         assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["staff"]);
         Ok(())
     }
+
+    fn query_get_and_create(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["a", "b", "c"])?;
+        let q = question(&mut conn, "q")?;
+        q.tags().set(&mut conn, &t[..2])?;
+        // From a filled cache: the links are not read again.
+        let b = assert_num_queries(&mut conn, 1, |c| q.tags().get(c, tag::name.eq("b")))?;
+        assert_eq!(b.name, "b");
+        assert!(q.tags().get(&mut conn, tag::name.eq("c")).unwrap_err().is_not_found());
+        let insert_extra = db.insert_cost() - 1;
+        let created = assert_num_queries(&mut conn, 2 + 2 * insert_extra, |c| {
+            q.tags().create(c, Tag { name: "new".into(), ..Default::default() })
+        })?;
+        assert!(created.id.is_some());
+        let names = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?
+            .iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names, ["a", "b", "new"]);
+        assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.tags().count(&mut conn)?, 3);
+        Ok(())
+    }
 }

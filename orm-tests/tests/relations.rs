@@ -226,4 +226,32 @@ backend_tests! {
         assert!(matches!(u.delete(&mut conn), Err(OrmError::Database(_))));
         Ok(())
     }
+
+    fn reverse_manager_filter_get_and_set(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let q = question(&mut conn, "q")?;
+        choice(&mut conn, &q, "low", 1)?;
+        choice(&mut conn, &q, "high", 5)?;
+        let high = assert_num_queries(&mut conn, 1, |c| q.choices().get(c, choice::votes.gt(2)))?;
+        assert_eq!(high.choice_text, "high");
+        assert_eq!(q.choices().filter(choice::votes.lt(9))?.count(&mut conn)?, 2);
+        assert!(matches!(q.choices().get(&mut conn, choice::votes.gt(0)), Err(OrmError::MultipleFound { .. })));
+        // set on a nullable foreign key: two UPDATEs, then the cache is exact.
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let mut a = question(&mut conn, "a")?;
+        let mut b = question(&mut conn, "b")?;
+        ada.questions().add(&mut conn, std::slice::from_mut(&mut a))?;
+        let mut wanted = [b.clone(), q.clone()];
+        assert_num_queries(&mut conn, 2, |c| ada.questions().set(c, &mut wanted))?;
+        let cached = assert_num_queries(&mut conn, 0, |c| ada.questions().all(c))?;
+        assert_eq!(cached.len(), 2);
+        let stored = Question::objects().filter(question::author_id.eq(ada.id)).count(&mut conn)?;
+        assert_eq!(stored, 2);
+        assert_eq!(Question::get(&mut conn, a.id.unwrap_or_default())?.author.key(), None);
+        b.refresh_from_db(&mut conn)?;
+        assert_eq!(b.author.key(), ada.id.as_ref());
+        Ok(())
+    }
 }
