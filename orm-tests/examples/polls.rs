@@ -1,350 +1,248 @@
-//! The polls app: authors, questions and choices, from creating the tables
-//! to deleting rows, printing what each step does and how many queries it
-//! cost.
+//! The polls app: authors, questions, choices and tags, on the embedded
+//! SQLite default (or the URL given as the first argument). Every step
+//! prints what it did and how many queries it cost.
 //!
-//! ```text
-//! cargo run -p orm-tests --example polls                      # embedded SQLite, in memory
-//! cargo run -p orm-tests --example polls -- postgres://postgres@127.0.0.1:5432/test
-//! cargo run -p orm-tests --features mysql --example polls -- mysql://root@127.0.0.1:3306/test
+//! ```sh
+//! cargo run -p orm-tests --example polls
+//! cargo run -p orm-tests --example polls -- postgres://postgres@127.0.0.1/test
 //! ```
-//!
-//! On a server database the example drops and recreates the tables
-//! `author`, `polls_question` and `polls_choice`.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use orm_core::forms::ModelForm;
+use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
-use orm_core::{capture_queries, schema, AnyConnection};
+use orm_core::{capture_queries, AnyConnection, OrmError};
+use orm_tests::polls::*;
 
-/// Someone who asks questions.
-#[derive(Model, Debug, Clone, Default)]
-#[orm(ordering = "name")]
-pub struct Author {
-    #[orm(primary_key)]
-    pub id: Option<i64>,
-    #[orm(unique, max_length = 100)]
-    pub name: String,
-    pub email: Option<String>,
-}
-
-/// A poll question. `author_id` is a plain column for now; it becomes a
-/// `ForeignKey<Author>` once relations land.
-#[derive(Model, Debug, Clone, Default)]
-#[orm(table = "polls_question", ordering = "-pub_date, id")]
-pub struct Question {
-    #[orm(primary_key)]
-    pub id: Option<i64>,
-    #[orm(column = "text", max_length = 200)]
-    pub question_text: String,
-    #[orm(index)]
-    pub pub_date: NaiveDateTime,
-    #[orm(index)]
-    pub author_id: i64,
-}
-
-/// One answer to a question. `question_id` is a plain column for now; it
-/// becomes a `ForeignKey<Question>` once relations land.
-#[derive(Model, Debug, Clone, Default)]
-#[orm(table = "polls_choice", ordering = "-votes, id")]
-pub struct Choice {
-    #[orm(primary_key)]
-    pub id: Option<i64>,
-    #[orm(index)]
-    pub question_id: i64,
-    #[orm(max_length = 200)]
-    pub choice_text: String,
-    pub votes: i32,
-}
-
-/// Noon on 2026-01-`day`.
-fn day(day: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2026, 1, day)
-        .and_then(|d| d.and_hms_opt(12, 0, 0))
-        .expect("a valid date in January 2026")
-}
-
-/// The key a saved row was given; an error (not a panic) if it has none.
-fn key_of<M: Model>(row: &M) -> orm_core::Result<M::Key> {
-    row.pk().ok_or(OrmError::Unsaved {
-        model: M::meta().name,
-    })
-}
-
-/// Runs one step, printing what it did, how many queries it cost and the
-/// SQL it sent.
+/// Runs one step, printing its description and query count.
 fn step<R>(
     conn: &mut AnyConnection,
     what: &str,
     f: impl FnOnce(&mut AnyConnection) -> orm_core::Result<R>,
 ) -> orm_core::Result<R> {
     let (result, log) = capture_queries(conn, f);
-    let n = log.count();
+    let result = result?;
     println!(
-        "\n{what}  [{n} {}]",
-        if n == 1 { "query" } else { "queries" }
+        "{:>3} {} {what}",
+        log.count(),
+        if log.count() == 1 {
+            "query: "
+        } else {
+            "queries:"
+        }
     );
-    for sql in log.queries() {
-        let sql = sql.split(" -- binds:").next().unwrap_or(sql);
-        let shown: String = sql.chars().take(110).collect();
-        let more = if shown.len() < sql.len() { " ..." } else { "" };
-        println!("    {shown}{more}");
-    }
-    result
+    Ok(result)
+}
+
+fn day(day: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 1, day)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .unwrap_or_default()
 }
 
 fn main() -> orm_core::Result<()> {
     let url = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "sqlite::memory:".to_owned());
+        .unwrap_or_else(|| "sqlite::memory:".into());
     let db = Db::connect(&url)?;
     let mut conn = db.get()?;
-    println!("connected to {} ({url})", db.backend());
+    println!("Connected to {} ({url}).\n", db.backend());
+    if url != "sqlite::memory:" {
+        orm_core::schema::drop_tables(&mut conn, &models())?;
+    }
+    step(&mut conn, "create the tables of the polls app", create_all)?;
 
-    let models = [Author::meta(), Question::meta(), Choice::meta()];
-    step(&mut conn, "drop the tables if they exist", |c| {
-        schema::drop_tables(c, &models)
+    println!("\n-- Writing");
+    let mut authors: Vec<Author> = ["Ada", "Grace", "Linus"]
+        .iter()
+        .map(|n| Author {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    step(&mut conn, "bulk_create 3 authors (keys filled in)", |c| {
+        Author::objects().bulk_create(c, &mut authors)
     })?;
-    step(&mut conn, "create the tables", |c| {
-        schema::create_tables(c, &models)
-    })?;
-
-    // --- Saving -----------------------------------------------------------
-    let mut ada = Author {
-        name: "Ada".into(),
-        email: Some("ada@example.com".into()),
-        ..Default::default()
-    };
-    step(
-        &mut conn,
-        "save() a new author: INSERT, the auto key is filled in (+ SELECT LAST_INSERT_ID() on MySQL)",
-        |c| ada.save(c),
-    )?;
-    let ada_id = key_of(&ada)?;
-    println!("    -> Ada has id {ada_id}");
-
-    let mut grace = Author {
-        name: "Grace".into(),
-        ..Default::default()
-    };
-    grace.save(&mut conn)?;
-    grace.email = Some("grace@example.com".into());
-    step(
-        &mut conn,
-        "save() an author that has a key: UPDATE of every column",
-        |c| grace.save(c),
-    )?;
-    let grace_id = key_of(&grace)?;
-
-    let mut questions = vec![
-        Question {
-            question_text: "What's new?".into(),
-            pub_date: day(1),
-            author_id: ada_id,
-            ..Default::default()
-        },
-        Question {
-            question_text: "Tabs or spaces?".into(),
-            pub_date: day(5),
-            author_id: grace_id,
-            ..Default::default()
-        },
-        Question {
-            question_text: "Best season?".into(),
-            pub_date: day(9),
-            author_id: ada_id,
-            ..Default::default()
-        },
-    ];
-    step(
-        &mut conn,
-        "bulk_create() 3 questions: one multi-row INSERT in a transaction",
-        |c| Question::objects().bulk_create(c, &mut questions),
-    )?;
-    let ids: Vec<i64> = questions.iter().filter_map(|q| q.id).collect();
-    println!("    -> their ids: {ids:?}");
-
-    let mut choices = Vec::new();
-    for question in &questions {
-        let question_id = key_of(question)?;
-        let answers: &[(&str, i32)] = match question.question_text.as_str() {
-            "What's new?" => &[("Not much", 2), ("The sky", 0)],
-            "Tabs or spaces?" => &[("Tabs", 4), ("Spaces", 7), ("Both", 1)],
-            _ => &[("Spring", 3), ("Autumn", 3)],
-        };
-        for &(text, votes) in answers {
-            choices.push(Choice {
-                question_id,
-                choice_text: text.into(),
-                votes,
+    let mut questions: Vec<Question> = (1..=6)
+        .map(|i| {
+            let mut q = Question {
+                question_text: format!("Question {i}?"),
+                pub_date: day(i),
                 ..Default::default()
-            });
-        }
-    }
+            };
+            q.author.set_key(authors[i as usize % 3].id);
+            q
+        })
+        .collect();
+    step(&mut conn, "bulk_create 6 questions", |c| {
+        Question::objects().bulk_create(c, &mut questions)
+    })?;
+    let mut choices: Vec<Choice> = questions
+        .iter()
+        .flat_map(|q| {
+            (0..3).map(move |v| {
+                let mut c = Choice {
+                    choice_text: format!("{} #{v}", q.question_text),
+                    votes: v,
+                    ..Default::default()
+                };
+                c.question.set_key(q.id);
+                c
+            })
+        })
+        .collect();
+    step(&mut conn, "bulk_create 18 choices", |c| {
+        Choice::objects().bulk_create(c, &mut choices)
+    })?;
+    let mut tags: Vec<Tag> = ["rust", "databases", "django"]
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    step(&mut conn, "bulk_create 3 tags", |c| {
+        Tag::objects().bulk_create(c, &mut tags)
+    })?;
+
+    println!("\n-- Querysets");
+    let latest = step(
+        &mut conn,
+        "the latest question (default ordering -pub_date)",
+        |c| Question::objects().first(c),
+    )?;
+    println!("      -> {:?}", latest.as_ref().map(|q| &q.question_text));
+    let popular = step(&mut conn, "count choices with at least one vote", |c| {
+        Choice::objects().filter(choice::votes.ge(1)).count(c)
+    })?;
+    println!("      -> {popular}");
     step(
         &mut conn,
-        &format!("bulk_create() {} choices", choices.len()),
-        |c| Choice::objects().bulk_create(c, &mut choices),
-    )?;
-
-    // --- Querying ---------------------------------------------------------
-    let all = step(
-        &mut conn,
-        "load() every question, in the model's ordering \"-pub_date, id\"",
-        |c| Question::objects().load(c),
-    )?;
-    for q in &all {
-        println!("    -> {} ({})", q.question_text, q.pub_date.date());
-    }
-
-    let recent = Question::objects().filter(question::pub_date.ge(day(5)));
-    let n = step(&mut conn, "count() questions published since Jan 5", |c| {
-        recent.count(c)
-    })?;
-    println!("    -> {n}");
-
-    let by_ada = step(
-        &mut conn,
-        "filter() by author, exclude() one text, order_by() text",
-        |c| {
-            Question::objects()
-                .filter(question::author_id.eq(ada_id))
-                .exclude(question::question_text.eq("What's new?"))
-                .order_by(question::question_text.asc())
-                .load(c)
-        },
-    )?;
-    for q in &by_ada {
-        println!("    -> {}", q.question_text);
-    }
-
-    let any_old = step(&mut conn, "exists() a question before Jan 2?", |c| {
-        Question::objects()
-            .filter(question::pub_date.lt(day(2)))
-            .exists(c)
-    })?;
-    println!("    -> {any_old}");
-
-    let tabs = key_of(&questions[1])?;
-    let winner = step(
-        &mut conn,
-        "first() choice of \"Tabs or spaces?\" (ordering \"-votes, id\")",
+        "give every choice of question 1 a vote (one UPDATE)",
         |c| {
             Choice::objects()
-                .filter(choice::question_id.eq(tabs))
-                .first(c)
-        },
-    )?;
-    match &winner {
-        Some(choice) => println!("    -> {} with {} votes", choice.choice_text, choice.votes),
-        None => println!("    -> no choices"),
-    }
-
-    let question = step(&mut conn, "Question::get() by primary key", |c| {
-        Question::get(c, tabs)
-    })?;
-    println!("    -> {}", question.question_text);
-
-    let grace_again = step(
-        &mut conn,
-        "objects().filter(..).get(): exactly one row",
-        |c| Author::objects().filter(author::name.eq("Grace")).get(c),
-    )?;
-    println!("    -> {:?}", grace_again.email);
-
-    match step(&mut conn, "Question::get() of a missing key", |c| {
-        Question::get(c, -1)
-    }) {
-        Err(e) if e.is_not_found() => println!("    -> not found: {e}"),
-        Err(e) => return Err(e),
-        Ok(q) => println!("    -> unexpectedly found {q:?}"),
-    }
-
-    let page = step(
-        &mut conn,
-        "limit(2).offset(1): the 2nd and 3rd choice by votes",
-        |c| Choice::objects().limit(2).offset(1).load(c),
-    )?;
-    for choice in &page {
-        println!("    -> {} ({})", choice.choice_text, choice.votes);
-    }
-
-    // --- Updating ---------------------------------------------------------
-    let updated = step(
-        &mut conn,
-        "update(): one vote more for every choice of \"Best season?\"",
-        |c| {
-            let season = key_of(&questions[2])?;
-            Choice::objects()
-                .filter(choice::question_id.eq(season))
+                .filter(choice::question_id.eq(questions[0].id.unwrap_or_default()))
                 .update(c, choice::votes.eq(choice::votes + 1))
         },
     )?;
-    println!("    -> {updated} rows updated");
 
-    match Choice::objects()
-        .limit(1)
-        .update(&mut conn, choice::votes.eq(0))
-    {
-        Err(OrmError::InvalidQuery { reason, .. }) => {
-            println!("\na sliced queryset refuses update() (no query runs):\n    -> {reason}")
-        }
-        Err(e) => return Err(e),
-        Ok(n) => println!("\nunexpectedly updated {n} rows of a sliced queryset"),
+    println!("\n-- Fetch modes: touching a relation in a loop");
+    let loaded = step(&mut conn, "load the 18 choices", |c| {
+        Choice::objects().load(c)
+    })?;
+    step(
+        &mut conn,
+        "choice.question(..).author(..) for all 18 (PEERS: one query per hop)",
+        |c| {
+            loaded
+                .iter()
+                .try_for_each(|ch| ch.question(c)?.author(c).map(|_| ()))
+        },
+    )?;
+    let lazy = Choice::objects()
+        .fetch_mode(FetchMode::One)
+        .load(&mut conn)?;
+    step(
+        &mut conn,
+        "the same loop under ONE (lazy loading: the N+1)",
+        |c| {
+            lazy.iter()
+                .try_for_each(|ch| ch.question(c)?.author(c).map(|_| ()))
+        },
+    )?;
+    let strict = Choice::objects().load(&mut conn)?;
+    let blocked = with_fetch_mode(FetchMode::Raise, || {
+        strict[0].question(&mut conn).map(|_| ())
+    });
+    if let Err(e @ OrmError::FetchBlocked { .. }) = blocked {
+        println!("  0 queries: under RAISE a lazy load is an error: {e}");
     }
 
-    let mut question = question;
-    question.question_text = "Tabs or spaces, really?".into();
-    step(&mut conn, "save() the renamed question", |c| {
-        question.save(c)
-    })?;
-
-    let mut stale = questions[1].clone();
-    step(&mut conn, "refresh_from_db() an outdated copy", |c| {
-        stale.refresh_from_db(c)
-    })?;
-    println!("    -> {}", stale.question_text);
-
-    // --- Deleting ---------------------------------------------------------
-    let deleted = step(
+    println!("\n-- Managers cached in the instance");
+    let qs = step(
         &mut conn,
-        "delete() the choices with no votes, in one statement",
-        |c| Choice::objects().filter(choice::votes.eq(0)).delete(c),
+        "questions with their choices (prefetch_related)",
+        |c| {
+            Question::objects()
+                .prefetch_related(Question::CHOICES)
+                .load(c)
+        },
     )?;
-    println!("    -> {deleted} deleted");
+    let total = step(
+        &mut conn,
+        "sum the votes of every question's choices",
+        |c| {
+            qs.iter()
+                .map(|q| Ok(q.choices().all(c)?.iter().map(|ch| ch.votes).sum::<i32>()))
+                .sum::<orm_core::Result<i32>>()
+        },
+    )?;
+    println!("      -> {total} votes");
 
-    let mut first = questions[0].clone();
-    let removed = step(&mut conn, "delete() one question by its key", |c| {
-        first.delete(c)
+    println!("\n-- Many-to-many writes keep the cache filled");
+    let first = &qs[0];
+    step(
+        &mut conn,
+        "tag the first question: set([rust, django])",
+        |c| first.tags().set(c, &[tags[0].clone(), tags[2].clone()]),
+    )?;
+    let names = step(&mut conn, "read its tags back (ordering: name)", |c| {
+        first.tags().all(c)
     })?;
     println!(
-        "    -> {removed} deleted; its key is now {:?}, so a later save() inserts it again",
-        first.id
+        "      -> {:?}",
+        names.iter().map(|t| &t.name).collect::<Vec<_>>()
     );
-    let orphans = step(
+
+    println!("\n-- A form-style save");
+    let body = format!(
+        "question_text=Who+wrote+this%3F&pub_date=2026-01-09+09%3A00&author={}&tags={}&tags={}",
+        authors[0].id.unwrap_or_default(),
+        tags[0].id.unwrap_or_default(),
+        tags[1].id.unwrap_or_default()
+    );
+    let saved = step(
         &mut conn,
-        "delete() its choices (no ForeignKey cascade until relations land)",
+        "validate and save a question form with two tags",
+        |c| ModelForm::<Question>::new().bind_urlencoded(&body).save(c),
+    )?;
+    step(
+        &mut conn,
+        "render it: its author and tags come from the cache",
         |c| {
-            let gone = key_of(&questions[0])?;
-            Choice::objects()
-                .filter(choice::question_id.eq(gone))
+            let author = saved.author(c)?.map(|a| a.name.clone());
+            let tags = saved.tags().all(c)?;
+            println!(
+                "      -> by {:?}, tagged {:?}",
+                author,
+                tags.iter().map(|t| &t.name).collect::<Vec<_>>()
+            );
+            Ok(())
+        },
+    )?;
+    let mut bad = ModelForm::<Question>::new().bind_urlencoded("question_text=&tags=999");
+    step(&mut conn, "validate a bad form", |c| bad.is_valid(c))?;
+    for (field, messages) in bad.errors() {
+        println!("      -> {field}: {}", messages.join(" "));
+    }
+
+    println!("\n-- Cleaning up");
+    let removed = step(
+        &mut conn,
+        "delete the questions of the first week (choices cascade)",
+        |c| {
+            Question::objects()
+                .filter(question::pub_date.lt(day(8)))
                 .delete(c)
         },
     )?;
-    println!("    -> {orphans} deleted");
-
-    let (questions_left, choices_left) = step(&mut conn, "count() what is left", |c| {
-        Ok((Question::objects().count(c)?, Choice::objects().count(c)?))
-    })?;
-    println!("    -> {questions_left} questions, {choices_left} choices");
-
-    if !matches!(
-        orm_core::DatabaseUrl::parse(&url)?,
-        orm_core::DatabaseUrl::SqliteMemory
-    ) {
-        step(
-            &mut conn,
-            "drop the tables again (a server database keeps them otherwise)",
-            |c| schema::drop_tables(c, &models),
-        )?;
+    println!("      -> {removed} questions");
+    let left = step(&mut conn, "choices left", |c| Choice::objects().count(c))?;
+    println!("      -> {left}");
+    if url != "sqlite::memory:" {
+        step(&mut conn, "drop the tables", |c| {
+            orm_core::schema::drop_tables(c, &models())
+        })?;
     }
     Ok(())
 }
