@@ -148,7 +148,12 @@ impl<C> PeerGroup<C> {
         let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
         let live: Vec<std::sync::Arc<C>> = members.iter().filter_map(Weak::upgrade).collect();
         if live.len() < members.len() {
+            // Dead members keep their cell's allocation alive through the
+            // `Weak`: drop them, and the spare capacity with them.
             members.retain(|w| w.strong_count() > 0);
+            if members.len() < members.capacity() / 2 {
+                members.shrink_to_fit();
+            }
         }
         batch(&live)
     }
