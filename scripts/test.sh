@@ -84,7 +84,7 @@ mysql_admin() {
         mysqladmin "$@"
     fi
 }
-mysql_up() { mysql_admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot --connect-timeout=2 ping; }
+mysql_up() { mysql_admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
 
 if [[ -n "${ORM_TEST_POSTGRES_URL:-}" ]]; then
     say "PostgreSQL: using ORM_TEST_POSTGRES_URL, not managing the local server"
