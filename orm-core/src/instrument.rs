@@ -197,24 +197,26 @@ pub fn assert_num_queries<R>(
 
 /// Reports a lazy fetch under `FetchMode::One` on an instance that had
 /// peers: the loop that touched it would cost one query under `Peers`.
-/// Written to standard error when `ORM_REPORT_N_PLUS_ONE` is set, and counted.
-///
-/// ```
-/// assert_eq!(orm_core::instrument::n_plus_one_reports(), 0);
-/// ```
+/// Logged through the `log` facade (target `orm::n_plus_one`, level warn)
+/// and counted.
 pub(crate) fn report_n_plus_one(rel: &crate::relations::RelationMeta) {
     let count = N_PLUS_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    if std::env::var_os("ORM_REPORT_N_PLUS_ONE").is_some() {
-        eprintln!(
-            "orm: N+1 query: {}.{} fetched for one instance that has peers (report #{count}); FetchMode::Peers would load it for all of them in one query",
-            rel.model, rel.field
-        );
-    }
+    log::warn!(
+        target: "orm::n_plus_one",
+        "N+1 query: {}.{} fetched for one instance that has peers (report #{count}); FetchMode::Peers would load it for all of them in one query",
+        rel.model,
+        rel.field
+    );
 }
 
 static N_PLUS_ONE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// How many N+1 fetches were reported in this process (see the fetch modes chapter).
+///
+/// ```
+/// let before = orm_core::instrument::n_plus_one_reports();
+/// assert!(orm_core::instrument::n_plus_one_reports() >= before);
+/// ```
 pub fn n_plus_one_reports() -> usize {
     N_PLUS_ONE.load(std::sync::atomic::Ordering::Relaxed)
 }

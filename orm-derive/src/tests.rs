@@ -78,3 +78,46 @@ fn keyword_table_name() {
     .expect("the model parses");
     insta::assert_snapshot!(expand(input));
 }
+
+/// Relations: a nullable foreign key with a fetch mode, a to_field foreign
+/// key, a reverse manager, a reverse one-to-one and a many-to-many with a
+/// generated through model.
+#[test]
+fn model_with_relations() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[orm(ordering = "-pub_date", fetch_mode = "peers")]
+        pub struct Question {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            pub pub_date: chrono::NaiveDateTime,
+            #[orm(null, on_delete = "set_null", fetch_mode = "raise")]
+            pub author: ForeignKey<Author>,
+            #[orm(to_field = "username", on_delete = "restrict")]
+            pub owner: ForeignKey<User, String>,
+            #[orm(reverse_of = "question")]
+            pub choices: Related<Choice>,
+            #[orm(reverse_of = "question")]
+            pub detail: ReverseOneToOne<Detail>,
+            #[orm(through_table = "question_tags")]
+            pub tags: ManyToMany<Tag>,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}
+
+/// The reverse side of a many-to-many and an explicit through model.
+#[test]
+fn many_to_many_sides() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub struct Tag {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            pub name: String,
+            #[orm(reverse_of = "tags")]
+            pub questions: ManyToMany<Question>,
+            #[orm(through = "Membership", through_fields = "tag, group")]
+            pub groups: ManyToMany<Group, String>,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}

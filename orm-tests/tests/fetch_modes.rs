@@ -10,6 +10,32 @@ use orm_tests::polls::*;
 
 const N: usize = 12;
 
+/// Collects the N+1 reports logged through the `log` facade.
+struct Reports(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Reports {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() == "orm::n_plus_one"
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push(record.args().to_string());
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static REPORTS: Reports = Reports(std::sync::Mutex::new(Vec::new()));
+
+fn logged_reports() -> Vec<String> {
+    let _ = log::set_logger(&REPORTS).map(|()| log::set_max_level(log::LevelFilter::Warn));
+    REPORTS.0.lock().map(|l| l.clone()).unwrap_or_default()
+}
+
 /// N questions (each by its own author), one choice each.
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
     create_all(conn)?;
@@ -68,6 +94,7 @@ backend_tests! {
             again.iter().map(|ch| ch.question(&mut conn).map(|q| q.question_text.clone())).collect::<orm_core::Result<_>>()?
         };
         let before = orm_core::instrument::n_plus_one_reports();
+        let logged_before = logged_reports().len();
         let one_texts = with_fetch_mode(FetchMode::One, || {
             assert_num_queries(&mut conn, N, |c| {
                 choices.iter().map(|ch| ch.question(c).map(|q| q.question_text.clone())).collect::<orm_core::Result<Vec<_>>>()
@@ -76,6 +103,9 @@ backend_tests! {
         // Same values whatever the mode, and the N+1 was reported.
         assert_eq!(one_texts, peers_texts);
         assert!(orm_core::instrument::n_plus_one_reports() >= before + N);
+        let logged = logged_reports();
+        assert_eq!(logged.len() - logged_before, N);
+        assert!(logged[logged_before].starts_with("N+1 query: Choice.question fetched for one instance that has peers"), "{}", logged[logged_before]);
         Ok(())
     }
 
