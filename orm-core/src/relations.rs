@@ -797,6 +797,11 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.slot.clear();
     }
 
+    /// The cached rows for the owner's current key, without querying.
+    pub fn cached(&self) -> Option<Arc<Vec<C>>> {
+        self.slot.get(self.owner.as_ref()?)
+    }
+
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
         let key = self.owner()?;
@@ -1130,6 +1135,11 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     /// Drops the cached rows; the next `all` queries.
     pub fn invalidate(&self) {
         self.slot.clear();
+    }
+
+    /// The cached rows for the owner's current key, without querying.
+    pub fn cached(&self) -> Option<Arc<Vec<T>>> {
+        self.slot.get(self.owner.as_ref()?)
     }
 
     /// How many related rows: from the cache, or one COUNT query.
