@@ -16,17 +16,15 @@ use orm_tests::polls::*;
 /// statement containing `trigger`.
 struct KillOn {
     trigger: &'static str,
-    kill: Arc<Mutex<Option<Box<dyn FnMut() + Send>>>>,
+    kill: Option<Box<dyn FnMut() + Send>>,
 }
 
 impl Instrumentation for KillOn {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::StartQuery { query, .. } = event {
             if query.to_string().contains(self.trigger) {
-                if let Ok(mut kill) = self.kill.lock() {
-                    if let Some(mut kill) = kill.take() {
-                        kill();
-                    }
+                if let Some(mut kill) = self.kill.take() {
+                    kill();
                 }
             }
         }
@@ -82,7 +80,7 @@ fn body(db: &TestDb) -> orm_core::Result<()> {
     });
     conn.set_instrumentation(KillOn {
         trigger: "INSERT INTO",
-        kill: Arc::new(Mutex::new(Some(kill))),
+        kill: Some(kill),
     });
     // set(): DELETE the old link, then the INSERT of the new ones dies.
     let err = q.tags().set(&mut conn, &tags[1..]).unwrap_err();
