@@ -50,7 +50,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -228,12 +228,20 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
         raw: &[String],
     ) -> Result<std::result::Result<Vec<Chosen<M>>, String>> {
         let raw: Vec<&String> = raw.iter().filter(|r| !r.trim().is_empty()).collect();
+        let limit = conn.backend().max_in_list();
+        if raw.len() > limit {
+            return Ok(Err(format!("Select at most {limit} choices.")));
+        }
         let column = T::meta().primary_key().name;
+        let mut seen = HashSet::new();
         let mut keys = Vec::new();
         for value in &raw {
             match parse_key::<T>(column, value) {
-                Some(key) if !keys.contains(&key) => keys.push(key),
-                Some(_) => {}
+                Some(key) => {
+                    if seen.insert(key.clone()) {
+                        keys.push(key);
+                    }
+                }
                 None => return Ok(Err(format!("“{value}” is not a valid id."))),
             }
         }

@@ -287,7 +287,7 @@ impl<M: Model> QuerySet<M> {
         Rows {
             query: self.clone(),
             conn,
-            chunk_size: chunk_size.max(1) as i64,
+            chunk_size: i64::try_from(chunk_size).unwrap_or(i64::MAX).max(1),
             next_offset: self.offset.unwrap_or(0),
             remaining: self.limit,
             buffer: Vec::new().into_iter(),
@@ -385,21 +385,6 @@ impl<M: Model> QuerySet<M> {
         }
         self.filters.push(Arc::new(move || {
             M::__in_predicate(column, &keys).unwrap_or_else(|| Box::new(never()))
-        }));
-        Ok(self)
-    }
-
-    /// Drops the rows whose `column` is one of `keys`.
-    pub(crate) fn exclude_keys(mut self, column: &'static str, keys: Vec<Key>) -> Result<Self> {
-        if keys.is_empty() {
-            return Ok(self);
-        }
-        if M::__in_predicate(column, &keys).is_none() {
-            return Err(crate::relations::unknown_column::<M>(column));
-        }
-        self.filters.push(Arc::new(move || {
-            let inside = M::__in_predicate(column, &keys).unwrap_or_else(|| Box::new(never()));
-            Box::new(diesel::dsl::not(inside))
         }));
         Ok(self)
     }

@@ -8,7 +8,7 @@
 //! matches and the next access rebuilds it. A cache is never stale.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -848,23 +848,45 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     }
 
     /// Makes `children` exactly the related rows (the foreign key must be
-    /// nullable): one UPDATE unlinking the others, one UPDATE linking
-    /// these, in one transaction. The cache then holds `children` in `C`'s
-    /// default ordering.
+    /// nullable), in one transaction: the current children come from a
+    /// filled cache (else one query), then at most one UPDATE unlinking the
+    /// others and one linking the new ones. The cache then holds `children`
+    /// in `C`'s default ordering.
     pub fn set(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
     where
         C: Clone,
     {
         self.nullable("set")?;
         let key = self.owner()?.clone();
-        let pks = pks_of(children)?;
-        let pk = C::meta().primary_key().name;
+        let wanted = pks_of(children)?;
         conn.transaction(|conn| {
-            let others = self.query()?.exclude_keys(pk, pks.clone())?;
-            others.update_changeset(conn, self.changeset(None)?)?;
-            QuerySet::<C>::new()
-                .filter_keys(pk, pks.clone())?
-                .update_changeset(conn, self.changeset(Some(key.clone()))?)
+            // The current children: from a filled cache, else one query.
+            let current: Vec<Key> = match self.slot.get(&key) {
+                Some(rows) => rows
+                    .iter()
+                    .filter_map(|r| r.pk().map(|k| k.to_key()))
+                    .collect(),
+                None => self
+                    .query()?
+                    .load(conn)?
+                    .iter()
+                    .filter_map(|r| r.pk().map(|k| k.to_key()))
+                    .collect(),
+            };
+            let wanted_set: HashSet<&Key> = wanted.iter().collect();
+            let current_set: HashSet<&Key> = current.iter().collect();
+            let stale: Vec<Key> = current
+                .iter()
+                .filter(|k| !wanted_set.contains(k))
+                .cloned()
+                .collect();
+            let missing: Vec<Key> = wanted
+                .iter()
+                .filter(|k| !current_set.contains(k))
+                .cloned()
+                .collect();
+            self.point(conn, self.query()?, &stale, None)?;
+            self.point(conn, QuerySet::new(), &missing, Some(key.clone()))
         })?;
         for child in children.iter_mut() {
             child.__set_relation_key(self.rel.column, Some(key.clone()));
@@ -897,14 +919,13 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     {
         let key = self.owner()?.clone();
         let pks = pks_of(children)?;
-        QuerySet::<C>::new()
-            .filter_keys(C::meta().primary_key().name, pks.clone())?
-            .update_changeset(conn, self.changeset(Some(key.clone()))?)?;
+        conn.transaction(|conn| self.point(conn, QuerySet::new(), &pks, Some(key.clone())))?;
         for child in children.iter_mut() {
             child.__set_relation_key(self.rel.column, Some(key.clone()));
         }
+        let pks: HashSet<Key> = pks.into_iter().collect();
         self.slot.edit(&key, |rows| {
-            rows.retain(|r| !pks.contains(&pk_key(r)));
+            rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())));
             for child in children.iter() {
                 insert_sorted(rows, child.clone());
             }
@@ -921,14 +942,14 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.nullable("remove")?;
         let key = self.owner()?.clone();
         let pks = pks_of(children)?;
-        self.query()?
-            .filter_keys(C::meta().primary_key().name, pks.clone())?
-            .update_changeset(conn, self.changeset(None)?)?;
+        conn.transaction(|conn| self.point(conn, self.query()?, &pks, None))?;
         for child in children.iter_mut() {
             child.__set_relation_key(self.rel.column, None);
         }
-        self.slot
-            .edit(&key, |rows| rows.retain(|r| !pks.contains(&pk_key(r))));
+        let pks: HashSet<Key> = pks.into_iter().collect();
+        self.slot.edit(&key, |rows| {
+            rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())))
+        });
         Ok(())
     }
 
@@ -940,6 +961,26 @@ impl<'a, C: Model> RelatedManager<'a, C> {
             .update_changeset(conn, self.changeset(None)?)?;
         self.slot.put(key, Arc::new(Vec::new()));
         Ok(())
+    }
+
+    /// Sets the foreign key of the rows of `rows` whose key is in `pks` to
+    /// `key`: one UPDATE per IN-list chunk (none for no rows).
+    fn point(
+        &self,
+        conn: &mut AnyConnection,
+        rows: QuerySet<C>,
+        pks: &[Key],
+        key: Option<Key>,
+    ) -> Result<usize> {
+        let pk = C::meta().primary_key().name;
+        let mut updated = 0;
+        for chunk in pks.chunks(conn.backend().max_in_list()) {
+            updated += rows
+                .clone()
+                .filter_keys(pk, chunk.to_vec())?
+                .update_changeset(conn, self.changeset(key.clone())?)?;
+        }
+        Ok(updated)
     }
 
     fn changeset(&self, key: Option<Key>) -> Result<BoxedChangeset<C>> {
@@ -969,10 +1010,6 @@ pub(crate) fn unknown_column<M: Model>(column: &str) -> OrmError {
             M::meta().name
         ),
     }
-}
-
-fn pk_key<M: Model>(m: &M) -> Key {
-    m.pk().map(|k| k.to_key()).unwrap_or(Key::Int(i64::MIN))
 }
 
 fn pks_of<M: Model>(rows: &[M]) -> Result<Vec<Key>> {
@@ -1204,17 +1241,37 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
                 row
             })
             .collect();
-        Th::__insert_all(&mut rows, conn)
+        // Chunked below the bind limit by bulk_create.
+        QuerySet::<Th>::new().bulk_create(conn, &mut rows)
     }
 
+    /// Deletes the links to `keys` (all links with `None`): one DELETE per
+    /// IN-list chunk.
     fn unlink(&self, conn: &mut AnyConnection, keys: Option<Vec<Key>>) -> Result<usize> {
-        let rows = self.through_rows()?;
-        let rows = match keys {
-            Some(keys) if keys.is_empty() => return Ok(0),
-            Some(keys) => rows.filter_keys(self.target_rel.column, keys)?,
-            None => rows,
+        let Some(keys) = keys else {
+            return self.through_rows()?.delete(conn);
         };
-        rows.delete(conn)
+        let mut deleted = 0;
+        for chunk in keys.chunks(conn.backend().max_in_list()) {
+            deleted += self
+                .through_rows()?
+                .filter_keys(self.target_rel.column, chunk.to_vec())?
+                .delete(conn)?;
+        }
+        Ok(deleted)
+    }
+
+    /// The distinct keys of `targets`, in order.
+    fn keys_of(&self, targets: &[T]) -> Result<Vec<Key>> {
+        let mut seen = HashSet::new();
+        let mut keys = Vec::with_capacity(targets.len());
+        for t in targets {
+            let k = self.target_key(t)?;
+            if seen.insert(k.clone()) {
+                keys.push(k);
+            }
+        }
+        Ok(keys)
     }
 
     /// Links `targets` (saved rows). With a filled cache: one INSERT of the
@@ -1222,48 +1279,35 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     /// current links first. A filled cache gets the new rows, in order.
     pub fn add(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
-        let mut wanted = Vec::new();
-        for t in targets {
-            let k = self.target_key(t)?;
-            if !wanted.contains(&k) {
-                wanted.push(k);
-            }
-        }
-        conn.transaction(|conn| {
-            let current = self.current_keys(conn)?;
+        let wanted = self.keys_of(targets)?;
+        let missing: HashSet<Key> = conn.transaction(|conn| {
+            let current: HashSet<Key> = self.current_keys(conn)?.into_iter().collect();
             let missing: Vec<Key> = wanted
-                .iter()
+                .into_iter()
                 .filter(|k| !current.contains(k))
-                .cloned()
                 .collect();
             self.link(conn, &missing)?;
-            Ok::<_, OrmError>(missing)
-        })
-        .map(|missing| {
-            self.slot.edit(&key, |rows| {
-                for t in targets {
-                    if let Ok(k) = self.target_key(t) {
-                        if missing.contains(&k)
-                            && !rows
-                                .iter()
-                                .any(|r| self.target_key(r).ok().as_ref() == Some(&k))
-                        {
-                            insert_sorted(rows, t.clone());
-                        }
+            Ok::<_, OrmError>(missing.into_iter().collect())
+        })?;
+        self.slot.edit(&key, |rows| {
+            let mut added = HashSet::new();
+            for t in targets {
+                if let Ok(k) = self.target_key(t) {
+                    if missing.contains(&k) && added.insert(k) {
+                        insert_sorted(rows, t.clone());
                     }
                 }
-            })
-        })
+            }
+        });
+        Ok(())
     }
 
     /// Unlinks `targets`: one DELETE. A filled cache loses them.
     pub fn remove(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
-        let keys: Vec<Key> = targets
-            .iter()
-            .map(|t| self.target_key(t))
-            .collect::<Result<_>>()?;
-        self.unlink(conn, Some(keys.clone()))?;
+        let keys = self.keys_of(targets)?;
+        conn.transaction(|conn| self.unlink(conn, Some(keys.clone())))?;
+        let keys: HashSet<Key> = keys.into_iter().collect();
         self.slot.edit(&key, |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
         });
@@ -1287,26 +1331,24 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     /// On error the database and the cache are left as they were.
     pub fn set(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
-        let mut wanted: Vec<Key> = Vec::new();
+        let mut wanted: HashSet<Key> = HashSet::new();
         let mut rows: Vec<T> = Vec::new();
         for t in targets {
-            let k = self.target_key(t)?;
-            if !wanted.contains(&k) {
-                wanted.push(k);
+            if wanted.insert(self.target_key(t)?) {
                 rows.push(t.clone());
             }
         }
         conn.transaction(|conn| {
-            let current = self.current_keys(conn)?;
+            let current: HashSet<Key> = self.current_keys(conn)?.into_iter().collect();
             let stale: Vec<Key> = current
                 .iter()
                 .filter(|k| !wanted.contains(k))
                 .cloned()
                 .collect();
-            let missing: Vec<Key> = wanted
+            let missing: Vec<Key> = rows
                 .iter()
+                .filter_map(|t| self.target_key(t).ok())
                 .filter(|k| !current.contains(k))
-                .cloned()
                 .collect();
             self.unlink(conn, Some(stale))?;
             self.link(conn, &missing)

@@ -175,3 +175,33 @@ backend_tests! {
         Ok(())
     }
 }
+
+backend_tests! {
+    // Writes with more rows than one statement may bind.
+    fn large_writes_chunk_below_the_bind_limit(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let n = conn.backend().max_in_list() + 10;
+        let mut rows: Vec<Tag> = (0..n).map(|i| Tag { name: format!("t{i}"), ..Default::default() }).collect();
+        Tag::objects().bulk_create(&mut conn, &mut rows)?;
+        let q = question(&mut conn, "big")?;
+        // Links, removal, set and clear with more keys than one IN list.
+        q.tags().set(&mut conn, &rows)?;
+        assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.tags().count(&mut conn)?, n as i64);
+        q.tags().remove(&mut conn, &rows[..n - 5])?;
+        assert_eq!(q.tags().all(&mut conn)?.len(), 5);
+        q.tags().set(&mut conn, &rows[1..])?;
+        assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.tags().count(&mut conn)?, n as i64 - 1);
+        q.tags().clear(&mut conn)?;
+        // Reverse foreign key: add and set with as many children.
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let mut questions: Vec<Question> = (0..n).map(|i| Question { question_text: format!("q{i}"), ..Default::default() }).collect();
+        Question::objects().bulk_create(&mut conn, &mut questions)?;
+        ada.questions().add(&mut conn, &mut questions)?;
+        assert_eq!(Question::objects().filter(question::author_id.eq(ada.id)).count(&mut conn)?, n as i64);
+        ada.questions().set(&mut conn, &mut questions[..3])?;
+        assert_eq!(Question::objects().filter(question::author_id.eq(ada.id)).count(&mut conn)?, 3);
+        Ok(())
+    }
+}
