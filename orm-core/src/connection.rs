@@ -161,7 +161,7 @@ impl AnyConnection {
 /// assert_eq!(url.backend(), BackendKind::Postgres);
 /// assert!(DatabaseUrl::parse("redis://localhost").is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// An in-memory SQLite database.
     SqliteMemory,
@@ -171,6 +171,18 @@ pub enum DatabaseUrl {
     Postgres(String),
     /// A MySQL/MariaDB connection string (`mysql://` form).
     Mysql(String),
+}
+
+/// Shows the URL with its password redacted.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::SqliteMemory => f.write_str("SqliteMemory"),
+            DatabaseUrl::SqliteFile(path) => f.debug_tuple("SqliteFile").field(path).finish(),
+            DatabaseUrl::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+            DatabaseUrl::Mysql(url) => f.debug_tuple("Mysql").field(&redact(url)).finish(),
+        }
+    }
 }
 
 impl DatabaseUrl {
@@ -364,11 +376,22 @@ impl fmt::Debug for Db {
 /// assert_eq!(db.max_connections(), 4);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DbBuilder {
     url: String,
     max_connections: u32,
     timeout: Duration,
+}
+
+/// Shows the URL with its password redacted.
+impl fmt::Debug for DbBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbBuilder")
+            .field("url", &redact(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl DbBuilder {
@@ -549,6 +572,14 @@ mod tests {
         assert!(err.contains("unknown scheme `ftp`"), "{err}");
         assert!(DatabaseUrl::parse("  ").is_err());
         assert!(DatabaseUrl::parse("postgres://").is_err());
+    }
+
+    #[test]
+    fn debug_output_redacts_passwords() {
+        let url = DatabaseUrl::parse("postgres://bob:secret@localhost/db").unwrap();
+        assert!(!format!("{url:?}").contains("secret"));
+        let builder = Db::builder("mysql://bob:secret@localhost/db");
+        assert!(!format!("{builder:?}").contains("secret"));
     }
 
     #[test]

@@ -140,7 +140,9 @@ impl OrmError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            OrmError::NotFound { .. } | OrmError::Database(diesel::result::Error::NotFound)
+            OrmError::NotFound { .. }
+                | OrmError::RelatedMissing { .. }
+                | OrmError::Database(diesel::result::Error::NotFound)
         )
     }
 }

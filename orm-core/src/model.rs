@@ -447,12 +447,15 @@ pub trait Model: Sized + Send + Sync + 'static {
         Ok(deleted)
     }
 
-    /// Reloads every field from the database, dropping cached relations.
+    /// Reloads every field from the database, dropping cached relations
+    /// (the instance keeps its fetch mode).
     fn refresh_from_db(&mut self, conn: &mut AnyConnection) -> Result<()> {
         let key = self.pk().ok_or(OrmError::Unsaved {
             model: Self::meta().name,
         })?;
+        let mode = self.__fetch_mode();
         *self = Self::get(conn, key)?;
+        self.__set_fetch_mode(mode);
         Ok(())
     }
 }

@@ -332,13 +332,17 @@ impl<M: Model> QuerySet<M> {
     /// How many rows match (`SELECT COUNT(*)`; limit and offset apply).
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
         if self.limit.is_some() || self.offset.is_some() {
-            return Ok(self.load(conn)?.len() as i64);
+            // A sliced count counts the slice; no eager loading for it.
+            return Ok(M::__load(self.build(), conn)?.len() as i64);
         }
         M::__count(self.filtered(), conn)
     }
 
     /// Whether any row matches (`SELECT EXISTS (...)`).
     pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
+        if self.limit == Some(0) {
+            return Ok(false);
+        }
         M::__exists(slice::<M>(self.filtered(), self.limit, self.offset), conn)
     }
 

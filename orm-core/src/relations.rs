@@ -551,6 +551,20 @@ impl<C> Slot<C> {
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// Fills the cache unless it already holds rows for `key`.
+    fn put_if_absent(&self, key: Key, rows: Arc<Vec<C>>) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.as_ref().is_none_or(|b| b.key != key) {
+            *cache = Some(Bound { key, rows });
+        }
+    }
+
+    /// Whether a peer batch applies: the slot is in a group and its owner
+    /// still has the key it was loaded with.
+    fn batch_group(&self, key: &Key) -> Option<&Arc<PeerGroup<Slot<C>>>> {
+        self.peers.get().filter(|_| self.owner.get() == Some(key))
+    }
+
     /// Applies `edit` to a filled cache bound to `key`; an empty or
     /// differently-bound cache stays as it is.
     fn edit(&self, key: &Key, edit: impl FnOnce(&mut Vec<C>))
@@ -722,7 +736,8 @@ slot_field!(ManyToMany<T, K>);
 /// and `exists` use the cache when it is filled.
 pub struct RelatedManager<'a, C: Model> {
     owner: Option<Key>,
-    owner_model: &'static str,
+    /// The owner's model (its name for errors, its declared fetch mode).
+    owner_model: &'static ModelMeta,
     rel: &'static RelationMeta,
     slot: &'a Slot<C>,
 }
@@ -732,7 +747,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     #[doc(hidden)]
     pub fn new(
         owner: Option<Key>,
-        owner_model: &'static str,
+        owner_model: &'static ModelMeta,
         rel: &'static RelationMeta,
         field: &'a Related<C>,
     ) -> Self {
@@ -751,7 +766,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
 
     fn owner(&self) -> Result<&Key> {
         self.owner.as_ref().ok_or(OrmError::Unsaved {
-            model: self.owner_model,
+            model: self.owner_model.name,
         })
     }
 
@@ -763,15 +778,18 @@ impl<'a, C: Model> RelatedManager<'a, C> {
             return Ok(rows);
         }
         let mode = self.slot.mode.get();
-        if let (FetchMode::Peers, Some(group)) = (resolve(mode, None), self.slot.peers.get()) {
+        if let (FetchMode::Peers, Some(group)) = (
+            resolve(mode, self.owner_model.fetch_mode),
+            self.slot.batch_group(key),
+        ) {
             group.with_live(|peers| {
-                fill_reverse(conn, self.rel, &Slot::pending_peers(peers), mode)
+                fill_reverse(conn, self.rel, &Slot::pending_peers(peers), mode, true)
             })?;
             if let Some(rows) = self.slot.get(key) {
                 return Ok(rows);
             }
         }
-        let filled = fill_reverse(conn, self.rel, &[(self.slot, key.clone())], mode)?;
+        let filled = fill_reverse(conn, self.rel, &[(self.slot, key.clone())], mode, false)?;
         Ok(filled.into_iter().next().unwrap_or_default())
     }
 
@@ -1038,7 +1056,8 @@ fn insert_sorted<M: Model>(rows: &mut Vec<M>, row: M) {
 /// filled cache exact and ordered; see each method for its query count.
 pub struct ManyToManyManager<'a, T: Model, Th: Model> {
     owner: Option<Key>,
-    owner_model: &'static str,
+    /// The owner's model (its name for errors, its declared fetch mode).
+    owner_model: &'static ModelMeta,
     /// Through -> owner.
     owner_rel: &'static RelationMeta,
     /// Through -> target.
@@ -1052,7 +1071,7 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     #[doc(hidden)]
     pub fn new(
         owner: Option<Key>,
-        owner_model: &'static str,
+        owner_model: &'static ModelMeta,
         owner_rel: &'static RelationMeta,
         target_rel: &'static RelationMeta,
         field: &'a ManyToMany<T, impl KeyType>,
@@ -1072,7 +1091,7 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     #[doc(hidden)]
     pub fn from_typed<Owner>(
         owner: Option<Key>,
-        owner_model: &'static str,
+        owner_model: &'static ModelMeta,
         owner_rel: TypedRelation<Th, Owner>,
         target_rel: TypedRelation<Th, T>,
         field: &'a ManyToMany<T, impl KeyType>,
@@ -1093,7 +1112,7 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
 
     fn owner(&self) -> Result<&Key> {
         self.owner.as_ref().ok_or(OrmError::Unsaved {
-            model: self.owner_model,
+            model: self.owner_model.name,
         })
     }
 
@@ -1130,7 +1149,10 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
             return Ok(rows);
         }
         let mode = self.slot.mode.get();
-        if let (FetchMode::Peers, Some(group)) = (resolve(mode, None), self.slot.peers.get()) {
+        if let (FetchMode::Peers, Some(group)) = (
+            resolve(mode, self.owner_model.fetch_mode),
+            self.slot.batch_group(key),
+        ) {
             group.with_live(|peers| {
                 fill_many_to_many::<T, Th>(
                     conn,
@@ -1138,6 +1160,7 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
                     self.target_rel,
                     &Slot::pending_peers(peers),
                     mode,
+                    true,
                 )
             })?;
             if let Some(rows) = self.slot.get(key) {
@@ -1524,7 +1547,7 @@ pub fn prefetch_reverse<F: Model, C: Model, S: SlotField<Row = C>>(
         .filter_map(|r| Some((&**field(r).__slot(), r.__column_key(rel.target_column())?)))
         .collect();
     let mode = rows.first().and_then(|r| r.__fetch_mode());
-    let filled = fill_reverse(conn, rel, &targets, mode)?;
+    let filled = fill_reverse(conn, rel, &targets, mode, false)?;
     let all: Vec<&C> = filled.iter().flat_map(|rows| rows.iter()).collect();
     next(conn, &all)
 }
@@ -1546,7 +1569,7 @@ pub fn prefetch_many_to_many<F: Model, T: Model + Clone, Th: Model, K: KeyType>(
         .filter_map(|r| Some((&*field(r).slot, r.__column_key(owner_rel.target_column())?)))
         .collect();
     let mode = rows.first().and_then(|r| r.__fetch_mode());
-    let filled = fill_many_to_many::<T, Th>(conn, owner_rel, target_rel, &targets, mode)?;
+    let filled = fill_many_to_many::<T, Th>(conn, owner_rel, target_rel, &targets, mode, false)?;
     let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();
     next(conn, &all)
 }
@@ -1558,6 +1581,7 @@ fn fill_reverse<C: Model>(
     rel: &'static RelationMeta,
     slots: &[(&Slot<C>, Key)],
     mode: Option<FetchMode>,
+    batch: bool,
 ) -> Result<Vec<Arc<Vec<C>>>> {
     let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
     let children = load_in::<C>(conn, rel.column, &keys)?;
@@ -1566,7 +1590,7 @@ fn fill_reverse<C: Model>(
         .into_iter()
         .filter_map(|c| Some((c.__column_key(rel.column)?, c)))
         .collect();
-    Ok(fill_slots(slots, children))
+    Ok(fill_slots_with(slots, children, batch))
 }
 
 /// Two queries (links, then targets) for the many-to-many of every owner
@@ -1577,6 +1601,7 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
     target_rel: &'static RelationMeta,
     slots: &[(&Slot<T>, Key)],
     mode: Option<FetchMode>,
+    batch: bool,
 ) -> Result<Vec<Arc<Vec<T>>>> {
     let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
     let links = load_in::<Th>(conn, owner_rel.column, &keys)?;
@@ -1602,7 +1627,7 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
         .collect();
     linked.sort_by(|a, b| T::__cmp_default(a.1, b.1));
     let linked: Vec<(Key, T)> = linked.into_iter().map(|(k, t)| (k, t.clone())).collect();
-    Ok(fill_slots(slots, linked))
+    Ok(fill_slots_with(slots, linked, batch))
 }
 
 /// Gives `rows` the instance mode of what they were loaded through.
@@ -1622,7 +1647,13 @@ fn distinct_keys(keys: impl IntoIterator<Item = Key>) -> Vec<Key> {
 /// Groups `children` by owner key (keeping their order) and puts each
 /// slot's group into it; slots with the same key share one group.
 /// Returns the groups, in the order of `slots`.
-fn fill_slots<C>(slots: &[(&Slot<C>, Key)], children: Vec<(Key, C)>) -> Vec<Arc<Vec<C>>> {
+/// With `only_empty` (peer batches), a slot filled meanwhile (a write on
+/// another thread) keeps its rows.
+fn fill_slots_with<C>(
+    slots: &[(&Slot<C>, Key)],
+    children: Vec<(Key, C)>,
+    only_empty: bool,
+) -> Vec<Arc<Vec<C>>> {
     let mut grouped: HashMap<Key, Vec<C>> = HashMap::new();
     for (k, child) in children {
         grouped.entry(k).or_default().push(child);
@@ -1641,7 +1672,11 @@ fn fill_slots<C>(slots: &[(&Slot<C>, Key)], children: Vec<(Key, C)>) -> Vec<Arc<
                 empty
             }
         };
-        slot.put(key.clone(), Arc::clone(&group));
+        if only_empty {
+            slot.put_if_absent(key.clone(), Arc::clone(&group));
+        } else {
+            slot.put(key.clone(), Arc::clone(&group));
+        }
         filled.push(group);
     }
     filled
@@ -1678,7 +1713,7 @@ fn one<C>(rows: Arc<Vec<C>>) -> Option<One<C>> {
 pub fn reverse_one<C: Model>(
     conn: &mut AnyConnection,
     owner: Option<Key>,
-    model: &'static str,
+    model: &'static ModelMeta,
     field_name: &'static str,
     rel: &'static RelationMeta,
     field: &ReverseOneToOne<C>,
@@ -1691,22 +1726,24 @@ pub fn reverse_one<C: Model>(
         return Ok(one(rows));
     }
     let mode = slot.mode.get();
-    match (resolve(mode, None), slot.peers.get()) {
+    match (resolve(mode, model.fetch_mode), slot.batch_group(&key)) {
         (FetchMode::Raise, _) => {
             return Err(OrmError::FetchBlocked {
-                model,
+                model: model.name,
                 field: field_name,
             })
         }
         (FetchMode::Peers, Some(group)) => {
-            group.with_live(|peers| fill_reverse(conn, rel, &Slot::pending_peers(peers), mode))?;
+            group.with_live(|peers| {
+                fill_reverse(conn, rel, &Slot::pending_peers(peers), mode, true)
+            })?;
         }
         _ => {}
     }
     if let Some(rows) = slot.get(&key) {
         return Ok(one(rows));
     }
-    let filled = fill_reverse(conn, rel, &[(&**slot, key)], mode)?;
+    let filled = fill_reverse(conn, rel, &[(&**slot, key)], mode, false)?;
     Ok(filled.into_iter().next().and_then(one))
 }
 

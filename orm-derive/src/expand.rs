@@ -519,7 +519,7 @@ fn accessors(model: &Model) -> TokenStream {
             pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
                 let owner = <Self as ::orm_core::Model>::__column_key(self, rel.meta().target_column());
-                ::orm_core::RelatedManager::new(owner, #model_name, rel.meta(), &self.#field)
+                ::orm_core::RelatedManager::new(owner, <Self as ::orm_core::Model>::meta(), rel.meta(), &self.#field)
             }
         }
     });
@@ -537,7 +537,7 @@ fn accessors(model: &Model) -> TokenStream {
                 let (owner_rel, target_rel) = <#owner>::#m2m_fn();
                 let _: ::orm_core::TypedRelation<_, #ident> = target_rel;
                 let key = <Self as ::orm_core::Model>::__column_key(self, target_rel.meta().target_column());
-                ::orm_core::ManyToManyManager::from_typed(key, #model_name, target_rel, owner_rel, &self.#field)
+                ::orm_core::ManyToManyManager::from_typed(key, <Self as ::orm_core::Model>::meta(), target_rel, owner_rel, &self.#field)
             }
         }
     });
@@ -554,7 +554,7 @@ fn accessors(model: &Model) -> TokenStream {
             pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
                 let owner = <Self as ::orm_core::Model>::__column_key(self, rel.meta().target_column());
-                ::orm_core::relations::reverse_one(conn, owner, #model_name, #field_name, rel.meta(), &self.#field)
+                ::orm_core::relations::reverse_one(conn, owner, <Self as ::orm_core::Model>::meta(), #field_name, rel.meta(), &self.#field)
             }
         }
     });
@@ -751,7 +751,6 @@ pub fn through_models(model: &Model) -> TokenStream {
 
 fn many_to_many_accessor(model: &Model, field: &Field, m: &ManyToManyField) -> TokenStream {
     let ident = &model.ident;
-    let model_name = ident.to_string();
     let name = &field.ident;
     let target = &m.target;
     let through = match &m.through {
@@ -776,7 +775,7 @@ fn many_to_many_accessor(model: &Model, field: &Field, m: &ManyToManyField) -> T
         pub fn #name(&self) -> ::orm_core::ManyToManyManager<'_, #target, #through> {
             let (owner_rel, target_rel) = Self::#m2m_fn();
             let key = <Self as ::orm_core::Model>::__column_key(self, owner_rel.meta().target_column());
-            ::orm_core::ManyToManyManager::from_typed(key, #model_name, owner_rel, target_rel, &self.#name)
+            ::orm_core::ManyToManyManager::from_typed(key, <Self as ::orm_core::Model>::meta(), owner_rel, target_rel, &self.#name)
         }
     }
 }

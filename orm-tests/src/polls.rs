@@ -175,6 +175,39 @@ pub struct Group {
     pub size: i32,
 }
 
+/// A person whose relations refuse lazy loading (model-level RAISE).
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(fetch_mode = "raise")]
+pub struct Person {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub name: String,
+    /// The person's passport, if any (reverse of `Passport.person`).
+    #[orm(reverse_of = "person")]
+    pub passport: ReverseOneToOne<Passport>,
+    /// Their pets (reverse of `Pet.owner`).
+    #[orm(reverse_of = "owner")]
+    pub pets: Related<Pet>,
+}
+
+/// A passport: a one-to-one to a person.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+pub struct Passport {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub person: OneToOne<Person>,
+    pub number: String,
+}
+
+/// A pet of a person.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+pub struct Pet {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub owner: ForeignKey<Person>,
+    pub name: String,
+}
+
 /// A model with nothing but its auto-increment key.
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 pub struct Ticket {
@@ -198,6 +231,9 @@ pub fn models() -> Vec<&'static orm_core::ModelMeta> {
         Order::meta(),
         Everything::meta(),
         Ticket::meta(),
+        Person::meta(),
+        Passport::meta(),
+        Pet::meta(),
     ]
 }
 

@@ -94,6 +94,8 @@ backend_tests! {
         assert_eq!(late.count(&mut conn)?, 3);
         assert_eq!(late.clone().exclude(question::question_text.eq("q4")).count(&mut conn)?, 2);
         assert!(late.exists(&mut conn)?);
+        assert!(!late.clone().limit(0).exists(&mut conn)?);
+        assert_eq!(late.clone().limit(0).count(&mut conn)?, 0);
         assert!(!Question::objects().filter(question::pub_date.gt(date(9))).exists(&mut conn)?);
         let loaded = Question::objects().filter(question::id.eq_any(ids.clone())).load(&mut conn)?;
         assert_eq!(loaded.len(), 5);

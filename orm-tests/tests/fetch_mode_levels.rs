@@ -130,4 +130,31 @@ backend_tests! {
         assert_eq!(q, Some(FetchMode::Raise));
         Ok(())
     }
+
+    fn the_model_mode_applies_to_reverse_sides_and_managers(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        for i in 0..N {
+            let mut person = Person { name: format!("p{i}"), ..Default::default() };
+            person.save(&mut conn)?;
+            let mut passport = Passport { number: format!("n{i}"), ..Default::default() };
+            passport.person.set_key(person.id);
+            passport.save(&mut conn)?;
+            let mut pet = Pet { name: format!("pet{i}"), ..Default::default() };
+            pet.owner.set_key(person.id);
+            pet.save(&mut conn)?;
+        }
+        let people = Person::objects().load(&mut conn)?;
+        // Model RAISE: the reverse one-to-one refuses to load.
+        let err = people[0].passport(&mut conn).map(|_| ()).unwrap_err();
+        assert_eq!(err.to_string(), "Fetching of Person.passport blocked.");
+        // A scope beats the model: PEERS loads every live peer's passport at once.
+        with_fetch_mode(FetchMode::Peers, || {
+            assert_num_queries(&mut conn, 1, |c| people.iter().try_for_each(|p| p.passport(c).map(|_| ())))
+        })?;
+        // Managers are explicit calls: RAISE does not block them, and the
+        // model's RAISE (not PEERS) means no batch: one query per person.
+        assert_num_queries(&mut conn, N, |c| people.iter().try_for_each(|p| p.pets().all(c).map(|_| ())))?;
+        Ok(())
+    }
 }

@@ -256,4 +256,19 @@ backend_tests! {
         assert!(matches!(err, OrmError::RelatedMissing { .. }), "a known-missing value never consults the mode: {err}");
         Ok(())
     }
+
+    fn a_changed_owner_key_never_costs_a_wasted_batch(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut questions = Question::objects().load(&mut conn)?;
+        // Copy the first question: its slot's peer binding is now stale.
+        questions[0].id = None;
+        questions[0].save(&mut conn)?;
+        let rows = assert_num_queries(&mut conn, 1, |c| questions[0].choices().all(c))?;
+        assert!(rows.is_empty());
+        // The other peers still batch together.
+        assert_num_queries(&mut conn, 1, |c| questions[1].choices().all(c).map(|_| ()))?;
+        assert_num_queries(&mut conn, 0, |c| questions[2].choices().all(c).map(|_| ()))?;
+        Ok(())
+    }
 }
