@@ -1,1 +1,7 @@
+//! Shared pieces of the criterion benchmarks in `benches/benches/`: a
+//! counting allocator, a recorder that turns criterion's samples into
+//! ORM / baseline ratios, and database fixtures. See `docs/benchmarks.md`.
 
+pub mod alloc;
+pub mod fixture;
+pub mod ratio;

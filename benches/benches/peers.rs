@@ -1,0 +1,348 @@
+//! N children (`Choice`) touching their parent (`Question`), against the
+//! best hand-written diesel, in the same run, on SQLite and PostgreSQL.
+//!
+//! Each iteration loads the N choices and reads every choice's question:
+//!
+//! - `diesel` (baseline): the choice rows as tuples (same SQL, same
+//!   ordering as `Choice::objects()`), one `question::id.eq_any(keys)`
+//!   query with the distinct keys, a `HashMap` join;
+//! - `peers`: `Choice::objects().load()`, then `c.question(&mut conn)` for
+//!   every child under `FetchMode::Peers` (the first touch loads every
+//!   peer's question in one query);
+//! - `prefetch`: `Choice::objects().prefetch_related(Choice::QUESTION)`,
+//!   then the same loop (the loop runs no query);
+//! - `one`: the same loop under `FetchMode::One` (N + 1 queries; N ≤ 1,000).
+//!
+//! After criterion's samples, the variants are also timed alternately,
+//! round by round, for the paired ratios (`ratio::paired`).
+//!
+//! N = 100, 1,000, 10,000 and 100,000 (`ORM_BENCH_MAX_N` lowers the top),
+//! ten choices per question. It also prints what the peer bookkeeping costs
+//! per instance: heap bytes retained by `Choice::objects().load()` against
+//! the same rows loaded as plain tuples.
+//!
+//! Design-brief targets: PEERS within 1.15x of hand-written diesel, a
+//! prefetch loop within 1.2x (the reverse prefetch loop is in
+//! `prefetch.rs`).
+//!
+//! `cargo bench -p orm-benches --bench peers` (add `-- sqlite/` or
+//! `-- postgres/` to run one backend).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use diesel::prelude::*;
+use orm_benches::alloc::{count_allocs, AllocStats, CountingAlloc};
+use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
+use orm_benches::ratio::{self, timed, Comparison};
+use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
+use orm_tests::polls::{choice, question, Choice};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
+/// FetchMode::One runs N + 1 queries: only up to this N.
+const ONE_MAX_N: usize = 1_000;
+/// How long the paired measurement runs per backend and N (at least 10
+/// rounds; 5 for N = 100,000).
+const PAIRED_BUDGET: Duration = Duration::from_secs(5);
+
+fn sizes() -> Vec<usize> {
+    fixture::sizes(&SIZES)
+}
+
+fn sample_size(n: usize) -> usize {
+    if n >= 10_000 {
+        10
+    } else if n >= 1_000 {
+        20
+    } else {
+        30
+    }
+}
+
+fn key(backend: BackendKind, variant: &str, n: usize) -> String {
+    format!("peers/{}/{variant}/{n}", fixture::slug(backend))
+}
+
+// ---------------------------------------------------------------------------
+// The four ways to touch every child's parent. Each returns a checksum (the
+// summed length of the parents' texts) so the work cannot be skipped and
+// the variants can be checked against each other.
+// ---------------------------------------------------------------------------
+
+/// Hand-written diesel: two queries and a hash join.
+fn diesel_join(conn: &mut AnyConnection) -> usize {
+    let rows: Vec<ChoiceRow> = choice::table
+        .order((choice::votes.desc(), choice::id.asc()))
+        .load(conn)
+        .expect("load the choice rows");
+    let mut keys: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let parents: HashMap<i64, QuestionRow> = question::table
+        .filter(question::id.eq_any(keys))
+        .load::<QuestionRow>(conn)
+        .expect("load the question rows")
+        .into_iter()
+        .map(|q| (q.0, q))
+        .collect();
+    let mut sum = 0;
+    for row in &rows {
+        let parent = parents.get(&row.1).expect("every choice has its question");
+        sum += black_box(parent).1.len();
+    }
+    sum
+}
+
+/// The ORM: load, then touch `c.question` on every child, in the fetch mode
+/// in force.
+fn orm_touch(conn: &mut AnyConnection) -> usize {
+    let choices = Choice::objects().load(conn).expect("load the choices");
+    let mut sum = 0;
+    for c in &choices {
+        let parent = c.question(conn).expect("touch choice.question");
+        sum += black_box(parent).question_text.len();
+    }
+    sum
+}
+
+/// The prefetch loop: `prefetch_related(Choice::QUESTION)` loads the
+/// questions with the choices (one IN query), then the same loop (no query).
+fn orm_prefetch(conn: &mut AnyConnection) -> usize {
+    let choices = Choice::objects()
+        .prefetch_related(Choice::QUESTION)
+        .load(conn)
+        .expect("load the choices with their questions");
+    let mut sum = 0;
+    for c in &choices {
+        let parent = c
+            .question(conn)
+            .expect("touch a prefetched choice.question");
+        sum += black_box(parent).question_text.len();
+    }
+    sum
+}
+
+/// Checks that every variant gives the same checksum with the expected
+/// number of queries, before anything is timed.
+fn check(conn: &mut AnyConnection, n: usize) {
+    let (expected, log) = capture_queries(conn, diesel_join);
+    assert_eq!(log.count(), 2, "hand-written diesel: 2 queries");
+    assert!(expected > 0);
+    let (sum, log) = capture_queries(conn, |c| with_fetch_mode(FetchMode::Peers, || orm_touch(c)));
+    assert_eq!(
+        (sum, log.count()),
+        (expected, 2),
+        "peers: same result, 2 queries"
+    );
+    let (sum, log) = capture_queries(conn, orm_prefetch);
+    assert_eq!(
+        (sum, log.count()),
+        (expected, 2),
+        "prefetch: same result, 2 queries"
+    );
+    if n <= ONE_MAX_N {
+        let (sum, log) =
+            capture_queries(conn, |c| with_fetch_mode(FetchMode::One, || orm_touch(c)));
+        assert_eq!(
+            (sum, log.count()),
+            (expected, n + 1),
+            "one: same result, N + 1 queries"
+        );
+    }
+}
+
+fn per_instance(stats: AllocStats, n: usize) -> (f64, f64, f64) {
+    let n = n as f64;
+    (
+        stats.allocs as f64 / n,
+        stats.bytes as f64 / n,
+        stats.retained as f64 / n,
+    )
+}
+
+/// What loading N choices costs on the heap with relations (ORM) and as
+/// plain tuples (diesel, the Vec shrunk to fit so its growth slack does not
+/// count), and what the parents cost once touched (the ORM's shared
+/// `Arc<Question>`s against the hand-written `HashMap` of tuples).
+fn memory(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
+    let (rows, tuples) = count_allocs(|| {
+        let mut rows: Vec<ChoiceRow> = choice::table
+            .order((choice::votes.desc(), choice::id.asc()))
+            .load(conn)
+            .expect("load the choice rows");
+        rows.shrink_to_fit();
+        rows
+    });
+    let (parents, joined) = count_allocs(|| {
+        let mut keys: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        question::table
+            .filter(question::id.eq_any(keys))
+            .load::<QuestionRow>(conn)
+            .expect("load the question rows")
+            .into_iter()
+            .map(|q| (q.0, q))
+            .collect::<HashMap<i64, QuestionRow>>()
+    });
+    drop((rows, parents));
+    let (choices, orm) = count_allocs(|| Choice::objects().load(conn).expect("load the choices"));
+    let (_, touched) = count_allocs(|| {
+        with_fetch_mode(FetchMode::Peers, || {
+            for c in &choices {
+                black_box(c.question(conn).expect("touch choice.question"));
+            }
+        })
+    });
+    drop(choices);
+    let (t_allocs, t_bytes, t_kept) = per_instance(tuples, n);
+    let (o_allocs, o_bytes, o_kept) = per_instance(orm, n);
+    let (_, _, join_kept) = per_instance(joined, n);
+    let (_, _, touch_kept) = per_instance(touched, n);
+    let b = fixture::slug(backend);
+    println!(
+        "memory {b}/{n}: load as tuples: {t_allocs:.2} allocations, {t_bytes:.0} B allocated, {t_kept:.1} B retained per row \
+         (size_of tuple {} B)",
+        std::mem::size_of::<ChoiceRow>()
+    );
+    println!(
+        "memory {b}/{n}: Choice::objects().load(): {o_allocs:.2} allocations, {o_bytes:.0} B allocated, {o_kept:.1} B retained per instance \
+         (size_of Choice {} B)",
+        std::mem::size_of::<Choice>()
+    );
+    println!(
+        "memory {b}/{n}: peer bookkeeping: {:.1} B retained per instance ({:.1} B more allocated, {:.2} more allocations)",
+        o_kept - t_kept,
+        o_bytes - t_bytes,
+        o_allocs - t_allocs
+    );
+    println!(
+        "memory {b}/{n}: parents ({} per child): ORM keeps {touch_kept:.1} B per child after touching them, \
+         the hand-written HashMap {join_kept:.1} B per child",
+        1.0 / CHOICES_PER_QUESTION as f64
+    );
+}
+
+fn peers(c: &mut Criterion) {
+    for backend in BACKENDS {
+        for n in sizes() {
+            let Some(db) = fixture::open(backend) else {
+                break;
+            };
+            let mut conn = db.get().expect("take a connection from the pool");
+            fixture::create_poll_tables(&mut conn).expect("create the poll tables");
+            let questions = (n / CHOICES_PER_QUESTION).max(1);
+            fixture::populate(&mut conn, questions, n).expect("insert the questions and choices");
+            check(&mut conn, n);
+            memory(&mut conn, backend, n);
+
+            let samples = sample_size(n);
+            let mut group = c.benchmark_group(format!("peers/{}", fixture::slug(backend)));
+            group.sample_size(samples);
+            if n >= 10_000 {
+                group
+                    .sampling_mode(SamplingMode::Flat)
+                    .warm_up_time(Duration::from_millis(500))
+                    .measurement_time(Duration::from_secs(2));
+            }
+
+            let k = key(backend, "diesel", n);
+            let mut routine = || diesel_join(&mut conn);
+            group.bench_function(BenchmarkId::new("diesel", n), |b| {
+                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+            });
+
+            let k = key(backend, "peers", n);
+            let mut routine = || with_fetch_mode(FetchMode::Peers, || orm_touch(&mut conn));
+            group.bench_function(BenchmarkId::new("peers", n), |b| {
+                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+            });
+
+            let k = key(backend, "prefetch", n);
+            let mut routine = || orm_prefetch(&mut conn);
+            group.bench_function(BenchmarkId::new("prefetch", n), |b| {
+                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+            });
+
+            if n <= ONE_MAX_N {
+                let k = key(backend, "one", n);
+                let mut routine = || with_fetch_mode(FetchMode::One, || orm_touch(&mut conn));
+                group.bench_function(BenchmarkId::new("one", n), |b| {
+                    b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+                });
+            }
+            group.finish();
+
+            // The same variants alternated round by round (`ratio::paired`).
+            let mut keys = vec![
+                key(backend, "diesel", n),
+                key(backend, "peers", n),
+                key(backend, "prefetch", n),
+            ];
+            if n <= ONE_MAX_N {
+                keys.push(key(backend, "one", n));
+            }
+            if keys.iter().all(|k| ratio::sampled(k)) {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let min_rounds = if n >= 100_000 { 5 } else { 10 };
+                ratio::paired(&keys, PAIRED_BUDGET, min_rounds, |variant| {
+                    black_box(match variant {
+                        0 => diesel_join(&mut conn),
+                        1 => with_fetch_mode(FetchMode::Peers, || orm_touch(&mut conn)),
+                        2 => orm_prefetch(&mut conn),
+                        _ => with_fetch_mode(FetchMode::One, || orm_touch(&mut conn)),
+                    });
+                });
+            }
+            drop(conn);
+            // Dropping the handle drops the private PostgreSQL schema.
+            drop(db);
+        }
+    }
+}
+
+fn report(_: &mut Criterion) {
+    let mut keys = Vec::new();
+    for backend in BACKENDS {
+        for n in sizes() {
+            for (variant, target) in [
+                ("peers", Some(1.15)),
+                ("prefetch", Some(1.2)),
+                ("one", None),
+            ] {
+                keys.push((
+                    format!("{variant}, {backend}, N = {n}"),
+                    key(backend, variant, n),
+                    key(backend, "diesel", n),
+                    target,
+                ));
+            }
+        }
+    }
+    let comparisons: Vec<Comparison<'_>> = keys
+        .iter()
+        .map(|(label, orm, baseline, target)| Comparison {
+            label: label.clone(),
+            orm,
+            baseline,
+            target: *target,
+        })
+        .collect();
+    ratio::report("peers (baseline: hand-written diesel)", &comparisons);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = peers, report
+}
+criterion_main!(benches);

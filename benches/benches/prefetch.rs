@@ -1,0 +1,257 @@
+//! The prefetch loop: questions and, for each, its choices, against the
+//! best hand-written diesel, in the same run, on SQLite and PostgreSQL.
+//!
+//! Each iteration loads the questions and reads every question's choices:
+//!
+//! - `diesel` (baseline): the question rows as tuples, one
+//!   `choice::question_id.eq_any(ids)` query (ordered like
+//!   `Choice::objects()`), the rows grouped into a `HashMap<id, Vec<row>>`;
+//! - `prefetch`: `Question::objects().prefetch_related(Question::CHOICES)`,
+//!   then `q.choices().all(&mut conn)` for every question (no query);
+//! - `peers`: `Question::objects().load()`, then the same loop under
+//!   `FetchMode::Peers` (the first `all()` loads every peer's choices in one
+//!   query);
+//! - `one`: the same loop under `FetchMode::One` (one query per question;
+//!   N ≤ 1,000).
+//!
+//! N = 100, 1,000, 10,000 and 100,000 choices (`ORM_BENCH_MAX_N` lowers
+//! the top), ten per question. After criterion's samples the variants are
+//! also timed alternately, round by round (`ratio::paired`).
+//!
+//! Design-brief target: a prefetch loop within 1.2x of hand-written diesel.
+//!
+//! `cargo bench -p orm-benches --bench prefetch`
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use diesel::prelude::*;
+use orm_benches::alloc::CountingAlloc;
+use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
+use orm_benches::ratio::{self, timed, Comparison};
+use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
+use orm_tests::polls::{choice, question, Question};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
+/// FetchMode::One runs one query per question: only up to this N.
+const ONE_MAX_N: usize = 1_000;
+/// How long the paired measurement runs per backend and N.
+const PAIRED_BUDGET: Duration = Duration::from_secs(5);
+
+fn sample_size(n: usize) -> usize {
+    if n >= 10_000 {
+        10
+    } else if n >= 1_000 {
+        20
+    } else {
+        30
+    }
+}
+
+fn key(backend: BackendKind, variant: &str, n: usize) -> String {
+    format!("prefetch/{}/{variant}/{n}", fixture::slug(backend))
+}
+
+/// Hand-written diesel: two queries and a grouping `HashMap`.
+fn diesel_grouped(conn: &mut AnyConnection) -> usize {
+    let questions: Vec<QuestionRow> = question::table
+        .order((question::pub_date.desc(), question::id.asc()))
+        .load(conn)
+        .expect("load the question rows");
+    let ids: Vec<i64> = questions.iter().map(|q| q.0).collect();
+    let mut children: HashMap<i64, Vec<ChoiceRow>> = HashMap::with_capacity(ids.len());
+    let rows: Vec<ChoiceRow> = choice::table
+        .filter(choice::question_id.eq_any(ids))
+        .order((choice::votes.desc(), choice::id.asc()))
+        .load(conn)
+        .expect("load the choice rows");
+    for row in rows {
+        children.entry(row.1).or_default().push(row);
+    }
+    let mut sum = 0;
+    for q in &questions {
+        for c in children.get(&q.0).map_or(&[][..], Vec::as_slice) {
+            sum += black_box(c).2.len();
+        }
+    }
+    sum
+}
+
+/// The loop over `q.choices().all()` for questions loaded by `load`.
+fn orm_loop(conn: &mut AnyConnection, questions: &[Question]) -> usize {
+    let mut sum = 0;
+    for q in questions {
+        let choices = q.choices().all(conn).expect("question.choices().all()");
+        for c in choices.iter() {
+            sum += black_box(c).choice_text.len();
+        }
+    }
+    sum
+}
+
+/// `prefetch_related(Question::CHOICES)`, then the loop (no query).
+fn orm_prefetch(conn: &mut AnyConnection) -> usize {
+    let questions = Question::objects()
+        .prefetch_related(Question::CHOICES)
+        .load(conn)
+        .expect("load the questions with their choices");
+    orm_loop(conn, &questions)
+}
+
+/// A plain load, then the loop in the fetch mode in force.
+fn orm_lazy(conn: &mut AnyConnection) -> usize {
+    let questions = Question::objects().load(conn).expect("load the questions");
+    orm_loop(conn, &questions)
+}
+
+/// Same checksum from every variant, with the expected query counts.
+fn check(conn: &mut AnyConnection, n: usize, questions: usize) {
+    let (expected, log) = capture_queries(conn, diesel_grouped);
+    assert_eq!(log.count(), 2, "hand-written diesel: 2 queries");
+    assert!(expected > 0);
+    let (sum, log) = capture_queries(conn, orm_prefetch);
+    assert_eq!(
+        (sum, log.count()),
+        (expected, 2),
+        "prefetch: same result, 2 queries"
+    );
+    let (sum, log) = capture_queries(conn, |c| with_fetch_mode(FetchMode::Peers, || orm_lazy(c)));
+    assert_eq!(
+        (sum, log.count()),
+        (expected, 2),
+        "peers: same result, 2 queries"
+    );
+    if n <= ONE_MAX_N {
+        let (sum, log) = capture_queries(conn, |c| with_fetch_mode(FetchMode::One, || orm_lazy(c)));
+        assert_eq!(
+            (sum, log.count()),
+            (expected, questions + 1),
+            "one: same result, one query per question"
+        );
+    }
+}
+
+fn prefetch(c: &mut Criterion) {
+    for backend in BACKENDS {
+        for n in fixture::sizes(&SIZES) {
+            let Some(db) = fixture::open(backend) else {
+                break;
+            };
+            let mut conn = db.get().expect("take a connection from the pool");
+            fixture::create_poll_tables(&mut conn).expect("create the poll tables");
+            let questions = (n / CHOICES_PER_QUESTION).max(1);
+            fixture::populate(&mut conn, questions, n).expect("insert the questions and choices");
+            check(&mut conn, n, questions);
+
+            let samples = sample_size(n);
+            let mut group = c.benchmark_group(format!("prefetch/{}", fixture::slug(backend)));
+            group.sample_size(samples);
+            if n >= 10_000 {
+                group
+                    .sampling_mode(SamplingMode::Flat)
+                    .warm_up_time(Duration::from_millis(500))
+                    .measurement_time(Duration::from_secs(2));
+            }
+
+            let k = key(backend, "diesel", n);
+            let mut routine = || diesel_grouped(&mut conn);
+            group.bench_function(BenchmarkId::new("diesel", n), |b| {
+                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+            });
+
+            let k = key(backend, "prefetch", n);
+            let mut routine = || orm_prefetch(&mut conn);
+            group.bench_function(BenchmarkId::new("prefetch", n), |b| {
+                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+            });
+
+            let k = key(backend, "peers", n);
+            let mut routine = || with_fetch_mode(FetchMode::Peers, || orm_lazy(&mut conn));
+            group.bench_function(BenchmarkId::new("peers", n), |b| {
+                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+            });
+
+            if n <= ONE_MAX_N {
+                let k = key(backend, "one", n);
+                let mut routine = || with_fetch_mode(FetchMode::One, || orm_lazy(&mut conn));
+                group.bench_function(BenchmarkId::new("one", n), |b| {
+                    b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
+                });
+            }
+            group.finish();
+
+            let mut keys = vec![
+                key(backend, "diesel", n),
+                key(backend, "prefetch", n),
+                key(backend, "peers", n),
+            ];
+            if n <= ONE_MAX_N {
+                keys.push(key(backend, "one", n));
+            }
+            if keys.iter().all(|k| ratio::sampled(k)) {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let min_rounds = if n >= 100_000 { 5 } else { 10 };
+                ratio::paired(&keys, PAIRED_BUDGET, min_rounds, |variant| {
+                    black_box(match variant {
+                        0 => diesel_grouped(&mut conn),
+                        1 => orm_prefetch(&mut conn),
+                        2 => with_fetch_mode(FetchMode::Peers, || orm_lazy(&mut conn)),
+                        _ => with_fetch_mode(FetchMode::One, || orm_lazy(&mut conn)),
+                    });
+                });
+            }
+            drop(conn);
+            // Dropping the handle drops the private PostgreSQL schema.
+            drop(db);
+        }
+    }
+}
+
+fn report(_: &mut Criterion) {
+    let mut keys = Vec::new();
+    for backend in BACKENDS {
+        for n in fixture::sizes(&SIZES) {
+            for (variant, target) in [
+                ("prefetch", Some(1.2)),
+                ("peers", Some(1.15)),
+                ("one", None),
+            ] {
+                keys.push((
+                    format!("{variant}, {backend}, N = {n}"),
+                    key(backend, variant, n),
+                    key(backend, "diesel", n),
+                    target,
+                ));
+            }
+        }
+    }
+    let comparisons: Vec<Comparison<'_>> = keys
+        .iter()
+        .map(|(label, orm, baseline, target)| Comparison {
+            label: label.clone(),
+            orm,
+            baseline,
+            target: *target,
+        })
+        .collect();
+    ratio::report(
+        "prefetch loop (baseline: hand-written diesel)",
+        &comparisons,
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = prefetch, report
+}
+criterion_main!(benches);

@@ -1,0 +1,130 @@
+//! Databases and rows for the benchmarks: the polls models of `orm-tests`
+//! in a private database (in-memory SQLite, or a private schema on
+//! PostgreSQL that is dropped with the handle).
+
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use diesel::connection::SimpleConnection;
+use orm_core::{schema, AnyConnection, BackendKind, Model};
+use orm_tests::harness::{self, TestDb};
+use orm_tests::polls::{Author, Choice, Question};
+
+/// Rows per INSERT when filling tables: `bulk_create` sends one statement
+/// for all its rows, and 100,000 rows would pass the bind-parameter limits
+/// (SQLite 32,766, PostgreSQL 65,535).
+const INSERT_CHUNK: usize = 5_000;
+
+/// Children per parent in the data sets.
+pub const CHOICES_PER_QUESTION: usize = 10;
+
+/// A `choice` row as hand-written diesel loads it: id, question_id,
+/// choice_text, votes.
+pub type ChoiceRow = (i64, i64, String, i32);
+
+/// A `polls_question` row: id, text, pub_date, author_id.
+pub type QuestionRow = (i64, String, NaiveDateTime, Option<i64>);
+
+/// The sizes of `all` up to `ORM_BENCH_MAX_N` (all of them when unset).
+pub fn sizes(all: &[usize]) -> Vec<usize> {
+    let max = std::env::var("ORM_BENCH_MAX_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    all.iter().copied().filter(|&n| n <= max).collect()
+}
+
+/// A short name for a backend, for benchmark ids.
+pub fn slug(backend: BackendKind) -> &'static str {
+    match backend {
+        BackendKind::Sqlite => "sqlite",
+        BackendKind::Postgres => "postgres",
+        BackendKind::Mysql => "mysql",
+    }
+}
+
+/// A fresh private database on `backend`, or `None` (with a message) when
+/// its server cannot be reached. PostgreSQL is found through
+/// `ORM_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+/// its private schema is dropped when the handle is.
+pub fn open(backend: BackendKind) -> Option<TestDb> {
+    match harness::open(backend) {
+        Ok(db) => Some(db),
+        Err(e) => {
+            eprintln!("SKIPPED: {backend} is unreachable ({e})");
+            None
+        }
+    }
+}
+
+/// Creates the tables of `Author`, `Question` and `Choice`, and nothing
+/// else (statement by statement, so tables other models would add to
+/// `create_tables` are not needed).
+pub fn create_poll_tables(conn: &mut AnyConnection) -> orm_core::Result<()> {
+    let backend = conn.backend();
+    for meta in [Author::meta(), Question::meta(), Choice::meta()] {
+        for statement in schema::create_table_sql(meta, backend) {
+            conn.batch_execute(&statement)?;
+        }
+    }
+    Ok(())
+}
+
+fn day() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, 21)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .unwrap_or_default()
+}
+
+/// Inserts `questions` questions and `choices` choices, choice `i` pointing
+/// at question `i % questions`, with votes spread over 0..100 so the
+/// default ordering (`-votes, id`) has work to do. Returns the question ids.
+pub fn populate(
+    conn: &mut AnyConnection,
+    questions: usize,
+    choices: usize,
+) -> orm_core::Result<Vec<i64>> {
+    let start = day();
+    let mut ids = Vec::with_capacity(questions);
+    for chunk in (0..questions).collect::<Vec<_>>().chunks(INSERT_CHUNK) {
+        let mut rows: Vec<Question> = chunk
+            .iter()
+            .map(|&j| Question {
+                question_text: format!("Question number {j}?"),
+                pub_date: start - TimeDelta::minutes(j as i64),
+                ..Default::default()
+            })
+            .collect();
+        Question::objects().bulk_create(conn, &mut rows)?;
+        ids.extend(rows.iter().filter_map(|q| q.id));
+    }
+    if ids.len() != questions {
+        return Err(orm_core::OrmError::InvalidQuery {
+            model: "Question",
+            reason: format!(
+                "bulk_create returned {} keys for {questions} rows",
+                ids.len()
+            ),
+        });
+    }
+    for chunk in (0..choices).collect::<Vec<_>>().chunks(INSERT_CHUNK) {
+        let mut rows: Vec<Choice> = chunk
+            .iter()
+            .map(|&i| {
+                let mut c = Choice {
+                    choice_text: format!("Choice number {i}"),
+                    votes: ((i * 7_919) % 100) as i32,
+                    ..Default::default()
+                };
+                c.question.set_key(Some(ids[i % questions]));
+                c
+            })
+            .collect();
+        Choice::objects().bulk_create(conn, &mut rows)?;
+    }
+    if conn.backend() == BackendKind::Postgres {
+        for meta in [Question::meta(), Choice::meta()] {
+            let table = schema::quote(BackendKind::Postgres, meta.table);
+            conn.batch_execute(&format!("ANALYZE {table}"))?;
+        }
+    }
+    Ok(ids)
+}
