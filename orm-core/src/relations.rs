@@ -1612,12 +1612,14 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
     );
     let targets = load_in::<T>(conn, target_rel.target_column(), &target_keys)?;
     inherit_mode(&targets, mode);
-    let targets: HashMap<Key, T> = targets
+    let targets: HashMap<Key, (usize, T)> = targets
         .into_iter()
-        .filter_map(|t| Some((t.__column_key(target_rel.target_column())?, t)))
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.__column_key(target_rel.target_column())?, (i, t))))
         .collect();
-    // One entry per link, in the target's default ordering.
-    let mut linked: Vec<(Key, &T)> = links
+    // One entry per link, in the order the database returned the targets
+    // (the target's default ordering).
+    let mut linked: Vec<(Key, &(usize, T))> = links
         .iter()
         .filter_map(|l| {
             let owner = l.__column_key(owner_rel.column)?;
@@ -1625,8 +1627,11 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
             Some((owner, target))
         })
         .collect();
-    linked.sort_by(|a, b| T::__cmp_default(a.1, b.1));
-    let linked: Vec<(Key, T)> = linked.into_iter().map(|(k, t)| (k, t.clone())).collect();
+    linked.sort_by_key(|(_, (position, _))| *position);
+    let linked: Vec<(Key, T)> = linked
+        .into_iter()
+        .map(|(k, (_, t))| (k, t.clone()))
+        .collect();
     Ok(fill_slots_with(slots, linked, batch))
 }
 

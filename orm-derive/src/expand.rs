@@ -833,13 +833,24 @@ fn model_impl(model: &Model) -> TokenStream {
         }
     });
 
+    // NULLs sort as the smallest value on every backend (as `Option` does
+    // in Rust), so cached rows sorted in Rust match the database's order.
     let order_default = model.ordering.iter().map(|o| {
-        let c = col(model, column_of(model, &o.field));
-        if o.descending {
+        let column = column_of(model, &o.field);
+        let c = col(model, column);
+        let nulls = column.nullable.then(|| {
+            if o.descending {
+                quote!(let query = query.then_order_by(#c.is_null().asc());)
+            } else {
+                quote!(let query = query.then_order_by(#c.is_null().desc());)
+            }
+        });
+        let term = if o.descending {
             quote!(let query = query.then_order_by(#c.desc());)
         } else {
             quote!(let query = query.then_order_by(#c.asc());)
-        }
+        };
+        quote!(#nulls #term)
     });
 
     let self_tokens = quote!(self);

@@ -199,13 +199,16 @@ pub struct Passport {
     pub number: String,
 }
 
-/// A pet of a person.
+/// A pet of a person, ordered by a nullable field.
 #[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "-age, name")]
 pub struct Pet {
     #[orm(primary_key)]
     pub id: Option<i64>,
+    #[orm(null)]
     pub owner: ForeignKey<Person>,
     pub name: String,
+    pub age: Option<i32>,
 }
 
 /// A model with nothing but its auto-increment key.

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;
@@ -259,6 +260,28 @@ backend_tests! {
         // Nothing to change: no statement at all.
         assert_num_queries(&mut conn, 0, |c| ada.questions().set(c, &mut only_a))?;
         assert_eq!(Question::objects().filter(question::author_id.eq(ada.id)).count(&mut conn)?, 1);
+        Ok(())
+    }
+
+    fn cached_order_matches_the_database_with_nulls(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut person = Person { name: "p".into(), ..Default::default() };
+        person.save(&mut conn)?;
+        let mut pets: Vec<Pet> = [("a", Some(3)), ("b", None), ("c", Some(7)), ("d", None)]
+            .iter()
+            .map(|(name, age)| Pet { name: (*name).into(), age: *age, ..Default::default() })
+            .collect();
+        Pet::objects().bulk_create(&mut conn, &mut pets)?;
+        let names = |rows: &[Pet]| rows.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        // The database order ("-age, name", NULLs smallest on every backend)...
+        let from_db = names(&Pet::objects().load(&mut conn)?);
+        assert_eq!(from_db, ["c", "a", "b", "d"]);
+        // ...is the order of a cache sorted in Rust by set().
+        person.pets().set(&mut conn, &mut pets)?;
+        assert_eq!(names(&person.pets().all(&mut conn)?), from_db);
+        let fresh = Person::get(&mut conn, person.id.unwrap_or_default())?;
+        assert_eq!(names(&with_fetch_mode(FetchMode::One, || fresh.pets().all(&mut conn))?), from_db);
         Ok(())
     }
 }
