@@ -360,7 +360,21 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// under `Peers` the target is loaded for every live peer in one query
     /// (per IN-list chunk), under `One` for this instance only, and under
     /// `Raise` the access fails with [`OrmError::FetchBlocked`].
+    #[inline]
     pub fn load(&self, conn: &mut AnyConnection, rel: &'static RelationMeta) -> Result<Option<&T>> {
+        // The fast path: a loaded value never consults the mode.
+        match self.cell.value.get() {
+            Some(Resolved::Found(t)) => Ok(Some(t)),
+            _ => self.load_slow(conn, rel),
+        }
+    }
+
+    #[cold]
+    fn load_slow(
+        &self,
+        conn: &mut AnyConnection,
+        rel: &'static RelationMeta,
+    ) -> Result<Option<&T>> {
         let Some(key) = &self.cell.key else {
             return Ok(None);
         };
@@ -412,7 +426,16 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             .filter_map(|c| c.key.as_ref().map(KeyType::to_key))
             .filter(|k| seen.insert(k.clone()))
             .collect();
-        let targets = load_in::<T>(conn, rel.target_column(), &keys)?;
+        // Joined by key, so the parents need no ordering.
+        let mut targets = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(conn.backend().max_in_list()) {
+            targets.extend(
+                QuerySet::<T>::new()
+                    .unordered()
+                    .filter_keys(rel.target_column(), chunk.to_vec())?
+                    .load(conn)?,
+            );
+        }
         let by_key: HashMap<Key, Arc<T>> = targets
             .into_iter()
             .filter_map(|t| {
@@ -765,7 +788,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     }
 
     fn owner(&self) -> Result<&Key> {
-        self.owner.as_ref().ok_or(OrmError::Unsaved {
+        self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
             model: self.owner_model.name,
         })
     }
@@ -1111,7 +1134,7 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     }
 
     fn owner(&self) -> Result<&Key> {
-        self.owner.as_ref().ok_or(OrmError::Unsaved {
+        self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
             model: self.owner_model.name,
         })
     }

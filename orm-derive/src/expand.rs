@@ -214,7 +214,7 @@ fn write_value(model: &Model, field: &Field, column: &Column, source: &TokenStre
         (Some(_), false) => {
             let model_name = model.ident.to_string();
             let field_name = ident.to_string();
-            quote!(#c.eq(#source.#ident.key().ok_or(::orm_core::OrmError::RelationUnset {
+            quote!(#c.eq(#source.#ident.key().ok_or_else(|| ::orm_core::OrmError::RelationUnset {
                 model: #model_name,
                 field: #field_name,
             })?))
@@ -461,7 +461,7 @@ fn accessors(model: &Model) -> TokenStream {
             quote! {
                 #[doc = #doc]
                 pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<&#target> {
-                    self.#field.load(conn, Self::#rel_fn().meta())?.ok_or(::orm_core::OrmError::RelationUnset {
+                    self.#field.load(conn, Self::#rel_fn().meta())?.ok_or_else(|| ::orm_core::OrmError::RelationUnset {
                         model: #model_name,
                         field: #field_name,
                     })
