@@ -80,6 +80,18 @@ impl<Owner, Target> TypedRelation<Owner, Target> {
     pub fn meta(&self) -> &'static RelationMeta {
         self.meta
     }
+
+    /// The value `target` is referenced by: its key, or its `to_field`.
+    #[inline]
+    pub fn key_of_target(&self, target: &Target) -> Option<Key>
+    where
+        Target: Model,
+    {
+        match self.meta.to_field {
+            None => target.pk().map(|k| k.to_key()),
+            Some(column) => target.__column_key(column),
+        }
+    }
 }
 
 /// Loads the rows of `M` whose `column` is one of `keys`, in `M`'s default

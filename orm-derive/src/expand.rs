@@ -518,7 +518,7 @@ fn accessors(model: &Model) -> TokenStream {
             #[doc = #doc]
             pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
-                let owner = <Self as ::orm_core::Model>::__column_key(self, rel.meta().target_column());
+                let owner = rel.key_of_target(self);
                 ::orm_core::RelatedManager::new(owner, <Self as ::orm_core::Model>::meta(), rel.meta(), &self.#field)
             }
         }
@@ -536,7 +536,7 @@ fn accessors(model: &Model) -> TokenStream {
             pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner, impl ::orm_core::Model + ::core::default::Default> {
                 let (owner_rel, target_rel) = <#owner>::#m2m_fn();
                 let _: ::orm_core::TypedRelation<_, #ident> = target_rel;
-                let key = <Self as ::orm_core::Model>::__column_key(self, target_rel.meta().target_column());
+                let key = target_rel.key_of_target(self);
                 ::orm_core::ManyToManyManager::from_typed(key, <Self as ::orm_core::Model>::meta(), target_rel, owner_rel, &self.#field)
             }
         }
@@ -553,7 +553,7 @@ fn accessors(model: &Model) -> TokenStream {
             #[doc = #doc]
             pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
-                let owner = <Self as ::orm_core::Model>::__column_key(self, rel.meta().target_column());
+                let owner = rel.key_of_target(self);
                 ::orm_core::relations::reverse_one(conn, owner, <Self as ::orm_core::Model>::meta(), #field_name, rel.meta(), &self.#field)
             }
         }
@@ -774,7 +774,7 @@ fn many_to_many_accessor(model: &Model, field: &Field, m: &ManyToManyField) -> T
         #[doc = #doc]
         pub fn #name(&self) -> ::orm_core::ManyToManyManager<'_, #target, #through> {
             let (owner_rel, target_rel) = Self::#m2m_fn();
-            let key = <Self as ::orm_core::Model>::__column_key(self, owner_rel.meta().target_column());
+            let key = owner_rel.key_of_target(self);
             ::orm_core::ManyToManyManager::from_typed(key, <Self as ::orm_core::Model>::meta(), owner_rel, target_rel, &self.#name)
         }
     }
