@@ -144,8 +144,6 @@ enum Resolved<T> {
 struct ToOneCell<T, K> {
     key: Option<K>,
     value: OnceLock<Resolved<T>>,
-    /// The instance's fetch mode.
-    mode: ModeCell,
     /// The instances loaded with this one (set once, when the query loads).
     peers: OnceLock<Arc<PeerGroup<ToOneCell<T, K>>>>,
 }
@@ -155,7 +153,6 @@ impl<T, K> ToOneCell<T, K> {
         Arc::new(ToOneCell {
             key,
             value: OnceLock::new(),
-            mode: ModeCell::default(),
             peers: OnceLock::new(),
         })
     }
@@ -204,6 +201,8 @@ impl<T, K> ToOneCell<T, K> {
 /// ```
 pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     cell: Arc<ToOneCell<T, K>>,
+    /// The instance's fetch mode: its own, not shared with clones.
+    mode: ModeCell,
     _target: PhantomData<fn() -> T>,
 }
 
@@ -215,6 +214,7 @@ impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
     fn default() -> Self {
         ForeignKey {
             cell: ToOneCell::new(None),
+            mode: ModeCell::default(),
             _target: PhantomData,
         }
     }
@@ -222,8 +222,11 @@ impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
 
 impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
     fn clone(&self) -> Self {
+        let mode = ModeCell::default();
+        mode.set(self.mode.get());
         ForeignKey {
             cell: Arc::clone(&self.cell),
+            mode,
             _target: PhantomData,
         }
     }
@@ -258,6 +261,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     pub fn from_key(key: K) -> Self {
         ForeignKey {
             cell: ToOneCell::new(Some(key)),
+            mode: ModeCell::default(),
             _target: PhantomData,
         }
     }
@@ -266,6 +270,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     pub fn from_optional_key(key: Option<K>) -> Self {
         ForeignKey {
             cell: ToOneCell::new(key),
+            mode: ModeCell::default(),
             _target: PhantomData,
         }
     }
@@ -304,23 +309,22 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         self.replace_cell(cell);
     }
 
-    /// A new cell (new key or dropped cache) keeps the instance's mode but
-    /// leaves the peer group: peers keep their own values.
+    /// A new cell (new key or dropped cache) leaves the peer group: peers
+    /// keep their own values.
     fn replace_cell(&mut self, cell: Arc<ToOneCell<T, K>>) {
-        cell.mode.set(self.cell.mode.get());
         self.cell = cell;
     }
 
     /// The instance-level fetch mode stored in this field.
     #[doc(hidden)]
     pub fn fetch_mode(&self) -> Option<FetchMode> {
-        self.cell.mode.get()
+        self.mode.get()
     }
 
     /// Stores the instance-level fetch mode in this field.
     #[doc(hidden)]
     pub fn set_fetch_mode(&self, mode: Option<FetchMode>) {
-        self.cell.mode.set(mode);
+        self.mode.set(mode);
     }
 
     fn target_column() -> &'static str {
@@ -391,7 +395,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             return Ok(None);
         };
         if self.cell.value.get().is_none() {
-            let mode = self.cell.mode.get();
+            let mode = self.mode.get();
             match (resolve(mode, rel.fetch_mode), self.cell.peers.get()) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {

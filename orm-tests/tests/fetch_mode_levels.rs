@@ -90,6 +90,11 @@ backend_tests! {
         votes[0].set_fetch_mode(FetchMode::Raise);
         assert!(matches!(votes[0].voter(&mut conn), Err(OrmError::FetchBlocked { .. })));
         assert_num_queries(&mut conn, 1, |c| votes[1].voter(c).map(|_| ()))?;
+        // A clone has its own mode.
+        let copy = votes[1].clone();
+        copy.set_fetch_mode(FetchMode::One);
+        assert_eq!(votes[1].fetch_mode(), Some(FetchMode::Peers));
+        assert_eq!(copy.fetch_mode(), Some(FetchMode::One));
         // A scope beats the instance.
         let votes = Vote::objects().load(&mut conn)?;
         votes.iter().for_each(|v| v.set_fetch_mode(FetchMode::Raise));
