@@ -136,7 +136,7 @@ impl Instrumentation for QueryLog {
 /// Runs `f` on `conn` and returns its result with the statements it ran.
 ///
 /// The connection's instrumentation is replaced for the duration of the call
-/// and removed afterwards.
+/// and removed afterwards, also when `f` panics.
 ///
 /// ```
 /// # fn main() -> orm_core::Result<()> {
@@ -153,9 +153,14 @@ pub fn capture_queries<R>(
 ) -> (R, CapturedQueries) {
     let log = QueryLog::default();
     conn.set_instrumentation(log.clone());
-    let result = f(conn);
+    // Restore the connection even when `f` panics, so a pooled connection
+    // does not go back to the pool still recording.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
     conn.set_instrumentation(diesel::connection::get_default_instrumentation());
-    (result, log.snapshot())
+    match result {
+        Ok(result) => (result, log.snapshot()),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Runs `f` and panics, listing the statements, unless it ran exactly
