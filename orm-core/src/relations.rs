@@ -768,6 +768,50 @@ slot_field!(Related<C>);
 slot_field!(ReverseOneToOne<C>);
 slot_field!(ManyToMany<T, K>);
 
+/// The cache-control methods shared by the managers (`$row` is the related
+/// model's type parameter).
+macro_rules! manager_cache_control {
+    ($row:ident) => {
+        /// Whether the rows are cached for the current key.
+        pub fn is_cached(&self) -> bool {
+            self.owner
+                .as_ref()
+                .is_some_and(|k| self.slot.get(k).is_some())
+        }
+
+        /// Caches `rows` as the related rows (sorted in the related
+        /// model's default ordering), bound to the owner's current key; the
+        /// next `all` costs no query. Does nothing for an unsaved owner.
+        pub fn set_cached(&self, mut rows: Vec<$row>) {
+            if let Some(key) = &self.owner {
+                rows.sort_by($row::__cmp_default);
+                self.slot.put(key.clone(), Arc::new(rows));
+            }
+        }
+
+        /// Drops the cached rows; the next `all` queries.
+        pub fn invalidate(&self) {
+            self.slot.clear();
+        }
+
+        /// The cached rows for the owner's current key, without querying.
+        pub fn cached(&self) -> Option<Arc<Vec<$row>>> {
+            self.slot.get(self.owner.as_ref()?)
+        }
+
+        /// The slot's address: the same for every access on one instance.
+        pub fn slot_ptr(&self) -> *const () {
+            (self.slot as *const Slot<$row>).cast()
+        }
+
+        fn owner(&self) -> Result<&Key> {
+            self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
+                model: self.owner_model.name,
+            })
+        }
+    };
+}
+
 /// The manager of a reverse foreign key: `question.choices()`.
 ///
 /// It borrows the instance's slot; building it allocates nothing.
@@ -798,17 +842,6 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         }
     }
 
-    /// The slot's address: the same for every access on one instance.
-    pub fn slot_ptr(&self) -> *const () {
-        (self.slot as *const Slot<C>).cast()
-    }
-
-    fn owner(&self) -> Result<&Key> {
-        self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
-            model: self.owner_model.name,
-        })
-    }
-
     /// The related rows in `C`'s default ordering: cached after the first
     /// call (one query), zero queries afterwards.
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<C>>> {
@@ -832,32 +865,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         Ok(filled.into_iter().next().unwrap_or_default())
     }
 
-    /// Whether the rows are cached for the current key.
-    pub fn is_cached(&self) -> bool {
-        self.owner
-            .as_ref()
-            .is_some_and(|k| self.slot.get(k).is_some())
-    }
-
-    /// Caches `rows` as the related rows (sorted in `C`'s default
-    /// ordering), bound to the owner's current key; the next `all` costs
-    /// no query. Does nothing for an unsaved owner.
-    pub fn set_cached(&self, mut rows: Vec<C>) {
-        if let Some(key) = &self.owner {
-            rows.sort_by(C::__cmp_default);
-            self.slot.put(key.clone(), Arc::new(rows));
-        }
-    }
-
-    /// Drops the cached rows; the next `all` queries.
-    pub fn invalidate(&self) {
-        self.slot.clear();
-    }
-
-    /// The cached rows for the owner's current key, without querying.
-    pub fn cached(&self) -> Option<Arc<Vec<C>>> {
-        self.slot.get(self.owner.as_ref()?)
-    }
+    manager_cache_control!(C);
 
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
@@ -1144,17 +1152,6 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
         )
     }
 
-    /// The slot's address: the same for every access on one instance.
-    pub fn slot_ptr(&self) -> *const () {
-        (self.slot as *const Slot<T>).cast()
-    }
-
-    fn owner(&self) -> Result<&Key> {
-        self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
-            model: self.owner_model.name,
-        })
-    }
-
     fn through_rows(&self) -> Result<QuerySet<Th>> {
         QuerySet::<Th>::new()
             .unordered()
@@ -1214,32 +1211,7 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
         Ok(rows)
     }
 
-    /// Whether the rows are cached for the current key.
-    pub fn is_cached(&self) -> bool {
-        self.owner
-            .as_ref()
-            .is_some_and(|k| self.slot.get(k).is_some())
-    }
-
-    /// Caches `rows` as the related rows (sorted in `T`'s default
-    /// ordering), bound to the owner's current key; the next `all` costs
-    /// no query. Does nothing for an unsaved owner.
-    pub fn set_cached(&self, mut rows: Vec<T>) {
-        if let Some(key) = &self.owner {
-            rows.sort_by(T::__cmp_default);
-            self.slot.put(key.clone(), Arc::new(rows));
-        }
-    }
-
-    /// Drops the cached rows; the next `all` queries.
-    pub fn invalidate(&self) {
-        self.slot.clear();
-    }
-
-    /// The cached rows for the owner's current key, without querying.
-    pub fn cached(&self) -> Option<Arc<Vec<T>>> {
-        self.slot.get(self.owner.as_ref()?)
-    }
+    manager_cache_control!(T);
 
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
