@@ -23,6 +23,15 @@ fn slice<M: Model>(query: M::Query, limit: Option<i64>, offset: Option<i64>) -> 
     M::__slice(query, limit, offset)
 }
 
+/// Inserts `rows` with one statement per chunk that fits the backend's bind
+/// limit; the caller provides the transaction.
+pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
+    let per_row = M::meta().columns.len().max(1);
+    let chunk = (conn.backend().max_binds() / per_row).max(1);
+    rows.chunks_mut(chunk)
+        .try_for_each(|rows| M::__insert_all(rows, conn))
+}
+
 /// A predicate that is never true (`1 = 0`).
 fn never() -> diesel::expression::SqlLiteral<Nullable<Bool>> {
     diesel::dsl::sql::<Nullable<Bool>>("1 = 0")
@@ -354,13 +363,7 @@ impl<M: Model> QuerySet<M> {
         if rows.is_empty() {
             return Ok(());
         }
-        // One statement per chunk that fits the backend's bind limit.
-        let per_row = M::meta().columns.len().max(1);
-        let chunk = (conn.backend().max_binds() / per_row).max(1);
-        conn.transaction(|conn| {
-            rows.chunks_mut(chunk)
-                .try_for_each(|rows| M::__insert_all(rows, conn))
-        })
+        conn.transaction(|conn| insert_chunked(conn, rows))
     }
 
     /// Deletes the matching rows in one statement and returns how many.

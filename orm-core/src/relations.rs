@@ -1275,8 +1275,8 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
                 row
             })
             .collect();
-        // Chunked below the bind limit by bulk_create.
-        QuerySet::<Th>::new().bulk_create(conn, &mut rows)
+        // Callers run this inside their transaction: no savepoint of its own.
+        crate::queryset::insert_chunked(conn, &mut rows)
     }
 
     /// Deletes the links to `keys` (all links with `None`): one DELETE per
