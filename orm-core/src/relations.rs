@@ -574,6 +574,29 @@ impl<C> Slot<C> {
             .collect()
     }
 
+    /// The rows for `key`: from the cache; else, under PEERS, filled by
+    /// `fill` for every live peer still empty (a batch); else filled for this
+    /// slot alone. `fill` gets the slots with their owner keys and whether
+    /// it runs as a batch.
+    fn get_or_fill(
+        &self,
+        key: &Key,
+        mode: FetchMode,
+        mut fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
+    ) -> Result<Arc<Vec<C>>> {
+        if let Some(rows) = self.get(key) {
+            return Ok(rows);
+        }
+        if let (FetchMode::Peers, Some(group)) = (mode, self.batch_group(key)) {
+            group.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
+            if let Some(rows) = self.get(key) {
+                return Ok(rows);
+            }
+        }
+        let filled = fill(&[(self, key.clone())], false)?;
+        Ok(filled.into_iter().next().unwrap_or_default())
+    }
+
     fn get(&self, key: &Key) -> Option<Arc<Vec<C>>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
@@ -846,23 +869,11 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// call (one query), zero queries afterwards.
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<C>>> {
         let key = self.owner()?;
-        if let Some(rows) = self.slot.get(key) {
-            return Ok(rows);
-        }
         let mode = self.slot.mode.get();
-        if let (FetchMode::Peers, Some(group)) = (
-            resolve(mode, self.owner_model.fetch_mode),
-            self.slot.batch_group(key),
-        ) {
-            group.with_live(|peers| {
-                fill_reverse(conn, self.rel, &Slot::pending_peers(peers), mode, true)
-            })?;
-            if let Some(rows) = self.slot.get(key) {
-                return Ok(rows);
-            }
-        }
-        let filled = fill_reverse(conn, self.rel, &[(self.slot, key.clone())], mode, false)?;
-        Ok(filled.into_iter().next().unwrap_or_default())
+        let resolved = resolve(mode, self.owner_model.fetch_mode);
+        self.slot.get_or_fill(key, resolved, |slots, batch| {
+            fill_reverse(conn, self.rel, slots, mode, batch)
+        })
     }
 
     manager_cache_control!(C);
@@ -1181,34 +1192,11 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     /// time, cached in the instance afterwards (zero queries).
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<T>>> {
         let key = self.owner()?;
-        if let Some(rows) = self.slot.get(key) {
-            return Ok(rows);
-        }
         let mode = self.slot.mode.get();
-        if let (FetchMode::Peers, Some(group)) = (
-            resolve(mode, self.owner_model.fetch_mode),
-            self.slot.batch_group(key),
-        ) {
-            group.with_live(|peers| {
-                fill_many_to_many::<T, Th>(
-                    conn,
-                    self.owner_rel,
-                    self.target_rel,
-                    &Slot::pending_peers(peers),
-                    mode,
-                    true,
-                )
-            })?;
-            if let Some(rows) = self.slot.get(key) {
-                return Ok(rows);
-            }
-        }
-        let keys = self.current_keys(conn)?;
-        let rows = load_in::<T>(conn, self.target_rel.target_column(), &keys)?;
-        inherit_mode(&rows, mode);
-        let rows = Arc::new(rows);
-        self.slot.put(key.clone(), Arc::clone(&rows));
-        Ok(rows)
+        let resolved = resolve(mode, self.owner_model.fetch_mode);
+        self.slot.get_or_fill(key, resolved, |slots, batch| {
+            fill_many_to_many::<T, Th>(conn, self.owner_rel, self.target_rel, slots, mode, batch)
+        })
     }
 
     manager_cache_control!(T);
@@ -1742,25 +1730,17 @@ pub fn reverse_one<C: Model>(
         return Ok(one(rows));
     }
     let mode = slot.mode.get();
-    match (resolve(mode, model.fetch_mode), slot.batch_group(&key)) {
-        (FetchMode::Raise, _) => {
-            return Err(OrmError::FetchBlocked {
-                model: model.name,
-                field: field_name,
-            })
-        }
-        (FetchMode::Peers, Some(group)) => {
-            group.with_live(|peers| {
-                fill_reverse(conn, rel, &Slot::pending_peers(peers), mode, true)
-            })?;
-        }
-        _ => {}
+    let resolved = resolve(mode, model.fetch_mode);
+    if resolved == FetchMode::Raise {
+        return Err(OrmError::FetchBlocked {
+            model: model.name,
+            field: field_name,
+        });
     }
-    if let Some(rows) = slot.get(&key) {
-        return Ok(one(rows));
-    }
-    let filled = fill_reverse(conn, rel, &[(&**slot, key)], mode, false)?;
-    Ok(filled.into_iter().next().and_then(one))
+    let rows = slot.get_or_fill(&key, resolved, |slots, batch| {
+        fill_reverse(conn, rel, slots, mode, batch)
+    })?;
+    Ok(one(rows))
 }
 
 /// With the `serde` feature, a foreign key serializes as its key (or
