@@ -89,6 +89,7 @@ pub struct FormField {
 /// assert!(i32::parse_form("4x", None).is_err());
 /// assert_eq!(Option::<i32>::parse_form("", None), Ok(None));
 /// assert!(String::parse_form("toolong", Some(3)).is_err());
+/// assert!(f64::parse_form("NaN", None).is_err());
 /// ```
 pub trait FormValue: Sized {
     /// Parses `raw`; the error is the message shown to the user.
@@ -107,10 +108,23 @@ macro_rules! number_value {
 number_value!(
     i16 => "a whole number between -32768 and 32767",
     i32 => "a whole number between -2147483648 and 2147483647",
-    i64 => "a whole number",
-    f32 => "a number",
-    f64 => "a number"
+    i64 => "a whole number"
 );
+
+macro_rules! float_value {
+    ($($t:ty),*) => {$(
+        /// Finite numbers only: `NaN` and `inf` are refused.
+        impl FormValue for $t {
+            fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
+                match raw.trim().parse::<$t>() {
+                    Ok(v) if v.is_finite() => Ok(v),
+                    _ => Err("Enter a number.".into()),
+                }
+            }
+        }
+    )*};
+}
+float_value!(f32, f64);
 
 impl FormValue for bool {
     fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {

@@ -982,8 +982,11 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         let key = self.owner()?.clone();
         child.__set_relation_key(self.rel.column, Some(key.clone()));
         child.save(conn)?;
-        self.slot
-            .edit(&key, |rows| insert_sorted(rows, child.clone()));
+        let pk = child.pk().map(|k| k.to_key());
+        self.slot.edit(&key, |rows| {
+            rows.retain(|r| r.pk().map(|k| k.to_key()) != pk);
+            insert_sorted(rows, child.clone());
+        });
         Ok(child)
     }
 

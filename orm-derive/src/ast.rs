@@ -877,6 +877,19 @@ fn validate(model: &mut Model, ordering: Option<Spanned<String>>, errors: &mut E
         );
     }
     for (i, (field, column)) in columns.iter().enumerate() {
+        // The diesel column name too: a foreign key `author` is `author_id`.
+        if let Some((first, _)) = columns[..i]
+            .iter()
+            .find(|(_, c)| c.rust_name == column.rust_name && c.name != column.name)
+        {
+            errors.push(
+                field.ident.span(),
+                format!(
+                    "field `{}` and field `{}` both become the diesel column `{}`; rename one of the fields",
+                    first.ident, field.ident, column.rust_name
+                ),
+            );
+        }
         if let Some((first, _)) = columns[..i].iter().find(|(_, c)| c.name == column.name) {
             errors.push(
                 field.ident.span(),

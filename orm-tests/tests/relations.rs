@@ -132,6 +132,13 @@ backend_tests! {
         let texts = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?
             .iter().map(|c| c.choice_text.clone()).collect::<Vec<_>>();
         assert_eq!(texts, ["top", "mid"]);
+        // create() with a row the cache holds already replaces it.
+        let mut again = created.clone();
+        again.votes = 10;
+        q.choices().create(&mut conn, again)?;
+        let texts = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?
+            .iter().map(|c| c.choice_text.clone()).collect::<Vec<_>>();
+        assert_eq!(texts, ["mid", "top"]);
 
         // Nullable foreign key: add / remove / clear on Author.questions.
         let mut ada = Author { name: "Ada".into(), ..Default::default() };
