@@ -169,18 +169,12 @@ fn cached_access(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let base = key("field_read");
-    let comparisons: Vec<(String, String)> =
-        ["reverse_manager", "reverse_all_cached", "forward_cached"]
-            .iter()
-            .map(|id| (id.to_string(), key(id)))
-            .collect();
-    let rows: Vec<Comparison<'_>> = comparisons
+    let rows: Vec<Comparison> = ["reverse_manager", "reverse_all_cached", "forward_cached"]
         .iter()
-        .map(|(label, k)| Comparison {
-            label: label.clone(),
-            orm: k,
-            baseline: &base,
+        .map(|id| Comparison {
+            label: id.to_string(),
+            orm: key(id),
+            baseline: key("field_read"),
             target: Some(3.0),
         })
         .collect();

@@ -433,22 +433,12 @@ fn form_save(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let keys: Vec<(String, String, String)> = BACKENDS
+    let comparisons: Vec<Comparison> = BACKENDS
         .iter()
-        .map(|&backend| {
-            (
-                format!("ModelForm save + read-back, {backend}, {CHOSEN} tags"),
-                key(backend, "form"),
-                key(backend, "diesel"),
-            )
-        })
-        .collect();
-    let comparisons: Vec<Comparison<'_>> = keys
-        .iter()
-        .map(|(label, orm, baseline)| Comparison {
-            label: label.clone(),
-            orm,
-            baseline,
+        .map(|&backend| Comparison {
+            label: format!("ModelForm save + read-back, {backend}, {CHOSEN} tags"),
+            orm: key(backend, "form"),
+            baseline: key(backend, "diesel"),
             target: None,
         })
         .collect();

@@ -32,11 +32,12 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::prelude::*;
 use orm_benches::alloc::{count_allocs, AllocStats, CountingAlloc};
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
-use orm_benches::ratio::{self, timed, Comparison};
+use orm_benches::ratio::{self, Comparison};
+use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
 use orm_tests::polls::{choice, question, Choice};
@@ -48,22 +49,9 @@ const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
 const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 /// FetchMode::One runs N + 1 queries: only up to this N.
 const ONE_MAX_N: usize = 1_000;
-/// How long the paired measurement runs per backend and N (at least 10
-/// rounds; 5 for N = 100,000).
-const PAIRED_BUDGET: Duration = Duration::from_secs(5);
 
 fn sizes() -> Vec<usize> {
     fixture::sizes(&SIZES)
-}
-
-fn sample_size(n: usize) -> usize {
-    if n >= 10_000 {
-        10
-    } else if n >= 1_000 {
-        20
-    } else {
-        30
-    }
 }
 
 fn key(backend: BackendKind, variant: &str, n: usize) -> String {
@@ -112,6 +100,16 @@ fn orm_touch(conn: &mut AnyConnection) -> usize {
     sum
 }
 
+/// [`orm_touch`] under PEERS.
+fn orm_peers(conn: &mut AnyConnection) -> usize {
+    with_fetch_mode(FetchMode::Peers, || orm_touch(conn))
+}
+
+/// [`orm_touch`] under ONE: N + 1 queries.
+fn orm_one(conn: &mut AnyConnection) -> usize {
+    with_fetch_mode(FetchMode::One, || orm_touch(conn))
+}
+
 /// The prefetch loop: `prefetch_related(Choice::QUESTION)` loads the
 /// questions with the choices (one IN query), then the same loop (no query).
 fn orm_prefetch(conn: &mut AnyConnection) -> usize {
@@ -135,7 +133,7 @@ fn check(conn: &mut AnyConnection, n: usize) {
     let (expected, log) = capture_queries(conn, diesel_join);
     assert_eq!(log.count(), 2, "hand-written diesel: 2 queries");
     assert!(expected > 0);
-    let (sum, log) = capture_queries(conn, |c| with_fetch_mode(FetchMode::Peers, || orm_touch(c)));
+    let (sum, log) = capture_queries(conn, orm_peers);
     assert_eq!(
         (sum, log.count()),
         (expected, 2),
@@ -148,8 +146,7 @@ fn check(conn: &mut AnyConnection, n: usize) {
         "prefetch: same result, 2 queries"
     );
     if n <= ONE_MAX_N {
-        let (sum, log) =
-            capture_queries(conn, |c| with_fetch_mode(FetchMode::One, || orm_touch(c)));
+        let (sum, log) = capture_queries(conn, orm_one);
         assert_eq!(
             (sum, log.count()),
             (expected, n + 1),
@@ -243,64 +240,23 @@ fn peers(c: &mut Criterion) {
             check(&mut conn, n);
             memory(&mut conn, backend, n);
 
-            let samples = sample_size(n);
-            let mut group = c.benchmark_group(format!("peers/{}", fixture::slug(backend)));
-            group.sample_size(samples);
-            if n >= 10_000 {
-                group
-                    .sampling_mode(SamplingMode::Flat)
-                    .warm_up_time(Duration::from_millis(500))
-                    .measurement_time(Duration::from_secs(2));
-            }
-
-            let k = key(backend, "diesel", n);
-            let mut routine = || diesel_join(&mut conn);
-            group.bench_function(BenchmarkId::new("diesel", n), |b| {
-                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-            });
-
-            let k = key(backend, "peers", n);
-            let mut routine = || with_fetch_mode(FetchMode::Peers, || orm_touch(&mut conn));
-            group.bench_function(BenchmarkId::new("peers", n), |b| {
-                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-            });
-
-            let k = key(backend, "prefetch", n);
-            let mut routine = || orm_prefetch(&mut conn);
-            group.bench_function(BenchmarkId::new("prefetch", n), |b| {
-                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-            });
-
-            if n <= ONE_MAX_N {
-                let k = key(backend, "one", n);
-                let mut routine = || with_fetch_mode(FetchMode::One, || orm_touch(&mut conn));
-                group.bench_function(BenchmarkId::new("one", n), |b| {
-                    b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-                });
-            }
-            group.finish();
-
-            // The same variants alternated round by round (`ratio::paired`).
-            let mut keys = vec![
-                key(backend, "diesel", n),
-                key(backend, "peers", n),
-                key(backend, "prefetch", n),
+            let mut variants: Vec<Variant<usize>> = vec![
+                ("diesel", diesel_join),
+                ("peers", orm_peers),
+                ("prefetch", orm_prefetch),
             ];
             if n <= ONE_MAX_N {
-                keys.push(key(backend, "one", n));
+                variants.push(("one", orm_one));
             }
-            if keys.iter().all(|k| ratio::sampled(k)) {
-                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-                let min_rounds = if n >= 100_000 { 5 } else { 10 };
-                ratio::paired(&keys, PAIRED_BUDGET, min_rounds, |variant| {
-                    black_box(match variant {
-                        0 => diesel_join(&mut conn),
-                        1 => with_fetch_mode(FetchMode::Peers, || orm_touch(&mut conn)),
-                        2 => orm_prefetch(&mut conn),
-                        _ => with_fetch_mode(FetchMode::One, || orm_touch(&mut conn)),
-                    });
-                });
-            }
+            variants::run(
+                c,
+                &format!("peers/{}", fixture::slug(backend)),
+                n,
+                &mut conn,
+                &variants,
+                |variant| key(backend, variant, n),
+                Duration::from_secs(2),
+            );
             drop(conn);
             // Dropping the handle drops the private PostgreSQL schema.
             drop(db);
@@ -309,7 +265,7 @@ fn peers(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut keys = Vec::new();
+    let mut comparisons = Vec::new();
     for backend in BACKENDS {
         for n in sizes() {
             for (variant, target) in [
@@ -317,24 +273,15 @@ fn report(_: &mut Criterion) {
                 ("prefetch", Some(1.2)),
                 ("one", None),
             ] {
-                keys.push((
-                    format!("{variant}, {backend}, N = {n}"),
-                    key(backend, variant, n),
-                    key(backend, "diesel", n),
+                comparisons.push(Comparison {
+                    label: format!("{variant}, {backend}, N = {n}"),
+                    orm: key(backend, variant, n),
+                    baseline: key(backend, "diesel", n),
                     target,
-                ));
+                });
             }
         }
     }
-    let comparisons: Vec<Comparison<'_>> = keys
-        .iter()
-        .map(|(label, orm, baseline, target)| Comparison {
-            label: label.clone(),
-            orm,
-            baseline,
-            target: *target,
-        })
-        .collect();
     ratio::report("peers (baseline: hand-written diesel)", &comparisons);
 }
 

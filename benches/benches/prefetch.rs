@@ -26,11 +26,12 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::prelude::*;
 use orm_benches::alloc::CountingAlloc;
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
-use orm_benches::ratio::{self, timed, Comparison};
+use orm_benches::ratio::{self, Comparison};
+use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
 use orm_tests::polls::{choice, question, Question};
@@ -42,18 +43,6 @@ const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
 const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 /// FetchMode::One runs one query per question: only up to this N.
 const ONE_MAX_N: usize = 1_000;
-/// How long the paired measurement runs per backend and N.
-const PAIRED_BUDGET: Duration = Duration::from_secs(5);
-
-fn sample_size(n: usize) -> usize {
-    if n >= 10_000 {
-        10
-    } else if n >= 1_000 {
-        20
-    } else {
-        30
-    }
-}
 
 fn key(backend: BackendKind, variant: &str, n: usize) -> String {
     format!("prefetch/{}/{variant}/{n}", fixture::slug(backend))
@@ -105,6 +94,16 @@ fn orm_prefetch(conn: &mut AnyConnection) -> usize {
     orm_loop(conn, &questions)
 }
 
+/// [`orm_lazy`] under PEERS.
+fn orm_peers(conn: &mut AnyConnection) -> usize {
+    with_fetch_mode(FetchMode::Peers, || orm_lazy(conn))
+}
+
+/// [`orm_lazy`] under ONE: one query per question.
+fn orm_one(conn: &mut AnyConnection) -> usize {
+    with_fetch_mode(FetchMode::One, || orm_lazy(conn))
+}
+
 /// A plain load, then the loop in the fetch mode in force.
 fn orm_lazy(conn: &mut AnyConnection) -> usize {
     let questions = Question::objects().load(conn).expect("load the questions");
@@ -122,14 +121,14 @@ fn check(conn: &mut AnyConnection, n: usize, questions: usize) {
         (expected, 2),
         "prefetch: same result, 2 queries"
     );
-    let (sum, log) = capture_queries(conn, |c| with_fetch_mode(FetchMode::Peers, || orm_lazy(c)));
+    let (sum, log) = capture_queries(conn, orm_peers);
     assert_eq!(
         (sum, log.count()),
         (expected, 2),
         "peers: same result, 2 queries"
     );
     if n <= ONE_MAX_N {
-        let (sum, log) = capture_queries(conn, |c| with_fetch_mode(FetchMode::One, || orm_lazy(c)));
+        let (sum, log) = capture_queries(conn, orm_one);
         assert_eq!(
             (sum, log.count()),
             (expected, questions + 1),
@@ -150,63 +149,23 @@ fn prefetch(c: &mut Criterion) {
             fixture::populate(&mut conn, questions, n).expect("insert the questions and choices");
             check(&mut conn, n, questions);
 
-            let samples = sample_size(n);
-            let mut group = c.benchmark_group(format!("prefetch/{}", fixture::slug(backend)));
-            group.sample_size(samples);
-            if n >= 10_000 {
-                group
-                    .sampling_mode(SamplingMode::Flat)
-                    .warm_up_time(Duration::from_millis(500))
-                    .measurement_time(Duration::from_secs(2));
-            }
-
-            let k = key(backend, "diesel", n);
-            let mut routine = || diesel_grouped(&mut conn);
-            group.bench_function(BenchmarkId::new("diesel", n), |b| {
-                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-            });
-
-            let k = key(backend, "prefetch", n);
-            let mut routine = || orm_prefetch(&mut conn);
-            group.bench_function(BenchmarkId::new("prefetch", n), |b| {
-                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-            });
-
-            let k = key(backend, "peers", n);
-            let mut routine = || with_fetch_mode(FetchMode::Peers, || orm_lazy(&mut conn));
-            group.bench_function(BenchmarkId::new("peers", n), |b| {
-                b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-            });
-
-            if n <= ONE_MAX_N {
-                let k = key(backend, "one", n);
-                let mut routine = || with_fetch_mode(FetchMode::One, || orm_lazy(&mut conn));
-                group.bench_function(BenchmarkId::new("one", n), |b| {
-                    b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-                });
-            }
-            group.finish();
-
-            let mut keys = vec![
-                key(backend, "diesel", n),
-                key(backend, "prefetch", n),
-                key(backend, "peers", n),
+            let mut variants: Vec<Variant<usize>> = vec![
+                ("diesel", diesel_grouped),
+                ("prefetch", orm_prefetch),
+                ("peers", orm_peers),
             ];
             if n <= ONE_MAX_N {
-                keys.push(key(backend, "one", n));
+                variants.push(("one", orm_one));
             }
-            if keys.iter().all(|k| ratio::sampled(k)) {
-                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-                let min_rounds = if n >= 100_000 { 5 } else { 10 };
-                ratio::paired(&keys, PAIRED_BUDGET, min_rounds, |variant| {
-                    black_box(match variant {
-                        0 => diesel_grouped(&mut conn),
-                        1 => orm_prefetch(&mut conn),
-                        2 => with_fetch_mode(FetchMode::Peers, || orm_lazy(&mut conn)),
-                        _ => with_fetch_mode(FetchMode::One, || orm_lazy(&mut conn)),
-                    });
-                });
-            }
+            variants::run(
+                c,
+                &format!("prefetch/{}", fixture::slug(backend)),
+                n,
+                &mut conn,
+                &variants,
+                |variant| key(backend, variant, n),
+                Duration::from_secs(2),
+            );
             drop(conn);
             // Dropping the handle drops the private PostgreSQL schema.
             drop(db);
@@ -215,7 +174,7 @@ fn prefetch(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut keys = Vec::new();
+    let mut comparisons = Vec::new();
     for backend in BACKENDS {
         for n in fixture::sizes(&SIZES) {
             for (variant, target) in [
@@ -223,24 +182,15 @@ fn report(_: &mut Criterion) {
                 ("peers", Some(1.15)),
                 ("one", None),
             ] {
-                keys.push((
-                    format!("{variant}, {backend}, N = {n}"),
-                    key(backend, variant, n),
-                    key(backend, "diesel", n),
+                comparisons.push(Comparison {
+                    label: format!("{variant}, {backend}, N = {n}"),
+                    orm: key(backend, variant, n),
+                    baseline: key(backend, "diesel", n),
                     target,
-                ));
+                });
             }
         }
     }
-    let comparisons: Vec<Comparison<'_>> = keys
-        .iter()
-        .map(|(label, orm, baseline, target)| Comparison {
-            label: label.clone(),
-            orm,
-            baseline,
-            target: *target,
-        })
-        .collect();
     ratio::report(
         "prefetch loop (baseline: hand-written diesel)",
         &comparisons,

@@ -36,12 +36,13 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use orm_benches::alloc::{count_allocs, CountingAlloc};
 use orm_benches::fixture::{self, QuestionRow};
-use orm_benches::ratio::{self, timed, Comparison};
+use orm_benches::ratio::{self, Comparison};
+use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, Model};
 use orm_tests::polls::{question, question_tags, tag, Question, QuestionTags, Tag};
@@ -58,21 +59,9 @@ const TAGS: usize = 50;
 const TAGS_PER_QUESTION: usize = 5;
 /// Links per INSERT when filling the through table (3 binds a row).
 const LINK_CHUNK: usize = 5_000;
-/// How long the paired measurement runs per backend and size.
-const PAIRED_BUDGET: Duration = Duration::from_secs(5);
 
 /// A `tag` row as hand-written diesel loads it: id, name.
 type TagRow = (i64, String);
-
-fn sample_size(owners: usize) -> usize {
-    if owners >= 10_000 {
-        10
-    } else if owners >= 1_000 {
-        20
-    } else {
-        30
-    }
-}
 
 fn key(backend: BackendKind, variant: &str, owners: usize) -> String {
     format!("prefetch_m2m/{}/{variant}/{owners}", fixture::slug(backend))
@@ -280,9 +269,7 @@ fn check(conn: &mut AnyConnection, backend: BackendKind, owners: usize) {
     }
 }
 
-type Variant = fn(&mut AnyConnection) -> u64;
-
-const VARIANTS: [(&str, Variant); 4] = [
+const VARIANTS: [Variant<u64>; 4] = [
     ("diesel", diesel_grouped),
     ("diesel_owned", diesel_owned),
     ("prefetch", orm_prefetch),
@@ -299,34 +286,15 @@ fn prefetch_m2m(c: &mut Criterion) {
             setup(&mut conn, owners).expect("create and fill the tables");
             check(&mut conn, backend, owners);
 
-            let samples = sample_size(owners);
-            let mut group = c.benchmark_group(format!("prefetch_m2m/{}", fixture::slug(backend)));
-            group.sample_size(samples);
-            if owners >= 10_000 {
-                group
-                    .sampling_mode(SamplingMode::Flat)
-                    .warm_up_time(Duration::from_millis(500))
-                    .measurement_time(Duration::from_secs(3));
-            }
-            for (variant, routine) in VARIANTS {
-                let k = key(backend, variant, owners);
-                let mut routine = || routine(&mut conn);
-                group.bench_function(BenchmarkId::new(variant, owners), |b| {
-                    b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
-                });
-            }
-            group.finish();
-
-            let keys: Vec<String> = VARIANTS
-                .iter()
-                .map(|(v, _)| key(backend, v, owners))
-                .collect();
-            if keys.iter().all(|k| ratio::sampled(k)) {
-                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-                ratio::paired(&keys, PAIRED_BUDGET, 10, |v| {
-                    black_box(VARIANTS[v].1(&mut conn));
-                });
-            }
+            variants::run(
+                c,
+                &format!("prefetch_m2m/{}", fixture::slug(backend)),
+                owners,
+                &mut conn,
+                &VARIANTS,
+                |variant| key(backend, variant, owners),
+                Duration::from_secs(3),
+            );
             drop(conn);
             // Dropping the handle drops the private PostgreSQL schema.
             drop(db);
@@ -335,7 +303,7 @@ fn prefetch_m2m(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut keys = Vec::new();
+    let mut comparisons = Vec::new();
     for backend in BACKENDS {
         for owners in fixture::sizes(&SIZES) {
             for (variant, target) in [
@@ -343,24 +311,15 @@ fn report(_: &mut Criterion) {
                 ("peers", Some(1.15)),
                 ("diesel_owned", None),
             ] {
-                keys.push((
-                    format!("{variant}, {backend}, {owners} questions"),
-                    key(backend, variant, owners),
-                    key(backend, "diesel", owners),
+                comparisons.push(Comparison {
+                    label: format!("{variant}, {backend}, {owners} questions"),
+                    orm: key(backend, variant, owners),
+                    baseline: key(backend, "diesel", owners),
                     target,
-                ));
+                });
             }
         }
     }
-    let comparisons: Vec<Comparison<'_>> = keys
-        .iter()
-        .map(|(label, orm, baseline, target)| Comparison {
-            label: label.clone(),
-            orm,
-            baseline,
-            target: *target,
-        })
-        .collect();
     ratio::report(
         "many-to-many prefetch loop, 5 tags per question (baseline: hand-written diesel)",
         &comparisons,

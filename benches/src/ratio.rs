@@ -197,13 +197,13 @@ pub fn fmt_ns(ns: f64) -> String {
 }
 
 /// One line of a ratio report: an ORM path against its baseline.
-pub struct Comparison<'a> {
+pub struct Comparison {
     /// What is compared (`peers, SQLite, N = 1000`).
     pub label: String,
     /// The key of the ORM benchmark.
-    pub orm: &'a str,
+    pub orm: String,
     /// The key of the baseline benchmark.
-    pub baseline: &'a str,
+    pub baseline: String,
     /// The target ratio (ORM / baseline) from the design brief, if any.
     pub target: Option<f64>,
 }
@@ -213,14 +213,14 @@ pub struct Comparison<'a> {
 /// per-round ratios) and whether the target is met. The verdict uses the
 /// paired ratio when there is one, criterion's ratio otherwise. Returns the
 /// rows.
-pub fn report(title: &str, comparisons: &[Comparison<'_>]) -> Vec<String> {
+pub fn report(title: &str, comparisons: &[Comparison]) -> Vec<String> {
     let mut rows = Vec::new();
     for c in comparisons {
-        let (Some(orm), Some(base)) = (estimate(c.orm), estimate(c.baseline)) else {
+        let (Some(orm), Some(base)) = (estimate(&c.orm), estimate(&c.baseline)) else {
             continue;
         };
         let ratio = orm.median_ns / base.median_ns;
-        let paired = paired_ratio(c.orm);
+        let paired = paired_ratio(&c.orm);
         let judged = paired.map_or(ratio, |p| p.ratio);
         let verdict = match c.target {
             Some(t) if judged <= t => format!("≤ {t}x: met"),
