@@ -218,6 +218,22 @@ pub struct Ticket {
     pub id: Option<i64>,
 }
 
+/// One unsaved choice per question (`c0`, `c1`, ...), pointing at it.
+pub fn one_choice_each(questions: &[Question]) -> Vec<Choice> {
+    questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let mut c = Choice {
+                choice_text: format!("c{i}"),
+                ..Default::default()
+            };
+            c.question.set_key(q.id);
+            c
+        })
+        .collect()
+}
+
 /// Every model of the polls app, referenced tables first.
 pub fn models() -> Vec<&'static orm_core::ModelMeta> {
     vec![

@@ -121,18 +121,7 @@ fn fill(conn: &mut AnyConnection) -> orm_core::Result<()> {
     for chunk in qs.chunks_mut(INSERT_CHUNK) {
         Question::objects().bulk_create(conn, chunk)?;
     }
-    let mut choices: Vec<Choice> = qs
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let mut c = Choice {
-                choice_text: format!("c{i}"),
-                ..Default::default()
-            };
-            c.question.set_key(q.id);
-            c
-        })
-        .collect();
+    let mut choices = one_choice_each(&qs);
     drop(qs);
     for chunk in choices.chunks_mut(INSERT_CHUNK) {
         Choice::objects().bulk_create(conn, chunk)?;

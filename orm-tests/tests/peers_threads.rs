@@ -72,18 +72,7 @@ fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
         })
         .collect();
     Question::objects().bulk_create(conn, &mut questions)?;
-    let mut choices: Vec<Choice> = questions
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let mut c = Choice {
-                choice_text: format!("c{i}"),
-                ..Default::default()
-            };
-            c.question.set_key(q.id);
-            c
-        })
-        .collect();
+    let mut choices = one_choice_each(&questions);
     Choice::objects().bulk_create(conn, &mut choices)
 }
 
@@ -247,6 +236,25 @@ fn two_threads_on_a_file_backed_sqlite_database() {
 
 /// Runs `a` and `b` at once on two connections of `db`'s pool; returns the
 /// errors each saw.
+/// One writer step: a new author and a vote for every choice.
+fn write_step(c: &mut AnyConnection, written: &AtomicUsize) -> orm_core::Result<()> {
+    let i = written.fetch_add(1, Ordering::Relaxed);
+    let mut author = Author {
+        name: format!("writer {i}"),
+        ..Default::default()
+    };
+    author.save(c)?;
+    c.batch_execute("UPDATE choice SET votes = votes + 1")?;
+    Ok(())
+}
+
+/// One reader step: every author and choice.
+fn read_step(c: &mut AnyConnection) -> orm_core::Result<()> {
+    assert!(Author::objects().load(c)?.len() >= N);
+    assert_eq!(Choice::objects().load(c)?.len(), N);
+    Ok(())
+}
+
 fn at_once(
     db: &Db,
     steps: usize,
@@ -297,25 +305,11 @@ fn sqlite_memory_pool_serves_two_readers_at_once() {
 fn sqlite_memory_pool_serves_a_writer_and_a_reader_at_once() {
     let db = memory_db_with_authors();
     let written = AtomicUsize::new(0);
-    let write = |c: &mut AnyConnection| {
-        let i = written.fetch_add(1, Ordering::Relaxed);
-        let mut author = Author {
-            name: format!("writer {i}"),
-            ..Default::default()
-        };
-        author.save(c)?;
-        c.batch_execute("UPDATE choice SET votes = votes + 1")?;
-        Ok(())
-    };
-    let read = |c: &mut AnyConnection| {
-        assert!(Author::objects().load(c)?.len() >= N);
-        assert_eq!(Choice::objects().load(c)?.len(), N);
-        Ok(())
-    };
+    let write = |c: &mut AnyConnection| write_step(c, &written);
     // Timing decides who hits the lock: race a few times.
     let (mut writer, mut reader) = (Vec::new(), Vec::new());
     for _ in 0..5 {
-        let (w, r) = at_once(&db, 300, write, read);
+        let (w, r) = at_once(&db, 300, write, read_step);
         writer.extend(w);
         reader.extend(r);
     }
@@ -337,22 +331,8 @@ fn file_backed_sqlite_serves_a_writer_and_a_reader_at_once() {
     let db = Db::connect(path.to_str().expect("a UTF-8 path")).expect("file-backed SQLite");
     setup(&mut db.get().expect("a connection")).expect("the rows");
     let written = AtomicUsize::new(0);
-    let write = |c: &mut AnyConnection| {
-        let i = written.fetch_add(1, Ordering::Relaxed);
-        let mut author = Author {
-            name: format!("writer {i}"),
-            ..Default::default()
-        };
-        author.save(c)?;
-        c.batch_execute("UPDATE choice SET votes = votes + 1")?;
-        Ok(())
-    };
-    let read = |c: &mut AnyConnection| {
-        assert!(Author::objects().load(c)?.len() >= N);
-        assert_eq!(Choice::objects().load(c)?.len(), N);
-        Ok(())
-    };
-    let (writer, reader) = at_once(&db, 50, write, read);
+    let write = |c: &mut AnyConnection| write_step(c, &written);
+    let (writer, reader) = at_once(&db, 50, write, read_step);
     assert!(
         writer.is_empty() && reader.is_empty(),
         "{writer:?} / {reader:?}"
