@@ -24,7 +24,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 /// How a relation that is not loaded yet is fetched.
 ///
@@ -136,17 +136,25 @@ pub(crate) struct PeerGroup<C> {
 }
 
 impl<C> PeerGroup<C> {
-    pub(crate) fn new(members: Vec<Weak<C>>) -> Self {
-        PeerGroup {
-            members: Mutex::new(members),
+    /// Makes `members` (instances loaded together) one group: `slot` gives
+    /// each member's place for it. Fewer than two members make no group.
+    pub(crate) fn link(members: &[&Arc<C>], slot: impl Fn(&C) -> &OnceLock<Arc<PeerGroup<C>>>) {
+        if members.len() < 2 {
+            return;
+        }
+        let group = Arc::new(PeerGroup {
+            members: Mutex::new(members.iter().map(|m| Arc::downgrade(m)).collect()),
+        });
+        for member in members {
+            let _ = slot(member).set(Arc::clone(&group));
         }
     }
 
     /// Runs `batch` with the group locked, on the live members; dead
     /// members are dropped from the group.
-    pub(crate) fn with_live<R>(&self, batch: impl FnOnce(&[std::sync::Arc<C>]) -> R) -> R {
+    pub(crate) fn with_live<R>(&self, batch: impl FnOnce(&[Arc<C>]) -> R) -> R {
         let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        let live: Vec<std::sync::Arc<C>> = members.iter().filter_map(Weak::upgrade).collect();
+        let live: Vec<Arc<C>> = members.iter().filter_map(Weak::upgrade).collect();
         if live.len() < members.len() {
             // Dead members keep their cell's allocation alive through the
             // `Weak`: drop them, and the spare capacity with them.

@@ -358,15 +358,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         K: 'a,
     {
         let cells: Vec<&Arc<ToOneCell<T, K>>> = slots.into_iter().map(|s| &s.cell).collect();
-        if cells.len() < 2 {
-            return;
-        }
-        let group = Arc::new(PeerGroup::new(
-            cells.iter().map(|c| Arc::downgrade(c)).collect(),
-        ));
-        for cell in cells {
-            let _ = cell.peers.set(Arc::clone(&group));
-        }
+        PeerGroup::link(&cells, |cell| &cell.peers);
     }
 
     /// Loads the target if needed and returns it; `None` for a null key.
@@ -551,15 +543,7 @@ impl<C> Slot<C> {
                 Some(slot)
             })
             .collect();
-        if members.len() < 2 {
-            return;
-        }
-        let group = Arc::new(PeerGroup::new(
-            members.iter().map(|s| Arc::downgrade(s)).collect(),
-        ));
-        for slot in members {
-            let _ = slot.peers.set(Arc::clone(&group));
-        }
+        PeerGroup::link(&members, |slot| &slot.peers);
     }
 
     /// The live peers (this slot included) whose rows are not cached yet,
