@@ -68,6 +68,9 @@ mod any {
 pub use any::AnyConnection;
 /// The diesel backend of [`AnyConnection`]; generated code and custom queries use it.
 pub use any::MultiBackend;
+/// A result row of [`AnyConnection`]; generated code decodes models from it.
+#[doc(hidden)]
+pub use any::MultiRow;
 
 /// Which database a URL or connection talks to.
 ///

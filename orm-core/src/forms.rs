@@ -398,7 +398,8 @@ impl<M: Model> ModelForm<M> {
 
     /// Chooses the objects the relation `rel` may be set to among
     /// `choices` (and loads them with whatever it selects or prefetches).
-    pub fn related<T: Model + Clone>(mut self, rel: Rel<M, T>, choices: QuerySet<T>) -> Self {
+    pub fn related<T: Model + Clone, J>(mut self, rel: Rel<M, T, J>, choices: QuerySet<T>) -> Self {
+        let rel = rel.erased();
         self.relations.retain(|r| r.field() != rel.field);
         self.relations
             .push(Box::new(RelationChoices { rel, choices }));
@@ -548,9 +549,9 @@ impl<M: Model> ModelForm<M> {
 
 /// The default chooser of a relation: any `T` (generated code).
 #[doc(hidden)]
-pub fn __relation<M: Model, T: Model + Clone>(rel: Rel<M, T>) -> Box<dyn Chooser<M>> {
+pub fn __relation<M: Model, T: Model + Clone, J>(rel: Rel<M, T, J>) -> Box<dyn Chooser<M>> {
     Box::new(RelationChoices {
-        rel,
+        rel: rel.erased(),
         choices: T::objects(),
     })
 }

@@ -33,6 +33,7 @@ pub mod connection;
 pub mod error;
 pub mod forms;
 pub mod instrument;
+pub mod joins;
 pub mod model;
 pub mod peers;
 pub mod queryset;
@@ -42,6 +43,7 @@ pub mod schema;
 pub use connection::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
 pub use error::{OrmError, Result};
 pub use instrument::{assert_num_queries, capture_queries, CapturedQueries, QueryLog};
+pub use joins::{ForwardRel, JoinPath};
 pub use model::{
     ColumnMeta, Key, KeyType, Model, ModelMeta, OnDelete, OrderTerm, Predicate, References, SqlKind,
 };

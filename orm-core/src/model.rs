@@ -4,9 +4,11 @@ use std::fmt;
 use std::hash::Hash;
 
 use diesel::expression::BoxableExpression;
+use diesel::query_builder::QueryFragment;
+use diesel::row::Row;
 use diesel::sql_types::{Bool, Nullable};
 
-use crate::connection::{AnyConnection, MultiBackend};
+use crate::connection::{AnyConnection, MultiBackend, MultiRow};
 use crate::error::{OrmError, Result};
 use crate::queryset::QuerySet;
 
@@ -210,6 +212,9 @@ pub trait KeyType: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
     fn to_key(&self) -> Key;
     /// Back from the dynamic form; `None` when it does not fit.
     fn from_key(key: &Key) -> Option<Self>;
+    /// Reads the (nullable) column `index` of a result row.
+    #[doc(hidden)]
+    fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>>;
 }
 
 macro_rules! int_key {
@@ -225,6 +230,9 @@ macro_rules! int_key {
                     Key::Int(i) => <$t>::try_from(*i).ok(),
                     Key::Text(_) => None,
                 }
+            }
+            fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+                Row::get_value::<Nullable<diesel::sql_types::$sql>, Option<$t>, usize>(row, index)
             }
         }
     )*};
@@ -242,6 +250,9 @@ impl KeyType for String {
             Key::Text(s) => Some(s.clone()),
             Key::Int(_) => None,
         }
+    }
+    fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+        Row::get_value::<Nullable<diesel::sql_types::Text>, Option<String>, usize>(row, index)
     }
 }
 
@@ -300,8 +311,18 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn __order_pk(query: Self::Query) -> Self::Query;
     #[doc(hidden)]
     fn __slice(query: Self::Query, limit: Option<i64>, offset: Option<i64>) -> Self::Query;
+    /// The default ordering as an `ORDER BY` list; `None` when unordered.
+    #[doc(hidden)]
+    fn __default_ordering() -> Option<Box<dyn QueryFragment<MultiBackend> + Send>>;
     #[doc(hidden)]
     fn __load(query: Self::Query, conn: &mut AnyConnection) -> Result<Vec<Self>>;
+    /// Builds an instance from the columns of `row` starting at `start`
+    /// (in the table's column order); relations are unloaded and unlinked.
+    #[doc(hidden)]
+    fn __from_row(row: &MultiRow<'_, '_>, start: usize) -> diesel::deserialize::Result<Self>;
+    /// Makes the relation caches of `rows` (loaded by one query) peers.
+    #[doc(hidden)]
+    fn __link_peers<'a>(rows: impl Iterator<Item = &'a Self> + Clone);
     #[doc(hidden)]
     fn __count(query: Self::Query, conn: &mut AnyConnection) -> Result<i64>;
     #[doc(hidden)]

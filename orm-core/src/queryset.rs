@@ -12,6 +12,7 @@ use diesel::{Connection, NullableExpressionMethods};
 
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
+use crate::joins::{Joins, SelectParts, SelectPath};
 use crate::model::{Key, Model, Predicate};
 use crate::peers::FetchMode;
 use crate::relations::Path;
@@ -37,8 +38,73 @@ fn never() -> diesel::expression::SqlLiteral<Nullable<Bool>> {
     diesel::dsl::sql::<Nullable<Bool>>("1 = 0")
 }
 
+/// Runs a boxed select of `M` and decodes its rows (generated `__load`).
+#[doc(hidden)]
+pub fn load_rows<M: Model, Q>(query: Q, conn: &mut AnyConnection) -> Result<Vec<M>>
+where
+    Q: diesel::query_builder::Query + QueryFragment<MultiBackend> + QueryId,
+    MultiBackend: diesel::expression::QueryMetadata<Q::SqlType>,
+{
+    let mut rows = Vec::new();
+    for row in diesel::connection::LoadConnection::load(conn, query)? {
+        rows.push(M::__from_row(&row?, 0).map_err(diesel::result::Error::DeserializationError)?);
+    }
+    Ok(rows)
+}
+
 type PredicateFn<M> = Arc<dyn Fn() -> Predicate<M> + Send + Sync>;
-type OrderFn<M> = Arc<dyn Fn(<M as Model>::Query) -> <M as Model>::Query + Send + Sync>;
+type OrderFn<M> = Arc<dyn OrderClause<M>>;
+type OrderFragment = Box<dyn QueryFragment<MultiBackend> + Send>;
+
+/// One `ORDER BY` term of a queryset: applied to the boxed diesel query,
+/// or rendered into a joined select.
+trait OrderClause<M: Model>: Send + Sync {
+    fn apply(&self, query: M::Query) -> M::Query;
+    fn fragment(&self) -> Option<OrderFragment>;
+}
+
+/// The model's default ordering.
+struct DefaultOrder;
+
+impl<M: Model> OrderClause<M> for DefaultOrder {
+    fn apply(&self, query: M::Query) -> M::Query {
+        M::__order_default(query)
+    }
+
+    fn fragment(&self) -> Option<OrderFragment> {
+        M::__default_ordering()
+    }
+}
+
+/// `table.key ASC`, the tie-breaker of chunked reads.
+struct KeyOrder(&'static str, &'static str);
+
+impl QueryFragment<MultiBackend> for KeyOrder {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        out.push_identifier(self.0)?;
+        out.push_sql(".");
+        out.push_identifier(self.1)?;
+        out.push_sql(" ASC");
+        Ok(())
+    }
+}
+
+/// A column, `column.desc()`, or a tuple of them.
+struct OrderBy<O>(O);
+
+impl<M: Model, O> OrderClause<M> for OrderBy<O>
+where
+    O: QueryFragment<MultiBackend> + Clone + Send + Sync + 'static,
+    M::Query: ThenOrderDsl<O, Output = M::Query>,
+{
+    fn apply(&self, query: M::Query) -> M::Query {
+        query.then_order_by(self.0.clone())
+    }
+
+    fn fragment(&self) -> Option<OrderFragment> {
+        Some(Box::new(self.0.clone()))
+    }
+}
 
 /// A query on model `M`: filters, ordering and slicing, run by one of the
 /// terminal methods (`load`, `get`, `first`, `count`, `exists`, `update`,
@@ -78,6 +144,7 @@ pub struct QuerySet<M: Model> {
     limit: Option<i64>,
     offset: Option<i64>,
     eager: Vec<Path<M>>,
+    joins: Joins<M>,
     fetch_mode: Option<FetchMode>,
 }
 
@@ -89,6 +156,7 @@ impl<M: Model> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             eager: self.eager.clone(),
+            joins: self.joins.clone(),
             fetch_mode: self.fetch_mode,
         }
     }
@@ -124,6 +192,7 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             eager: Vec::new(),
+            joins: Joins::default(),
             fetch_mode: None,
         }
     }
@@ -135,12 +204,41 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    /// Loads forward relations along `path` with the rows, so the accessors
-    /// cost no query afterwards: one query per hop (per IN-list chunk),
-    /// whatever the number of rows. `Choice::QUESTION.then(Question::AUTHOR)`
-    /// follows a chain of any depth.
-    pub fn select_related(self, path: impl Into<Path<M>>) -> Self {
-        self.prefetch_related(path)
+    /// Loads forward relations (foreign keys, one-to-ones) along `path`
+    /// in the same query as the rows, with `LEFT OUTER JOIN`s, so the
+    /// accessors cost no query afterwards. `Choice::QUESTION.then(Question::AUTHOR)`
+    /// follows a chain of any depth; several paths share their common
+    /// hops. Reverse and many-to-many relations do not compile here: use
+    /// [`prefetch_related`](Self::prefetch_related).
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>, pub text: String }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question> }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_tables(&mut conn, &[Question::meta(), Choice::meta()])?;
+    /// let mut q = Question { text: "Why?".into(), ..Default::default() };
+    /// q.save(&mut conn)?;
+    /// Choice::objects().bulk_create(&mut conn, &mut [
+    ///     Choice { question: ForeignKey::from_key(q.id.unwrap()), ..Default::default() },
+    ///     Choice { question: ForeignKey::from_key(q.id.unwrap()), ..Default::default() },
+    /// ])?;
+    /// let choices = orm_core::assert_num_queries(&mut conn, 1, |conn| {
+    ///     Choice::objects().select_related(Choice::QUESTION).load(conn)
+    /// })?;
+    /// orm_core::assert_num_queries(&mut conn, 0, |conn| {
+    ///     assert_eq!(choices[1].question(conn)?.text, "Why?");
+    ///     Ok::<_, orm_core::OrmError>(())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn select_related(mut self, path: impl SelectPath<M>) -> Self {
+        self.joins.add(path.into_join_path());
+        self
     }
 
     /// Loads relations of any kind along `path` with the rows: a reverse
@@ -193,7 +291,7 @@ impl<M: Model> QuerySet<M> {
     /// replacing the default or any earlier ordering.
     pub fn order_by<O>(mut self, order: O) -> Self
     where
-        O: Clone + Send + Sync + 'static,
+        O: QueryFragment<MultiBackend> + Clone + Send + Sync + 'static,
         M::Query: ThenOrderDsl<O, Output = M::Query>,
     {
         self.ordering = Some(Vec::new());
@@ -204,16 +302,13 @@ impl<M: Model> QuerySet<M> {
     /// none was chosen yet).
     pub fn then_order_by<O>(mut self, order: O) -> Self
     where
-        O: Clone + Send + Sync + 'static,
+        O: QueryFragment<MultiBackend> + Clone + Send + Sync + 'static,
         M::Query: ThenOrderDsl<O, Output = M::Query>,
     {
-        let term: OrderFn<M> = Arc::new(move |q: M::Query| q.then_order_by(order.clone()));
+        let term: OrderFn<M> = Arc::new(OrderBy(order));
         match &mut self.ordering {
             Some(terms) => terms.push(term),
-            None => {
-                let default: OrderFn<M> = Arc::new(M::__order_default);
-                self.ordering = Some(vec![default, term]);
-            }
+            None => self.ordering = Some(vec![Arc::new(DefaultOrder), term]),
         }
         self
     }
@@ -256,7 +351,7 @@ impl<M: Model> QuerySet<M> {
     fn ordered(&self, query: M::Query) -> M::Query {
         match &self.ordering {
             None => M::__order_default(query),
-            Some(terms) => terms.iter().fold(query, |q, term| term(q)),
+            Some(terms) => terms.iter().fold(query, |q, term| term.apply(q)),
         }
     }
 
@@ -264,9 +359,47 @@ impl<M: Model> QuerySet<M> {
         slice::<M>(self.ordered(self.filtered()), self.limit, self.offset)
     }
 
+    /// The rows in this queryset's ordering (then by key with `by_key`,
+    /// for stable chunks), sliced by `limit` and `offset`, with the
+    /// `select_related` joins loaded; prefetching is the caller's.
+    fn fetch(
+        &self,
+        conn: &mut AnyConnection,
+        by_key: bool,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<Vec<M>> {
+        let limit = limit.or(offset.map(|_| i64::MAX));
+        if self.joins.is_empty() {
+            let mut query = self.ordered(self.filtered());
+            if by_key {
+                query = M::__order_pk(query);
+            }
+            return M::__load(M::__slice(query, limit, offset), conn);
+        }
+        let mut order: Vec<OrderFragment> = match &self.ordering {
+            None => M::__default_ordering().into_iter().collect(),
+            Some(terms) => terms
+                .iter()
+                .filter_map(|t| OrderClause::<M>::fragment(&**t))
+                .collect(),
+        };
+        if by_key {
+            let meta = M::meta();
+            order.push(Box::new(KeyOrder(meta.table, meta.primary_key().name)));
+        }
+        let parts = SelectParts {
+            predicate: self.predicate(),
+            order,
+            limit,
+            offset,
+        };
+        self.joins.load(conn, parts, self.fetch_mode)
+    }
+
     /// Runs the query and returns the rows.
     pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
-        let rows = M::__load(self.build(), conn)?;
+        let rows = self.fetch(conn, false, self.limit, self.offset)?;
         self.eager_load(conn, &rows)?;
         Ok(rows)
     }
@@ -307,12 +440,9 @@ impl<M: Model> QuerySet<M> {
     /// The first row in this queryset's ordering (by primary key when it has
     /// none), or `None`.
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
-        let mut query = self.ordered(self.filtered());
-        if M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty) {
-            query = M::__order_pk(query);
-        }
-        let query = slice::<M>(query, Some(1), self.offset);
-        let rows = M::__load(query, conn)?;
+        let by_key =
+            M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
+        let rows = self.fetch(conn, by_key, Some(1), self.offset)?;
         self.eager_load(conn, &rows)?;
         Ok(rows.into_iter().next())
     }
@@ -321,8 +451,7 @@ impl<M: Model> QuerySet<M> {
     /// [`OrmError::NotFound`] or [`OrmError::MultipleFound`].
     pub fn get(&self, conn: &mut AnyConnection) -> Result<M> {
         let limit = Some(self.limit.map_or(2, |l| l.min(2)));
-        let query = slice::<M>(self.ordered(self.filtered()), limit, self.offset);
-        let mut rows = M::__load(query, conn)?;
+        let mut rows = self.fetch(conn, false, limit, self.offset)?;
         match rows.len() {
             0 => Err(OrmError::NotFound {
                 model: M::meta().name,
@@ -474,9 +603,9 @@ impl<M: Model> Rows<'_, M> {
         let size = self
             .remaining
             .map_or(self.chunk_size, |r| r.min(self.chunk_size));
-        let ordered = M::__order_pk(self.query.ordered(self.query.filtered()));
-        let query = M::__slice(ordered, Some(size), Some(self.next_offset));
-        let rows = M::__load(query, self.conn)?;
+        let rows = self
+            .query
+            .fetch(self.conn, true, Some(size), Some(self.next_offset))?;
         self.query.eager_load(self.conn, &rows)?;
         let n = rows.len() as i64;
         self.next_offset += n;

@@ -21,6 +21,7 @@ use crate::connection::MultiBackend;
 
 use crate::connection::AnyConnection;
 use crate::error::{OrmError, Result};
+use crate::joins::{ForwardRel, Then, ToOne};
 use crate::model::{Key, KeyType, Model, ModelMeta};
 use crate::peers::{resolve, FetchMode, ModeCell, PeerGroup};
 use crate::queryset::{BoxedChangeset, QuerySet};
@@ -299,6 +300,19 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         let cell = ToOneCell::new(key);
         let _ = cell.value.set(Resolved::Found(Arc::new(target)));
         self.replace_cell(cell);
+    }
+
+    /// Stores what `select_related` joined for this freshly loaded
+    /// relation: the target, or `None` when its key points at no row
+    /// (remembered as missing). A null key stays unloaded.
+    #[doc(hidden)]
+    pub fn __attach_joined(&self, target: Option<Arc<T>>) {
+        if self.cell.key.is_some() {
+            let _ = self.cell.value.set(match target {
+                Some(t) => Resolved::Found(t),
+                None => Resolved::Missing,
+            });
+        }
     }
 
     /// Like [`set`](Self::set), sharing an already shared object.
@@ -1394,12 +1408,15 @@ pub type Next<'n, To> = &'n mut dyn FnMut(&mut AnyConnection, &[&To]) -> Result<
 /// let choices = Choice::objects().select_related(Choice::QUESTION).load(&mut conn)?;
 /// # Ok(()) }
 /// ```
-pub struct Rel<From, To> {
+pub struct Rel<From, To, J = ()> {
     fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>,
     /// The relation field's name.
     pub(crate) field: &'static str,
     /// How a form writes this relation.
     pub(crate) form: RelForm<From, To>,
+    /// What `select_related` joins: a [`ToOne`] for a forward relation,
+    /// `()` for the others (they can only be prefetched).
+    pub(crate) kind: J,
 }
 
 /// How a model form writes a relation field.
@@ -1432,13 +1449,13 @@ impl<From, To> Clone for RelForm<From, To> {
 
 impl<From, To> Copy for RelForm<From, To> {}
 
-impl<From, To> Clone for Rel<From, To> {
+impl<From, To, J: Copy> Clone for Rel<From, To, J> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<From, To> Copy for Rel<From, To> {}
+impl<From, To, J: Copy> Copy for Rel<From, To, J> {}
 
 impl<From: 'static, To: 'static> Rel<From, To> {
     /// Wraps a generated loader and form binding.
@@ -1448,20 +1465,74 @@ impl<From: 'static, To: 'static> Rel<From, To> {
         fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>,
         form: RelForm<From, To>,
     ) -> Self {
-        Rel { fetch, field, form }
+        Rel {
+            fetch,
+            field,
+            form,
+            kind: (),
+        }
     }
 
+    /// Continues the path from the loaded objects: `Question::CHOICES.then(Choice::VOTERS)`.
+    pub fn then(self, next: impl Into<Path<To>>) -> Path<From> {
+        self.chain(next.into())
+    }
+}
+
+impl<From: Model, To: Model> ForwardRel<From, To> {
+    /// Wraps a generated loader, form binding and join.
+    #[doc(hidden)]
+    pub const fn forward(
+        field: &'static str,
+        fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>,
+        form: RelForm<From, To>,
+        join: ToOne<From, To>,
+    ) -> Self {
+        Rel {
+            fetch,
+            field,
+            form,
+            kind: join,
+        }
+    }
+
+    /// Continues the path from the target: with another forward relation
+    /// (`Choice::QUESTION.then(Question::AUTHOR)`) the path stays a
+    /// [`JoinPath`] for `select_related`; with any other relation it is a
+    /// [`Path`] for `prefetch_related` (`Choice::QUESTION.then(Question::CHOICES)`).
+    pub fn then<N: Then<To>>(self, next: N) -> N::Out<From> {
+        next.after(self)
+    }
+}
+
+impl<From: 'static, To: 'static, J> Rel<From, To, J> {
     /// The relation field's name.
     pub fn field(&self) -> &'static str {
         self.field
     }
 
-    /// Continues the path from the loaded objects: `Question::CHOICES.then(Choice::VOTERS)`.
-    pub fn then(self, next: impl Into<Path<To>>) -> Path<From> {
-        let next: Path<To> = next.into();
+    /// This relation, then `next` from the loaded objects.
+    pub(crate) fn chain(self, next: Path<To>) -> Path<From> {
+        let fetch = self.fetch;
         Path(Arc::new(move |conn, rows| {
-            (self.fetch)(conn, rows, &mut |conn, loaded| (next.0)(conn, loaded))
+            fetch(conn, rows, &mut |conn, loaded| (next.0)(conn, loaded))
         }))
+    }
+
+    /// The relation without its join data (what forms keep).
+    pub(crate) fn erased(self) -> Rel<From, To> {
+        Rel {
+            fetch: self.fetch,
+            field: self.field,
+            form: self.form,
+            kind: (),
+        }
+    }
+}
+
+impl<From: Model, To: Model> std::convert::From<ForwardRel<From, To>> for Rel<From, To> {
+    fn from(rel: ForwardRel<From, To>) -> Self {
+        rel.erased()
     }
 }
 
@@ -1483,10 +1554,11 @@ impl<M> Path<M> {
     }
 }
 
-impl<From: 'static, To: 'static> std::convert::From<Rel<From, To>> for Path<From> {
-    fn from(rel: Rel<From, To>) -> Self {
+impl<From: 'static, To: 'static, J> std::convert::From<Rel<From, To, J>> for Path<From> {
+    fn from(rel: Rel<From, To, J>) -> Self {
+        let fetch = rel.fetch;
         Path(Arc::new(move |conn, rows| {
-            (rel.fetch)(conn, rows, &mut |_, _| Ok(()))
+            fetch(conn, rows, &mut |_, _| Ok(()))
         }))
     }
 }

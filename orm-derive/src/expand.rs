@@ -599,7 +599,7 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
         let required = !c.nullable;
         items.push(quote! {
             #[doc = #doc]
-            pub const #name: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(
+            pub const #name: ::orm_core::ForwardRel<#ident, #target> = ::orm_core::Rel::forward(
                 #field_name,
                 |conn, rows, next| {
                     ::orm_core::relations::prefetch_forward(conn, rows, |m: &#ident| &m.#field, #ident::#rel_fn().meta(), next)
@@ -608,6 +608,10 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
                     required: #required,
                     assign: |m: &mut #ident, target: #target| m.#field.set_for(target, #ident::#rel_fn().meta()),
                 },
+                ::orm_core::joins::ToOne::new(
+                    || #ident::#rel_fn().meta(),
+                    |m: &#ident, target| m.#field.__attach_joined(target),
+                ),
             );
         });
     }
@@ -800,58 +804,64 @@ fn model_impl(model: &Model) -> TokenStream {
         quote!()
     };
 
-    // Row mapping: the tuple of column values in table order.
-    let row_types = model.columns().map(|(_, c)| &c.value_ty);
-    let row_names: Vec<_> = model
-        .columns()
-        .map(|(f, _)| format_ident!("__{}", f.ident))
-        .collect();
-    let build_fields = model.fields.iter().map(|f| {
-        let ident = &f.ident;
-        match &f.kind {
-            FieldKind::Skip
-            | FieldKind::Reverse(_)
-            | FieldKind::ManyToMany(_)
-            | FieldKind::ReverseManyToMany(_)
-            | FieldKind::ReverseOneToOne(_) => {
-                quote!(#ident: ::core::default::Default::default())
-            }
-            FieldKind::Column(c) => {
-                let var = format_ident!("__{}", f.ident);
-                if c.relation.is_some() {
-                    if c.nullable {
-                        quote!(#ident: ::orm_core::ForeignKey::from_optional_key(#var))
-                    } else {
-                        quote!(#ident: ::orm_core::ForeignKey::from_key(#var))
-                    }
-                } else if c.auto_increment {
-                    quote!(#ident: ::core::option::Option::Some(#var))
+    // Row decoding: each column read at its position in table order.
+    let mut position = 0usize;
+    let build_fields: Vec<TokenStream> = model
+        .fields
+        .iter()
+        .map(|f| {
+            let ident = &f.ident;
+            let FieldKind::Column(c) = &f.kind else {
+                return quote!(#ident: ::core::default::Default::default());
+            };
+            let column = col(model, c);
+            let index = proc_macro2::Literal::usize_unsuffixed(position);
+            position += 1;
+            let value = quote! {
+                diesel::row::Row::get_value::<diesel::dsl::SqlTypeOf<#column>, _, usize>(row, start + #index)?
+            };
+            if c.relation.is_some() {
+                if c.nullable {
+                    quote!(#ident: ::orm_core::ForeignKey::from_optional_key(#value))
                 } else {
-                    quote!(#ident: #var)
+                    quote!(#ident: ::orm_core::ForeignKey::from_key(#value))
                 }
+            } else if c.auto_increment {
+                quote!(#ident: ::core::option::Option::Some(#value))
+            } else {
+                quote!(#ident: #value)
             }
-        }
-    });
+        })
+        .collect();
 
     // NULLs sort as the smallest value on every backend (as `Option` does
     // in Rust), so cached rows sorted in Rust match the database's order.
-    let order_default = model.ordering.iter().map(|o| {
-        let column = column_of(model, &o.field);
-        let c = col(model, column);
-        let nulls = column.nullable.then(|| {
-            if o.descending {
-                quote!(let query = query.then_order_by(#c.is_null().asc());)
+    let order_terms: Vec<TokenStream> = model
+        .ordering
+        .iter()
+        .flat_map(|o| {
+            let column = column_of(model, &o.field);
+            let c = col(model, column);
+            let nulls = column.nullable.then(|| {
+                if o.descending {
+                    quote!(#c.is_null().asc())
+                } else {
+                    quote!(#c.is_null().desc())
+                }
+            });
+            let term = if o.descending {
+                quote!(#c.desc())
             } else {
-                quote!(let query = query.then_order_by(#c.is_null().desc());)
-            }
-        });
-        let term = if o.descending {
-            quote!(let query = query.then_order_by(#c.desc());)
-        } else {
-            quote!(let query = query.then_order_by(#c.asc());)
-        };
-        quote!(#nulls #term)
-    });
+                quote!(#c.asc())
+            };
+            nulls.into_iter().chain([term])
+        })
+        .collect();
+    let default_ordering = if order_terms.is_empty() {
+        quote!(::core::option::Option::None)
+    } else {
+        quote!(::core::option::Option::Some(::std::boxed::Box::new((#(#order_terms,)*))))
+    };
 
     let self_tokens = quote!(self);
     let row_tokens = quote!(row);
@@ -995,13 +1005,13 @@ fn model_impl(model: &Model) -> TokenStream {
     let plumbing = relation_plumbing(model);
     let forward_peers = model.relations().map(|(f, _, _)| {
         let field = &f.ident;
-        quote!(::orm_core::ForeignKey::link_peers(rows.iter().map(|r| &r.#field));)
+        quote!(::orm_core::ForeignKey::link_peers(rows.clone().map(|r| &r.#field));)
     });
     // To-many fields: each slot is bound to its owner's key column.
     let owner_column = |field: &syn::Ident, key_column: TokenStream| {
         quote! {
             let column = #key_column;
-            ::orm_core::relations::link_slot_peers(rows.iter().map(|r| {
+            ::orm_core::relations::link_slot_peers(rows.clone().map(|r| {
                 (&r.#field, <Self as ::orm_core::Model>::__column_key(r, column))
             }));
         }
@@ -1058,8 +1068,12 @@ fn model_impl(model: &Model) -> TokenStream {
             }
 
             fn __order_default(query: Self::Query) -> Self::Query {
-                #(#order_default)*
+                #(let query = query.then_order_by(#order_terms);)*
                 query
+            }
+
+            fn __default_ordering() -> ::core::option::Option<::std::boxed::Box<dyn diesel::query_builder::QueryFragment<::orm_core::MultiBackend> + ::core::marker::Send>> {
+                #default_ordering
             }
 
             fn __order_pk(query: Self::Query) -> Self::Query {
@@ -1082,13 +1096,18 @@ fn model_impl(model: &Model) -> TokenStream {
             }
 
             fn __load(query: Self::Query, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::std::vec::Vec<Self>> {
-                let rows: ::std::vec::Vec<(#(#row_types,)*)> = RunQueryDsl::load(query, conn)?;
-                let rows: ::std::vec::Vec<Self> = rows
-                    .into_iter()
-                    .map(|(#(#row_names,)*)| #ident { #(#build_fields,)* })
-                    .collect();
-                #(#link_peers)*
+                let rows: ::std::vec::Vec<Self> = ::orm_core::queryset::load_rows(query, conn)?;
+                <Self as ::orm_core::Model>::__link_peers(rows.iter());
                 ::core::result::Result::Ok(rows)
+            }
+
+            fn __from_row(row: &::orm_core::connection::MultiRow<'_, '_>, start: usize) -> diesel::deserialize::Result<Self> {
+                ::core::result::Result::Ok(#ident { #(#build_fields,)* })
+            }
+
+            fn __link_peers<'a>(rows: impl ::core::iter::Iterator<Item = &'a Self> + ::core::clone::Clone) {
+                let _ = &rows;
+                #(#link_peers)*
             }
 
             fn __count(query: Self::Query, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<i64> {
