@@ -468,7 +468,7 @@ struct Select<'p, M: Model> {
     query: SelectParts<M>,
 }
 
-fn push_column(
+pub(crate) fn push_column(
     out: &mut AstPass<'_, '_, MultiBackend>,
     table: &str,
     column: &str,

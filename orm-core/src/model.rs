@@ -188,6 +188,24 @@ pub enum Key {
     Text(String),
 }
 
+impl Key {
+    /// Reads column `index` of `row`, a key column of SQL type `kind`;
+    /// `None` for NULL.
+    pub(crate) fn read(
+        row: &MultiRow<'_, '_>,
+        index: usize,
+        kind: SqlKind,
+    ) -> diesel::deserialize::Result<Option<Key>> {
+        Ok(match kind {
+            SqlKind::SmallInt => i16::read(row, index)?.map(|k| k.to_key()),
+            SqlKind::Integer => i32::read(row, index)?.map(|k| k.to_key()),
+            SqlKind::BigInt => i64::read(row, index)?.map(Key::Int),
+            SqlKind::Text => String::read(row, index)?.map(Key::Text),
+            other => return Err(format!("a {other} column cannot hold a key").into()),
+        })
+    }
+}
+
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -129,6 +129,68 @@ pub fn load_in<M: Model>(
     Ok(rows)
 }
 
+/// The `(owner, target)` key pairs of the links (rows of `Th`) whose
+/// `owner` column holds one of `keys`: one query per IN-list chunk,
+/// selecting the two key columns only, unordered. What a many-to-many
+/// needs of its through rows, without building them.
+fn load_links<Th: Model>(
+    conn: &mut AnyConnection,
+    owner: &'static str,
+    target: &'static str,
+    keys: &[Key],
+) -> Result<Vec<(Key, Key)>> {
+    let meta = Th::meta();
+    let column = |name| meta.column(name).ok_or_else(|| unknown_column::<Th>(name));
+    let (owner_kind, target_kind) = (column(owner)?.kind, column(target)?.kind);
+    let mut links = Vec::new();
+    for chunk in keys.chunks(conn.backend().max_in_list()) {
+        let predicate = Th::__in_predicate(owner, chunk).ok_or_else(|| unknown_column::<Th>(owner))?;
+        let query = LinkQuery::<Th> { table: meta.table, columns: [owner, target], predicate };
+        for row in diesel::connection::LoadConnection::load(conn, query)? {
+            let row = row?;
+            let pair = Key::read(&row, 0, owner_kind)
+                .and_then(|o| Ok((o, Key::read(&row, 1, target_kind)?)))
+                .map_err(diesel::result::Error::DeserializationError)?;
+            if let (Some(o), Some(t)) = pair {
+                links.push((o, t));
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// `SELECT table.a, table.b FROM table WHERE predicate`.
+struct LinkQuery<M: Model> {
+    table: &'static str,
+    columns: [&'static str; 2],
+    predicate: crate::model::Predicate<M>,
+}
+
+impl<M: Model> diesel::query_builder::QueryFragment<MultiBackend> for LinkQuery<M> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT ");
+        crate::joins::push_column(&mut out, self.table, self.columns[0])?;
+        out.push_sql(", ");
+        crate::joins::push_column(&mut out, self.table, self.columns[1])?;
+        out.push_sql(" FROM ");
+        out.push_identifier(self.table)?;
+        out.push_sql(" WHERE ");
+        self.predicate.walk_ast(out.reborrow())
+    }
+}
+
+impl<M: Model> diesel::query_builder::Query for LinkQuery<M> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<M: Model> diesel::query_builder::QueryId for LinkQuery<M> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
 // ---------------------------------------------------------------------------
 // Forward: ForeignKey / OneToOne
 // ---------------------------------------------------------------------------
@@ -638,20 +700,68 @@ impl<C> Slot<C> {
     }
 }
 
+/// A relation field's slot, allocated on first use: an instance whose
+/// to-many relations are never touched (or a clone of one) costs no
+/// allocation for them. Dereferences to the slot, allocating it if needed;
+/// the slot never moves afterwards.
+struct LazySlot<C>(OnceLock<Arc<Slot<C>>>);
+
+impl<C> Default for LazySlot<C> {
+    fn default() -> Self {
+        LazySlot(OnceLock::new())
+    }
+}
+
+impl<C> std::ops::Deref for LazySlot<C> {
+    type Target = Arc<Slot<C>>;
+
+    #[inline]
+    fn deref(&self) -> &Arc<Slot<C>> {
+        self.0.get_or_init(Arc::default)
+    }
+}
+
+impl<C> LazySlot<C> {
+    /// The slot if it was allocated.
+    fn peek(&self) -> Option<&Arc<Slot<C>>> {
+        self.0.get()
+    }
+
+    /// A slot for a clone of the instance: it keeps the fetch mode and
+    /// shares the cached rows (bound to their key); nothing to keep, no
+    /// allocation.
+    fn cloned(&self) -> Self {
+        let Some(source) = self.peek() else {
+            return LazySlot::default();
+        };
+        let mode = source.mode.get();
+        let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if mode.is_none() && cache.is_none() {
+            return LazySlot::default();
+        }
+        let slot: Arc<Slot<C>> = Arc::default();
+        slot.mode.set(mode);
+        if let Some(b) = cache.as_ref() {
+            slot.put(b.key.clone(), Arc::clone(&b.rows));
+        }
+        LazySlot(OnceLock::from(slot))
+    }
+}
+
 /// The reverse side of a foreign key (`question.choices()`): a field whose
 /// slot caches the related rows.
 ///
 /// Declare it on the target with the name of the foreign key it reverses:
 /// `#[orm(reverse_of = "question")] pub choices: Related<Choice>`.
 pub struct Related<C: Model> {
-    slot: Arc<Slot<C>>,
+    slot: LazySlot<C>,
     _marker: PhantomData<fn() -> C>,
 }
 
 /// The reverse side of a one-to-one (`user.profile(&mut conn)?`), cached in
 /// the instance; a missing row is cached as `None`.
 pub struct ReverseOneToOne<C: Model> {
-    slot: Arc<Slot<C>>,
+    slot: LazySlot<C>,
     _marker: PhantomData<fn() -> C>,
 }
 
@@ -663,7 +773,7 @@ pub struct ReverseOneToOne<C: Model> {
 /// `K` is the target's key type (`i64` unless named, like
 /// `ManyToMany<Group, String>`); a generated through table stores it.
 pub struct ManyToMany<T: Model, K: KeyType = i64> {
-    slot: Arc<Slot<T>>,
+    slot: LazySlot<T>,
     _marker: PhantomData<fn() -> K>,
 }
 
@@ -672,7 +782,7 @@ macro_rules! slot_field {
         impl<$param: Model $(, $extra: KeyType)?> Default for $ty<$param $(, $extra)?> {
             fn default() -> Self {
                 $ty {
-                    slot: Arc::default(),
+                    slot: LazySlot::default(),
                     _marker: PhantomData,
                 }
             }
@@ -682,18 +792,8 @@ macro_rules! slot_field {
         /// the key they were loaded for.
         impl<$param: Model $(, $extra: KeyType)?> Clone for $ty<$param $(, $extra)?> {
             fn clone(&self) -> Self {
-                let slot: Arc<Slot<$param>> = Arc::default();
-                slot.mode.set(self.slot.mode.get());
-                let cache = self
-                    .slot
-                    .cache
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if let Some(b) = cache.as_ref() {
-                    slot.put(b.key.clone(), Arc::clone(&b.rows));
-                }
                 $ty {
-                    slot,
+                    slot: self.slot.cloned(),
                     _marker: PhantomData,
                 }
             }
@@ -708,14 +808,13 @@ macro_rules! slot_field {
 
         impl<$param: Model $(, $extra: KeyType)?> fmt::Debug for $ty<$param $(, $extra)?> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let cache = self
-                    .slot
-                    .cache
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let cached = self.slot.peek().and_then(|slot| {
+                    let cache = slot.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                    cache.as_ref().map(|b| b.rows.len())
+                });
                 f.debug_struct(stringify!($ty))
                     .field("to", &$param::meta().name)
-                    .field("cached", &cache.as_ref().map(|b| b.rows.len()))
+                    .field("cached", &cached)
                     .finish()
             }
         }
@@ -731,12 +830,14 @@ macro_rules! slot_field {
         impl<$param: Model $(, $extra: KeyType)?> $ty<$param $(, $extra)?> {
             /// Whether rows are cached for the owner key `key`.
             pub fn is_cached_for(&self, key: &Key) -> bool {
-                self.slot.get(key).is_some()
+                self.slot.peek().is_some_and(|slot| slot.get(key).is_some())
             }
 
             /// Drops the cached rows.
             pub fn invalidate(&self) {
-                self.slot.clear();
+                if let Some(slot) = self.slot.peek() {
+                    slot.clear();
+                }
             }
 
             /// The instance-level fetch mode stored in this field.
@@ -1181,12 +1282,9 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
         if let Some(rows) = self.slot.get(self.owner()?) {
             return rows.iter().map(|t| self.target_key(t)).collect();
         }
-        Ok(self
-            .through_rows()?
-            .load(conn)?
-            .iter()
-            .filter_map(|row| row.__column_key(self.target_rel.column))
-            .collect())
+        let owner = std::slice::from_ref(self.owner()?);
+        let links = load_links::<Th>(conn, self.owner_rel.column, self.target_rel.column, owner)?;
+        Ok(links.into_iter().map(|(_, target)| target).collect())
     }
 
     /// The related rows in `T`'s default ordering: two queries the first
@@ -1624,7 +1722,7 @@ pub fn prefetch_many_to_many<F: Model, T: Model + Clone, Th: Model, K: KeyType>(
     let (owner_rel, target_rel) = (owner_rel.meta(), target_rel.meta());
     let targets: Vec<(&Slot<T>, Key)> = rows
         .iter()
-        .filter_map(|r| Some((&*field(r).slot, r.__column_key(owner_rel.target_column())?)))
+        .filter_map(|r| Some((&**field(r).slot, r.__column_key(owner_rel.target_column())?)))
         .collect();
     let mode = rows.first().and_then(|r| r.__fetch_mode());
     let filled = fill_many_to_many::<T, Th>(conn, owner_rel, target_rel, &targets, mode, false)?;
@@ -1662,12 +1760,8 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
     batch: bool,
 ) -> Result<Vec<Arc<Vec<T>>>> {
     let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
-    let links = load_in::<Th>(conn, owner_rel.column, &keys)?;
-    let target_keys = distinct_keys(
-        links
-            .iter()
-            .filter_map(|l| l.__column_key(target_rel.column)),
-    );
+    let links = load_links::<Th>(conn, owner_rel.column, target_rel.column, &keys)?;
+    let target_keys = distinct_keys(links.iter().map(|(_, t)| t.clone()));
     let targets = load_in::<T>(conn, target_rel.target_column(), &target_keys)?;
     inherit_mode(&targets, mode);
     let targets: HashMap<Key, (usize, T)> = targets
@@ -1678,12 +1772,8 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
     // One entry per link, in the order the database returned the targets
     // (the target's default ordering).
     let mut linked: Vec<(Key, &(usize, T))> = links
-        .iter()
-        .filter_map(|l| {
-            let owner = l.__column_key(owner_rel.column)?;
-            let target = targets.get(&l.__column_key(target_rel.column)?)?;
-            Some((owner, target))
-        })
+        .into_iter()
+        .filter_map(|(owner, target)| Some((owner, targets.get(&target)?)))
         .collect();
     linked.sort_by_key(|(_, (position, _))| *position);
     let linked: Vec<(Key, T)> = linked
