@@ -8,7 +8,6 @@
 //! matches and the next access rebuilds it. A cache is never stale.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -16,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use diesel::expression::{BoxableExpression, Expression};
 use diesel::sql_types::{Bool, Nullable};
 use diesel::Connection;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use crate::connection::MultiBackend;
 
@@ -144,8 +144,13 @@ fn load_links<Th: Model>(
     let (owner_kind, target_kind) = (column(owner)?.kind, column(target)?.kind);
     let mut links = Vec::new();
     for chunk in keys.chunks(conn.backend().max_in_list()) {
-        let predicate = Th::__in_predicate(owner, chunk).ok_or_else(|| unknown_column::<Th>(owner))?;
-        let query = LinkQuery::<Th> { table: meta.table, columns: [owner, target], predicate };
+        let predicate =
+            Th::__in_predicate(owner, chunk).ok_or_else(|| unknown_column::<Th>(owner))?;
+        let query = LinkQuery::<Th> {
+            table: meta.table,
+            columns: [owner, target],
+            predicate,
+        };
         for row in diesel::connection::LoadConnection::load(conn, query)? {
             let row = row?;
             let pair = Key::read(&row, 0, owner_kind)
@@ -504,7 +509,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         if pending.is_empty() {
             return Ok(());
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let keys: Vec<Key> = pending
             .iter()
             .filter_map(|c| c.key.as_ref().map(KeyType::to_key))
@@ -1679,7 +1684,7 @@ pub fn prefetch_forward<F: Model, T: Model, K: KeyType>(
         &cells,
         rows.first().and_then(|r| r.__fetch_mode()),
     )?;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let targets: Vec<&T> = rows
         .iter()
         .filter_map(|r| field(r).cached())
@@ -1739,7 +1744,7 @@ fn fill_reverse<C: Model>(
     mode: Option<FetchMode>,
     batch: bool,
 ) -> Result<Vec<Arc<Vec<C>>>> {
-    let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
+    let keys = distinct_keys(slots.iter().map(|(_, k)| k));
     let children = load_in::<C>(conn, rel.column, &keys)?;
     inherit_mode(&children, mode);
     let children: Vec<(Key, C)> = children
@@ -1759,27 +1764,29 @@ fn fill_many_to_many<T: Model + Clone, Th: Model>(
     mode: Option<FetchMode>,
     batch: bool,
 ) -> Result<Vec<Arc<Vec<T>>>> {
-    let keys = distinct_keys(slots.iter().map(|(_, k)| k.clone()));
+    let keys = distinct_keys(slots.iter().map(|(_, k)| k));
     let links = load_links::<Th>(conn, owner_rel.column, target_rel.column, &keys)?;
-    let target_keys = distinct_keys(links.iter().map(|(_, t)| t.clone()));
+    let target_keys = distinct_keys(links.iter().map(|(_, t)| t));
     let targets = load_in::<T>(conn, target_rel.target_column(), &target_keys)?;
     inherit_mode(&targets, mode);
-    let targets: HashMap<Key, (usize, T)> = targets
-        .into_iter()
+    // The owners of each target, by the target's position in its default
+    // ordering (the order the database returned them in).
+    let position: HashMap<Key, usize> = targets
+        .iter()
         .enumerate()
-        .filter_map(|(i, t)| Some((t.__column_key(target_rel.target_column())?, (i, t))))
+        .filter_map(|(i, t)| Some((t.__column_key(target_rel.target_column())?, i)))
         .collect();
-    // One entry per link, in the order the database returned the targets
-    // (the target's default ordering).
-    let mut linked: Vec<(Key, &(usize, T))> = links
-        .into_iter()
-        .filter_map(|(owner, target)| Some((owner, targets.get(&target)?)))
-        .collect();
-    linked.sort_by_key(|(_, (position, _))| *position);
-    let linked: Vec<(Key, T)> = linked
-        .into_iter()
-        .map(|(k, (_, t))| (k, t.clone()))
-        .collect();
+    let mut owners: Vec<Vec<Key>> = vec![Vec::new(); targets.len()];
+    for (owner, target) in links {
+        if let Some(&i) = position.get(&target) {
+            owners[i].push(owner);
+        }
+    }
+    // One (owner, target) per link, in the targets' order.
+    let linked = targets
+        .iter()
+        .zip(owners)
+        .flat_map(|(target, owners)| owners.into_iter().map(move |o| (o, target.clone())));
     Ok(fill_slots_with(slots, linked, batch))
 }
 
@@ -1790,49 +1797,53 @@ fn inherit_mode<M: Model>(rows: &[M], mode: Option<FetchMode>) {
     }
 }
 
-fn distinct_keys(keys: impl IntoIterator<Item = Key>) -> Vec<Key> {
-    let mut seen = std::collections::HashSet::new();
+fn distinct_keys<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<Key> {
+    let mut seen = HashSet::new();
     keys.into_iter()
-        .filter(|k| seen.insert(k.clone()))
+        .filter(|k| seen.insert(*k))
+        .cloned()
         .collect()
 }
 
 /// Groups `children` by owner key (keeping their order) and puts each
-/// slot's group into it; slots with the same key share one group.
-/// Returns the groups, in the order of `slots`.
-/// With `only_empty` (peer batches), a slot filled meanwhile (a write on
-/// another thread) keeps its rows.
+/// slot's group into it; slots with the same key share one group, and
+/// children of no slot are dropped. Returns the groups, in the order of
+/// `slots`. With `only_empty` (peer batches), a slot filled meanwhile (a
+/// write on another thread) keeps its rows.
 fn fill_slots_with<C>(
     slots: &[(&Slot<C>, Key)],
-    children: Vec<(Key, C)>,
+    children: impl IntoIterator<Item = (Key, C)>,
     only_empty: bool,
 ) -> Vec<Arc<Vec<C>>> {
-    let mut grouped: HashMap<Key, Vec<C>> = HashMap::new();
-    for (k, child) in children {
-        grouped.entry(k).or_default().push(child);
-    }
-    let mut shared: HashMap<Key, Arc<Vec<C>>> = grouped
-        .into_iter()
-        .map(|(k, group)| (k, Arc::new(group)))
+    // Each distinct owner key gets a group; `group_of[i]` is slot i's.
+    let mut index: HashMap<&Key, usize> = HashMap::with_capacity(slots.len());
+    let group_of: Vec<usize> = slots
+        .iter()
+        .map(|(_, key)| {
+            let next = index.len();
+            *index.entry(key).or_insert(next)
+        })
         .collect();
-    let mut filled = Vec::with_capacity(slots.len());
-    for (slot, key) in slots {
-        let group = match shared.get(key) {
-            Some(group) => Arc::clone(group),
-            None => {
-                let empty = Arc::new(Vec::new());
-                shared.insert(key.clone(), Arc::clone(&empty));
-                empty
-            }
-        };
-        if only_empty {
-            slot.put_if_absent(key.clone(), Arc::clone(&group));
-        } else {
-            slot.put(key.clone(), Arc::clone(&group));
+    let mut groups: Vec<Vec<C>> = std::iter::repeat_with(Vec::new).take(index.len()).collect();
+    for (key, child) in children {
+        if let Some(&i) = index.get(&key) {
+            groups[i].push(child);
         }
-        filled.push(group);
     }
-    filled
+    let groups: Vec<Arc<Vec<C>>> = groups.into_iter().map(Arc::new).collect();
+    slots
+        .iter()
+        .zip(group_of)
+        .map(|((slot, key), i)| {
+            let group = Arc::clone(&groups[i]);
+            if only_empty {
+                slot.put_if_absent(key.clone(), Arc::clone(&group));
+            } else {
+                slot.put(key.clone(), Arc::clone(&group));
+            }
+            group
+        })
+        .collect()
 }
 
 /// The row a reverse one-to-one loaded: dereferences to it.
