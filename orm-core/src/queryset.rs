@@ -17,11 +17,15 @@ use crate::model::{Key, Model, Predicate};
 use crate::peers::FetchMode;
 use crate::relations::Path;
 
-/// Applies limit and offset. SQLite and MySQL reject OFFSET without LIMIT,
-/// so an offset alone comes with the largest limit.
+/// The LIMIT to send with `limit` and `offset`: SQLite and MySQL reject
+/// OFFSET without LIMIT, so an offset alone comes with the largest limit.
+fn sql_limit(limit: Option<i64>, offset: Option<i64>) -> Option<i64> {
+    limit.or(offset.map(|_| i64::MAX))
+}
+
+/// Applies limit and offset.
 fn slice<M: Model>(query: M::Query, limit: Option<i64>, offset: Option<i64>) -> M::Query {
-    let limit = limit.or(offset.map(|_| i64::MAX));
-    M::__slice(query, limit, offset)
+    M::__slice(query, sql_limit(limit, offset), offset)
 }
 
 /// Inserts `rows` with one statement per chunk that fits the backend's bind
@@ -369,13 +373,12 @@ impl<M: Model> QuerySet<M> {
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Vec<M>> {
-        let limit = limit.or(offset.map(|_| i64::MAX));
         if self.joins.is_empty() {
             let mut query = self.ordered(self.filtered());
             if by_key {
                 query = M::__order_pk(query);
             }
-            return M::__load(M::__slice(query, limit, offset), conn);
+            return M::__load(slice::<M>(query, limit, offset), conn);
         }
         let mut order: Vec<OrderFragment> = match &self.ordering {
             None => M::__default_ordering().into_iter().collect(),
@@ -391,7 +394,7 @@ impl<M: Model> QuerySet<M> {
         let parts = SelectParts {
             predicate: self.predicate(),
             order,
-            limit,
+            limit: sql_limit(limit, offset),
             offset,
         };
         self.joins.load(conn, parts, self.fetch_mode)

@@ -150,6 +150,20 @@ fn main() -> orm_core::Result<()> {
                 .try_for_each(|ch| ch.question(c)?.author(c).map(|_| ()))
         },
     )?;
+    let joined = step(
+        &mut conn,
+        "load them with select_related(QUESTION.then(AUTHOR)): one query, two joins",
+        |c| {
+            Choice::objects()
+                .select_related(Choice::QUESTION.then(Question::AUTHOR))
+                .load(c)
+        },
+    )?;
+    step(&mut conn, "the same loop over the joined choices", |c| {
+        joined
+            .iter()
+            .try_for_each(|ch| ch.question(c)?.author(c).map(|_| ()))
+    })?;
     let strict = Choice::objects().load(&mut conn)?;
     let blocked = with_fetch_mode(FetchMode::Raise, || {
         strict[0].question(&mut conn).map(|_| ())

@@ -1,0 +1,236 @@
+//! `select_related` along a two-hop chain (choice -> question -> author),
+//! against hand-written diesel's typed join in the same run, on SQLite and
+//! PostgreSQL.
+//!
+//! N choices, ten per question, each question with an author (one author
+//! per ten questions). Each iteration loads the choices with their question
+//! and author and folds, for every choice, its id, its question's id and
+//! its author's name length into an order-sensitive checksum:
+//!
+//! - `diesel` (baseline): one query,
+//!   `choice.inner_join(question.left_join(author))` selecting the three
+//!   rows as tuples, in `Choice::objects()`'s ordering (`votes DESC, id`);
+//!   each row carries its own copy of the question and author;
+//! - `select_related`: `Choice::objects().select_related(Choice::QUESTION.then(Question::AUTHOR))`,
+//!   then `choice.question(c)?.author(c)?` for every choice (one query,
+//!   none in the loop; rows sharing a question share one object);
+//! - `prefetch`: the same path through `prefetch_related` (three queries:
+//!   choices, then one `IN` query per hop), for reference.
+//!
+//! Sizes: 1,000 and 10,000 choices (`ORM_BENCH_MAX_N` lowers the top).
+//! No design-brief target: the table shows where the joined path stands.
+//!
+//! `cargo bench -p orm-benches --bench select_related`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use orm_benches::alloc::{count_allocs, CountingAlloc};
+use orm_benches::fixture::{self, ChoiceRow, QuestionRow};
+use orm_benches::ratio::{self, Comparison};
+use orm_benches::variants::{self, Variant};
+use orm_core::{capture_queries, schema, AnyConnection, BackendKind, Model};
+use orm_tests::polls::{author, choice, question, Author, Choice, Question};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+/// Choices (ten per question).
+const SIZES: [usize; 2] = [1_000, 10_000];
+/// Questions per author.
+const QUESTIONS_PER_AUTHOR: usize = 10;
+
+/// An `author` row: id, name, email.
+type AuthorRow = (i64, String, Option<String>);
+
+fn key(backend: BackendKind, variant: &str, n: usize) -> String {
+    format!("select_related/{}/{variant}/{n}", fixture::slug(backend))
+}
+
+/// Folds one choice into the order-sensitive checksum.
+fn fold(sum: u64, choice: i64, question: i64, author_name: usize) -> u64 {
+    sum.wrapping_mul(31)
+        .wrapping_add(choice as u64)
+        .wrapping_add((question as u64) << 20)
+        .wrapping_add(author_name as u64)
+}
+
+/// The poll tables with `n` choices over `n / 10` questions, each question
+/// pointing at one of `n / 100` authors.
+fn setup(conn: &mut AnyConnection, n: usize) -> orm_core::Result<()> {
+    fixture::create_poll_tables(conn)?;
+    let questions = n / fixture::CHOICES_PER_QUESTION;
+    fixture::populate(conn, questions, n)?;
+    let mut authors: Vec<Author> = (0..questions.div_ceil(QUESTIONS_PER_AUTHOR))
+        .map(|i| Author {
+            name: format!("Author number {i}"),
+            ..Default::default()
+        })
+        .collect();
+    Author::objects().bulk_create(conn, &mut authors)?;
+    let first = authors.first().and_then(|a| a.id).unwrap_or(1);
+    let count = authors.len() as i64;
+    // Question i gets author (i mod count): consecutive ids from `first`.
+    let table = schema::quote(conn.backend(), Question::meta().table);
+    conn.batch_execute(&format!(
+        "UPDATE {table} SET author_id = {first} + (id % {count})"
+    ))?;
+    if conn.backend() == BackendKind::Postgres {
+        let author = schema::quote(BackendKind::Postgres, Author::meta().table);
+        conn.batch_execute(&format!("ANALYZE {table}; ANALYZE {author}"))?;
+    }
+    Ok(())
+}
+
+/// Hand-written diesel: one typed join, the rows as tuples.
+fn diesel_join(conn: &mut AnyConnection) -> u64 {
+    let rows: Vec<(ChoiceRow, QuestionRow, Option<AuthorRow>)> = choice::table
+        .inner_join(question::table.left_join(author::table))
+        .select((
+            choice::all_columns,
+            question::all_columns,
+            author::all_columns.nullable(),
+        ))
+        .order((choice::votes.desc(), choice::id.asc()))
+        .load(conn)
+        .expect("load the joined rows");
+    let mut sum = 0;
+    for (c, q, a) in &rows {
+        let (c, q, a) = black_box((c, q, a));
+        sum = fold(sum, c.0, q.0, a.as_ref().map_or(0, |a| a.1.len()));
+    }
+    sum
+}
+
+/// The loop over `choice.question(c)?.author(c)?` for choices loaded by the caller.
+fn orm_loop(conn: &mut AnyConnection, choices: &[Choice]) -> u64 {
+    let mut sum = 0;
+    for c in choices {
+        let q = c.question(conn).expect("choice.question()");
+        let a = q.author(conn).expect("question.author()");
+        let (c, q, a) = black_box((c, q, a));
+        sum = fold(
+            sum,
+            c.id.unwrap_or_default(),
+            q.id.unwrap_or_default(),
+            a.map_or(0, |a| a.name.len()),
+        );
+    }
+    sum
+}
+
+/// `select_related(Choice::QUESTION.then(Question::AUTHOR))`, then the loop.
+fn orm_select_related(conn: &mut AnyConnection) -> u64 {
+    let choices = Choice::objects()
+        .select_related(Choice::QUESTION.then(Question::AUTHOR))
+        .load(conn)
+        .expect("load the choices with their questions and authors");
+    orm_loop(conn, &choices)
+}
+
+/// The same path through `prefetch_related` (one query per hop), then the loop.
+fn orm_prefetch(conn: &mut AnyConnection) -> u64 {
+    let choices = Choice::objects()
+        .prefetch_related(Choice::QUESTION.then(Question::AUTHOR))
+        .load(conn)
+        .expect("load the choices, then their questions and authors");
+    orm_loop(conn, &choices)
+}
+
+const VARIANTS: [Variant<u64>; 3] = [
+    ("diesel", diesel_join),
+    ("select_related", orm_select_related),
+    ("prefetch", orm_prefetch),
+];
+
+/// Same checksum from every variant with the expected number of queries;
+/// prints what each allocates per iteration.
+fn check(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
+    let (expected, log) = capture_queries(conn, diesel_join);
+    assert_eq!(log.count(), 1, "hand-written diesel: 1 query");
+    assert_ne!(expected, 0);
+    for (variant, routine, queries) in [
+        (
+            "select_related",
+            orm_select_related as fn(&mut AnyConnection) -> u64,
+            1,
+        ),
+        ("prefetch", orm_prefetch, 3),
+    ] {
+        let (sum, log) = capture_queries(conn, routine);
+        assert_eq!(
+            (sum, log.count()),
+            (expected, queries),
+            "{variant}: same result, {queries} queries: {:#?}",
+            log.queries()
+        );
+    }
+    println!();
+    println!("==== select_related, {backend}, {n} choices: allocations per iteration");
+    for (variant, routine) in VARIANTS {
+        let (sum, stats) = count_allocs(|| routine(conn));
+        assert_eq!(sum, expected);
+        println!(
+            "  {variant:<15} {:>7} allocations, {:>9} bytes",
+            stats.allocs, stats.bytes
+        );
+    }
+}
+
+fn select_related(c: &mut Criterion) {
+    for backend in BACKENDS {
+        for n in fixture::sizes(&SIZES) {
+            let Some(db) = fixture::open(backend) else {
+                break;
+            };
+            let mut conn = db.get().expect("take a connection from the pool");
+            setup(&mut conn, n).expect("create and fill the tables");
+            check(&mut conn, backend, n);
+            variants::run(
+                c,
+                &format!("select_related/{}", fixture::slug(backend)),
+                n,
+                &mut conn,
+                &VARIANTS,
+                |variant| key(backend, variant, n),
+                Duration::from_secs(3),
+            );
+            drop(conn);
+            // Dropping the handle drops the private PostgreSQL schema.
+            drop(db);
+        }
+    }
+}
+
+fn report(_: &mut Criterion) {
+    let mut comparisons = Vec::new();
+    for backend in BACKENDS {
+        for n in fixture::sizes(&SIZES) {
+            for variant in ["select_related", "prefetch"] {
+                comparisons.push(Comparison {
+                    label: format!("{variant}, {backend}, {n} choices"),
+                    orm: key(backend, variant, n),
+                    baseline: key(backend, "diesel", n),
+                    target: None,
+                });
+            }
+        }
+    }
+    ratio::report(
+        "select_related, choice -> question -> author (baseline: hand-written diesel join)",
+        &comparisons,
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = select_related, report
+}
+criterion_main!(benches);
