@@ -161,7 +161,7 @@ impl<M> Clone for JoinPath<M> {
 
 impl<M> fmt::Debug for JoinPath<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("JoinPath").field(&self.node.field()).finish()
+        f.debug_tuple("JoinPath").field(&self.node.paths()).finish()
     }
 }
 
@@ -294,6 +294,15 @@ impl<M> Clone for Joins<M> {
     }
 }
 
+/// The joined paths, dotted: `["question", "question.author"]`.
+impl<M> fmt::Debug for Joins<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().flat_map(|n| n.paths()))
+            .finish()
+    }
+}
+
 impl<M> Default for Joins<M> {
     fn default() -> Self {
         Joins(Vec::new())
@@ -376,6 +385,8 @@ pub(crate) struct SelectParts<M: Model> {
 /// One hop of a join tree, its target type erased.
 trait JoinNode<P>: Send + Sync {
     fn field(&self) -> &'static str;
+    /// This hop and every path below it, dotted.
+    fn paths(&self) -> Vec<String>;
     fn as_any(&self) -> &dyn Any;
     /// The union of this tree and `other` (which starts with the same
     /// field), or `None` if they cannot be merged.
@@ -394,6 +405,13 @@ struct Node<From, To: Model> {
 impl<From: Model, To: Model> JoinNode<From> for Node<From, To> {
     fn field(&self) -> &'static str {
         self.field
+    }
+
+    fn paths(&self) -> Vec<String> {
+        let below = self.children.iter().flat_map(|c| c.paths());
+        std::iter::once(self.field.to_string())
+            .chain(below.map(|p| format!("{}.{p}", self.field)))
+            .collect()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -427,12 +445,7 @@ impl<From: Model, To: Model> JoinNode<From> for Node<From, To> {
             target_column: rel.target_column(),
             columns: target.columns,
         });
-        let key_index = offset
-            + target
-                .columns
-                .iter()
-                .position(|c| c.primary_key)
-                .unwrap_or(0);
+        let key_index = offset + target.primary_key_index();
         let children = self.children.iter().map(|c| c.plan(&alias, plan)).collect();
         Box::new(HopState::<From, To> {
             attach: self.hop.attach,

@@ -161,10 +161,20 @@ pub struct ModelMeta {
 impl ModelMeta {
     /// The primary-key column.
     pub fn primary_key(&self) -> &ColumnMeta {
-        self.columns
-            .iter()
-            .find(|c| c.primary_key)
-            .unwrap_or(&self.columns[0])
+        &self.columns[self.primary_key_index()]
+    }
+
+    /// The position of the primary-key column among `columns` (the derive
+    /// requires one), which is also its position in a row.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { pub name: String, #[orm(primary_key)] pub id: Option<i64> }
+    /// assert_eq!(Tag::meta().primary_key_index(), 1);
+    /// ```
+    pub fn primary_key_index(&self) -> usize {
+        self.columns.iter().position(|c| c.primary_key).unwrap_or(0)
     }
 
     /// The column of the given name, if any.
@@ -221,7 +231,7 @@ impl fmt::Display for Key {
 /// use orm_core::{Key, KeyType};
 /// assert_eq!(String::from_key(&Key::Text("bob".into())), Some("bob".to_string()));
 /// ```
-pub trait KeyType: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
+pub trait KeyType: sealed::Sealed + Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
     /// The diesel SQL type of a column holding this key.
     type Sql: diesel::sql_types::SqlType + diesel::sql_types::SingleValue + Default;
     /// The SQL type family, for metadata.
@@ -233,6 +243,16 @@ pub trait KeyType: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
     /// Reads the (nullable) column `index` of a result row.
     #[doc(hidden)]
     fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>>;
+}
+
+/// `KeyType` is implemented for the key types the derive maps, and only
+/// for them: the generated SQL and row decoding depend on it.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for i16 {}
+    impl Sealed for i32 {}
+    impl Sealed for i64 {}
+    impl Sealed for String {}
 }
 
 macro_rules! int_key {

@@ -85,9 +85,7 @@ struct KeyOrder(&'static str, &'static str);
 
 impl QueryFragment<MultiBackend> for KeyOrder {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
-        out.push_identifier(self.0)?;
-        out.push_sql(".");
-        out.push_identifier(self.1)?;
+        crate::joins::push_column(&mut out, self.0, self.1)?;
         out.push_sql(" ASC");
         Ok(())
     }
@@ -177,6 +175,8 @@ impl<M: Model> fmt::Debug for QuerySet<M> {
             )
             .field("limit", &self.limit)
             .field("offset", &self.offset)
+            .field("select_related", &self.joins)
+            .field("prefetch_related", &self.eager.len())
             .finish()
     }
 }

@@ -705,10 +705,11 @@ impl<C> Slot<C> {
     }
 }
 
-/// A relation field's slot, allocated on first use: an instance whose
-/// to-many relations are never touched (or a clone of one) costs no
-/// allocation for them. Dereferences to the slot, allocating it if needed;
-/// the slot never moves afterwards.
+/// A relation field's slot, allocated on first use: a default instance, or
+/// a clone of an instance whose slot holds no rows and no fetch mode, costs
+/// no allocation for it. Rows loaded by a query allocate theirs when they
+/// join their peer group. Dereferences to the slot, allocating it if
+/// needed; the slot never moves afterwards.
 struct LazySlot<C>(OnceLock<Arc<Slot<C>>>);
 
 impl<C> Default for LazySlot<C> {
@@ -848,15 +849,16 @@ macro_rules! slot_field {
             /// The instance-level fetch mode stored in this field.
             #[doc(hidden)]
             pub fn fetch_mode(&self) -> Option<FetchMode> {
-                self.slot.mode.get()
+                self.slot.peek().and_then(|slot| slot.mode.get())
             }
 
-
-
-            /// Stores the instance-level fetch mode in this field.
+            /// Stores the instance-level fetch mode in this field (no
+            /// mode on a slot not allocated yet is left as it is).
             #[doc(hidden)]
             pub fn set_fetch_mode(&self, mode: Option<FetchMode>) {
-                self.slot.mode.set(mode);
+                if mode.is_some() || self.slot.peek().is_some() {
+                    self.slot.mode.set(mode);
+                }
             }
 
             /// Caches `rows` for the owner key `key` (prefetching and cache control).

@@ -585,15 +585,16 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
             span = f.ident.span()
         )
     };
-    let doc = |f: &Field| {
+    let doc = |f: &Field| format!("The `{}` relation, for `prefetch_related` paths.", f.ident);
+    let forward_doc = |f: &Field| {
         format!(
-            "The `{}` relation, for `select_related` / `prefetch_related` paths.",
+            "The `{}` relation, for `select_related` (a join) and `prefetch_related` paths.",
             f.ident
         )
     };
     let mut items = Vec::new();
     for (f, c, r) in model.relations() {
-        let (name, doc, field, target) = (konst(f), doc(f), &f.ident, &r.target);
+        let (name, doc, field, target) = (konst(f), forward_doc(f), &f.ident, &r.target);
         let field_name = field.to_string();
         let rel_fn = format_ident!("__rel_{}", field);
         let required = !c.nullable;

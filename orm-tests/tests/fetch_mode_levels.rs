@@ -90,6 +90,11 @@ backend_tests! {
         votes[0].set_fetch_mode(FetchMode::Raise);
         assert!(matches!(votes[0].voter(&mut conn), Err(OrmError::FetchBlocked { .. })));
         assert_num_queries(&mut conn, 1, |c| votes[1].voter(c).map(|_| ()))?;
+        // A clone keeps the mode of its to-many fields too (Author's only
+        // relation is a reverse manager); a default instance has none.
+        let authors = Author::objects().fetch_mode(FetchMode::One).load(&mut conn)?;
+        assert_eq!(authors[0].clone().fetch_mode(), Some(FetchMode::One));
+        assert_eq!(Author::default().fetch_mode(), None);
         // A clone has its own mode.
         let copy = votes[1].clone();
         copy.set_fetch_mode(FetchMode::One);

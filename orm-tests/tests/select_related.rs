@@ -328,6 +328,51 @@ backend_tests! {
         Ok(())
     }
 
+    fn text_keys_a_dangling_second_hop_and_deep_fetch_modes(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        // Text keys on both sides (Membership.user -> User.username, .group -> Group.name),
+        // and first() on a model without ordering: ordered by key.
+        let mut admins = Group { name: "admins".into(), size: 1 };
+        admins.insert(&mut conn)?;
+        let mut users = Group { name: "users".into(), size: 2 };
+        users.insert(&mut conn)?;
+        for group in ["users", "admins"] {
+            let mut m = Membership::default();
+            m.user.set_key(Some("ann".to_string()));
+            m.group.set_key(Some(group.to_string()));
+            m.save(&mut conn)?;
+        }
+        let qs = Membership::objects().select_related(Membership::GROUP).select_related(Membership::USER);
+        assert_eq!(format!("{qs:?}").matches("group").count(), 1, "{qs:?}");
+        let first = assert_num_queries(&mut conn, 1, |c| qs.first(c))?.ok_or(OrmError::NotFound { model: "Membership" })?;
+        let (group, user) = assert_num_queries(&mut conn, 0, |c| {
+            Ok::<_, OrmError>((first.group(c)?.name.clone(), first.user(c)?.username.clone()))
+        })?;
+        assert_eq!((group.as_str(), user.as_str()), ("users", "ann"));
+        // A key gone at the second hop: the question joins, its author is missing.
+        let table = Question::meta().table;
+        without_fk_checks(&mut conn, &format!("UPDATE {table} SET author_id = 99999 WHERE text = 'q0'"))?;
+        let path = Choice::QUESTION.then(Question::AUTHOR);
+        let (choices, log) = capture_queries(&mut conn, |c| {
+            Choice::objects().filter(choice::choice_text.like("q0%")).select_related(path).load(c)
+        });
+        let choices = choices?;
+        assert_eq!((log.count(), choices.len()), (1, 2));
+        let err = assert_num_queries(&mut conn, 0, |c| choices[0].question(c).and_then(|q| q.author(c).map(|_| ())).unwrap_err());
+        assert!(matches!(err, OrmError::RelatedMissing { model: "Question", field: "author", .. }), "{err}");
+        // A queryset's fetch mode reaches the second hop.
+        let votes = Vote::objects()
+            .fetch_mode(FetchMode::Raise)
+            .select_related(Vote::CHOICE.then(Choice::QUESTION))
+            .load(&mut conn)?;
+        let question = assert_num_queries(&mut conn, 0, |c| votes[0].choice(c)?.question(c).map(|q| q.fetch_mode()))?;
+        assert_eq!(question, Some(FetchMode::Raise));
+        let err = votes[0].choice(&mut conn)?.question(&mut conn)?.author(&mut conn).map(|_| ()).unwrap_err();
+        assert!(matches!(err, OrmError::FetchBlocked { model: "Question", field: "author" }), "{err}");
+        Ok(())
+    }
+
     fn every_column_type_decodes_at_an_offset(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;
