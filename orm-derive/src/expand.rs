@@ -434,10 +434,30 @@ fn relation_plumbing(model: &Model) -> TokenStream {
     }
 }
 
+/// The marker a model has for each unique field (its key included):
+/// `to_field` relations check that the field they point at has one.
+fn unique_marker(field: &syn::Ident) -> syn::Ident {
+    format_ident!(
+        "__to_field_target_must_be_unique_{}",
+        field,
+        span = field.span()
+    )
+}
+
 /// Inherent methods: relation accessors and their typed metadata.
 fn accessors(model: &Model) -> TokenStream {
     let ident = &model.ident;
     let model_name = ident.to_string();
+    let unique_markers = model
+        .columns()
+        .filter(|(_, c)| c.unique || c.primary_key)
+        .map(|(f, _)| {
+            let marker = unique_marker(&f.ident);
+            quote! {
+                #[doc(hidden)]
+                pub const fn #marker() {}
+            }
+        });
     let forward = model.relations().map(|(f, c, r)| {
         let field = &f.ident;
         let field_name = field.to_string();
@@ -470,14 +490,18 @@ fn accessors(model: &Model) -> TokenStream {
         };
         // Without `to_field`, the stored key must be the target's key type.
         // With `to_field`, that field must exist on the target.
+        // That field must also be unique (a marker the target's derive
+        // generates for its unique fields), or joins would repeat rows.
         let key_check = match (&r.to_field, r.to_field_span) {
             (Some(name), Some(span)) => {
                 let field = syn::Ident::new(name, span);
+                let unique = unique_marker(&field);
                 quote_spanned! {span=>
                     fn has_field(target: &#target) -> &dyn ::core::any::Any {
                         &target.#field
                     }
                     let _ = has_field;
+                    let _ = <#target>::#unique;
                 }
             }
             _ => {
@@ -558,7 +582,8 @@ fn accessors(model: &Model) -> TokenStream {
             }
         }
     });
-    let items: Vec<TokenStream> = forward
+    let items: Vec<TokenStream> = unique_markers
+        .chain(forward)
         .chain(reverse)
         .chain(reverse_one)
         .chain(m2m)
