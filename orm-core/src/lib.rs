@@ -43,7 +43,7 @@ pub mod schema;
 pub use connection::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
 pub use error::{OrmError, Result};
 pub use instrument::{assert_num_queries, capture_queries, CapturedQueries, QueryLog};
-pub use joins::{ForwardRel, JoinPath};
+pub use joins::{JoinPath, ToOneRel};
 pub use model::{
     ColumnMeta, Key, KeyType, Model, ModelMeta, OnDelete, OrderTerm, Predicate, References, SqlKind,
 };

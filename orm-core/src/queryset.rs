@@ -208,11 +208,12 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    /// Loads forward relations (foreign keys, one-to-ones) along `path`
+    /// Loads to-one relations (foreign keys, one-to-ones, reverse
+    /// one-to-ones) along `path`
     /// in the same query as the rows, with `LEFT OUTER JOIN`s, so the
     /// accessors cost no query afterwards. `Choice::QUESTION.then(Question::AUTHOR)`
     /// follows a chain of any depth; several paths share their common
-    /// hops. Reverse and many-to-many relations do not compile here: use
+    /// hops. Reverse foreign keys and many-to-many relations do not compile here: use
     /// [`prefetch_related`](Self::prefetch_related).
     ///
     /// ```

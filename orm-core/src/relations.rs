@@ -21,7 +21,7 @@ use crate::connection::MultiBackend;
 
 use crate::connection::AnyConnection;
 use crate::error::{OrmError, Result};
-use crate::joins::{ForwardRel, Then, ToOne};
+use crate::joins::{Then, ToOne, ToOneRel};
 use crate::model::{Key, KeyType, Model, ModelMeta};
 use crate::peers::{resolve, FetchMode, ModeCell, PeerGroup};
 use crate::queryset::{BoxedChangeset, QuerySet};
@@ -897,6 +897,18 @@ slot_field!(Related<C>);
 slot_field!(ReverseOneToOne<C>);
 slot_field!(ManyToMany<T, K>);
 
+impl<C: Model> ReverseOneToOne<C> {
+    /// Stores what `select_related` joined for this freshly loaded
+    /// instance, whose key is `owner`: its row, or none (cached as `None`).
+    /// Returns the cached rows; `None` (nothing stored) without a key.
+    #[doc(hidden)]
+    pub fn __attach_joined(&self, owner: Option<Key>, row: Option<C>) -> Option<Arc<Vec<C>>> {
+        let rows = Arc::new(row.into_iter().collect::<Vec<C>>());
+        self.slot.put(owner?, Arc::clone(&rows));
+        Some(rows)
+    }
+}
+
 /// The cache-control methods shared by the managers (`$row` is the related
 /// model's type parameter).
 macro_rules! manager_cache_control {
@@ -1584,10 +1596,10 @@ impl<From: 'static, To: 'static> Rel<From, To> {
     }
 }
 
-impl<From: Model, To: Model> ForwardRel<From, To> {
+impl<From: Model, To: Model> ToOneRel<From, To> {
     /// Wraps a generated loader, form binding and join.
     #[doc(hidden)]
-    pub const fn forward(
+    pub const fn to_one(
         field: &'static str,
         fetch: fn(&mut AnyConnection, &[&From], Next<'_, To>) -> Result<()>,
         form: RelForm<From, To>,
@@ -1635,8 +1647,8 @@ impl<From: 'static, To: 'static, J> Rel<From, To, J> {
     }
 }
 
-impl<From: Model, To: Model> std::convert::From<ForwardRel<From, To>> for Rel<From, To> {
-    fn from(rel: ForwardRel<From, To>) -> Self {
+impl<From: Model, To: Model> std::convert::From<ToOneRel<From, To>> for Rel<From, To> {
+    fn from(rel: ToOneRel<From, To>) -> Self {
         rel.erased()
     }
 }

@@ -611,7 +611,7 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
         )
     };
     let doc = |f: &Field| format!("The `{}` relation, for `prefetch_related` paths.", f.ident);
-    let forward_doc = |f: &Field| {
+    let to_one_doc = |f: &Field| {
         format!(
             "The `{}` relation, for `select_related` (a join) and `prefetch_related` paths.",
             f.ident
@@ -619,13 +619,13 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
     };
     let mut items = Vec::new();
     for (f, c, r) in model.relations() {
-        let (name, doc, field, target) = (konst(f), forward_doc(f), &f.ident, &r.target);
+        let (name, doc, field, target) = (konst(f), to_one_doc(f), &f.ident, &r.target);
         let field_name = field.to_string();
         let rel_fn = format_ident!("__rel_{}", field);
         let required = !c.nullable;
         items.push(quote! {
             #[doc = #doc]
-            pub const #name: ::orm_core::ForwardRel<#ident, #target> = ::orm_core::Rel::forward(
+            pub const #name: ::orm_core::ToOneRel<#ident, #target> = ::orm_core::Rel::to_one(
                 #field_name,
                 |conn, rows, next| {
                     ::orm_core::relations::prefetch_forward(conn, rows, |m: &#ident| &m.#field, #ident::#rel_fn().meta(), next)
@@ -641,7 +641,27 @@ fn path_consts(model: &Model) -> Vec<TokenStream> {
             );
         });
     }
-    for (f, r) in model.reverses().chain(model.reverse_one_to_one()) {
+    for (f, r) in model.reverse_one_to_one() {
+        let (name, doc, field, child) = (konst(f), to_one_doc(f), &f.ident, &r.child);
+        let field_name = field.to_string();
+        let rel_fn = format_ident!("__rel_{}", r.fk_field);
+        items.push(quote! {
+            #[doc = #doc]
+            pub const #name: ::orm_core::ToOneRel<#ident, #child> = ::orm_core::Rel::to_one(
+                #field_name,
+                |conn, rows, next| {
+                    let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
+                    ::orm_core::relations::prefetch_reverse(conn, rows, |m: &#ident| &m.#field, rel.meta(), next)
+                },
+                ::orm_core::relations::RelForm::None,
+                ::orm_core::joins::ToOne::reverse(
+                    || <#child>::#rel_fn().meta(),
+                    |m: &#ident, row| m.#field.__attach_joined(<#child>::#rel_fn().key_of_target(m), row),
+                ),
+            );
+        });
+    }
+    for (f, r) in model.reverses() {
         let (name, doc, field, child) = (konst(f), doc(f), &f.ident, &r.child);
         let field_name = field.to_string();
         let rel_fn = format_ident!("__rel_{}", r.fk_field);

@@ -373,6 +373,52 @@ backend_tests! {
         Ok(())
     }
 
+    fn reverse_one_to_ones_join_too(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut bob = User { username: "bob".into(), ..Default::default() };
+        bob.save(&mut conn)?;
+        let ann = User::objects().filter(user::username.eq("ann")).get(&mut conn)?;
+        let mut profile = Profile { bio: "likes SQL".into(), ..Default::default() };
+        profile.user.set(ann);
+        profile.save(&mut conn)?;
+        // ann has a profile, bob none: one query, then both cached.
+        let (users, log) = capture_queries(&mut conn, |c| {
+            User::objects().order_by(user::username.asc()).select_related(User::PROFILE).load(c)
+        });
+        let users = users?;
+        assert_eq!((log.count(), joins_in(log.queries()[0])), (1, 1));
+        let bios = assert_num_queries(&mut conn, 0, |c| {
+            users.iter().map(|u| Ok(u.profile(c)?.map(|p| p.bio.clone()))).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(bios, [Some("likes SQL".to_string()), None]);
+        // Through a to_field key, then the reverse side: Note -> User -> Profile.
+        let mut note = Note { body: "hi".into(), ..Default::default() };
+        note.owner.set_key(Some("ann".to_string()));
+        note.save(&mut conn)?;
+        let notes = assert_num_queries(&mut conn, 1, |c| {
+            Note::objects().select_related(Note::OWNER.then(User::PROFILE)).load(c)
+        })?;
+        let bio = assert_num_queries(&mut conn, 0, |c| {
+            Ok::<_, OrmError>(notes[0].owner(c)?.profile(c)?.map(|p| p.bio.clone()))
+        })?;
+        assert_eq!(bio.as_deref(), Some("likes SQL"));
+        // The reverse side, then forward again; the joined rows take the queryset's mode.
+        let users = assert_num_queries(&mut conn, 1, |c| {
+            User::objects()
+                .fetch_mode(FetchMode::Raise)
+                .filter(user::username.eq("ann"))
+                .select_related(User::PROFILE.then(Profile::USER))
+                .load(c)
+        })?;
+        let (name, mode) = assert_num_queries(&mut conn, 0, |c| {
+            let profile = users[0].profile(c)?.ok_or(OrmError::NotFound { model: "Profile" })?;
+            Ok::<_, OrmError>((profile.user(c)?.username.clone(), profile.fetch_mode()))
+        })?;
+        assert_eq!((name.as_str(), mode), ("ann", Some(FetchMode::Raise)));
+        Ok(())
+    }
+
     fn every_column_type_decodes_at_an_offset(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;
