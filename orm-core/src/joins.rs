@@ -4,10 +4,13 @@
 //! A path is a tree of hops (`Choice::QUESTION.then(Question::AUTHOR)`);
 //! each hop joins the target table under its own alias, so a table may
 //! appear more than once (a self-referencing key, two keys to one model).
-//! Decoding a row builds the root instance, then each hop's target, once
-//! per distinct key: rows sharing a parent share one object, the targets
-//! of one query are peers (their own relations load for all of them at
-//! once), and a key whose row is gone is remembered as missing.
+//! Decoding a row builds the root instance, then each hop's target. A
+//! foreign key or one-to-one target is built once per distinct key: rows
+//! sharing a parent share one object, and a key whose row is gone is
+//! remembered as missing. A reverse one-to-one (`User::PROFILE`) joins the
+//! other way and fills the instance's slot with its row, or `None`. The
+//! targets of one query are peers: their own relations load for all of
+//! them at once.
 //!
 //! ```
 //! use orm_core::prelude::*;
@@ -242,7 +245,7 @@ impl<M> std::convert::From<JoinPath<M>> for Path<M> {
 /// use orm_core::{JoinPath, Path};
 /// // Forward, then forward: still one joined query.
 /// let joined: JoinPath<Choice> = Choice::QUESTION.then(Question::AUTHOR);
-/// // Forward, then reverse: a prefetch path.
+/// // Forward, then a reverse foreign key: a prefetch path.
 /// let prefetched: Path<Choice> = Choice::QUESTION.then(Question::CHOICES);
 /// # let _ = (joined, prefetched);
 /// ```

@@ -75,6 +75,28 @@ pub mod __private {
 
     #[cfg(feature = "mysql")]
     pub use crate::connection::mysql_last_insert_id;
+
+    /// A field that can be joined on as a key: the primary key, or a
+    /// non-null integer or text field marked `#[orm(unique)]`.
+    pub struct Unique;
+    /// Any other field.
+    pub struct NotUnique;
+
+    /// Implemented by [`Unique`] only.
+    #[diagnostic::on_unimplemented(
+        message = "this relation needs a unique key field on the other model",
+        label = "not unique (or not a non-null integer or text field)",
+        note = "a `to_field` must name the primary key or a non-null integer or text field marked `#[orm(unique)]`; a `ReverseOneToOne` must reverse a `OneToOne`"
+    )]
+    pub trait UniqueKey {}
+
+    impl UniqueKey for Unique {}
+
+    /// Compiles only when `marker` (a generated `__orm_unique_<field>`)
+    /// says the field is a unique key.
+    pub fn assert_unique<U: UniqueKey>(marker: fn() -> U) {
+        let _ = marker;
+    }
 }
 
 /// `use orm_core::prelude::*;` brings the derive, the traits whose methods

@@ -903,8 +903,9 @@ impl<C: Model> ReverseOneToOne<C> {
     /// Returns the cached rows; `None` (nothing stored) without a key.
     #[doc(hidden)]
     pub fn __attach_joined(&self, owner: Option<Key>, row: Option<C>) -> Option<Arc<Vec<C>>> {
+        let owner = owner?;
         let rows = Arc::new(row.into_iter().collect::<Vec<C>>());
-        self.slot.put(owner?, Arc::clone(&rows));
+        self.slot.put(owner, Arc::clone(&rows));
         Some(rows)
     }
 }
@@ -1531,8 +1532,9 @@ pub struct Rel<From, To, J = ()> {
     pub(crate) field: &'static str,
     /// How a form writes this relation.
     pub(crate) form: RelForm<From, To>,
-    /// What `select_related` joins: a [`ToOne`] for a forward relation,
-    /// `()` for the others (they can only be prefetched).
+    /// What `select_related` joins: a [`ToOne`] for a to-one relation (a
+    /// foreign key, a one-to-one, a reverse one-to-one; see [`ToOneRel`]),
+    /// `()` for the to-many ones (they can only be prefetched).
     pub(crate) kind: J,
 }
 
@@ -1613,7 +1615,7 @@ impl<From: Model, To: Model> ToOneRel<From, To> {
         }
     }
 
-    /// Continues the path from the target: with another forward relation
+    /// Continues the path from the target: with another to-one relation
     /// (`Choice::QUESTION.then(Question::AUTHOR)`) the path stays a
     /// [`JoinPath`] for `select_related`; with any other relation it is a
     /// [`Path`] for `prefetch_related` (`Choice::QUESTION.then(Question::CHOICES)`).
@@ -1721,8 +1723,19 @@ pub fn prefetch_reverse<F: Model, C: Model, S: SlotField<Row = C>>(
         .iter()
         .filter_map(|r| Some((&**field(r).__slot(), r.__column_key(rel.target_column())?)))
         .collect();
+    // What a join already loaded stays; only the other slots are filled.
+    let (loaded, pending): (Vec<_>, Vec<_>) = targets
+        .into_iter()
+        .map(|(slot, key)| (slot.get(&key), (slot, key)))
+        .partition(|(cached, _)| cached.is_some());
+    let pending: Vec<(&Slot<C>, Key)> = pending.into_iter().map(|(_, target)| target).collect();
     let mode = rows.first().and_then(|r| r.__fetch_mode());
-    let filled = fill_reverse(conn, rel, &targets, mode, false)?;
+    let mut filled = if pending.is_empty() {
+        Vec::new()
+    } else {
+        fill_reverse(conn, rel, &pending, mode, false)?
+    };
+    filled.extend(loaded.into_iter().filter_map(|(cached, _)| cached));
     let all: Vec<&C> = filled.iter().flat_map(|rows| rows.iter()).collect();
     next(conn, &all)
 }

@@ -434,30 +434,46 @@ fn relation_plumbing(model: &Model) -> TokenStream {
     }
 }
 
-/// The marker a model has for each unique field (its key included):
-/// `to_field` relations check that the field they point at has one.
+/// The marker fn every column field gets, returning `Unique` when the field
+/// can be joined on as a key (the primary key, or a unique key column) and
+/// `NotUnique` otherwise: `to_field` relations and reverse one-to-ones check
+/// the field they point at with `assert_unique`.
 fn unique_marker(field: &syn::Ident) -> syn::Ident {
-    format_ident!(
-        "__to_field_target_must_be_unique_{}",
-        field,
-        span = field.span()
-    )
+    format_ident!("__orm_unique_{}", field, span = field.span())
+}
+
+/// `assert_unique(<Model>::__orm_unique_field)`, spanned on `field` (the
+/// attribute's literal), so a field that is not a unique key is an error there.
+fn unique_check(model: &TokenStream, field: &syn::Ident) -> TokenStream {
+    let marker = unique_marker(field);
+    quote_spanned! {field.span()=>
+        ::orm_core::__private::assert_unique(<#model>::#marker);
+    }
 }
 
 /// Inherent methods: relation accessors and their typed metadata.
 fn accessors(model: &Model) -> TokenStream {
     let ident = &model.ident;
     let model_name = ident.to_string();
-    let unique_markers = model
-        .columns()
-        .filter(|(_, c)| c.unique || c.primary_key)
-        .map(|(f, _)| {
-            let marker = unique_marker(&f.ident);
-            quote! {
-                #[doc(hidden)]
-                pub const fn #marker() {}
+    let keys: Vec<&syn::Ident> = key_columns(model)
+        .into_iter()
+        .filter(|(_, c, _, _)| c.unique || c.primary_key)
+        .map(|(f, _, _, _)| &f.ident)
+        .collect();
+    let unique_markers = model.columns().map(|(f, _)| {
+        let marker = unique_marker(&f.ident);
+        let kind = if keys.contains(&&f.ident) {
+            quote!(Unique)
+        } else {
+            quote!(NotUnique)
+        };
+        quote! {
+            #[doc(hidden)]
+            pub fn #marker() -> ::orm_core::__private::#kind {
+                ::orm_core::__private::#kind
             }
-        });
+        }
+    });
     let forward = model.relations().map(|(f, c, r)| {
         let field = &f.ident;
         let field_name = field.to_string();
@@ -495,13 +511,13 @@ fn accessors(model: &Model) -> TokenStream {
         let key_check = match (&r.to_field, r.to_field_span) {
             (Some(name), Some(span)) => {
                 let field = syn::Ident::new(name, span);
-                let unique = unique_marker(&field);
+                let unique = unique_check(&quote!(#target), &field);
                 quote_spanned! {span=>
                     fn has_field(target: &#target) -> &dyn ::core::any::Any {
                         &target.#field
                     }
                     let _ = has_field;
-                    let _ = <#target>::#unique;
+                    #unique
                 }
             }
             _ => {
@@ -573,9 +589,11 @@ fn accessors(model: &Model) -> TokenStream {
         let doc = format!(
             "The `{field}` one-to-one (the reverse side): loaded on first access, then cached in this instance, a missing row as `None`."
         );
+        let unique = unique_check(&quote!(#child), &r.fk_field);
         quote! {
             #[doc = #doc]
             pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
+                #unique
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
                 let owner = rel.key_of_target(self);
                 ::orm_core::relations::reverse_one(conn, owner, <Self as ::orm_core::Model>::meta(), #field_name, rel.meta(), &self.#field)

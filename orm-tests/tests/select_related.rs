@@ -1,5 +1,6 @@
-//! select_related: forward chains loaded with their rows in one query
-//! (LEFT OUTER JOINs), with filters, orderings and slices, on every backend.
+//! select_related: chains of to-one relations loaded with their rows in
+//! one query (LEFT OUTER JOINs), with filters, orderings and slices, on
+//! every backend.
 
 use diesel::connection::SimpleConnection;
 use orm_core::peers::{with_fetch_mode, FetchMode};
@@ -403,6 +404,31 @@ backend_tests! {
             Ok::<_, OrmError>(notes[0].owner(c)?.profile(c)?.map(|p| p.bio.clone()))
         })?;
         assert_eq!(bio.as_deref(), Some("likes SQL"));
+        // A second note on the same owner: the reverse hop hangs below a
+        // shared forward hop, and its row is joined once.
+        let mut second = Note { body: "again".into(), ..Default::default() };
+        second.owner.set_key(Some("ann".to_string()));
+        second.save(&mut conn)?;
+        let notes = Note::objects().select_related(Note::OWNER.then(User::PROFILE)).load(&mut conn)?;
+        assert_eq!(notes.len(), 2);
+        let profiles = assert_num_queries(&mut conn, 0, |c| {
+            notes.iter().map(|n| Ok(n.owner(c)?.profile(c)?.and_then(|p| p.id))).collect::<orm_core::Result<Vec<_>>>()
+        })?;
+        assert_eq!(profiles, [profile.id, profile.id]);
+        // A prefetch of the same relation keeps the joined rows and what
+        // was joined below them: no query for them.
+        let users = assert_num_queries(&mut conn, 1, |c| {
+            User::objects()
+                .select_related(User::PROFILE.then(Profile::USER))
+                .prefetch_related(User::PROFILE.then(Profile::USER))
+                .load(c)
+        })?;
+        assert_num_queries(&mut conn, 0, |c| {
+            users.iter().try_for_each(|u| match u.profile(c)? {
+                Some(p) => p.user(c).map(|_| ()),
+                None => Ok(()),
+            })
+        })?;
         // The reverse side, then forward again; the joined rows take the queryset's mode.
         let users = assert_num_queries(&mut conn, 1, |c| {
             User::objects()
@@ -416,6 +442,21 @@ backend_tests! {
             Ok::<_, OrmError>((profile.user(c)?.username.clone(), profile.fetch_mode()))
         })?;
         assert_eq!((name.as_str(), mode), ("ann", Some(FetchMode::Raise)));
+        // Joined reverse rows are peers: their (not joined) users load in one query.
+        let mut bobs = Profile { bio: "likes Rust".into(), ..Default::default() };
+        bobs.user.set_key(bob.id);
+        bobs.save(&mut conn)?;
+        let users = User::objects().select_related(User::PROFILE).load(&mut conn)?;
+        let names = assert_num_queries(&mut conn, 1, |c| {
+            let mut names = Vec::new();
+            for u in &users {
+                if let Some(p) = u.profile(c)? {
+                    names.push(p.user(c)?.username.clone());
+                }
+            }
+            Ok::<_, OrmError>(names)
+        })?;
+        assert_eq!(names.len(), 2);
         Ok(())
     }
 
