@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use diesel::expression::{BoxableExpression, Expression};
@@ -438,7 +439,12 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         T: 'a,
         K: 'a,
     {
-        let cells: Vec<&Arc<ToOneCell<T, K>>> = slots.into_iter().map(|s| &s.cell).collect();
+        // A null key never loads anything: it needs no peers.
+        let cells: Vec<&Arc<ToOneCell<T, K>>> = slots
+            .into_iter()
+            .map(|s| &s.cell)
+            .filter(|cell| cell.key.is_some())
+            .collect();
         PeerGroup::link(&cells, |cell| &cell.peers);
     }
 
@@ -591,6 +597,9 @@ struct Bound<C> {
 #[doc(hidden)]
 pub struct Slot<C> {
     cache: Mutex<Option<Bound<C>>>,
+    /// Whether `cache` holds rows: lets a clone skip the lock when there
+    /// is nothing to share (a hint; the cache itself is the truth).
+    filled: AtomicBool,
     /// The owner instance's fetch mode, inherited by the rows loaded here.
     mode: ModeCell,
     /// The owner's key when it was loaded, and the slots of the instances
@@ -603,6 +612,7 @@ impl<C> Default for Slot<C> {
     fn default() -> Self {
         Slot {
             cache: Mutex::new(None),
+            filled: AtomicBool::new(false),
             mode: ModeCell::default(),
             owner: OnceLock::new(),
             peers: OnceLock::new(),
@@ -672,10 +682,12 @@ impl<C> Slot<C> {
 
     fn put(&self, key: Key, rows: Arc<Vec<C>>) {
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(Bound { key, rows });
+        self.filled.store(true, AtomicOrdering::Release);
     }
 
     fn clear(&self) {
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.filled.store(false, AtomicOrdering::Release);
     }
 
     /// Fills the cache unless it already holds rows for `key`.
@@ -683,6 +695,7 @@ impl<C> Slot<C> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.as_ref().is_none_or(|b| b.key != key) {
             *cache = Some(Bound { key, rows });
+            self.filled.store(true, AtomicOrdering::Release);
         }
     }
 
@@ -741,10 +754,10 @@ impl<C> LazySlot<C> {
             return LazySlot::default();
         };
         let mode = source.mode.get();
-        let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if mode.is_none() && cache.is_none() {
+        if mode.is_none() && !source.filled.load(AtomicOrdering::Acquire) {
             return LazySlot::default();
         }
+        let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let slot: Arc<Slot<C>> = Arc::default();
         slot.mode.set(mode);
         if let Some(b) = cache.as_ref() {
