@@ -36,7 +36,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::prelude::*;
 use orm_benches::alloc::{count_allocs, AllocStats, CountingAlloc};
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
-use orm_benches::ratio::{self, Comparison};
+use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
@@ -265,23 +265,13 @@ fn peers(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut comparisons = Vec::new();
-    for backend in BACKENDS {
-        for n in sizes() {
-            for (variant, target) in [
-                ("peers", Some(1.15)),
-                ("prefetch", Some(1.2)),
-                ("one", None),
-            ] {
-                comparisons.push(Comparison {
-                    label: format!("{variant}, {backend}, N = {n}"),
-                    orm: key(backend, variant, n),
-                    baseline: key(backend, "diesel", n),
-                    target,
-                });
-            }
-        }
-    }
+    let variants = [
+        ("peers", Some(1.15)),
+        ("prefetch", Some(1.2)),
+        ("one", None),
+    ];
+    let comparisons =
+        ratio::against_diesel(&BACKENDS, &sizes(), &variants, key, |n| format!("N = {n}"));
     ratio::report("peers (baseline: hand-written diesel)", &comparisons);
 }
 

@@ -30,7 +30,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::prelude::*;
 use orm_benches::alloc::CountingAlloc;
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
-use orm_benches::ratio::{self, Comparison};
+use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
@@ -174,23 +174,14 @@ fn prefetch(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut comparisons = Vec::new();
-    for backend in BACKENDS {
-        for n in fixture::sizes(&SIZES) {
-            for (variant, target) in [
-                ("prefetch", Some(1.2)),
-                ("peers", Some(1.15)),
-                ("one", None),
-            ] {
-                comparisons.push(Comparison {
-                    label: format!("{variant}, {backend}, N = {n}"),
-                    orm: key(backend, variant, n),
-                    baseline: key(backend, "diesel", n),
-                    target,
-                });
-            }
-        }
-    }
+    let variants = [
+        ("prefetch", Some(1.2)),
+        ("peers", Some(1.15)),
+        ("one", None),
+    ];
+    let sizes = fixture::sizes(&SIZES);
+    let comparisons =
+        ratio::against_diesel(&BACKENDS, &sizes, &variants, key, |n| format!("N = {n}"));
     ratio::report(
         "prefetch loop (baseline: hand-written diesel)",
         &comparisons,

@@ -41,7 +41,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use orm_benches::alloc::{count_allocs, CountingAlloc};
 use orm_benches::fixture::{self, QuestionRow};
-use orm_benches::ratio::{self, Comparison};
+use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, Model};
@@ -303,23 +303,15 @@ fn prefetch_m2m(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut comparisons = Vec::new();
-    for backend in BACKENDS {
-        for owners in fixture::sizes(&SIZES) {
-            for (variant, target) in [
-                ("prefetch", Some(1.2)),
-                ("peers", Some(1.15)),
-                ("diesel_owned", None),
-            ] {
-                comparisons.push(Comparison {
-                    label: format!("{variant}, {backend}, {owners} questions"),
-                    orm: key(backend, variant, owners),
-                    baseline: key(backend, "diesel", owners),
-                    target,
-                });
-            }
-        }
-    }
+    let variants = [
+        ("prefetch", Some(1.2)),
+        ("peers", Some(1.15)),
+        ("diesel_owned", None),
+    ];
+    let sizes = fixture::sizes(&SIZES);
+    let comparisons = ratio::against_diesel(&BACKENDS, &sizes, &variants, key, |n| {
+        format!("{n} questions")
+    });
     ratio::report(
         "many-to-many prefetch loop, 5 tags per question (baseline: hand-written diesel)",
         &comparisons,

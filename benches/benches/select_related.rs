@@ -30,7 +30,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use orm_benches::alloc::{count_allocs, CountingAlloc};
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow};
-use orm_benches::ratio::{self, Comparison};
+use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, Model};
 use orm_tests::polls::{author, choice, question, Author, Choice, Question};
@@ -207,19 +207,11 @@ fn select_related(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let mut comparisons = Vec::new();
-    for backend in BACKENDS {
-        for n in fixture::sizes(&SIZES) {
-            for variant in ["select_related", "prefetch"] {
-                comparisons.push(Comparison {
-                    label: format!("{variant}, {backend}, {n} choices"),
-                    orm: key(backend, variant, n),
-                    baseline: key(backend, "diesel", n),
-                    target: None,
-                });
-            }
-        }
-    }
+    let variants = [("select_related", None), ("prefetch", None)];
+    let sizes = fixture::sizes(&SIZES);
+    let comparisons = ratio::against_diesel(&BACKENDS, &sizes, &variants, key, |n| {
+        format!("{n} choices")
+    });
     ratio::report(
         "select_related, choice -> question -> author (baseline: hand-written diesel join)",
         &comparisons,

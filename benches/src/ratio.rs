@@ -20,6 +20,8 @@ use std::hint::black_box;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use orm_core::BackendKind;
+
 struct Series {
     sample_size: usize,
     calls: Vec<(u64, Duration)>,
@@ -206,6 +208,33 @@ pub struct Comparison {
     pub baseline: String,
     /// The target ratio (ORM / baseline) from the design brief, if any.
     pub target: Option<f64>,
+}
+
+/// The comparisons of a benchmark over data sets: for every backend and
+/// size, each `(variant, target)` against the `"diesel"` baseline, keyed by
+/// `key(backend, variant, n)` and labelled `"{variant}, {backend}, {what}"`
+/// where `what` is `unit(n)` (`N = 1000`, `1000 questions`).
+pub fn against_diesel(
+    backends: &[BackendKind],
+    sizes: &[usize],
+    variants: &[(&str, Option<f64>)],
+    key: impl Fn(BackendKind, &str, usize) -> String,
+    unit: impl Fn(usize) -> String,
+) -> Vec<Comparison> {
+    let mut comparisons = Vec::new();
+    for &backend in backends {
+        for &n in sizes {
+            for &(variant, target) in variants {
+                comparisons.push(Comparison {
+                    label: format!("{variant}, {backend}, {}", unit(n)),
+                    orm: key(backend, variant, n),
+                    baseline: key(backend, "diesel", n),
+                    target,
+                });
+            }
+        }
+    }
+    comparisons
 }
 
 /// Prints a markdown table of the comparisons that ran: criterion's median

@@ -163,6 +163,48 @@ pub struct Everything {
     pub scratch: u64,
 }
 
+impl Everything {
+    /// Two unsaved rows covering every column type: one with every field
+    /// set (nullable ones too; quotes in text, microseconds in times, a
+    /// leap day), one with only the required fields.
+    pub fn samples() -> (Everything, Everything) {
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default();
+        let time = chrono::NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).unwrap_or_default();
+        let full = Everything {
+            small: -7,
+            int: 1 << 30,
+            big: 1 << 40,
+            float: 1.5,
+            double: -2.25,
+            flag: true,
+            text: "héllo 'quoted' \"x\"".into(),
+            bytes: vec![0, 1, 255],
+            day,
+            time,
+            moment: day.and_time(time),
+            maybe_small: Some(3),
+            maybe_int: Some(4),
+            maybe_big: Some(5),
+            maybe_float: Some(0.5),
+            maybe_double: Some(0.25),
+            maybe_flag: Some(false),
+            maybe_text: Some(String::new()),
+            maybe_bytes: Some(vec![]),
+            maybe_day: Some(day),
+            maybe_time: Some(time),
+            maybe_moment: Some(day.and_time(time)),
+            ..Default::default()
+        };
+        let empty = Everything {
+            day,
+            time,
+            moment: day.and_time(time),
+            ..Default::default()
+        };
+        (full, empty)
+    }
+}
+
 /// A model whose table name is an SQL keyword.
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 pub struct Order {

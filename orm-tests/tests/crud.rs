@@ -150,19 +150,8 @@ backend_tests! {
     fn every_field_type_round_trips(db) {
         let mut conn = db.get()?;
         schema::create_table::<Everything>(&mut conn)?;
-        let day = NaiveDate::from_ymd_opt(2024, 2, 29).expect("leap day");
-        let time = chrono::NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).expect("time");
-        let mut full = Everything {
-            small: -7, int: 1 << 30, big: 1 << 40, float: 1.5, double: -2.25, flag: true,
-            text: "héllo 'quoted' \"x\"".into(), bytes: vec![0, 1, 255], day, time,
-            moment: day.and_time(time),
-            maybe_small: Some(3), maybe_int: Some(4), maybe_big: Some(5), maybe_float: Some(0.5),
-            maybe_double: Some(0.25), maybe_flag: Some(false), maybe_text: Some(String::new()),
-            maybe_bytes: Some(vec![]), maybe_day: Some(day), maybe_time: Some(time),
-            maybe_moment: Some(day.and_time(time)),
-            ..Default::default()
-        };
-        let mut empty = Everything { day, time, moment: day.and_time(time), scratch: 9, ..Default::default() };
+        let (mut full, mut empty) = Everything::samples();
+        empty.scratch = 9;
         full.save(&mut conn)?;
         empty.save(&mut conn)?;
         let mut loaded = Everything::objects().order_by(everything::id.asc()).load(&mut conn)?;

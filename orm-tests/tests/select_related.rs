@@ -464,19 +464,7 @@ backend_tests! {
         let mut conn = db.get()?;
         setup(&mut conn)?;
         orm_core::schema::create_tables(&mut conn, &[Holder::meta()])?;
-        let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).ok_or(OrmError::NotFound { model: "date" })?;
-        let time = chrono::NaiveTime::from_hms_opt(23, 59, 58).ok_or(OrmError::NotFound { model: "time" })?;
-        let mut full = Everything {
-            small: -7, int: 1 << 30, big: 1 << 40, float: 1.5, double: -2.25, flag: true,
-            text: "héllo 'quoted'".into(), bytes: vec![0, 1, 255], day, time,
-            moment: day.and_time(time),
-            maybe_small: Some(3), maybe_int: Some(4), maybe_big: Some(5), maybe_float: Some(0.5),
-            maybe_double: Some(0.25), maybe_flag: Some(false), maybe_text: Some(String::new()),
-            maybe_bytes: Some(vec![]), maybe_day: Some(day), maybe_time: Some(time),
-            maybe_moment: Some(day.and_time(time)),
-            ..Default::default()
-        };
-        let mut empty = Everything { day, time, moment: day.and_time(time), ..Default::default() };
+        let (mut full, mut empty) = Everything::samples();
         full.save(&mut conn)?;
         empty.save(&mut conn)?;
         for e in [&full, &empty] {
