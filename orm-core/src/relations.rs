@@ -672,6 +672,7 @@ impl<C> Slot<C> {
         Ok(filled.into_iter().next().unwrap_or_default())
     }
 
+    #[inline]
     fn get(&self, key: &Key) -> Option<Arc<Vec<C>>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
@@ -1001,6 +1002,10 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// call (one query), zero queries afterwards.
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<C>>> {
         let key = self.owner()?;
+        // The cached path reads nothing else (no mode resolution).
+        if let Some(rows) = self.slot.get(key) {
+            return Ok(rows);
+        }
         let mode = self.slot.mode.get();
         let resolved = resolve(mode, self.owner_model.fetch_mode);
         self.slot.get_or_fill(key, resolved, |slots, batch| {
@@ -1324,6 +1329,10 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     /// time, cached in the instance afterwards (zero queries).
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<T>>> {
         let key = self.owner()?;
+        // The cached path reads nothing else (no mode resolution).
+        if let Some(rows) = self.slot.get(key) {
+            return Ok(rows);
+        }
         let mode = self.slot.mode.get();
         let resolved = resolve(mode, self.owner_model.fetch_mode);
         self.slot.get_or_fill(key, resolved, |slots, batch| {

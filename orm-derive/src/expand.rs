@@ -489,6 +489,7 @@ fn accessors(model: &Model) -> TokenStream {
         let accessor = if nullable {
             quote! {
                 #[doc = #doc]
+                #[inline]
                 pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<&#target>> {
                     self.#field.load(conn, Self::#rel_fn().meta())
                 }
@@ -496,6 +497,7 @@ fn accessors(model: &Model) -> TokenStream {
         } else {
             quote! {
                 #[doc = #doc]
+                #[inline]
                 pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<&#target> {
                     self.#field.load(conn, Self::#rel_fn().meta())?.ok_or_else(|| ::orm_core::OrmError::RelationUnset {
                         model: #model_name,
@@ -530,6 +532,7 @@ fn accessors(model: &Model) -> TokenStream {
         };
         quote! {
             #[doc(hidden)]
+            #[inline]
             pub fn #rel_fn() -> ::orm_core::TypedRelation<#ident, #target> {
                 #key_check
                 static META: ::orm_core::RelationMeta = ::orm_core::RelationMeta {
@@ -556,6 +559,7 @@ fn accessors(model: &Model) -> TokenStream {
         );
         quote! {
             #[doc = #doc]
+            #[inline]
             pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
                 let owner = rel.key_of_target(self);
@@ -573,6 +577,7 @@ fn accessors(model: &Model) -> TokenStream {
         let doc = format!("The `{field}` many-to-many manager (the reverse side), cached in this instance.");
         quote! {
             #[doc = #doc]
+            #[inline]
             pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner, impl ::orm_core::Model + ::core::default::Default> {
                 let (owner_rel, target_rel) = <#owner>::#m2m_fn();
                 let _: ::orm_core::TypedRelation<_, #ident> = target_rel;
@@ -592,6 +597,7 @@ fn accessors(model: &Model) -> TokenStream {
         let unique = unique_check(&quote!(#child), &r.fk_field);
         quote! {
             #[doc = #doc]
+            #[inline]
             pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
                 #unique
                 let rel: ::orm_core::TypedRelation<#child, #ident> = <#child>::#rel_fn();
@@ -835,11 +841,13 @@ fn many_to_many_accessor(model: &Model, field: &Field, m: &ManyToManyField) -> T
     let doc = format!("The `{name}` many-to-many manager: its rows are cached in this instance, bound to its key.");
     quote! {
         #[doc(hidden)]
+        #[inline]
         pub fn #m2m_fn() -> (::orm_core::TypedRelation<#through, #ident>, ::orm_core::TypedRelation<#through, #target>) {
             (<#through>::#owner_rel(), <#through>::#target_rel())
         }
 
         #[doc = #doc]
+        #[inline]
         pub fn #name(&self) -> ::orm_core::ManyToManyManager<'_, #target, #through> {
             let (owner_rel, target_rel) = Self::#m2m_fn();
             let key = owner_rel.key_of_target(self);
@@ -1111,10 +1119,12 @@ fn model_impl(model: &Model) -> TokenStream {
             type Key = #pk_ty;
             type Query = diesel::dsl::IntoBoxed<'static, #module::table, ::orm_core::MultiBackend>;
 
+            #[inline]
             fn meta() -> &'static ::orm_core::ModelMeta {
                 &META
             }
 
+            #[inline]
             fn pk(&self) -> ::core::option::Option<#pk_ty> {
                 #pk_value
             }
