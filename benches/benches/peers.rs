@@ -228,40 +228,29 @@ fn memory(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
 }
 
 fn peers(c: &mut Criterion) {
-    for backend in BACKENDS {
-        for n in sizes() {
-            let Some(db) = fixture::open(backend) else {
-                break;
-            };
-            let mut conn = db.get().expect("take a connection from the pool");
-            fixture::create_poll_tables(&mut conn).expect("create the poll tables");
-            let questions = (n / CHOICES_PER_QUESTION).max(1);
-            fixture::populate(&mut conn, questions, n).expect("insert the questions and choices");
-            check(&mut conn, n);
-            memory(&mut conn, backend, n);
+    fixture::each_data_set(&BACKENDS, &sizes(), |conn, backend, n| {
+        fixture::poll_data_set(conn, n);
+        check(conn, n);
+        memory(conn, backend, n);
 
-            let mut variants: Vec<Variant<usize>> = vec![
-                ("diesel", diesel_join),
-                ("peers", orm_peers),
-                ("prefetch", orm_prefetch),
-            ];
-            if n <= ONE_MAX_N {
-                variants.push(("one", orm_one));
-            }
-            variants::run(
-                c,
-                &format!("peers/{}", fixture::slug(backend)),
-                n,
-                &mut conn,
-                &variants,
-                |variant| key(backend, variant, n),
-                Duration::from_secs(2),
-            );
-            drop(conn);
-            // Dropping the handle drops the private PostgreSQL schema.
-            drop(db);
+        let mut variants: Vec<Variant<usize>> = vec![
+            ("diesel", diesel_join),
+            ("peers", orm_peers),
+            ("prefetch", orm_prefetch),
+        ];
+        if n <= ONE_MAX_N {
+            variants.push(("one", orm_one));
         }
-    }
+        variants::run(
+            c,
+            &format!("peers/{}", fixture::slug(backend)),
+            n,
+            conn,
+            &variants,
+            |variant| key(backend, variant, n),
+            Duration::from_secs(2),
+        );
+    });
 }
 
 fn report(_: &mut Criterion) {

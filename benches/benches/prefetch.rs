@@ -29,7 +29,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::prelude::*;
 use orm_benches::alloc::CountingAlloc;
-use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
+use orm_benches::fixture::{self, ChoiceRow, QuestionRow};
 use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
 use orm_core::peers::{with_fetch_mode, FetchMode};
@@ -138,39 +138,28 @@ fn check(conn: &mut AnyConnection, n: usize, questions: usize) {
 }
 
 fn prefetch(c: &mut Criterion) {
-    for backend in BACKENDS {
-        for n in fixture::sizes(&SIZES) {
-            let Some(db) = fixture::open(backend) else {
-                break;
-            };
-            let mut conn = db.get().expect("take a connection from the pool");
-            fixture::create_poll_tables(&mut conn).expect("create the poll tables");
-            let questions = (n / CHOICES_PER_QUESTION).max(1);
-            fixture::populate(&mut conn, questions, n).expect("insert the questions and choices");
-            check(&mut conn, n, questions);
+    fixture::each_data_set(&BACKENDS, &fixture::sizes(&SIZES), |conn, backend, n| {
+        let questions = fixture::poll_data_set(conn, n);
+        check(conn, n, questions);
 
-            let mut variants: Vec<Variant<usize>> = vec![
-                ("diesel", diesel_grouped),
-                ("prefetch", orm_prefetch),
-                ("peers", orm_peers),
-            ];
-            if n <= ONE_MAX_N {
-                variants.push(("one", orm_one));
-            }
-            variants::run(
-                c,
-                &format!("prefetch/{}", fixture::slug(backend)),
-                n,
-                &mut conn,
-                &variants,
-                |variant| key(backend, variant, n),
-                Duration::from_secs(2),
-            );
-            drop(conn);
-            // Dropping the handle drops the private PostgreSQL schema.
-            drop(db);
+        let mut variants: Vec<Variant<usize>> = vec![
+            ("diesel", diesel_grouped),
+            ("prefetch", orm_prefetch),
+            ("peers", orm_peers),
+        ];
+        if n <= ONE_MAX_N {
+            variants.push(("one", orm_one));
         }
-    }
+        variants::run(
+            c,
+            &format!("prefetch/{}", fixture::slug(backend)),
+            n,
+            conn,
+            &variants,
+            |variant| key(backend, variant, n),
+            Duration::from_secs(2),
+        );
+    });
 }
 
 fn report(_: &mut Criterion) {

@@ -277,29 +277,24 @@ const VARIANTS: [Variant<u64>; 4] = [
 ];
 
 fn prefetch_m2m(c: &mut Criterion) {
-    for backend in BACKENDS {
-        for owners in fixture::sizes(&SIZES) {
-            let Some(db) = fixture::open(backend) else {
-                break;
-            };
-            let mut conn = db.get().expect("take a connection from the pool");
-            setup(&mut conn, owners).expect("create and fill the tables");
-            check(&mut conn, backend, owners);
+    fixture::each_data_set(
+        &BACKENDS,
+        &fixture::sizes(&SIZES),
+        |conn, backend, owners| {
+            setup(conn, owners).expect("create and fill the tables");
+            check(conn, backend, owners);
 
             variants::run(
                 c,
                 &format!("prefetch_m2m/{}", fixture::slug(backend)),
                 owners,
-                &mut conn,
+                conn,
                 &VARIANTS,
                 |variant| key(backend, variant, owners),
                 Duration::from_secs(3),
             );
-            drop(conn);
-            // Dropping the handle drops the private PostgreSQL schema.
-            drop(db);
-        }
-    }
+        },
+    );
 }
 
 fn report(_: &mut Criterion) {

@@ -182,28 +182,19 @@ fn check(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
 }
 
 fn select_related(c: &mut Criterion) {
-    for backend in BACKENDS {
-        for n in fixture::sizes(&SIZES) {
-            let Some(db) = fixture::open(backend) else {
-                break;
-            };
-            let mut conn = db.get().expect("take a connection from the pool");
-            setup(&mut conn, n).expect("create and fill the tables");
-            check(&mut conn, backend, n);
-            variants::run(
-                c,
-                &format!("select_related/{}", fixture::slug(backend)),
-                n,
-                &mut conn,
-                &VARIANTS,
-                |variant| key(backend, variant, n),
-                Duration::from_secs(3),
-            );
-            drop(conn);
-            // Dropping the handle drops the private PostgreSQL schema.
-            drop(db);
-        }
-    }
+    fixture::each_data_set(&BACKENDS, &fixture::sizes(&SIZES), |conn, backend, n| {
+        setup(conn, n).expect("create and fill the tables");
+        check(conn, backend, n);
+        variants::run(
+            c,
+            &format!("select_related/{}", fixture::slug(backend)),
+            n,
+            conn,
+            &VARIANTS,
+            |variant| key(backend, variant, n),
+            Duration::from_secs(3),
+        );
+    });
 }
 
 fn report(_: &mut Criterion) {

@@ -55,6 +55,27 @@ pub fn open(backend: BackendKind) -> Option<TestDb> {
     }
 }
 
+/// Runs `body` on a fresh private database for every backend and size
+/// (sizes in order; a backend whose server is unreachable is skipped with a
+/// message). The connection goes back, and the database is dropped, after
+/// each call.
+pub fn each_data_set(
+    backends: &[BackendKind],
+    sizes: &[usize],
+    mut body: impl FnMut(&mut AnyConnection, BackendKind, usize),
+) {
+    for &backend in backends {
+        for &n in sizes {
+            let Some(db) = open(backend) else {
+                break;
+            };
+            let mut conn = db.get().expect("take a connection from the pool");
+            body(&mut conn, backend, n);
+            // `conn` is dropped before `db`, whose drop removes the schema.
+        }
+    }
+}
+
 /// Creates the tables of `Author`, `Question` and `Choice`, and nothing
 /// else (statement by statement, so tables other models would add to
 /// `create_tables` are not needed).
@@ -66,6 +87,15 @@ pub fn create_poll_tables(conn: &mut AnyConnection) -> orm_core::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The poll tables with `choices` choices over `choices / 10` questions
+/// (at least one); returns the number of questions.
+pub fn poll_data_set(conn: &mut AnyConnection, choices: usize) -> usize {
+    create_poll_tables(conn).expect("create the poll tables");
+    let questions = (choices / CHOICES_PER_QUESTION).max(1);
+    populate(conn, questions, choices).expect("insert the questions and choices");
+    questions
 }
 
 fn day() -> NaiveDateTime {

@@ -649,19 +649,21 @@ impl<C> Slot<C> {
             .collect()
     }
 
-    /// The rows for `key`: from the cache; else, under PEERS, filled by
-    /// `fill` for every live peer still empty (a batch); else filled for this
-    /// slot alone. `fill` gets the slots with their owner keys and whether
-    /// it runs as a batch.
+    /// The rows for `key`: from the cache (nothing else is read); else,
+    /// when the fetch mode (this slot's, over the model's `declared` one)
+    /// is PEERS, filled by `fill` for every live peer still empty (a
+    /// batch); else filled for this slot alone. `fill` gets the slots with
+    /// their owner keys and whether it runs as a batch.
     fn get_or_fill(
         &self,
         key: &Key,
-        mode: FetchMode,
+        declared: Option<FetchMode>,
         mut fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
     ) -> Result<Arc<Vec<C>>> {
         if let Some(rows) = self.get(key) {
             return Ok(rows);
         }
+        let mode = resolve(self.mode.get(), declared);
         if let (FetchMode::Peers, Some(group)) = (mode, self.batch_group(key)) {
             group.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
             if let Some(rows) = self.get(key) {
@@ -1002,15 +1004,10 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// call (one query), zero queries afterwards.
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<C>>> {
         let key = self.owner()?;
-        // The cached path reads nothing else (no mode resolution).
-        if let Some(rows) = self.slot.get(key) {
-            return Ok(rows);
-        }
-        let mode = self.slot.mode.get();
-        let resolved = resolve(mode, self.owner_model.fetch_mode);
-        self.slot.get_or_fill(key, resolved, |slots, batch| {
-            fill_reverse(conn, self.rel, slots, mode, batch)
-        })
+        self.slot
+            .get_or_fill(key, self.owner_model.fetch_mode, |slots, batch| {
+                fill_reverse(conn, self.rel, slots, self.slot.mode.get(), batch)
+            })
     }
 
     manager_cache_control!(C);
@@ -1329,15 +1326,18 @@ impl<'a, T: Model + Clone, Th: Model + Default> ManyToManyManager<'a, T, Th> {
     /// time, cached in the instance afterwards (zero queries).
     pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<T>>> {
         let key = self.owner()?;
-        // The cached path reads nothing else (no mode resolution).
-        if let Some(rows) = self.slot.get(key) {
-            return Ok(rows);
-        }
-        let mode = self.slot.mode.get();
-        let resolved = resolve(mode, self.owner_model.fetch_mode);
-        self.slot.get_or_fill(key, resolved, |slots, batch| {
-            fill_many_to_many::<T, Th>(conn, self.owner_rel, self.target_rel, slots, mode, batch)
-        })
+        self.slot
+            .get_or_fill(key, self.owner_model.fetch_mode, |slots, batch| {
+                let mode = self.slot.mode.get();
+                fill_many_to_many::<T, Th>(
+                    conn,
+                    self.owner_rel,
+                    self.target_rel,
+                    slots,
+                    mode,
+                    batch,
+                )
+            })
     }
 
     manager_cache_control!(T);
@@ -1938,15 +1938,16 @@ pub fn reverse_one<C: Model>(
     if let Some(rows) = slot.get(&key) {
         return Ok(one(rows));
     }
+    // Unlike a manager's explicit `all()`, touching the accessor is what
+    // RAISE refuses.
     let mode = slot.mode.get();
-    let resolved = resolve(mode, model.fetch_mode);
-    if resolved == FetchMode::Raise {
+    if resolve(mode, model.fetch_mode) == FetchMode::Raise {
         return Err(OrmError::FetchBlocked {
             model: model.name,
             field: field_name,
         });
     }
-    let rows = slot.get_or_fill(&key, resolved, |slots, batch| {
+    let rows = slot.get_or_fill(&key, model.fetch_mode, |slots, batch| {
         fill_reverse(conn, rel, slots, mode, batch)
     })?;
     Ok(one(rows))
