@@ -116,16 +116,29 @@ pub fn load_in<M: Model>(
     column: &'static str,
     keys: &[Key],
 ) -> Result<Vec<M>> {
+    let mut rows = load_chunks(conn, QuerySet::new(), column, keys)?;
+    if keys.len() > conn.backend().max_in_list() {
+        rows.sort_by(M::__cmp_default);
+    }
+    Ok(rows)
+}
+
+/// The rows of `query` whose `column` is one of `keys`: one query per
+/// IN-list chunk, each in the query's ordering.
+fn load_chunks<M: Model>(
+    conn: &mut AnyConnection,
+    query: QuerySet<M>,
+    column: &'static str,
+    keys: &[Key],
+) -> Result<Vec<M>> {
     let mut rows = Vec::new();
     for chunk in keys.chunks(conn.backend().max_in_list()) {
         rows.extend(
-            QuerySet::<M>::new()
+            query
+                .clone()
                 .filter_keys(column, chunk.to_vec())?
                 .load(conn)?,
         );
-    }
-    if keys.len() > conn.backend().max_in_list() {
-        rows.sort_by(M::__cmp_default);
     }
     Ok(rows)
 }
@@ -522,15 +535,8 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             .filter(|k| seen.insert(k.clone()))
             .collect();
         // Joined by key, so the parents need no ordering.
-        let mut targets = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(conn.backend().max_in_list()) {
-            targets.extend(
-                QuerySet::<T>::new()
-                    .unordered()
-                    .filter_keys(rel.target_column(), chunk.to_vec())?
-                    .load(conn)?,
-            );
-        }
+        let unordered = QuerySet::<T>::new().unordered();
+        let targets = load_chunks(conn, unordered, rel.target_column(), &keys)?;
         let by_key: HashMap<Key, Arc<T>> = targets
             .into_iter()
             .filter_map(|t| {
