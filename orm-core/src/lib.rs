@@ -38,6 +38,8 @@ pub mod model;
 pub mod peers;
 pub mod queryset;
 pub mod relations;
+#[doc(hidden)]
+pub mod row;
 pub mod schema;
 
 pub use connection::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};

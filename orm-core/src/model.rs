@@ -5,12 +5,12 @@ use std::hash::Hash;
 
 use diesel::expression::BoxableExpression;
 use diesel::query_builder::QueryFragment;
-use diesel::row::Row;
 use diesel::sql_types::{Bool, Nullable};
 
-use crate::connection::{AnyConnection, MultiBackend, MultiRow};
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::queryset::QuerySet;
+use crate::row::{read, RawRow};
 
 /// The SQL type family of a column, as stored in [`ColumnMeta`].
 ///
@@ -202,7 +202,7 @@ impl Key {
     /// Reads column `index` of `row`, a key column of SQL type `kind`;
     /// `None` for NULL.
     pub(crate) fn read(
-        row: &MultiRow<'_, '_>,
+        row: &dyn RawRow,
         index: usize,
         kind: SqlKind,
     ) -> diesel::deserialize::Result<Option<Key>> {
@@ -242,7 +242,7 @@ pub trait KeyType: sealed::Sealed + Clone + Eq + Hash + fmt::Debug + Send + Sync
     fn from_key(key: &Key) -> Option<Self>;
     /// Reads the (nullable) column `index` of a result row.
     #[doc(hidden)]
-    fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>>;
+    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>>;
 }
 
 /// `KeyType` is implemented for the key types the derive maps, and only
@@ -269,8 +269,8 @@ macro_rules! int_key {
                     Key::Text(_) => None,
                 }
             }
-            fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>> {
-                Row::get_value::<Nullable<diesel::sql_types::$sql>, Option<$t>, usize>(row, index)
+            fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+                read::<Nullable<diesel::sql_types::$sql>, Option<$t>>(row, index)
             }
         }
     )*};
@@ -289,8 +289,8 @@ impl KeyType for String {
             Key::Int(_) => None,
         }
     }
-    fn read(row: &MultiRow<'_, '_>, index: usize) -> diesel::deserialize::Result<Option<Self>> {
-        Row::get_value::<Nullable<diesel::sql_types::Text>, Option<String>, usize>(row, index)
+    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+        read::<Nullable<diesel::sql_types::Text>, Option<String>>(row, index)
     }
 }
 
@@ -357,7 +357,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Builds an instance from the columns of `row` starting at `start`
     /// (in the table's column order); relations are unloaded and unlinked.
     #[doc(hidden)]
-    fn __from_row(row: &MultiRow<'_, '_>, start: usize) -> diesel::deserialize::Result<Self>;
+    fn __from_row(row: &dyn RawRow, start: usize) -> diesel::deserialize::Result<Self>;
     /// Makes the relation caches of `rows` (loaded by one query) peers.
     #[doc(hidden)]
     fn __link_peers<'a>(rows: impl Iterator<Item = &'a Self> + Clone);

@@ -46,14 +46,9 @@ fn never() -> diesel::expression::SqlLiteral<Nullable<Bool>> {
 #[doc(hidden)]
 pub fn load_rows<M: Model, Q>(query: Q, conn: &mut AnyConnection) -> Result<Vec<M>>
 where
-    Q: diesel::query_builder::Query + QueryFragment<MultiBackend> + QueryId,
-    MultiBackend: diesel::expression::QueryMetadata<Q::SqlType>,
+    Q: QueryFragment<MultiBackend> + QueryId + 'static,
 {
-    let mut rows = Vec::new();
-    for row in diesel::connection::LoadConnection::load(conn, query)? {
-        rows.push(M::__from_row(&row?, 0).map_err(diesel::result::Error::DeserializationError)?);
-    }
-    Ok(rows)
+    crate::row::load(conn, crate::row::AsUntyped(query))
 }
 
 type PredicateFn<M> = Arc<dyn Fn() -> Predicate<M> + Send + Sync>;

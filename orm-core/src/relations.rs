@@ -165,15 +165,12 @@ fn load_links<Th: Model>(
             columns: [owner, target],
             predicate,
         };
-        for row in diesel::connection::LoadConnection::load(conn, query)? {
-            let row = row?;
-            let pair = Key::read(&row, 0, owner_kind)
-                .and_then(|o| Ok((o, Key::read(&row, 1, target_kind)?)))
-                .map_err(diesel::result::Error::DeserializationError)?;
-            if let (Some(o), Some(t)) = pair {
-                links.push((o, t));
-            }
-        }
+        let pairs = crate::row::Collect::new(move |row: &dyn crate::row::RawRow| {
+            let owner = Key::read(row, 0, owner_kind)?;
+            let target = Key::read(row, 1, target_kind)?;
+            Ok(owner.zip(target))
+        });
+        links.extend(crate::row::load_into(conn, query, pairs)?.rows);
     }
     Ok(links)
 }
@@ -209,6 +206,8 @@ impl<M: Model> diesel::query_builder::QueryId for LinkQuery<M> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
+
+impl<M: Model> diesel::RunQueryDsl<AnyConnection> for LinkQuery<M> {}
 
 // ---------------------------------------------------------------------------
 // Forward: ForeignKey / OneToOne

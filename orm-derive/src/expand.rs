@@ -890,7 +890,7 @@ fn model_impl(model: &Model) -> TokenStream {
             let index = proc_macro2::Literal::usize_unsuffixed(position);
             position += 1;
             let value = quote! {
-                diesel::row::Row::get_value::<diesel::dsl::SqlTypeOf<#column>, _, usize>(row, start + #index)?
+                ::orm_core::row::read::<diesel::dsl::SqlTypeOf<#column>, _>(row, start + #index)?
             };
             if c.relation.is_some() {
                 if c.nullable {
@@ -1175,7 +1175,7 @@ fn model_impl(model: &Model) -> TokenStream {
                 ::core::result::Result::Ok(rows)
             }
 
-            fn __from_row(row: &::orm_core::connection::MultiRow<'_, '_>, start: usize) -> diesel::deserialize::Result<Self> {
+            fn __from_row(row: &dyn ::orm_core::row::RawRow, start: usize) -> diesel::deserialize::Result<Self> {
                 ::core::result::Result::Ok(#ident { #(#build_fields,)* })
             }
 

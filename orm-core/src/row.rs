@@ -1,0 +1,214 @@
+//! Reading result rows through diesel's stable API.
+//!
+//! Queries are run with `RunQueryDsl::load`, which decodes each row
+//! through `FromSqlRow`. Models decode themselves from a [`RawRow`] (a row
+//! read by column position, whatever the backend); [`Decoded`] adapts that
+//! to diesel. Queries whose rows are not one model (a joined select, link
+//! pairs) stream each row to a [`RowSink`] instead.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, QueryableByName};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::methods::LoadQuery;
+use diesel::row::{Field, NamedRow, Row};
+use diesel::sql_types::Untyped;
+use diesel::{QueryResult, RunQueryDsl};
+
+use crate::connection::{AnyConnection, MultiBackend};
+use crate::error::Result;
+
+/// A raw value of [`MultiBackend`].
+type RawValue<'a> = <MultiBackend as Backend>::RawValue<'a>;
+
+/// A result row read by column position: what generated `from_row` code
+/// decodes a model from.
+#[doc(hidden)]
+pub trait RawRow {
+    /// Calls `f` with the raw value of column `index` (`None` for NULL);
+    /// false when the row has no such column.
+    fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool;
+}
+
+/// Any diesel row of [`AnyConnection`].
+struct RowRef<'r, R>(&'r R);
+
+impl<'a, R: Row<'a, MultiBackend>> RawRow for RowRef<'_, R> {
+    #[inline]
+    fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool {
+        match self.0.get(index) {
+            Some(field) => {
+                f(field.value());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Decodes column `index` of `row` as `T` (SQL type `ST`).
+#[doc(hidden)]
+#[inline]
+pub fn read<ST, T: FromSql<ST, MultiBackend>>(
+    row: &dyn RawRow,
+    index: usize,
+) -> deserialize::Result<T> {
+    let mut value = None;
+    if !row.with_value(index, &mut |raw| value = Some(T::from_nullable_sql(raw))) {
+        return Err(Box::new(diesel::result::UnexpectedEndOfRow));
+    }
+    value.unwrap_or_else(|| Err(Box::new(diesel::result::UnexpectedEndOfRow)))
+}
+
+/// A value decoded from a whole row by `build`: a model, or a sink's
+/// placeholder. Loads of any SQL type (typed diesel queries, untyped
+/// hand-built ones) decode into it.
+pub(crate) trait FromRawRow: Sized {
+    fn build(row: &dyn RawRow) -> deserialize::Result<Self>;
+}
+
+impl<M: crate::model::Model> FromRawRow for M {
+    #[inline]
+    fn build(row: &dyn RawRow) -> deserialize::Result<Self> {
+        M::__from_row(row, 0)
+    }
+}
+
+/// Adapts [`FromRawRow`] to diesel's `QueryableByName` (rows of untyped
+/// queries: see [`AsUntyped`]).
+#[doc(hidden)]
+pub struct Decoded<T>(T);
+
+impl<T: FromRawRow> QueryableByName<MultiBackend> for Decoded<T> {
+    #[inline]
+    fn build<'a>(row: &impl NamedRow<'a, MultiBackend>) -> deserialize::Result<Self> {
+        T::build(&RowRef(row)).map(Decoded)
+    }
+}
+
+/// A typed diesel query run as an untyped one: the same SQL, its rows
+/// decoded by position through [`Decoded`].
+#[doc(hidden)]
+pub struct AsUntyped<Q>(pub Q);
+
+impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for AsUntyped<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+}
+
+impl<Q> Query for AsUntyped<Q> {
+    type SqlType = Untyped;
+}
+
+impl<Q: QueryId> QueryId for AsUntyped<Q> {
+    type QueryId = AsUntyped<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q> RunQueryDsl<AnyConnection> for AsUntyped<Q> {}
+
+/// Runs `query` (an untyped query) and decodes each row as a `T`.
+pub(crate) fn load<'q, T, Q>(conn: &mut AnyConnection, query: Q) -> Result<Vec<T>>
+where
+    T: FromRawRow + 'static,
+    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<T>>,
+{
+    let rows: Vec<Decoded<T>> = query.load(conn)?;
+    Ok(rows.into_iter().map(|Decoded(row)| row).collect())
+}
+
+/// Receives the rows of a query one by one (a joined select builds its
+/// models and their relations from each row).
+pub(crate) trait RowSink: Any {
+    fn row(&mut self, row: &dyn RawRow) -> deserialize::Result<()>;
+}
+
+thread_local! {
+    /// The sink of the `load_into` running on this thread. It is set and
+    /// taken back within one synchronous diesel `load` call (no other code
+    /// runs between), so it is never seen by another query.
+    static SINK: RefCell<Option<Box<dyn RowSink>>> = const { RefCell::new(None) };
+}
+
+/// The placeholder a sink's rows decode to: zero-sized, so collecting
+/// them allocates nothing.
+pub(crate) struct Sunk;
+
+impl FromRawRow for Sunk {
+    fn build(row: &dyn RawRow) -> deserialize::Result<Self> {
+        SINK.with(|sink| match sink.borrow_mut().as_mut() {
+            Some(sink) => sink.row(row).map(|()| Sunk),
+            None => Err("a row arrived with no sink to receive it".into()),
+        })
+    }
+}
+
+/// Runs `query`, handing each row to `sink`; returns the sink.
+///
+/// diesel decodes rows through a static `FromSqlRow::build_from_row`, so
+/// the sink reaches it through a thread-local slot set for the duration of
+/// the call (and restored if the call unwinds).
+pub(crate) fn load_into<'q, S, Q>(conn: &mut AnyConnection, query: Q, sink: S) -> Result<S>
+where
+    S: RowSink,
+    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<Sunk>>,
+{
+    struct Restore(Option<Box<dyn RowSink>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            SINK.with(|sink| *sink.borrow_mut() = previous);
+        }
+    }
+    let previous = SINK.with(|slot| slot.borrow_mut().replace(Box::new(sink)));
+    let restore = Restore(previous);
+    let loaded = load::<Sunk, Q>(conn, query);
+    let sink = SINK.with(|slot| slot.borrow_mut().take());
+    drop(restore);
+    loaded?;
+    let sink: Box<dyn Any> = sink.ok_or_else(lost_sink)?;
+    sink.downcast::<S>().map(|s| *s).map_err(|_| lost_sink())
+}
+
+fn lost_sink() -> crate::OrmError {
+    crate::OrmError::Database(diesel::result::Error::DeserializationError(
+        "the row sink of a query was replaced while it ran".into(),
+    ))
+}
+
+/// A sink collecting one value per row.
+pub(crate) struct Collect<T, F> {
+    pub(crate) rows: Vec<T>,
+    decode: F,
+    _row: PhantomData<fn() -> T>,
+}
+
+impl<T, F> Collect<T, F>
+where
+    F: FnMut(&dyn RawRow) -> deserialize::Result<Option<T>>,
+{
+    /// Keeps what `decode` returns for each row (`None`: skip the row).
+    pub(crate) fn new(decode: F) -> Self {
+        Collect {
+            rows: Vec::new(),
+            decode,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<T: 'static, F> RowSink for Collect<T, F>
+where
+    F: FnMut(&dyn RawRow) -> deserialize::Result<Option<T>> + 'static,
+{
+    fn row(&mut self, row: &dyn RawRow) -> deserialize::Result<()> {
+        if let Some(value) = (self.decode)(row)? {
+            self.rows.push(value);
+        }
+        Ok(())
+    }
+}
