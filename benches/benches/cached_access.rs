@@ -22,7 +22,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use orm_benches::alloc::{count_allocs, CountingAlloc};
 use orm_benches::fixture;
 use orm_benches::ratio::{self, timed, Comparison};
-use orm_core::{assert_num_queries, Db, Model};
+use orm_core::{assert_num_queries, Db};
 use orm_tests::polls::{Choice, Question};
 
 #[global_allocator]

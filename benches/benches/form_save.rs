@@ -37,9 +37,9 @@ use diesel::sql_types::{BigInt, Bool};
 use orm_benches::alloc::CountingAlloc;
 use orm_benches::fixture;
 use orm_benches::ratio::{self, timed, Comparison};
-use orm_core::forms::ModelForm;
-use orm_core::instrument::is_transaction_control;
+use orm_core::testing::is_transaction_control;
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, CapturedQueries, Model};
+use orm_forms::ModelForm;
 use orm_tests::polls::{question, question_tags, tag, Question, QuestionTags, Tag};
 
 #[global_allocator]

@@ -38,8 +38,8 @@ use orm_benches::alloc::{count_allocs, AllocStats, CountingAlloc};
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
 use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
-use orm_core::peers::{with_fetch_mode, FetchMode};
-use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
+use orm_core::{capture_queries, AnyConnection, BackendKind};
 use orm_tests::polls::{choice, question, Choice};
 
 #[global_allocator]

@@ -32,8 +32,8 @@ use orm_benches::alloc::CountingAlloc;
 use orm_benches::fixture::{self, ChoiceRow, QuestionRow};
 use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
-use orm_core::peers::{with_fetch_mode, FetchMode};
-use orm_core::{capture_queries, AnyConnection, BackendKind, Model};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
+use orm_core::{capture_queries, AnyConnection, BackendKind};
 use orm_tests::polls::{choice, question, Question};
 
 #[global_allocator]

@@ -43,7 +43,7 @@ use orm_benches::alloc::{count_allocs, CountingAlloc};
 use orm_benches::fixture::{self, QuestionRow};
 use orm_benches::ratio;
 use orm_benches::variants::{self, Variant};
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, Model};
 use orm_tests::polls::{question, question_tags, tag, Question, QuestionTags, Tag};
 

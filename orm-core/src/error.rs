@@ -1,8 +1,5 @@
-//! The one error type of the crate.
-
-use std::fmt;
-
-use crate::connection::BackendKind;
+//! The one error type of the crate. It depends on nothing else in the
+//! crate, so every layer can return it.
 
 /// Everything that can go wrong in orm-core.
 ///
@@ -42,10 +39,11 @@ pub enum OrmError {
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     /// A connection could not be established.
-    #[error("could not connect to the {backend} database: {cause}")]
+    #[error("could not connect to the {backend} database: {cause}; check that the server runs and the URL (host, port, user, database) is right")]
     Connection {
-        /// Which backend the URL selected.
-        backend: BackendKind,
+        /// Which backend the URL selected (`BackendKind::name`: "SQLite",
+        /// "PostgreSQL", "MySQL").
+        backend: &'static str,
         /// What the driver said.
         cause: String,
     },
@@ -84,8 +82,8 @@ pub enum OrmError {
         field: &'static str,
         /// The target model.
         target: &'static str,
-        /// The dangling key value.
-        key: crate::model::Key,
+        /// The dangling key value, as printed (`7`, `"bob"`).
+        key: String,
     },
     /// A relation was touched under `FetchMode::Raise`.
     #[error("Fetching of {model}.{field} blocked.")]
@@ -103,13 +101,14 @@ pub enum OrmError {
         /// The relation field.
         field: &'static str,
     },
-    /// A model form was saved with invalid data.
-    #[error("invalid {model} form: {}", describe_form_errors(errors))]
-    InvalidForm {
-        /// The model of the form.
+    /// Submitted values did not validate (a model form): nothing was
+    /// written.
+    #[error("invalid {model}: {}", describe(errors))]
+    Invalid {
+        /// The model the values were for.
         model: &'static str,
-        /// The messages per field (`__all__` for the whole form).
-        errors: crate::forms::FormErrors,
+        /// The messages per field (`__all__` for the whole input).
+        errors: std::collections::BTreeMap<String, Vec<String>>,
     },
     /// A value read from or written to the database does not fit the Rust field.
     #[error("{model}.{field}: {reason}")]
@@ -147,55 +146,10 @@ impl OrmError {
     }
 }
 
-fn describe_form_errors(errors: &crate::forms::FormErrors) -> String {
+fn describe(errors: &std::collections::BTreeMap<String, Vec<String>>) -> String {
     errors
         .iter()
         .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Redacts the password of a URL for error messages.
-pub(crate) fn redact(url: &str) -> String {
-    struct Redacted<'a>(&'a str);
-    impl fmt::Display for Redacted<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let url = self.0;
-            let Some(scheme_end) = url.find("://") else {
-                return f.write_str(url);
-            };
-            let rest = &url[scheme_end + 3..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let authority = &rest[..authority_end];
-            match (authority.rfind('@'), authority.find(':')) {
-                (Some(at), Some(colon)) if colon < at => write!(
-                    f,
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &authority[..colon],
-                    &rest[at..]
-                ),
-                _ => f.write_str(url),
-            }
-        }
-    }
-    Redacted(url).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://bob:secret@localhost/db"),
-            "postgres://bob:***@localhost/db"
-        );
-        assert_eq!(
-            redact("postgres://bob@localhost/db"),
-            "postgres://bob@localhost/db"
-        );
-        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
-    }
 }

@@ -29,54 +29,52 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod connection;
-pub mod error;
-pub mod forms;
-pub mod instrument;
-pub mod joins;
-pub mod model;
-pub mod peers;
-pub mod queryset;
-pub mod relations;
-#[doc(hidden)]
-pub mod row;
+// Layers, each using only the ones above it in this list.
+mod backend;
+mod error;
+mod fallback;
+pub mod fetch;
+mod loading;
+mod meta;
+mod model;
+mod query;
+mod relations;
 pub mod schema;
+mod sql;
+pub mod testing;
 
-pub use connection::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
+pub use backend::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
 pub use error::{OrmError, Result};
-pub use instrument::{assert_num_queries, capture_queries, CapturedQueries, QueryLog};
-pub use joins::{JoinPath, ToOneRel};
-pub use model::{
-    ColumnMeta, Key, KeyType, Model, ModelMeta, OnDelete, OrderTerm, Predicate, References, SqlKind,
+pub use fetch::FetchMode;
+pub use loading::{
+    JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
 };
+pub use meta::{
+    ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta, SqlKind,
+};
+pub use model::Model;
 pub use orm_derive::Model;
-pub use queryset::{QuerySet, Rows};
+pub use query::{QuerySet, Rows};
 pub use relations::{
-    ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Path, Rel, Related, RelatedManager,
-    RelationMeta, ReverseOneToOne, TypedRelation,
+    ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
+    ReverseOneToOne,
 };
+pub use testing::{assert_num_queries, capture_queries, CapturedQueries, QueryLog};
 
-/// Re-exports for generated code; not API.
+/// What generated code uses; not API.
 #[doc(hidden)]
 pub mod __private {
     pub use chrono;
     pub use diesel;
 
-    use crate::error::{OrmError, Result};
-
-    /// Converts a database-assigned key to the model's key type.
-    pub fn key_from_i64<K: TryFrom<i64>>(model: &'static str, id: i64) -> Result<K> {
-        K::try_from(id).map_err(|_| OrmError::Value {
-            model,
-            field: "primary key",
-            reason: format!(
-                "the database assigned key {id}, which does not fit the key type; widen it to i64"
-            ),
-        })
-    }
-
-    #[cfg(feature = "mysql")]
-    pub use crate::connection::mysql_last_insert_id;
+    pub use crate::backend::row::{read, RawRow};
+    pub use crate::fallback::{no_table, RelationFieldType};
+    pub use crate::loading::RelationKind;
+    pub use crate::model::{RelationField, RelationRef};
+    pub use crate::relations::{
+        reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,
+        Slot, Through, ThroughPair,
+    };
 
     /// A field that can be joined on as a key: the primary key, or a
     /// non-null integer or text field marked `#[orm(unique)]`.
@@ -110,7 +108,7 @@ pub mod __private {
 /// ```
 pub mod prelude {
     pub use crate::{
-        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmError, QuerySet, Related,
+        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmError, QuerySet, Related, Relations,
         ReverseOneToOne,
     };
     pub use diesel::prelude::{

@@ -5,9 +5,10 @@
 
 use diesel::connection::SimpleConnection;
 
-use crate::connection::{AnyConnection, BackendKind};
+use crate::backend::{AnyConnection, BackendKind};
 use crate::error::Result;
-use crate::model::{ColumnMeta, Model, ModelMeta, SqlKind};
+use crate::meta::{ColumnMeta, ModelMeta, SqlKind};
+use crate::model::Model;
 
 /// Quotes an identifier for `backend` (`"name"`, or `` `name` `` on MySQL).
 ///

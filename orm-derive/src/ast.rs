@@ -1,56 +1,17 @@
-//! The small model of a `#[derive(Model)]` struct: parsed from syn, then
-//! validated, then handed to `expand`.
+//! The small model of a `#[derive(Model)]` struct, parsed from syn: its
+//! fields, their kinds and types. Rules across fields (one primary key,
+//! column clashes, ordering terms...) are `check`'s job; reading a Rust
+//! type is `types`'s.
+
+mod relations;
 
 use proc_macro2::Span;
 use quote::format_ident;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+use syn::{Data, DeriveInput, Fields, Ident, Type};
 
 use crate::attr::{self, Entry, Spanned, FIELD_KEYS, STRUCT_KEYS};
 use crate::ctx::Errors;
-
-/// The SQL type family of a column (mirrors `orm_core::SqlKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SqlKind {
-    SmallInt,
-    Integer,
-    BigInt,
-    Float,
-    Double,
-    Bool,
-    Text,
-    Binary,
-    Date,
-    Time,
-    Timestamp,
-}
-
-impl SqlKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            SqlKind::SmallInt => "SmallInt",
-            SqlKind::Integer => "Integer",
-            SqlKind::BigInt => "BigInt",
-            SqlKind::Float => "Float",
-            SqlKind::Double => "Double",
-            SqlKind::Bool => "Bool",
-            SqlKind::Text => "Text",
-            SqlKind::Binary => "Binary",
-            SqlKind::Date => "Date",
-            SqlKind::Time => "Time",
-            SqlKind::Timestamp => "Timestamp",
-        }
-    }
-
-    pub fn is_integer(self) -> bool {
-        matches!(self, SqlKind::SmallInt | SqlKind::Integer | SqlKind::BigInt)
-    }
-}
-
-/// diesel's table limit with its `32-column-tables` feature.
-pub const MAX_COLUMNS: usize = 32;
-
-pub const ACCEPTED_TYPES: &str = "i16, i32, i64, f32, f64, bool, String, Vec<u8>, \
-chrono::NaiveDate, chrono::NaiveTime, chrono::NaiveDateTime, or Option<_> of one of these";
+use crate::types::{classify, RelationKind, SqlKind, ACCEPTED_TYPES, RELATION_TYPES};
 
 /// One `-field` / `field` term of `#[orm(ordering = "...")]`.
 pub struct Order {
@@ -62,16 +23,25 @@ pub struct Model {
     pub ident: Ident,
     /// `#[orm(fetch_mode = "...")]`: a `FetchMode` variant name.
     pub fetch_mode: Option<&'static str>,
-    /// `#[orm(unique_together = "a, b")]`: field names.
+    /// `#[orm(unique_together = "a, b")]` as written; `check` resolves it
+    /// into `unique_together`.
+    pub unique_together_attr: Option<Spanned<String>>,
+    /// The stored fields of `unique_together` (set by `check`).
     pub unique_together: Vec<String>,
     pub module: Ident,
     pub table: String,
+    /// `#[orm(ordering = "...")]` as written; `check` resolves it into
+    /// `ordering`.
+    pub ordering_attr: Option<Spanned<String>>,
+    /// The ordering terms, each naming a stored field (set by `check`).
     pub ordering: Vec<Order>,
     pub fields: Vec<Field>,
 }
 
 pub struct Field {
     pub ident: Ident,
+    /// The type as written.
+    pub ty: Type,
     pub kind: FieldKind,
 }
 
@@ -200,13 +170,13 @@ impl Model {
     pub fn primary_key(&self) -> (&Field, &Column) {
         self.columns()
             .find(|(_, c)| c.primary_key)
-            .expect("validated: a model has a primary key")
+            .expect("checked: a model has a primary key")
     }
 }
 
-/// Parses and validates the input, collecting every error.
-pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
-    let mut errors = Errors::default();
+/// Parses the input into a model, collecting every error into `errors`;
+/// `None` when the input is not a struct with named fields.
+pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => Some(&named.named),
@@ -245,7 +215,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
         STRUCT_KEYS,
         "the struct",
         (FIELD_KEYS, "a field"),
-        &mut errors,
+        errors,
     );
     let snake = snake_case(&input.ident.to_string());
     let mut table = snake.clone();
@@ -256,21 +226,21 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
     for entry in &struct_entries {
         match entry.key.to_string().as_str() {
             "table" => {
-                if let Some(s) = nonempty(entry, &mut errors) {
+                if let Some(s) = nonempty(entry, errors) {
                     table = s.value;
                 }
             }
             "module" => {
-                if let Some(s) = nonempty(entry, &mut errors) {
+                if let Some(s) = nonempty(entry, errors) {
                     match syn::parse_str::<Ident>(&s.value) {
                         Ok(ident) => module = Ident::new(&ident.to_string(), s.span),
                         Err(_) => errors.push(s.span, "`module` must be a Rust identifier"),
                     }
                 }
             }
-            "ordering" => ordering_lit = entry.string(&mut errors),
-            "unique_together" => unique_together_lit = nonempty(entry, &mut errors),
-            "fetch_mode" => fetch_mode = fetch_mode_value(entry, &mut errors),
+            "ordering" => ordering_lit = entry.string(errors),
+            "unique_together" => unique_together_lit = nonempty(entry, errors),
+            "fetch_mode" => fetch_mode = fetch_mode_value(entry, errors),
             _ => {}
         }
     }
@@ -285,303 +255,29 @@ pub fn parse(input: &DeriveInput) -> syn::Result<Model> {
 
     let mut parsed_fields = Vec::new();
     for field in fields.into_iter().flatten() {
-        if let Some(f) = parse_field(field, &mut errors) {
+        if let Some(f) = parse_field(field, errors) {
             parsed_fields.push(f);
         }
     }
 
-    let mut model = Model {
+    fields?;
+    Some(Model {
         fetch_mode,
+        unique_together_attr: unique_together_lit,
         unique_together: Vec::new(),
         ident: input.ident.clone(),
         module,
         table,
+        ordering_attr: ordering_lit,
         ordering: Vec::new(),
         fields: parsed_fields,
-    };
-    if fields.is_some() {
-        validate(&mut model, ordering_lit, &mut errors);
-        if let Some(lit) = unique_together_lit {
-            for name in lit.value.split(',').map(str::trim) {
-                if model.columns().any(|(f, _)| f.ident == name) {
-                    model.unique_together.push(name.to_owned());
-                } else {
-                    errors.push(
-                        lit.span,
-                        format!("`unique_together` names stored fields separated by commas; `{name}` is not one"),
-                    );
-                }
-            }
-        }
-    }
-    errors.into_result().map(|()| model)
-}
-
-fn generic_args(ty: &Type) -> Vec<&Type> {
-    match last_segment(ty).map(|s| &s.arguments) {
-        Some(PathArguments::AngleBracketed(args)) => args
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                GenericArgument::Type(t) => Some(t),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn parse_reverse(ident: Ident, ty: &Type, entries: &[Entry], errors: &mut Errors) -> Option<Field> {
-    let args = generic_args(ty);
-    let [child] = args.as_slice() else {
-        errors.push_spanned(ty, "write the reverse side as `Related<ChildModel>`");
-        return None;
-    };
-    let mut fk_field = None;
-    for entry in entries {
-        match entry.key.to_string().as_str() {
-            "reverse_of" => {
-                if let Some(s) = nonempty(entry, errors) {
-                    match syn::parse_str::<Ident>(&s.value) {
-                        Ok(i) => fk_field = Some(Ident::new(&i.to_string(), s.span)),
-                        Err(_) => errors.push(s.span, "`reverse_of` names the foreign-key field of the child model, like \"question\""),
-                    }
-                }
-            }
-            other => errors.push(
-                entry.span(),
-                format!("`{other}` does not apply to a reverse relation; accepted: reverse_of"),
-            ),
-        }
-    }
-    let Some(fk_field) = fk_field else {
-        errors.push(
-            ident.span(),
-            format!("`{ident}` needs #[orm(reverse_of = \"...\")] naming the ForeignKey field of the child model it reverses"),
-        );
-        return None;
-    };
-    Some(Field {
-        ident,
-        kind: FieldKind::Reverse(Box::new(Reverse {
-            child: (*child).clone(),
-            fk_field,
-        })),
-    })
-}
-
-fn parse_many_to_many(
-    ident: Ident,
-    ty: &Type,
-    entries: &[Entry],
-    errors: &mut Errors,
-) -> Option<Field> {
-    let args = generic_args(ty);
-    let (target, key_ty) = match args.as_slice() {
-        [target] => ((*target).clone(), syn::parse_quote!(i64)),
-        [target, key] => ((*target).clone(), (*key).clone()),
-        _ => {
-            errors.push_spanned(
-                ty,
-                "write a many-to-many as `ManyToMany<Target>` or `ManyToMany<Target, KeyType>`",
-            );
-            return None;
-        }
-    };
-    let mut table = None;
-    let mut through = None;
-    let mut through_fields = None;
-    for entry in entries {
-        match entry.key.to_string().as_str() {
-            "through_table" => table = nonempty(entry, errors),
-            "through" => {
-                if let Some(s) = nonempty(entry, errors) {
-                    match syn::parse_str::<Type>(&s.value) {
-                        Ok(t) => through = Some((t, s.span)),
-                        Err(_) => errors.push(s.span, "`through` names a model type, like \"Membership\""),
-                    }
-                }
-            }
-            "through_fields" => {
-                if let Some(s) = nonempty(entry, errors) {
-                    let names: Vec<&str> = s.value.split(',').map(str::trim).collect();
-                    match names.as_slice() {
-                        [a, b] if syn::parse_str::<Ident>(a).is_ok() && syn::parse_str::<Ident>(b).is_ok() => {
-                            through_fields = Some((Ident::new(a, s.span), Ident::new(b, s.span)));
-                        }
-                        _ => errors.push(
-                            s.span,
-                            "`through_fields` names the through model's foreign key to this model, then the one to the target: \"person, team\"",
-                        ),
-                    }
-                }
-            }
-            other => errors.push(
-                entry.span(),
-                format!("`{other}` does not apply to a many-to-many; accepted: through_table, through, through_fields, reverse_of (on the other side)"),
-            ),
-        }
-    }
-    let through = match (through, table) {
-        (Some((_, span)), Some(_)) => {
-            errors.push(
-                span,
-                "give either `through` (a model) or `through_table` (a table name), not both",
-            );
-            return None;
-        }
-        (Some((ty, _)), None) => Through::Model {
-            ty: Box::new(ty),
-            fields: through_fields,
-        },
-        (None, table) => {
-            if let Some((a, _)) = &through_fields {
-                errors.push(a.span(), "`through_fields` needs `through = \"Model\"`");
-            }
-            Through::Auto {
-                table: table.map(|t| t.value).unwrap_or_default(),
-            }
-        }
-    };
-    Some(Field {
-        ident,
-        kind: FieldKind::ManyToMany(Box::new(ManyToManyField {
-            target,
-            key_ty,
-            through,
-        })),
-    })
-}
-
-const ON_DELETE: &[(&str, &str)] = &[
-    ("cascade", "Cascade"),
-    ("set_null", "SetNull"),
-    ("restrict", "Restrict"),
-];
-
-fn parse_relation(
-    ident: Ident,
-    ty: &Type,
-    one_to_one: bool,
-    entries: &[Entry],
-    errors: &mut Errors,
-) -> Option<Field> {
-    let args = generic_args(ty);
-    let (target, explicit_key) = match args.as_slice() {
-        [target] => ((*target).clone(), None),
-        [target, key] => ((*target).clone(), Some((*key).clone())),
-        _ => {
-            errors.push_spanned(
-                ty,
-                "write a relation as `ForeignKey<Target>` or `ForeignKey<Target, KeyType>` (the same for OneToOne)",
-            );
-            return None;
-        }
-    };
-    let mut column_name = format!("{}_id", ident.to_string().trim_start_matches("r#"));
-    let mut nullable = false;
-    let mut to_field = None;
-    let mut on_delete = None;
-    let mut index = true;
-    let mut unique = one_to_one;
-    let mut fetch_mode = None;
-    for entry in entries {
-        match entry.key.to_string().as_str() {
-            "column" => {
-                if let Some(s) = nonempty(entry, errors) {
-                    column_name = s.value;
-                }
-            }
-            "null" => nullable = entry.flag(errors),
-            "unique" => unique = entry.flag(errors) || unique,
-            "index" => index = entry.flag(errors),
-            "to_field" => to_field = nonempty(entry, errors),
-            "fetch_mode" => fetch_mode = fetch_mode_value(entry, errors),
-            "on_delete" => {
-                if let Some(s) = entry.string(errors) {
-                    match ON_DELETE.iter().find(|(k, _)| *k == s.value) {
-                        Some((_, variant)) => on_delete = Some((*variant, s.span)),
-                        None => errors.push(
-                            s.span,
-                            format!(
-                                "unknown on_delete action `{}`; accepted: cascade, set_null, restrict",
-                                s.value
-                            ),
-                        ),
-                    }
-                }
-            }
-            other => errors.push(
-                entry.span(),
-                format!("`{other}` does not apply to a foreign key; accepted: column, null, unique, index, to_field, on_delete, fetch_mode"),
-            ),
-        }
-    }
-    if let Some((variant, span)) = on_delete {
-        if variant == "SetNull" && !nullable {
-            errors.push(
-                span,
-                "on_delete = \"set_null\" needs a nullable relation: add #[orm(null)]",
-            );
-        }
-    }
-    if let (Some(field), None) = (&to_field, &explicit_key) {
-        errors.push(
-            field.span,
-            format!("a relation with to_field = \"{}\" stores that column's value: name its type, like `ForeignKey<Target, String>`", field.value),
-        );
-    }
-    let key_ty: Type = explicit_key.unwrap_or_else(|| syn::parse_quote!(i64));
-    if !matches!(classify(&key_ty), Some((kind, false, _)) if kind.is_integer() || kind == SqlKind::Text)
-    {
-        errors.push_syn(syn::Error::new_spanned(
-            &key_ty,
-            "a relation's key type must be i16, i32, i64 or String",
-        ));
-        return None;
-    }
-    let value_ty: Type = if nullable {
-        syn::parse_quote!(::core::option::Option<#key_ty>)
-    } else {
-        key_ty.clone()
-    };
-    // The diesel column is named after the field; `sql_name` carries the
-    // database name when it differs.
-    let rust_name = format_ident!(
-        "{}_id",
-        ident.to_string().trim_start_matches("r#"),
-        span = ident.span()
-    );
-    Some(Field {
-        ident,
-        kind: FieldKind::Column(Box::new(Column {
-            name: column_name,
-            rust_name,
-            sql: ColumnType::Key(Box::new(key_ty.clone())),
-            relation: Some(Relation {
-                target,
-                key_ty,
-                to_field_span: to_field.as_ref().map(|s| s.span),
-                to_field: to_field.map(|s| s.value),
-                on_delete: on_delete.map_or("Cascade", |(v, _)| v),
-                fetch_mode,
-            }),
-            value_ty,
-            nullable,
-            primary_key: false,
-            auto_increment: false,
-            unique,
-            index,
-            max_length: None,
-            pk_span: None,
-        })),
     })
 }
 
 const FETCH_MODES: &[(&str, &str)] = &[("one", "One"), ("peers", "Peers"), ("raise", "Raise")];
 
 /// `fetch_mode = "peers"` -> `Some("Peers")`, or an error listing the modes.
-fn fetch_mode_value(entry: &Entry, errors: &mut Errors) -> Option<&'static str> {
+pub(crate) fn fetch_mode_value(entry: &Entry, errors: &mut Errors) -> Option<&'static str> {
     let s = entry.string(errors)?;
     match FETCH_MODES.iter().find(|(k, _)| *k == s.value) {
         Some((_, variant)) => Some(variant),
@@ -598,7 +294,7 @@ fn fetch_mode_value(entry: &Entry, errors: &mut Errors) -> Option<&'static str> 
     }
 }
 
-fn nonempty(entry: &Entry, errors: &mut Errors) -> Option<Spanned<String>> {
+pub(crate) fn nonempty(entry: &Entry, errors: &mut Errors) -> Option<Spanned<String>> {
     let s = entry.string(errors)?;
     if s.value.trim().is_empty() {
         errors.push(s.span, format!("`{}` must not be empty", entry.key));
@@ -628,51 +324,51 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         }
         return Some(Field {
             ident,
+            ty: field.ty.clone(),
             kind: FieldKind::Skip,
         });
     }
 
-    let type_name = last_ident(&field.ty).unwrap_or_default();
-    if type_name == "Related" {
-        return parse_reverse(ident, &field.ty, &entries, errors);
-    }
-    if type_name == "ReverseOneToOne" {
-        return parse_reverse(ident, &field.ty, &entries, errors).map(|f| match f.kind {
-            FieldKind::Reverse(r) => Field {
-                ident: f.ident,
-                kind: FieldKind::ReverseOneToOne(r),
-            },
-            other => Field {
-                ident: f.ident,
-                kind: other,
-            },
-        });
-    }
-    if type_name == "ManyToMany" {
-        if find("reverse_of").is_some() {
-            return parse_reverse(ident, &field.ty, &entries, errors).map(|f| match f.kind {
-                FieldKind::Reverse(r) => Field {
-                    ident: f.ident,
-                    kind: FieldKind::ReverseManyToMany(r),
-                },
-                other => Field {
-                    ident: f.ident,
-                    kind: other,
-                },
-            });
+    let ty = &field.ty;
+    let with_kind = |kind| Field {
+        ident: ident.clone(),
+        ty: ty.clone(),
+        kind,
+    };
+    match RelationKind::of(ty) {
+        Some(RelationKind::Related) => {
+            return relations::parse_reverse(&ident, ty, &entries, errors)
+                .map(|r| with_kind(FieldKind::Reverse(r)));
         }
-        return parse_many_to_many(ident, &field.ty, &entries, errors);
-    }
-    if type_name == "ForeignKey" || type_name == "OneToOne" {
-        return parse_relation(ident, &field.ty, type_name == "OneToOne", &entries, errors);
+        Some(RelationKind::ReverseOneToOne) => {
+            return relations::parse_reverse(&ident, ty, &entries, errors)
+                .map(|r| with_kind(FieldKind::ReverseOneToOne(r)));
+        }
+        Some(RelationKind::ManyToMany) if find("reverse_of").is_some() => {
+            return relations::parse_reverse(&ident, ty, &entries, errors)
+                .map(|r| with_kind(FieldKind::ReverseManyToMany(r)));
+        }
+        Some(RelationKind::ManyToMany) => {
+            return relations::parse_many_to_many(ty, &entries, errors).map(with_kind);
+        }
+        Some(kind @ (RelationKind::ForeignKey | RelationKind::OneToOne)) => {
+            let one_to_one = kind == RelationKind::OneToOne;
+            return relations::parse_relation(&ident, ty, one_to_one, &entries, errors)
+                .map(with_kind);
+        }
+        None => {}
     }
 
     let Some((sql, nullable, inner)) = classify(&field.ty) else {
         errors.push_spanned(
             &field.ty,
             format!(
-                "unsupported field type `{}`; accepted: {ACCEPTED_TYPES}; or mark the field #[orm(skip)]",
-                quote::ToTokens::to_token_stream(&field.ty).to_string().replace(' ', "")
+                "unsupported field type `{}`; accepted: {ACCEPTED_TYPES}; \
+                 relation fields are recognised by their type name, {RELATION_TYPES}, \
+                 so write a type alias of one out in full; or mark the field #[orm(skip)]",
+                quote::ToTokens::to_token_stream(&field.ty)
+                    .to_string()
+                    .replace(' ', "")
             ),
         );
         return None;
@@ -751,192 +447,7 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
             );
         }
     }
-    Some(Field {
-        ident,
-        kind: FieldKind::Column(Box::new(column)),
-    })
-}
-
-/// Maps a Rust type to its SQL kind; returns (kind, nullable, inner type).
-pub fn classify(ty: &Type) -> Option<(SqlKind, bool, Type)> {
-    if let Some(inner) = generic_arg(ty, "Option") {
-        let (kind, nullable, _) = classify(inner)?;
-        if nullable {
-            return None;
-        }
-        return Some((kind, true, inner.clone()));
-    }
-    if let Some(inner) = generic_arg(ty, "Vec") {
-        return match last_ident(inner)?.as_str() {
-            "u8" => Some((SqlKind::Binary, false, ty.clone())),
-            _ => None,
-        };
-    }
-    let kind = match last_ident(ty)?.as_str() {
-        "i16" => SqlKind::SmallInt,
-        "i32" => SqlKind::Integer,
-        "i64" => SqlKind::BigInt,
-        "f32" => SqlKind::Float,
-        "f64" => SqlKind::Double,
-        "bool" => SqlKind::Bool,
-        "String" => SqlKind::Text,
-        "NaiveDate" => SqlKind::Date,
-        "NaiveTime" => SqlKind::Time,
-        "NaiveDateTime" => SqlKind::Timestamp,
-        _ => return None,
-    };
-    if has_generics(ty) {
-        return None;
-    }
-    Some((kind, false, ty.clone()))
-}
-
-fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
-    match ty {
-        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
-        _ => None,
-    }
-}
-
-fn last_ident(ty: &Type) -> Option<String> {
-    last_segment(ty).map(|s| s.ident.to_string())
-}
-
-fn has_generics(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|s| !matches!(s.arguments, PathArguments::None))
-}
-
-/// `Some(T)` when `ty` is `Name<T>`.
-pub fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
-    let seg = last_segment(ty)?;
-    if seg.ident != name {
-        return None;
-    }
-    match &seg.arguments {
-        PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
-            GenericArgument::Type(t) => Some(t),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn validate(model: &mut Model, ordering: Option<Spanned<String>>, errors: &mut Errors) {
-    // Primary key: exactly one field marked #[orm(primary_key)].
-    let pks: Vec<(&Field, &Column)> = model.columns().filter(|(_, c)| c.primary_key).collect();
-    for (field, column) in pks.iter().skip(1) {
-        errors.push(
-            column.pk_span.unwrap_or_else(|| field.ident.span()),
-            format!(
-                "a model has exactly one primary key, and `{}` already is it; remove #[orm(primary_key)] from `{}`",
-                pks[0].0.ident, field.ident
-            ),
-        );
-    }
-    if pks.is_empty() {
-        errors.push(
-            model.ident.span(),
-            "a model needs a primary key: mark one field #[orm(primary_key)], like `#[orm(primary_key)] id: Option<i64>` for an auto-increment key",
-        );
-    }
-
-    // Two reverse fields cannot reverse the same relation of the same model.
-    let reverses: Vec<(&Field, &Reverse)> = model
-        .fields
-        .iter()
-        .filter_map(|f| match &f.kind {
-            FieldKind::Reverse(r)
-            | FieldKind::ReverseOneToOne(r)
-            | FieldKind::ReverseManyToMany(r) => Some((f, &**r)),
-            _ => None,
-        })
-        .collect();
-    for (i, (field, r)) in reverses.iter().enumerate() {
-        let same = |(_, o): &&(&Field, &Reverse)| {
-            o.fk_field == r.fk_field
-                && quote::ToTokens::to_token_stream(&o.child).to_string()
-                    == quote::ToTokens::to_token_stream(&r.child).to_string()
-        };
-        if let Some((first, _)) = reverses[..i].iter().find(same) {
-            errors.push(
-                r.fk_field.span(),
-                format!(
-                    "conflicting reverse names: `{}` and `{}` both reverse `{}`; keep one of them",
-                    first.ident, field.ident, r.fk_field
-                ),
-            );
-        }
-    }
-
-    // Column names are unique, and there are at most 32 (diesel's limit).
-    let columns: Vec<(&Field, &Column)> = model.columns().collect();
-    if let Some((field, _)) = columns.get(MAX_COLUMNS) {
-        errors.push(
-            field.ident.span(),
-            format!("a model maps at most {MAX_COLUMNS} columns; mark extra fields #[orm(skip)] or split the model"),
-        );
-    }
-    for (i, (field, column)) in columns.iter().enumerate() {
-        // The diesel column name too: a foreign key `author` is `author_id`.
-        if let Some((first, _)) = columns[..i]
-            .iter()
-            .find(|(_, c)| c.rust_name == column.rust_name && c.name != column.name)
-        {
-            errors.push(
-                field.ident.span(),
-                format!(
-                    "field `{}` and field `{}` both become the diesel column `{}`; rename one of the fields",
-                    first.ident, field.ident, column.rust_name
-                ),
-            );
-        }
-        if let Some((first, _)) = columns[..i].iter().find(|(_, c)| c.name == column.name) {
-            errors.push(
-                field.ident.span(),
-                format!(
-                    "column `{}` is already used by field `{}`; give one of them another name with #[orm(column = \"...\")]",
-                    column.name, first.ident
-                ),
-            );
-        }
-    }
-
-    // Ordering terms name stored fields.
-    if let Some(ordering) = ordering {
-        let mut terms = Vec::new();
-        for raw in ordering.value.split(',') {
-            let raw = raw.trim();
-            let (descending, name) = match raw.strip_prefix('-') {
-                Some(rest) => (true, rest.trim()),
-                None => (false, raw),
-            };
-            let known = columns.iter().any(|(f, _)| f.ident == name);
-            if name.is_empty() {
-                errors.push(
-                    ordering.span,
-                    "empty ordering term: write a comma-separated list of stored fields, each optionally prefixed with `-`, like \"-pub_date, id\"",
-                );
-                continue;
-            }
-            if !known {
-                let fields: Vec<String> =
-                    columns.iter().map(|(f, _)| f.ident.to_string()).collect();
-                errors.push(
-                    ordering.span,
-                    format!(
-                        "bad ordering term `{raw}`: expected a comma-separated list of stored fields, each optionally prefixed with `-` for descending (like \"-pub_date, id\"); fields are: {}",
-                        fields.join(", ")
-                    ),
-                );
-                continue;
-            }
-            terms.push(Order {
-                field: name.to_owned(),
-                descending,
-            });
-        }
-        model.ordering = terms;
-    }
+    Some(with_kind(FieldKind::Column(Box::new(column))))
 }
 
 /// `PollQuestion` -> `poll_question`.

@@ -1,15 +1,21 @@
 //! `#[derive(Model)]` for orm-core. Use it through `orm_core::prelude::*`.
 //!
-//! The derive parses the struct and its `#[orm(...)]` attributes (`attr`)
-//! into a small model (`ast`), validates it collecting every error, and
-//! generates code from it (`expand`).
+//! The derive works in the steps of serde_derive: `attr` parses the
+//! `#[orm(...)]` attributes into raw, spanned values; `ast` builds the small
+//! model of the struct (its fields and their kinds, reading types with
+//! `types`); `check` applies the rules across fields; `expand` generates the
+//! code. Errors are collected (`ctx`) at every step and reported together,
+//! with a fallback (`expand::fallback`) that keeps the model's uses
+//! elsewhere from failing too.
 
 mod ast;
 mod attr;
+mod check;
 mod ctx;
 mod expand;
 #[cfg(test)]
 mod tests;
+mod types;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
@@ -22,8 +28,24 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 }
 
 fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
-    match ast::parse(input) {
-        Ok(model) => expand::expand(&model),
-        Err(errors) => errors.to_compile_error(),
+    let mut errors = ctx::Errors::default();
+    let mut model = ast::parse(input, &mut errors);
+    if let Some(model) = &mut model {
+        check::check(model, &mut errors);
+    }
+    match (errors.into_result(), model) {
+        (Ok(()), Some(model)) => expand::expand(&model),
+        (Err(errors), model) => {
+            // The errors, and a stand-in for the model so that its uses
+            // elsewhere do not add errors of their own. A generic struct
+            // gets none: it is rejected, and an impl would need its
+            // parameters.
+            let mut tokens = errors.to_compile_error();
+            if input.generics.params.is_empty() {
+                tokens.extend(expand::fallback(&input.ident, model.as_ref()));
+            }
+            tokens
+        }
+        (Ok(()), None) => unreachable!("an input that is not a model is an error"),
     }
 }

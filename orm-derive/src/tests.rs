@@ -121,3 +121,41 @@ fn many_to_many_sides() {
     };
     insta::assert_snapshot!(expand(input));
 }
+
+/// Input with errors: the errors, then a fallback keeping its uses elsewhere
+/// compiling: the table of the columns that parsed (not `tags`, not the
+/// second `text` column) and a `Model` impl with the model's key type.
+#[test]
+fn fallback_after_errors() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[orm(ordering = "nope")]
+        pub struct Group {
+            #[orm(primary_key, max_length = 50)]
+            pub name: String,
+            #[orm(column = "text")]
+            pub title: String,
+            #[orm(column = "text")]
+            pub body: String,
+            pub tags: HashSet<String>,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}
+
+/// No primary key: the fallback table is keyed on its first column, and
+/// the `Model` impl on `i64`. Not a struct: the `Model` impl alone.
+#[test]
+fn fallback_without_primary_key() {
+    let no_key: DeriveInput = syn::parse_quote! {
+        pub struct Note {
+            pub body: String,
+            pub id: Option<i64>,
+        }
+    };
+    let not_a_struct: DeriveInput = syn::parse_quote! {
+        pub enum Kind {
+            A,
+        }
+    };
+    insta::assert_snapshot!(format!("{}\n{}", expand(no_key), expand(not_a_struct)));
+}

@@ -8,10 +8,10 @@
 //! ```
 
 use chrono::{NaiveDate, NaiveDateTime};
-use orm_core::forms::ModelForm;
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{capture_queries, AnyConnection, OrmError};
+use orm_forms::ModelForm;
 use orm_tests::polls::*;
 
 /// Runs one step, printing its description and query count.

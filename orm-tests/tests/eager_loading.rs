@@ -1,7 +1,7 @@
 //! select_related / prefetch_related with typed paths: exact query counts,
 //! zero queries afterwards, and peers for what they load; every backend.
 
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection};
 use orm_tests::backend_tests;

@@ -4,7 +4,7 @@
 //! Precedence: scope > instance (set, from the queryset, or inherited) >
 //! field > model > global.
 
-use orm_core::peers::{set_global_fetch_mode, with_fetch_mode, FetchMode};
+use orm_core::fetch::{set_global_fetch_mode, with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;

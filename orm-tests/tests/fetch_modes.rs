@@ -2,7 +2,7 @@
 //! counts, on every backend.
 
 use chrono::NaiveDate;
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;
@@ -10,30 +10,39 @@ use orm_tests::polls::*;
 
 const N: usize = 12;
 
-/// Collects the N+1 reports logged through the `log` facade.
-struct Reports(std::sync::Mutex<Vec<String>>);
+/// Collects the messages of the N+1 reports (`tracing` events with target
+/// `orm::n_plus_one`) while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct Reports(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
-impl log::Log for Reports {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.target() == "orm::n_plus_one"
-    }
+struct Message(String);
 
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            if let Ok(mut lines) = self.0.lock() {
-                lines.push(record.args().to_string());
-            }
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
         }
     }
-
-    fn flush(&self) {}
 }
 
-static REPORTS: Reports = Reports(std::sync::Mutex::new(Vec::new()));
-
-fn logged_reports() -> Vec<String> {
-    let _ = log::set_logger(&REPORTS).map(|()| log::set_max_level(log::LevelFilter::Warn));
-    REPORTS.0.lock().map(|l| l.clone()).unwrap_or_default()
+impl tracing::Subscriber for Reports {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "orm::n_plus_one"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(message.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// N questions (each by its own author), one choice each.
@@ -93,19 +102,22 @@ backend_tests! {
             let again = Choice::objects().load(&mut conn)?;
             again.iter().map(|ch| ch.question(&mut conn).map(|q| q.question_text.clone())).collect::<orm_core::Result<_>>()?
         };
-        let before = orm_core::instrument::n_plus_one_reports();
-        let logged_before = logged_reports().len();
-        let one_texts = with_fetch_mode(FetchMode::One, || {
-            assert_num_queries(&mut conn, N, |c| {
-                choices.iter().map(|ch| ch.question(c).map(|q| q.question_text.clone())).collect::<orm_core::Result<Vec<_>>>()
+        let reports = Reports::default();
+        let (one_texts, counted) = tracing::subscriber::with_default(reports.clone(), || {
+            orm_core::fetch::count_n_plus_one(|| {
+                with_fetch_mode(FetchMode::One, || {
+                    assert_num_queries(&mut conn, N, |c| {
+                        choices.iter().map(|ch| ch.question(c).map(|q| q.question_text.clone())).collect::<orm_core::Result<Vec<_>>>()
+                    })
+                })
             })
-        })?;
+        });
         // Same values whatever the mode, and the N+1 was reported.
-        assert_eq!(one_texts, peers_texts);
-        assert!(orm_core::instrument::n_plus_one_reports() >= before + N);
-        let logged = logged_reports();
-        assert_eq!(logged.len() - logged_before, N);
-        assert!(logged[logged_before].starts_with("N+1 query: Choice.question fetched for one instance that has peers"), "{}", logged[logged_before]);
+        assert_eq!(one_texts?, peers_texts);
+        assert_eq!(counted, N);
+        let logged = reports.0.lock().map(|l| l.clone()).unwrap_or_default();
+        assert_eq!(logged.len(), N);
+        assert!(logged[0].starts_with("N+1 query: Choice.question fetched for one instance that has peers"), "{}", logged[0]);
         Ok(())
     }
 

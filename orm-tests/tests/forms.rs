@@ -2,9 +2,9 @@
 //! that keeps the validated objects (with what their queryset loaded)
 //! cached, with exact query counts on every backend.
 
-use orm_core::forms::{ModelForm, NON_FIELD_ERRORS};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, capture_queries, AnyConnection, OrmError};
+use orm_forms::{ModelForm, NON_FIELD_ERRORS};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -122,7 +122,7 @@ backend_tests! {
         assert_eq!(errors["tags"], ["“1'; DROP TABLE tag;--” is not a valid id."]);
         assert_eq!(errors["unknown"], ["Unknown field."]);
         let err = form.save(&mut conn).unwrap_err();
-        assert!(matches!(err, OrmError::InvalidForm { model: "Question", .. }), "{err}");
+        assert!(matches!(err, OrmError::Invalid { model: "Question", .. }), "{err}");
         // An id that is not among the (narrowed) choices.
         let ids = tag_ids(&mut conn)?;
         let mut form = ModelForm::<Question>::new()

@@ -12,8 +12,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use chrono::NaiveDate;
-use orm_core::peers::{with_fetch_mode, FetchMode};
-use orm_core::prelude::*;
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::{capture_queries, AnyConnection, BackendKind};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;

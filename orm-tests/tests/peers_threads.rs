@@ -12,7 +12,7 @@ use std::thread;
 
 use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{capture_queries, AnyConnection, CapturedQueries, OrmError};
 use orm_tests::backend_tests;

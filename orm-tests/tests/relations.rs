@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;

@@ -3,7 +3,7 @@
 //! every backend.
 
 use diesel::connection::SimpleConnection;
-use orm_core::peers::{with_fetch_mode, FetchMode};
+use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, capture_queries, AnyConnection, BackendKind, OrmError};
 use orm_tests::backend_tests;

@@ -12,13 +12,11 @@ use std::marker::PhantomData;
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, QueryableByName};
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::methods::LoadQuery;
 use diesel::row::{Field, NamedRow, Row};
-use diesel::sql_types::Untyped;
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::RunQueryDsl;
 
-use crate::connection::{AnyConnection, MultiBackend};
+use super::{AnyConnection, MultiBackend};
 use crate::error::Result;
 
 /// A raw value of [`MultiBackend`].
@@ -70,15 +68,8 @@ pub(crate) trait FromRawRow: Sized {
     fn build(row: &dyn RawRow) -> deserialize::Result<Self>;
 }
 
-impl<M: crate::model::Model> FromRawRow for M {
-    #[inline]
-    fn build(row: &dyn RawRow) -> deserialize::Result<Self> {
-        M::__from_row(row, 0)
-    }
-}
-
-/// Adapts [`FromRawRow`] to diesel's `QueryableByName` (rows of untyped
-/// queries: see [`AsUntyped`]).
+/// Adapts [`FromRawRow`] to diesel's `QueryableByName` (rows of the untyped
+/// queries orm-core builds).
 #[doc(hidden)]
 pub struct Decoded<T>(T);
 
@@ -88,28 +79,6 @@ impl<T: FromRawRow> QueryableByName<MultiBackend> for Decoded<T> {
         T::build(&RowRef(row)).map(Decoded)
     }
 }
-
-/// A typed diesel query run as an untyped one: the same SQL, its rows
-/// decoded by position through [`Decoded`].
-#[doc(hidden)]
-pub struct AsUntyped<Q>(pub Q);
-
-impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for AsUntyped<Q> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-}
-
-impl<Q> Query for AsUntyped<Q> {
-    type SqlType = Untyped;
-}
-
-impl<Q: QueryId> QueryId for AsUntyped<Q> {
-    type QueryId = AsUntyped<Q::QueryId>;
-    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
-}
-
-impl<Q> RunQueryDsl<AnyConnection> for AsUntyped<Q> {}
 
 /// Runs `query` (an untyped query) and decodes each row as a `T`.
 pub(crate) fn load<'q, T, Q>(conn: &mut AnyConnection, query: Q) -> Result<Vec<T>>

@@ -1,12 +1,12 @@
-//! Query instrumentation: count and record the statements a connection runs,
-//! and assert how many a piece of code costs (Django's `assertNumQueries`).
+//! Test helpers: count and record the statements a connection runs, and
+//! assert how many a piece of code costs (Django's `assertNumQueries`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::Connection;
 
-use crate::connection::AnyConnection;
+use crate::backend::AnyConnection;
 
 /// The statements a connection ran while a [`QueryLog`] was installed.
 ///
@@ -57,9 +57,9 @@ impl CapturedQueries {
 /// True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE statements.
 ///
 /// ```
-/// assert!(orm_core::instrument::is_transaction_control("BEGIN"));
-/// assert!(orm_core::instrument::is_transaction_control("ROLLBACK TO SAVEPOINT diesel_savepoint_1"));
-/// assert!(!orm_core::instrument::is_transaction_control("SELECT 1"));
+/// assert!(orm_core::testing::is_transaction_control("BEGIN"));
+/// assert!(orm_core::testing::is_transaction_control("ROLLBACK TO SAVEPOINT diesel_savepoint_1"));
+/// assert!(!orm_core::testing::is_transaction_control("SELECT 1"));
 /// ```
 pub fn is_transaction_control(sql: &str) -> bool {
     let word = sql
@@ -198,30 +198,4 @@ pub fn assert_num_queries<R>(
         );
     }
     result
-}
-
-/// Reports a lazy fetch under `FetchMode::One` on an instance that had
-/// peers: the loop that touched it would cost one query under `Peers`.
-/// Logged through the `log` facade (target `orm::n_plus_one`, level warn)
-/// and counted.
-pub(crate) fn report_n_plus_one(rel: &crate::relations::RelationMeta) {
-    let count = N_PLUS_ONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    log::warn!(
-        target: "orm::n_plus_one",
-        "N+1 query: {}.{} fetched for one instance that has peers (report #{count}); FetchMode::Peers would load it for all of them in one query",
-        rel.model,
-        rel.field
-    );
-}
-
-static N_PLUS_ONE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// How many N+1 fetches were reported in this process (see the fetch modes chapter).
-///
-/// ```
-/// let before = orm_core::instrument::n_plus_one_reports();
-/// assert!(orm_core::instrument::n_plus_one_reports() >= before);
-/// ```
-pub fn n_plus_one_reports() -> usize {
-    N_PLUS_ONE.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -1,0 +1,267 @@
+//! The pool: connections opened from a URL, handed out and taken back.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[cfg(feature = "sqlite")]
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+
+use super::url::redact;
+use super::{AnyConnection, BackendKind, DatabaseUrl};
+use crate::error::{OrmError, Result};
+
+/// Opens connections for the pool. In-memory SQLite URLs become a named
+/// `memdb` database, so every connection of a pool sees the same data and
+/// a writer and readers wait on each other (busy timeout) instead of
+/// failing as a shared-cache database would.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+    sqlite_path: Option<String>,
+}
+
+static MEMORY_DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl ConnectionManager {
+    fn new(url: DatabaseUrl) -> Self {
+        let sqlite_path = match &url {
+            DatabaseUrl::SqliteMemory => Some(format!(
+                "file:/orm-memory-{}-{}?vfs=memdb",
+                std::process::id(),
+                MEMORY_DB_COUNTER.fetch_add(1, Ordering::Relaxed)
+            )),
+            DatabaseUrl::SqliteFile(path) => Some(path.clone()),
+            _ => None,
+        };
+        ConnectionManager { url, sqlite_path }
+    }
+
+    fn establish(&self) -> Result<AnyConnection> {
+        let backend = self.url.backend();
+        let failed = |cause: diesel::ConnectionError| OrmError::Connection {
+            backend: backend.name(),
+            cause: cause.to_string(),
+        };
+        let conn = match (&self.url, &self.sqlite_path) {
+            #[cfg(feature = "sqlite")]
+            (_, Some(path)) => {
+                let mut conn = diesel::SqliteConnection::establish(path).map_err(failed)?;
+                conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                    .map_err(|e| OrmError::Connection {
+                        backend: backend.name(),
+                        cause: e.to_string(),
+                    })?;
+                AnyConnection::Sqlite(conn)
+            }
+            #[cfg(feature = "postgres")]
+            (DatabaseUrl::Postgres(url), None) => {
+                AnyConnection::Postgres(diesel::PgConnection::establish(url).map_err(failed)?)
+            }
+            #[cfg(feature = "mysql")]
+            (DatabaseUrl::Mysql(url), None) => {
+                AnyConnection::Mysql(diesel::MysqlConnection::establish(url).map_err(failed)?)
+            }
+            _ => {
+                return Err(OrmError::InvalidUrl {
+                    url: format!("{:?}", self.url),
+                    reason: "this backend is not compiled in".into(),
+                })
+            }
+        };
+        Ok(conn)
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = OrmError;
+
+    fn connect(&self) -> Result<AnyConnection> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<()> {
+        diesel::r2d2::R2D2Connection::ping(conn).map_err(OrmError::from)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// A pooled connection; it dereferences to [`AnyConnection`].
+pub type Conn = r2d2::PooledConnection<ConnectionManager>;
+
+/// A database handle: a pool of connections to one database.
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// use diesel::connection::SimpleConnection;
+/// conn.batch_execute("CREATE TABLE t (x INTEGER)")?;
+/// // Another connection of the same pool sees the same in-memory database.
+/// db.get()?.batch_execute("INSERT INTO t VALUES (1)")?;
+/// # Ok(()) }
+/// ```
+pub struct Db {
+    pool: r2d2::Pool<ConnectionManager>,
+    backend: BackendKind,
+    /// Keeps an in-memory SQLite database alive while the handle lives.
+    _memory_keeper: Option<Mutex<AnyConnection>>,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("state", &self.pool.state())
+            .finish()
+    }
+}
+
+/// Options for [`Db`]; start with [`Db::builder`].
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// let db = orm_core::Db::builder("sqlite::memory:").max_connections(4).build()?;
+/// assert_eq!(db.max_connections(), 4);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DbBuilder {
+    url: String,
+    max_connections: u32,
+    timeout: Duration,
+}
+
+/// Shows the URL with its password redacted.
+impl fmt::Debug for DbBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbBuilder")
+            .field("url", &redact(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl DbBuilder {
+    /// The most connections the pool opens (default 8).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long [`Db::get`] waits for a free connection (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Parses the URL, opens a first connection (so a bad URL or an
+    /// unreachable server is reported now, with its cause) and builds the pool.
+    pub fn build(self) -> Result<Db> {
+        let url = DatabaseUrl::parse(&self.url)?;
+        let backend = url.backend();
+        let manager = ConnectionManager::new(url);
+        let first = manager.establish()?;
+        let memory = matches!(manager.url, DatabaseUrl::SqliteMemory);
+        let pool = r2d2::Pool::builder()
+            .max_size(self.max_connections)
+            .min_idle(Some(0))
+            .connection_timeout(self.timeout)
+            .test_on_check_out(false)
+            .build_unchecked(manager);
+        let keeper = if memory {
+            Some(Mutex::new(first))
+        } else {
+            drop(first);
+            None
+        };
+        Ok(Db {
+            pool,
+            backend,
+            _memory_keeper: keeper,
+        })
+    }
+}
+
+impl Db {
+    /// Connects to `url` with default pool options.
+    ///
+    /// ```
+    /// let err = orm_core::Db::connect("postgres://nobody@127.0.0.1:1/none").unwrap_err();
+    /// assert!(matches!(err, orm_core::OrmError::Connection { backend: "PostgreSQL", .. }));
+    /// ```
+    pub fn connect(url: &str) -> Result<Db> {
+        Db::builder(url).build()
+    }
+
+    /// Starts configuring a handle for `url`.
+    pub fn builder(url: &str) -> DbBuilder {
+        DbBuilder {
+            url: url.to_owned(),
+            max_connections: 8,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Takes a connection from the pool; it goes back when dropped.
+    pub fn get(&self) -> Result<Conn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// The backend of this database.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// The pool's size limit.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.max_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn memory_pool_is_one_database() {
+        let db = Db::connect("sqlite::memory:").unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let mut other = db.get().unwrap();
+        let mut third = db.get().unwrap();
+        other.batch_execute("INSERT INTO t VALUES (1)").unwrap();
+        third.batch_execute("INSERT INTO t VALUES (2)").unwrap();
+        let second = Db::connect("sqlite::memory:").unwrap();
+        // A second handle gets its own database.
+        assert!(second
+            .get()
+            .unwrap()
+            .batch_execute("SELECT * FROM t")
+            .is_err());
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn unreachable_server_is_a_typed_error() {
+        let err = Db::connect("postgres://postgres@127.0.0.1:1/test").unwrap_err();
+        match err {
+            OrmError::Connection { backend, cause } => {
+                assert_eq!(backend, "PostgreSQL");
+                assert!(!cause.is_empty());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Database URLs: which backend, which database, and how to print one
+//! without its password.
+
+use std::fmt;
+
+use super::BackendKind;
+use crate::error::{OrmError, Result};
+
+/// A parsed database URL.
+///
+/// Accepted forms:
+/// - `sqlite::memory:` (also `sqlite://:memory:`): a private in-memory database,
+///   shared by every connection of one pool;
+/// - `sqlite://path/to/file.db`, `sqlite:path` or a bare file path;
+/// - `postgres://…` or `postgresql://…`;
+/// - `mysql://…` or `mariadb://…` (needs the `mysql` feature).
+///
+/// ```
+/// use orm_core::{BackendKind, DatabaseUrl};
+/// let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1/test").unwrap();
+/// assert_eq!(url.backend(), BackendKind::Postgres);
+/// assert!(DatabaseUrl::parse("redis://localhost").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An in-memory SQLite database.
+    SqliteMemory,
+    /// An SQLite database file.
+    SqliteFile(String),
+    /// A PostgreSQL connection string.
+    Postgres(String),
+    /// A MySQL/MariaDB connection string (`mysql://` form).
+    Mysql(String),
+}
+
+/// Shows the URL with its password redacted.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::SqliteMemory => f.write_str("SqliteMemory"),
+            DatabaseUrl::SqliteFile(path) => f.debug_tuple("SqliteFile").field(path).finish(),
+            DatabaseUrl::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+            DatabaseUrl::Mysql(url) => f.debug_tuple("Mysql").field(&redact(url)).finish(),
+        }
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses a URL; see the type's documentation for the accepted forms.
+    ///
+    /// ```
+    /// use orm_core::DatabaseUrl;
+    /// assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap(), DatabaseUrl::SqliteMemory);
+    /// assert_eq!(
+    ///     DatabaseUrl::parse("sqlite://data/app.db").unwrap(),
+    ///     DatabaseUrl::SqliteFile("data/app.db".into())
+    /// );
+    /// ```
+    pub fn parse(url: &str) -> Result<Self> {
+        let invalid = |reason: &str| OrmError::InvalidUrl {
+            url: redact(url),
+            reason: reason.to_owned(),
+        };
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(invalid("the URL is empty"));
+        }
+        if matches!(url, "sqlite::memory:" | "sqlite://:memory:" | ":memory:") {
+            return Ok(DatabaseUrl::SqliteMemory);
+        }
+        let (scheme, rest) = match url.find("://") {
+            Some(i) => (&url[..i], &url[i + 3..]),
+            None => match url.strip_prefix("sqlite:") {
+                Some(path) => ("sqlite", path),
+                None => ("", url),
+            },
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "" | "sqlite" | "file" => {
+                if !cfg!(feature = "sqlite") {
+                    Err(invalid(
+                        "SQLite support is not compiled in; enable the `sqlite` feature of orm-core",
+                    ))
+                } else if rest.is_empty() {
+                    Err(invalid("the SQLite file path is empty"))
+                } else {
+                    Ok(DatabaseUrl::SqliteFile(rest.to_owned()))
+                }
+            }
+            "postgres" | "postgresql" => {
+                if !cfg!(feature = "postgres") {
+                    Err(invalid(
+                        "PostgreSQL support is not compiled in; enable the `postgres` feature of orm-core",
+                    ))
+                } else if rest.is_empty() {
+                    Err(invalid("the PostgreSQL URL names no host"))
+                } else {
+                    Ok(DatabaseUrl::Postgres(url.to_owned()))
+                }
+            }
+            "mysql" | "mariadb" => {
+                if !cfg!(feature = "mysql") {
+                    Err(invalid(
+                        "MySQL support is not compiled in; enable the `mysql` feature of orm-core",
+                    ))
+                } else if rest.is_empty() {
+                    Err(invalid("the MySQL URL names no host"))
+                } else {
+                    Ok(DatabaseUrl::Mysql(format!("mysql://{rest}")))
+                }
+            }
+            other => Err(invalid(&format!("unknown scheme `{other}`"))),
+        }
+    }
+
+    /// The backend this URL selects.
+    ///
+    /// ```
+    /// use orm_core::{BackendKind, DatabaseUrl};
+    /// assert_eq!(DatabaseUrl::SqliteMemory.backend(), BackendKind::Sqlite);
+    /// ```
+    pub fn backend(&self) -> BackendKind {
+        match self {
+            DatabaseUrl::SqliteMemory | DatabaseUrl::SqliteFile(_) => BackendKind::Sqlite,
+            DatabaseUrl::Postgres(_) => BackendKind::Postgres,
+            DatabaseUrl::Mysql(_) => BackendKind::Mysql,
+        }
+    }
+}
+
+/// Redacts the password of a URL for error messages.
+pub(crate) fn redact(url: &str) -> String {
+    struct Redacted<'a>(&'a str);
+    impl fmt::Display for Redacted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let url = self.0;
+            let Some(scheme_end) = url.find("://") else {
+                return f.write_str(url);
+            };
+            let rest = &url[scheme_end + 3..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            match (authority.rfind('@'), authority.find(':')) {
+                (Some(at), Some(colon)) if colon < at => write!(
+                    f,
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &authority[..colon],
+                    &rest[at..]
+                ),
+                _ => f.write_str(url),
+            }
+        }
+    }
+    Redacted(url).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://bob:secret@localhost/db"),
+            "postgres://bob:***@localhost/db"
+        );
+        assert_eq!(
+            redact("postgres://bob@localhost/db"),
+            "postgres://bob@localhost/db"
+        );
+        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://:memory:").unwrap(),
+            DatabaseUrl::SqliteMemory
+        );
+        assert_eq!(
+            DatabaseUrl::parse("app.db").unwrap(),
+            DatabaseUrl::SqliteFile("app.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:/tmp/x.db").unwrap(),
+            DatabaseUrl::SqliteFile("/tmp/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/d").unwrap().backend(),
+            BackendKind::Postgres
+        );
+        let err = DatabaseUrl::parse("ftp://x").unwrap_err().to_string();
+        assert!(err.contains("unknown scheme `ftp`"), "{err}");
+        assert!(DatabaseUrl::parse("  ").is_err());
+        assert!(DatabaseUrl::parse("postgres://").is_err());
+    }
+
+    #[test]
+    fn debug_output_redacts_passwords() {
+        let url = DatabaseUrl::parse("postgres://bob:secret@localhost/db").unwrap();
+        assert!(!format!("{url:?}").contains("secret"));
+        let builder = crate::Db::builder("mysql://bob:secret@localhost/db");
+        assert!(!format!("{builder:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Loading relations for many rows at once: typed paths, `prefetch_related`
+//! (one query per hop) and `select_related` (one query with joins).
+
+pub(crate) mod joins;
+mod path;
+mod prefetch;
+
+pub use joins::{JoinPath, SelectPath, Then};
+pub use path::{Path, Rel, RelationKind, RelationVisitor, Relations, ToOne, ToOneRel, Writable};

@@ -1,0 +1,173 @@
+//! `prefetch_related`: each hop of a path loaded for all the rows at once,
+//! and what each kind of relation loads.
+
+use std::sync::Arc;
+
+use foldhash::{HashSet, HashSetExt};
+
+use super::path::{Next, Path, RelationKind, Writable};
+use crate::backend::AnyConnection;
+use crate::error::Result;
+use crate::meta::{Key, KeyType, RelationMeta};
+use crate::model::Model;
+use crate::query::{EagerLoad, QuerySet};
+use crate::relations::fill::{fill_many_to_many, fill_reverse};
+use crate::relations::{
+    ForeignKey, ForeignKeyRel, ManyToManyManager, ManyToManyRel, ReverseRel, Slot,
+};
+
+impl<M: Model> QuerySet<M> {
+    /// Loads relations of any kind along `path` with the rows: a reverse
+    /// foreign key costs one query, a many-to-many two (links, targets),
+    /// nested paths (`Question::CHOICES.then(Choice::QUESTION)`) one hop
+    /// after another. The related rows are cached in each instance's slot.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>,
+    /// #     #[orm(reverse_of = "question")] pub choices: Related<Choice> }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question> }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_tables(&mut conn, &[Question::meta(), Choice::meta()])?;
+    /// Question::default().save(&mut conn)?;
+    /// // One query for the questions, one for all their choices.
+    /// let questions = orm_core::assert_num_queries(&mut conn, 2, |conn| {
+    ///     Question::objects().prefetch_related(Question::CHOICES).load(conn)
+    /// })?;
+    /// assert!(orm_core::assert_num_queries(&mut conn, 0, |c| questions[0].choices().all(c))?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn prefetch_related(mut self, path: impl Into<Path<M>>) -> Self {
+        self.eager.push(Arc::new(path.into()));
+        self
+    }
+}
+
+impl<M> EagerLoad<M> for Path<M> {
+    fn load(&self, conn: &mut AnyConnection, rows: &[&M]) -> Result<()> {
+        self.run(conn, rows)
+    }
+}
+
+/// The instance mode of the first row: what the loaded objects inherit.
+fn mode_of<F: Model>(rows: &[&F]) -> Option<crate::meta::FetchMode> {
+    rows.first().and_then(|r| r.fetch_mode())
+}
+
+impl<F: Model, T: Model, K: KeyType> RelationKind<F, T> for ForeignKeyRel<F, T, K> {
+    fn field(&self) -> &'static str {
+        self.meta.field
+    }
+
+    /// Loads the targets not loaded yet (one query per IN-list chunk);
+    /// rows sharing a target share one object.
+    fn prefetch(&self, conn: &mut AnyConnection, rows: &[&F], next: Next<'_, T>) -> Result<()> {
+        let cells: Vec<_> = rows
+            .iter()
+            .map(|r| Arc::clone((self.field)(r).cell()))
+            .collect();
+        ForeignKey::<T, K>::fetch(conn, self, &cells, mode_of(rows))?;
+        let mut seen = HashSet::new();
+        let targets: Vec<&T> = rows
+            .iter()
+            .filter_map(|r| (self.field)(r).cached())
+            .filter(|t| seen.insert(*t as *const T))
+            .collect();
+        next(conn, &targets)
+    }
+
+    fn join(&self) -> Option<(&'static RelationMeta, bool)> {
+        Some((self.meta, false))
+    }
+
+    fn attach_target(&self, parent: &F, target: Option<Arc<T>>) {
+        (self.field)(parent).attach_joined(target);
+    }
+
+    fn writable(&self) -> Writable {
+        Writable::One {
+            required: !self.meta.nullable,
+        }
+    }
+
+    fn assign(&self, from: &mut F, to: T) {
+        ForeignKeyRel::assign(self, from, to);
+    }
+}
+
+impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
+    fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// One query (per chunk) for all the children, grouped into each
+    /// row's slot; what a join already loaded stays.
+    fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, C>) -> Result<()> {
+        let targets: Vec<(&Slot<C>, Key)> = rows
+            .iter()
+            .filter_map(|r| Some(((self.slot)(r), self.owner_key(r)?)))
+            .collect();
+        let (loaded, pending): (Vec<_>, Vec<_>) = targets
+            .into_iter()
+            .map(|(slot, key)| (slot.get(&key), (slot, key)))
+            .partition(|(cached, _)| cached.is_some());
+        let pending: Vec<(&Slot<C>, Key)> = pending.into_iter().map(|(_, target)| target).collect();
+        let mut filled = if pending.is_empty() {
+            Vec::new()
+        } else {
+            fill_reverse(conn, self.fk, &pending, mode_of(rows), false)?
+        };
+        filled.extend(loaded.into_iter().filter_map(|(cached, _)| cached));
+        let all: Vec<&C> = filled.iter().flat_map(|rows| rows.iter()).collect();
+        next(conn, &all)
+    }
+
+    fn join(&self) -> Option<(&'static RelationMeta, bool)> {
+        Some((self.fk.meta(), true))
+    }
+
+    fn attach_row(&self, parent: &O, row: Option<C>) -> Option<Arc<Vec<C>>> {
+        let owner = self.owner_key(parent)?;
+        let rows = Arc::new(row.into_iter().collect::<Vec<C>>());
+        (self.slot)(parent).put(owner, Arc::clone(&rows));
+        Some(rows)
+    }
+}
+
+impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
+    fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// One query for the links, one for the targets, grouped into each
+    /// row's slot in the target's ordering.
+    fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, T>) -> Result<()> {
+        let targets: Vec<(&Slot<T>, Key)> = rows
+            .iter()
+            .filter_map(|r| Some(((self.slot)(r), self.through.owner_key(r)?)))
+            .collect();
+        let filled = fill_many_to_many(conn, self.through, &targets, mode_of(rows), false)?;
+        let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();
+        next(conn, &all)
+    }
+
+    fn writable(&self) -> Writable {
+        if self.forward {
+            Writable::Many
+        } else {
+            Writable::No
+        }
+    }
+
+    fn set(&self, from: &O, conn: &mut AnyConnection, to: &[T]) -> Result<()> {
+        ManyToManyManager::new(from, self).set(conn, to)
+    }
+
+    fn mark_empty(&self, from: &O) {
+        ManyToManyManager::new(from, self).set_cached(Vec::new());
+    }
+}

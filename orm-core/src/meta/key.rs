@@ -1,0 +1,145 @@
+//! Key values: the typed [`KeyType`]s a model's key can have, and the
+//! dynamic [`Key`] relation caches are bound to.
+
+use std::fmt;
+use std::hash::Hash;
+
+use diesel::query_builder::AstPass;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryResult;
+
+use super::SqlKind;
+use crate::backend::row::{read, RawRow};
+use crate::backend::MultiBackend;
+
+/// A key value a relation or cache can be bound to: an integer or a text key.
+///
+/// ```
+/// use orm_core::{Key, KeyType};
+/// assert_eq!(7i32.to_key(), Key::Int(7));
+/// assert_eq!(i16::from_key(&Key::Int(70_000)), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    /// An integer key (any width).
+    Int(i64),
+    /// A text key.
+    Text(String),
+}
+
+impl Key {
+    /// Reads column `index` of `row`, a key column of SQL type `kind`;
+    /// `None` for NULL.
+    pub(crate) fn read(
+        row: &dyn RawRow,
+        index: usize,
+        kind: SqlKind,
+    ) -> diesel::deserialize::Result<Option<Key>> {
+        Ok(match kind {
+            SqlKind::SmallInt => i16::read(row, index)?.map(|k| k.to_key()),
+            SqlKind::Integer => i32::read(row, index)?.map(|k| k.to_key()),
+            SqlKind::BigInt => i64::read(row, index)?.map(Key::Int),
+            SqlKind::Text => String::read(row, index)?.map(Key::Text),
+            other => return Err(format!("a {other} column cannot hold a key").into()),
+        })
+    }
+}
+
+impl Key {
+    /// Binds the key as a parameter: an integer as a `BIGINT`, text as
+    /// `TEXT` (every backend compares and assigns a `BIGINT` parameter to
+    /// a narrower integer column).
+    pub(crate) fn bind<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        match self {
+            Key::Int(i) => out.push_bind_param::<BigInt, i64>(i),
+            Key::Text(s) => out.push_bind_param::<Text, String>(s),
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Int(i) => write!(f, "{i}"),
+            Key::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// Rust types usable as primary keys and relation targets.
+///
+/// ```
+/// use orm_core::{Key, KeyType};
+/// assert_eq!(String::from_key(&Key::Text("bob".into())), Some("bob".to_string()));
+/// ```
+pub trait KeyType: sealed::Sealed + Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
+    /// The diesel SQL type of a column holding this key.
+    type Sql: diesel::sql_types::SqlType + diesel::sql_types::SingleValue + Default;
+    /// The SQL type family, for metadata.
+    const KIND: SqlKind;
+    /// The dynamic form.
+    fn to_key(&self) -> Key;
+    /// Back from the dynamic form; `None` when it does not fit.
+    fn from_key(key: &Key) -> Option<Self>;
+    /// Reads the (nullable) column `index` of a result row.
+    #[doc(hidden)]
+    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>>;
+    /// Binds an optional key (a foreign-key column) as a parameter.
+    #[doc(hidden)]
+    fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+}
+
+/// `KeyType` is implemented for the key types the derive maps, and only
+/// for them: the generated SQL and row decoding depend on it.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for i16 {}
+    impl Sealed for i32 {}
+    impl Sealed for i64 {}
+    impl Sealed for String {}
+}
+
+macro_rules! int_key {
+    ($($t:ty => $sql:ident),*) => {$(
+        impl KeyType for $t {
+            type Sql = diesel::sql_types::$sql;
+            const KIND: SqlKind = SqlKind::$sql;
+            fn to_key(&self) -> Key {
+                Key::Int(i64::from(*self))
+            }
+            fn from_key(key: &Key) -> Option<Self> {
+                match key {
+                    Key::Int(i) => <$t>::try_from(*i).ok(),
+                    Key::Text(_) => None,
+                }
+            }
+            fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+                read::<Nullable<diesel::sql_types::$sql>, Option<$t>>(row, index)
+            }
+            fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+                out.push_bind_param::<Nullable<diesel::sql_types::$sql>, Option<$t>>(key)
+            }
+        }
+    )*};
+}
+int_key!(i16 => SmallInt, i32 => Integer, i64 => BigInt);
+
+impl KeyType for String {
+    type Sql = Text;
+    const KIND: SqlKind = SqlKind::Text;
+    fn to_key(&self) -> Key {
+        Key::Text(self.clone())
+    }
+    fn from_key(key: &Key) -> Option<Self> {
+        match key {
+            Key::Text(s) => Some(s.clone()),
+            Key::Int(_) => None,
+        }
+    }
+    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+        read::<Nullable<Text>, Option<String>>(row, index)
+    }
+    fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_bind_param::<Nullable<Text>, Option<String>>(key)
+    }
+}

@@ -1,0 +1,278 @@
+//! The writes and reads of one instance (and of a batch of new ones),
+//! generic over [`Model`].
+
+use diesel::query_builder::QueryFragment;
+use diesel::RunQueryDsl;
+
+use super::write::{Insert, KeyEq, OnConflict, UpdateRow};
+use super::Model;
+use crate::backend::row::{load, load_into, read, Collect, RawRow};
+use crate::backend::{AnyConnection, BackendKind, MultiBackend};
+use crate::error::{OrmError, Result};
+use crate::meta::{Key, KeyType};
+use crate::sql::{self, Fragment, Order, Select};
+
+/// The instance's key, or `Unsaved`.
+pub(crate) fn key_of<M: Model>(instance: &M) -> Result<M::Key> {
+    instance.pk().ok_or(OrmError::Unsaved {
+        model: M::meta().name,
+    })
+}
+
+/// A foreign key that may not be NULL must be set before a write.
+fn check_relations<M: Model>(instance: &M) -> Result<()> {
+    let meta = M::meta();
+    let mut index = 0;
+    while let Some(r) = instance.relation(index) {
+        if let Some(column) = r.column.map(|c| &meta.columns[c]) {
+            if !column.nullable && !r.field.has_key() {
+                return Err(OrmError::RelationUnset {
+                    model: meta.name,
+                    field: column.field,
+                });
+            }
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
+/// The filter `pk IN (key)`.
+fn key_filter<M: Model>(key: &M::Key) -> Fragment {
+    let meta = M::meta();
+    sql::key_in(
+        meta.table,
+        meta.primary_key().name,
+        std::slice::from_ref(&key.to_key()),
+    )
+}
+
+pub(super) fn get<M: Model>(conn: &mut AnyConnection, key: &M::Key) -> Result<M> {
+    let filters = [key_filter::<M>(key)];
+    let select = Select::new(M::meta(), &[], &filters, Order::Terms(&[]));
+    let mut rows: Vec<M> = load(conn, select)?;
+    super::link_peers(rows.iter());
+    rows.pop().ok_or(OrmError::NotFound {
+        model: M::meta().name,
+    })
+}
+
+/// The positions of the columns an INSERT writes: all, or all but an
+/// auto-increment key the database assigns.
+fn insert_columns<M: Model>(assigned_key: bool) -> Vec<usize> {
+    let meta = M::meta();
+    (0..meta.columns.len())
+        .filter(|&i| !(assigned_key && meta.columns[i].auto_increment))
+        .collect()
+}
+
+pub(super) fn insert<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Result<()> {
+    check_relations(instance)?;
+    if M::meta().primary_key().auto_increment && instance.pk().is_none() {
+        return insert_new(conn, &mut [instance]);
+    }
+    write(
+        conn,
+        &[&*instance],
+        &insert_columns::<M>(false),
+        OnConflict::Fail,
+    )?;
+    Ok(())
+}
+
+pub(super) fn save<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Result<()> {
+    let Some(key) = instance.pk() else {
+        return insert(instance, conn);
+    };
+    check_relations(instance)?;
+    // MySQL's upsert fires on any unique column, not only the key: a
+    // model with another unique column is updated, then inserted.
+    let meta = M::meta();
+    let other_unique =
+        meta.columns.iter().any(|c| c.unique && !c.primary_key) || !meta.unique_together.is_empty();
+    if conn.backend() == BackendKind::Mysql && other_unique {
+        if update(instance, &key, conn)? == 0 {
+            write(
+                conn,
+                &[&*instance],
+                &insert_columns::<M>(false),
+                OnConflict::Fail,
+            )?;
+        }
+        return Ok(());
+    }
+    write(
+        conn,
+        &[&*instance],
+        &insert_columns::<M>(false),
+        OnConflict::Update,
+    )?;
+    Ok(())
+}
+
+/// `UPDATE … WHERE key = …`: how many rows had the key.
+fn update<M: Model>(instance: &M, key: &M::Key, conn: &mut AnyConnection) -> Result<usize> {
+    if M::meta().columns.len() == 1 {
+        // Nothing to set: whether the row exists.
+        let filters = [key_filter::<M>(key)];
+        let select = Select::new(M::meta(), &[], &filters, Order::Terms(&[]));
+        return Ok(load::<M, _>(conn, select)?.len());
+    }
+    let statement = UpdateRow {
+        row: instance,
+        key: KeyEq::new(key),
+    };
+    Ok(statement.execute(conn)?)
+}
+
+pub(super) fn delete<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Result<usize> {
+    let key = key_of(instance)?;
+    let filters = [key_filter::<M>(&key)];
+    let deleted = sql::Delete {
+        table: M::meta().table,
+        filters: &filters,
+    }
+    .execute(conn)?;
+    instance.set_pk(None);
+    Ok(deleted)
+}
+
+/// Runs one INSERT of `rows` writing `columns`.
+fn write<M: Model>(
+    conn: &mut AnyConnection,
+    rows: &[&M],
+    columns: &[usize],
+    on_conflict: OnConflict,
+) -> Result<usize> {
+    let statement = Insert {
+        backend: conn.backend(),
+        rows,
+        columns,
+        returning_key: false,
+        on_conflict,
+    };
+    Ok(statement.execute(conn)?)
+}
+
+/// Inserts `rows` (new rows with an auto-increment key) and gives each
+/// the key the database assigned: one statement, or one per row for a
+/// model with nothing but its key (`DEFAULT VALUES`).
+fn insert_new<M: Model>(conn: &mut AnyConnection, rows: &mut [&mut M]) -> Result<()> {
+    let columns = insert_columns::<M>(true);
+    let backend = conn.backend();
+    let refs: Vec<&M> = rows.iter().map(|r| &**r).collect();
+    let keys = if columns.is_empty() {
+        let mut keys = Vec::with_capacity(refs.len());
+        for row in &refs {
+            keys.extend(insert_returning(
+                conn,
+                backend,
+                std::slice::from_ref(row),
+                &columns,
+            )?);
+        }
+        keys
+    } else {
+        insert_returning(conn, backend, &refs, &columns)?
+    };
+    if keys.len() != rows.len() {
+        return Err(OrmError::Value {
+            model: M::meta().name,
+            field: M::meta().primary_key().field,
+            reason: format!(
+                "the database returned {} keys for {} inserted rows",
+                keys.len(),
+                rows.len()
+            ),
+        });
+    }
+    for (row, key) in rows.iter_mut().zip(keys) {
+        row.set_pk(Some(key));
+    }
+    Ok(())
+}
+
+/// One INSERT of `rows`, returning their keys in order: `RETURNING` on
+/// SQLite and PostgreSQL; on MySQL the first key is `LAST_INSERT_ID()` and
+/// one multi-row INSERT gets consecutive keys (InnoDB's default
+/// auto-increment lock mode).
+fn insert_returning<M: Model>(
+    conn: &mut AnyConnection,
+    backend: BackendKind,
+    rows: &[&M],
+    columns: &[usize],
+) -> Result<Vec<M::Key>> {
+    let statement = Insert {
+        backend,
+        rows,
+        columns,
+        returning_key: backend != BackendKind::Mysql,
+        on_conflict: OnConflict::Fail,
+    };
+    if backend != BackendKind::Mysql {
+        let keys = Collect::new(|row: &dyn RawRow| M::Key::read(row, 0));
+        return Ok(load_into(conn, statement, keys)?.rows);
+    }
+    let inserted = statement.execute(conn)? as i64;
+    let first = mysql_last_insert_id(conn)?;
+    (first..first + inserted)
+        .map(|id| {
+            M::Key::from_key(&Key::Int(id)).ok_or_else(|| OrmError::Value {
+                model: M::meta().name,
+                field: M::meta().primary_key().field,
+                reason: format!(
+                    "the database assigned key {id}, which does not fit the key type; widen it to i64"
+                ),
+            })
+        })
+        .collect()
+}
+
+/// `SELECT LAST_INSERT_ID()` on MySQL: diesel's MySQL connection does not
+/// expose the client's insert id, so this costs a round trip.
+fn mysql_last_insert_id(conn: &mut AnyConnection) -> Result<i64> {
+    let query = diesel::sql_query("SELECT CAST(LAST_INSERT_ID() AS SIGNED)");
+    let ids =
+        Collect::new(|row: &dyn RawRow| read::<diesel::sql_types::BigInt, i64>(row, 0).map(Some));
+    load_into(conn, query, ids)?
+        .rows
+        .pop()
+        .ok_or_else(|| OrmError::Database(diesel::result::Error::NotFound))
+}
+
+/// Inserts `rows` with one statement per chunk that fits the backend's
+/// bind limit and fills in their auto-increment keys; the caller provides
+/// the transaction.
+pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
+    rows.iter().try_for_each(check_relations)?;
+    let per_row = M::meta().columns.len().max(1);
+    let chunk = (conn.backend().max_binds() / per_row).max(1);
+    let auto = M::meta().primary_key().auto_increment;
+    let (mut new, keyed): (Vec<&mut M>, Vec<&mut M>) =
+        rows.iter_mut().partition(|r| auto && r.pk().is_none());
+    let columns = insert_columns::<M>(false);
+    let keyed: Vec<&M> = keyed.into_iter().map(|r| &*r).collect();
+    for rows in keyed.chunks(chunk) {
+        write(conn, rows, &columns, OnConflict::Fail)?;
+    }
+    new.chunks_mut(chunk)
+        .try_for_each(|rows| insert_new(conn, rows))
+}
+
+/// `UPDATE table SET column = key WHERE filters`: points the foreign key
+/// `column` of the matching rows of `M` at `key` (or NULL).
+pub(crate) fn update_relation_column<M: Model>(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    key: Option<Key>,
+    filters: &[Fragment],
+) -> Result<usize> {
+    let changes = sql::SetKey { column, key };
+    let changes: &(dyn QueryFragment<MultiBackend> + Send + Sync) = &changes;
+    Ok(sql::Update {
+        table: M::meta().table,
+        changes,
+        filters,
+    }
+    .execute(conn)?)
+}

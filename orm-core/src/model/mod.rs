@@ -1,0 +1,266 @@
+//! The [`Model`] trait `#[derive(Model)]` implements, and the writes of
+//! one instance (CRUD) built on it.
+//!
+//! The trait is small on purpose: metadata, the key, row decoding, binding
+//! column values, and a visitor over the relation fields. Everything else
+//! (querysets, relations, loading) is generic code over it.
+
+use std::any::Any;
+use std::cmp::Ordering;
+
+use diesel::deserialize;
+use diesel::query_builder::AstPass;
+use diesel::QueryResult;
+
+use crate::backend::row::{FromRawRow, RawRow};
+use crate::backend::{AnyConnection, MultiBackend};
+use crate::error::Result;
+use crate::meta::{FetchMode, Key, KeyType, ModelMeta};
+
+mod crud;
+mod write;
+
+pub(crate) use crud::{insert_chunked, update_relation_column};
+
+/// A database-backed model, implemented by `#[derive(Model)]`.
+///
+/// The required items are what the derive generates; the provided methods
+/// are the instance's CRUD.
+///
+/// ```
+/// use orm_core::prelude::*;
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// pub struct Author {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     #[orm(unique, max_length = 100)]
+///     pub name: String,
+/// }
+///
+/// # fn main() -> orm_core::Result<()> {
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// orm_core::schema::create_table::<Author>(&mut conn)?;
+/// let mut ada = Author { name: "Ada".into(), ..Default::default() };
+/// ada.save(&mut conn)?;
+/// let again = Author::get(&mut conn, ada.id.unwrap())?;
+/// assert_eq!(again.name, "Ada");
+/// # Ok(()) }
+/// ```
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The diesel table type (`author::table`): filters are typed on it.
+    type Table: diesel::Table + Default + Send + 'static;
+    /// The primary-key type (the inner type for an auto-increment `Option<i64>`).
+    type Key: KeyType;
+
+    /// The model's metadata.
+    fn meta() -> &'static ModelMeta;
+
+    /// The primary-key value; `None` for an auto-increment key not saved yet.
+    fn pk(&self) -> Option<Self::Key>;
+
+    /// Sets the key the database assigned (`Some`), or clears an
+    /// auto-increment key (`None`; a manual key stays).
+    #[doc(hidden)]
+    fn set_pk(&mut self, key: Option<Self::Key>);
+
+    /// Builds an instance from the columns of `row` starting at `start`
+    /// (in the table's column order); relations are unloaded.
+    #[doc(hidden)]
+    fn from_row(row: &dyn RawRow, start: usize) -> deserialize::Result<Self>;
+
+    /// Binds the value of column `column` (its position in
+    /// `meta().columns`) as a parameter.
+    #[doc(hidden)]
+    fn bind_column<'b>(
+        &'b self,
+        column: usize,
+        out: &mut AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()>;
+
+    /// The relation field at `index` (declaration order), `None` past the
+    /// last: the visitor generic code walks them with. (None by default:
+    /// a model without relations.)
+    #[doc(hidden)]
+    fn relation(&self, index: usize) -> Option<RelationRef<'_>> {
+        let _ = index;
+        None
+    }
+
+    /// The relation field at `index`, mutably.
+    #[doc(hidden)]
+    fn relation_mut(&mut self, index: usize) -> Option<&mut dyn RelationField> {
+        let _ = index;
+        None
+    }
+
+    /// Compares two instances by the model's default ordering (equal by
+    /// default: an unordered model).
+    #[doc(hidden)]
+    fn cmp_default(&self, other: &Self) -> Ordering {
+        let _ = other;
+        Ordering::Equal
+    }
+
+    /// The plain field stored in column `column`, to assign a parsed value
+    /// to (model forms); `None` for a relation column.
+    #[doc(hidden)]
+    fn field_mut(&mut self, column: usize) -> Option<&mut dyn Any>;
+
+    /// Drops every cached relation of this instance (forward objects,
+    /// reverse and many-to-many rows); keys stay. The next access loads
+    /// again. `refresh_from_db` does this too.
+    fn invalidate_relations(&mut self) {
+        let mut index = 0;
+        while let Some(field) = self.relation_mut(index) {
+            field.invalidate();
+            index += 1;
+        }
+    }
+
+    /// Sets this instance's fetch mode (see [`fetch`](crate::fetch) for the
+    /// precedence); objects loaded through it inherit the mode.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # use orm_core::fetch::FetchMode;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>, pub text: String }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question> }
+    /// let choice = Choice::default();
+    /// choice.set_fetch_mode(FetchMode::Raise);
+    /// assert_eq!(choice.fetch_mode(), Some(FetchMode::Raise));
+    /// ```
+    fn set_fetch_mode(&self, mode: FetchMode) {
+        inherit_fetch_mode(self, Some(mode));
+    }
+
+    /// This instance's own fetch mode, if set or inherited (models without
+    /// relation fields have none).
+    fn fetch_mode(&self) -> Option<FetchMode> {
+        self.relation(0).and_then(|r| r.field.fetch_mode())
+    }
+
+    /// Loads the row with primary key `key`.
+    ///
+    /// Errors with [`OrmError::NotFound`](crate::OrmError::NotFound) when there is none.
+    fn get(conn: &mut AnyConnection, key: Self::Key) -> Result<Self> {
+        crud::get(conn, &key)
+    }
+
+    /// Inserts the row (no key yet) or writes it (a key: one upsert on the
+    /// primary key, so a row that does not exist yet is inserted).
+    ///
+    /// An auto-increment key is filled in. One query (two for a new row on
+    /// MySQL, which reads `LAST_INSERT_ID()`); on MySQL, a model with
+    /// another unique column is written with an UPDATE, then an INSERT if
+    /// no row had the key.
+    fn save(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        crud::save(self, conn)
+    }
+
+    /// Inserts the row; an auto-increment key is filled in. One query.
+    fn insert(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        crud::insert(self, conn)
+    }
+
+    /// Deletes the row. An auto-increment key is cleared, so a later
+    /// `save` inserts a new row. Errors with
+    /// [`OrmError::Unsaved`](crate::OrmError::Unsaved) when the instance has no key.
+    fn delete(&mut self, conn: &mut AnyConnection) -> Result<usize> {
+        crud::delete(self, conn)
+    }
+
+    /// Reloads every field from the database, dropping cached relations
+    /// (the instance keeps its fetch mode).
+    fn refresh_from_db(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let key = crud::key_of(self)?;
+        let mode = self.fetch_mode();
+        *self = Self::get(conn, key)?;
+        inherit_fetch_mode(self, mode);
+        Ok(())
+    }
+}
+
+/// A relation field of an instance, as the model's visitor hands it out.
+#[doc(hidden)]
+pub struct RelationRef<'a> {
+    /// The field.
+    pub field: &'a dyn RelationField,
+    /// For a foreign key or one-to-one: the position of its column.
+    pub column: Option<usize>,
+    /// For a to-many field: the owner key its rows are bound to.
+    pub owner: Option<Key>,
+}
+
+impl<'a> RelationRef<'a> {
+    /// A foreign key or one-to-one stored in column `column`.
+    pub fn to_one(field: &'a dyn RelationField, column: usize) -> Self {
+        RelationRef {
+            field,
+            column: Some(column),
+            owner: None,
+        }
+    }
+
+    /// A to-many field whose rows belong to the owner key `owner`.
+    pub fn to_many(field: &'a dyn RelationField, owner: Option<Key>) -> Self {
+        RelationRef {
+            field,
+            column: None,
+            owner,
+        }
+    }
+}
+
+/// What generic code does with a relation field, whatever its kind.
+#[doc(hidden)]
+pub trait RelationField: Any + Send + Sync {
+    /// The field as `Any`, to downcast a peer group's fields.
+    fn as_any(&self) -> &dyn Any;
+    /// The instance-level fetch mode stored in the field.
+    fn fetch_mode(&self) -> Option<FetchMode>;
+    /// Stores the instance-level fetch mode in the field.
+    fn set_fetch_mode(&self, mode: Option<FetchMode>);
+    /// Drops what the field caches; a key stays.
+    fn invalidate(&mut self);
+    /// For a to-one field: whether its key is set.
+    fn has_key(&self) -> bool {
+        true
+    }
+    /// Makes `group` (this field of the instances one query loaded, this
+    /// one first) one peer group.
+    fn link_peers(&self, group: &[RelationRef<'_>]);
+}
+
+/// Gives `instance` (and its relation fields) the instance mode `mode`.
+pub(crate) fn inherit_fetch_mode<M: Model>(instance: &M, mode: Option<FetchMode>) {
+    let mut index = 0;
+    while let Some(r) = instance.relation(index) {
+        r.field.set_fetch_mode(mode);
+        index += 1;
+    }
+}
+
+/// Makes the relation fields of `rows` (loaded by one query) peers, field
+/// by field.
+pub(crate) fn link_peers<'a, M: Model>(rows: impl Iterator<Item = &'a M> + Clone) {
+    let mut index = 0;
+    loop {
+        let group: Vec<RelationRef<'_>> = rows.clone().filter_map(|r| r.relation(index)).collect();
+        let Some(first) = group.first() else {
+            return;
+        };
+        first.field.link_peers(&group);
+        index += 1;
+    }
+}
+
+impl<M: Model> FromRawRow for M {
+    #[inline]
+    fn build(row: &dyn RawRow) -> deserialize::Result<Self> {
+        M::from_row(row, 0)
+    }
+}

@@ -1,0 +1,526 @@
+//! Querysets: lazy, cloneable descriptions of a query on one model, and
+//! the terminal calls that run them.
+
+use std::fmt;
+use std::sync::Arc;
+
+use diesel::expression::{AppearsOnTable, Expression};
+use diesel::query_builder::{AsChangeset, AstPass, QueryFragment};
+use diesel::sql_types::BoolOrNullableBool;
+use diesel::{Connection, QueryResult, RunQueryDsl};
+
+use crate::backend::row::{load, load_into, read, Collect, RawRow};
+use crate::backend::{AnyConnection, MultiBackend};
+use crate::error::{OrmError, Result};
+use crate::meta::{FetchMode, Key, OrderTerm};
+use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
+use crate::sql::{self, Count, Exists, Fragment, Join, Order, Select};
+
+mod rows;
+
+pub use rows::Rows;
+
+/// Loads what a queryset prefetches for the rows it loaded (a
+/// `prefetch_related` path).
+pub(crate) trait EagerLoad<M>: Send + Sync {
+    fn load(&self, conn: &mut AnyConnection, rows: &[&M]) -> Result<()>;
+}
+
+/// Loads a queryset's rows with their `select_related` joins.
+pub(crate) trait JoinLoad<M>: Send + Sync + fmt::Debug {
+    fn load(
+        &self,
+        conn: &mut AnyConnection,
+        parts: SelectParts<'_>,
+        mode: Option<FetchMode>,
+    ) -> Result<Vec<M>>;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// What a joined select takes from the queryset.
+pub(crate) struct SelectParts<'a> {
+    pub(crate) filters: &'a [Fragment],
+    pub(crate) order: Order<'a>,
+    pub(crate) by_key: bool,
+    pub(crate) limit: Option<i64>,
+    pub(crate) offset: Option<i64>,
+}
+
+impl<'a> SelectParts<'a> {
+    /// The select of `root` with `joins`.
+    pub(crate) fn select(
+        &self,
+        root: &'static crate::meta::ModelMeta,
+        joins: &'a [Join],
+    ) -> Select<'a> {
+        let mut select =
+            Select::new(root, joins, self.filters, self.order).sliced(self.limit, self.offset);
+        select.by_key = self.by_key;
+        select
+    }
+}
+
+/// One term of the model's default ordering, as a fragment (when more
+/// terms follow it).
+struct DefaultTerm {
+    table: &'static str,
+    term: OrderTerm,
+    nullable: bool,
+}
+
+impl QueryFragment<MultiBackend> for DefaultTerm {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        if self.nullable {
+            sql::push_column(&mut out, self.table, self.term.column)?;
+            out.push_sql(if self.term.descending {
+                " IS NULL ASC, "
+            } else {
+                " IS NULL DESC, "
+            });
+        }
+        sql::push_column(&mut out, self.table, self.term.column)?;
+        out.push_sql(if self.term.descending {
+            " DESC"
+        } else {
+            " ASC"
+        });
+        Ok(())
+    }
+}
+
+/// A query on model `M`: filters, ordering and slicing, run by one of the
+/// terminal methods (`load`, `get`, `first`, `count`, `exists`, `update`,
+/// `delete`). Building it runs nothing; cloning it is cheap.
+///
+/// Filters are diesel expressions on the table module the derive generates.
+///
+/// ```
+/// use orm_core::prelude::*;
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// #[orm(ordering = "-votes")]
+/// pub struct Choice {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub text: String,
+///     pub votes: i32,
+/// }
+///
+/// # fn main() -> orm_core::Result<()> {
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// orm_core::schema::create_table::<Choice>(&mut conn)?;
+/// Choice::objects().bulk_create(&mut conn, &mut [
+///     Choice { text: "yes".into(), votes: 3, ..Default::default() },
+///     Choice { text: "no".into(), votes: 5, ..Default::default() },
+///     Choice { text: "maybe".into(), votes: 0, ..Default::default() },
+/// ])?;
+/// let popular = Choice::objects().filter(choice::votes.gt(0)).load(&mut conn)?;
+/// assert_eq!(popular.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["no", "yes"]);
+/// assert_eq!(Choice::objects().exclude(choice::text.eq("no")).count(&mut conn)?, 2);
+/// # Ok(()) }
+/// ```
+pub struct QuerySet<M: Model> {
+    filters: Vec<Fragment>,
+    /// `None`: the model's default ordering.
+    ordering: Option<Vec<Fragment>>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    pub(crate) eager: Vec<Arc<dyn EagerLoad<M>>>,
+    pub(crate) joins: Option<Arc<dyn JoinLoad<M>>>,
+    fetch_mode: Option<FetchMode>,
+}
+
+impl<M: Model> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            filters: self.filters.clone(),
+            ordering: self.ordering.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            eager: self.eager.clone(),
+            joins: self.joins.clone(),
+            fetch_mode: self.fetch_mode,
+        }
+    }
+}
+
+impl<M: Model> fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuerySet")
+            .field("model", &M::meta().name)
+            .field("filters", &self.filters.len())
+            .field(
+                "ordering",
+                &self.ordering.as_ref().map_or("default", |_| "custom"),
+            )
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .field("select_related", &self.joins)
+            .field("prefetch_related", &self.eager.len())
+            .finish()
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// All rows of `M` in its default ordering; the same as `M::objects()`.
+    pub fn new() -> Self {
+        QuerySet {
+            filters: Vec::new(),
+            ordering: None,
+            limit: None,
+            offset: None,
+            eager: Vec::new(),
+            joins: None,
+            fetch_mode: None,
+        }
+    }
+
+    /// The fetch mode of the instances this queryset loads (and of what
+    /// is loaded through them); see [`fetch`](crate::fetch).
+    pub fn fetch_mode(mut self, mode: FetchMode) -> Self {
+        self.fetch_mode = Some(mode);
+        self
+    }
+
+    /// Sets the fetch mode unless the queryset chose one (what a manager's
+    /// queryset inherits from its owner).
+    pub(crate) fn inherit_fetch_mode(mut self, mode: Option<FetchMode>) -> Self {
+        self.fetch_mode = self.fetch_mode.or(mode);
+        self
+    }
+
+    /// Keeps the rows for which `predicate` (a diesel boolean expression on
+    /// `M`'s table) is true. Filters combine with AND.
+    pub fn filter<E>(mut self, predicate: E) -> Self
+    where
+        E: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        E::SqlType: BoolOrNullableBool,
+    {
+        self.filters.push(sql::predicate(predicate));
+        self
+    }
+
+    /// Drops the rows for which `predicate` is true (SQL `NOT (...)`).
+    pub fn exclude<E>(self, predicate: E) -> Self
+    where
+        E: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        E::SqlType: BoolOrNullableBool,
+        diesel::dsl::not<E>: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        <diesel::dsl::not<E> as Expression>::SqlType: BoolOrNullableBool,
+    {
+        self.filter(diesel::dsl::not(predicate))
+    }
+
+    /// Orders by `order` (a column, `column.desc()`, or a tuple of them),
+    /// replacing the default or any earlier ordering.
+    pub fn order_by<O>(mut self, order: O) -> Self
+    where
+        O: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.ordering = Some(Vec::new());
+        self.then_order_by(order)
+    }
+
+    /// Adds `order` after the current ordering (after the default one if
+    /// none was chosen yet).
+    pub fn then_order_by<O>(mut self, order: O) -> Self
+    where
+        O: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let terms = self.ordering.get_or_insert_with(default_terms::<M>);
+        terms.push(Arc::new(order));
+        self
+    }
+
+    /// Drops every ordering, the default one included.
+    pub fn unordered(mut self) -> Self {
+        self.ordering = Some(Vec::new());
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: i64) -> Self {
+        self.limit = Some(n.max(0));
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: i64) -> Self {
+        self.offset = Some(n.max(0));
+        self
+    }
+
+    fn order(&self) -> Order<'_> {
+        match &self.ordering {
+            None => Order::Default,
+            Some(terms) => Order::Terms(terms),
+        }
+    }
+
+    /// The rows in this queryset's ordering (then by key with `by_key`,
+    /// for stable chunks), sliced by `limit` and `offset`, with the
+    /// `select_related` joins loaded and peers linked; prefetching is the
+    /// caller's.
+    fn fetch(
+        &self,
+        conn: &mut AnyConnection,
+        by_key: bool,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<Vec<M>> {
+        let parts = SelectParts {
+            filters: &self.filters,
+            order: self.order(),
+            by_key,
+            limit,
+            offset,
+        };
+        if let Some(joins) = &self.joins {
+            return joins.load(conn, parts, self.fetch_mode);
+        }
+        let rows: Vec<M> = load(conn, parts.select(M::meta(), &[]))?;
+        link_peers(rows.iter());
+        Ok(rows)
+    }
+
+    fn eager_load(&self, conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+        if self.fetch_mode.is_some() {
+            rows.iter()
+                .for_each(|r| inherit_fetch_mode(r, self.fetch_mode));
+        }
+        if self.eager.is_empty() || rows.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&M> = rows.iter().collect();
+        self.eager
+            .iter()
+            .try_for_each(|path| path.load(conn, &refs))
+    }
+
+    /// Runs the query and returns the rows.
+    pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
+        let rows = self.fetch(conn, false, self.limit, self.offset)?;
+        self.eager_load(conn, &rows)?;
+        Ok(rows)
+    }
+
+    /// Streams the rows in chunks of `chunk_size` (one query per chunk),
+    /// yielding them one by one. Each chunk is a peer group: touching a
+    /// to-one relation inside the loop costs one query per chunk, not one
+    /// per row. Rows are ordered (the queryset's ordering, then the key) so
+    /// chunks neither skip nor repeat rows of a table that is not written
+    /// meanwhile.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let mut names = Vec::new();
+    /// for tag in Tag::objects().iter(&mut conn, 500) {
+    ///     names.push(tag?.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn iter<'c>(&self, conn: &'c mut AnyConnection, chunk_size: usize) -> Rows<'c, M> {
+        Rows::new(self.clone(), conn, chunk_size, self.offset, self.limit)
+    }
+
+    /// One chunk of a stream: `size` rows from `offset`, ordered by key
+    /// last, prefetched.
+    pub(crate) fn chunk(&self, conn: &mut AnyConnection, size: i64, offset: i64) -> Result<Vec<M>> {
+        let rows = self.fetch(conn, true, Some(size), Some(offset))?;
+        self.eager_load(conn, &rows)?;
+        Ok(rows)
+    }
+
+    /// The first row in this queryset's ordering (by primary key when it has
+    /// none), or `None`.
+    pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
+        let by_key =
+            M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
+        let rows = self.fetch(conn, by_key, Some(1), self.offset)?;
+        self.eager_load(conn, &rows)?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// The one row this queryset matches. Errors with
+    /// [`OrmError::NotFound`] or [`OrmError::MultipleFound`].
+    pub fn get(&self, conn: &mut AnyConnection) -> Result<M> {
+        let limit = Some(self.limit.map_or(2, |l| l.min(2)));
+        let mut rows = self.fetch(conn, false, limit, self.offset)?;
+        match rows.len() {
+            0 => Err(OrmError::NotFound {
+                model: M::meta().name,
+            }),
+            1 => {
+                self.eager_load(conn, &rows)?;
+                Ok(rows.remove(0))
+            }
+            n => Err(OrmError::MultipleFound {
+                model: M::meta().name,
+                count: n,
+            }),
+        }
+    }
+
+    /// How many rows match: one `SELECT COUNT(*)` (over a subquery when
+    /// the queryset is sliced, so limit and offset apply).
+    pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
+        let select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
+            .sliced(self.limit, self.offset);
+        let counts = Collect::new(|row: &dyn RawRow| {
+            read::<diesel::sql_types::BigInt, i64>(row, 0).map(Some)
+        });
+        Ok(load_into(conn, Count(select), counts)?
+            .rows
+            .pop()
+            .unwrap_or(0))
+    }
+
+    /// Whether any row matches (`SELECT 1 … LIMIT 1`).
+    pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
+        if self.limit == Some(0) {
+            return Ok(false);
+        }
+        let select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
+            .sliced(Some(1), self.offset);
+        let found = Collect::new(|_: &dyn RawRow| Ok(Some(())));
+        Ok(!load_into(conn, Exists(select), found)?.rows.is_empty())
+    }
+
+    /// Inserts all `rows` in one transaction, with as few statements as the
+    /// backend's bind limit allows (one INSERT per chunk; on MySQL each
+    /// chunk also reads `LAST_INSERT_ID()`), and fills in their
+    /// auto-increment keys.
+    pub fn bulk_create(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        conn.transaction(|conn| insert_chunked(conn, rows))
+    }
+
+    /// Deletes the matching rows in one statement and returns how many.
+    /// A sliced queryset cannot be deleted.
+    pub fn delete(&self, conn: &mut AnyConnection) -> Result<usize> {
+        self.unsliced("delete")?;
+        let statement = sql::Delete {
+            table: M::meta().table,
+            filters: &self.filters,
+        };
+        Ok(statement.execute(conn)?)
+    }
+
+    /// Updates the matching rows in one statement and returns how many.
+    /// `values` is a diesel changeset: `column.eq(value)` or a tuple of them.
+    pub fn update<V>(&self, conn: &mut AnyConnection, values: V) -> Result<usize>
+    where
+        V: AsChangeset<Target = M::Table>,
+        V::Changeset: QueryFragment<MultiBackend> + Send + Sync,
+    {
+        self.unsliced("update")?;
+        let changes = values.as_changeset();
+        let statement = sql::Update {
+            table: M::meta().table,
+            changes: &changes,
+            filters: &self.filters,
+        };
+        Ok(statement.execute(conn)?)
+    }
+
+    /// Keeps the rows whose primary key is one of `keys` (bind them in
+    /// chunks below the backend's limit: see `BackendKind::max_in_list`).
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// let some = Tag::objects().filter_pks(&[1, 2, 3]);
+    /// # let _ = some;
+    /// ```
+    pub fn filter_pks(self, keys: &[M::Key]) -> Self {
+        let keys: Vec<Key> = keys.iter().map(crate::meta::KeyType::to_key).collect();
+        self.filter_keys(M::meta().primary_key().name, &keys)
+    }
+
+    /// Keeps the rows whose `column` (a key or foreign-key column of `M`)
+    /// is one of `keys`.
+    pub(crate) fn filter_keys(mut self, column: &'static str, keys: &[Key]) -> Self {
+        self.filters
+            .push(sql::key_in(M::meta().table, column, keys));
+        self
+    }
+
+    /// Points the foreign key `column` of the matching rows at `key` (or
+    /// NULL): one UPDATE.
+    pub(crate) fn update_relation(
+        &self,
+        conn: &mut AnyConnection,
+        column: &'static str,
+        key: Option<Key>,
+    ) -> Result<usize> {
+        self.unsliced("update")?;
+        update_relation_column::<M>(conn, column, key, &self.filters)
+    }
+
+    fn unsliced(&self, what: &str) -> Result<()> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: format!("cannot {what} a queryset with limit or offset; filter it instead"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The model's default ordering as separate terms, to append more to.
+fn default_terms<M: Model>() -> Vec<Fragment> {
+    let meta = M::meta();
+    meta.ordering
+        .iter()
+        .map(|term| {
+            let nullable = meta.column(term.column).is_some_and(|c| c.nullable);
+            Arc::new(DefaultTerm {
+                table: meta.table,
+                term: *term,
+                nullable,
+            }) as Fragment
+        })
+        .collect()
+}

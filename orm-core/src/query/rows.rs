@@ -1,0 +1,73 @@
+//! Streaming a queryset in chunks, one query per chunk.
+
+use super::QuerySet;
+use crate::backend::AnyConnection;
+use crate::error::Result;
+use crate::model::Model;
+
+/// The rows of a queryset, streamed in chunks: see [`QuerySet::iter`].
+pub struct Rows<'c, M: Model> {
+    query: QuerySet<M>,
+    conn: &'c mut AnyConnection,
+    chunk_size: i64,
+    next_offset: i64,
+    remaining: Option<i64>,
+    buffer: std::vec::IntoIter<M>,
+    done: bool,
+}
+
+impl<'c, M: Model> Rows<'c, M> {
+    pub(super) fn new(
+        query: QuerySet<M>,
+        conn: &'c mut AnyConnection,
+        chunk_size: usize,
+        offset: Option<i64>,
+        limit: Option<i64>,
+    ) -> Self {
+        Rows {
+            query,
+            conn,
+            chunk_size: i64::try_from(chunk_size).unwrap_or(i64::MAX).max(1),
+            next_offset: offset.unwrap_or(0),
+            remaining: limit,
+            buffer: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+
+    fn next_chunk(&mut self) -> Result<Vec<M>> {
+        let size = self
+            .remaining
+            .map_or(self.chunk_size, |r| r.min(self.chunk_size));
+        let rows = self.query.chunk(self.conn, size, self.next_offset)?;
+        let n = rows.len() as i64;
+        self.next_offset += n;
+        self.remaining = self.remaining.map(|r| r - n);
+        if n < size || self.remaining == Some(0) {
+            self.done = true;
+        }
+        Ok(rows)
+    }
+}
+
+impl<M: Model> Iterator for Rows<'_, M> {
+    type Item = Result<M>;
+
+    fn next(&mut self) -> Option<Result<M>> {
+        loop {
+            if let Some(row) = self.buffer.next() {
+                return Some(Ok(row));
+            }
+            if self.done {
+                return None;
+            }
+            match self.next_chunk() {
+                Ok(rows) => self.buffer = rows.into_iter(),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The batch loads behind managers, peers and prefetching: rows by key
+//! (chunked below the bind limit), many-to-many links, and filling each
+//! owner's slot with its share.
+
+use std::sync::Arc;
+
+use diesel::query_builder::{AstPass, QueryFragment};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+
+use super::descriptor::ChildKey;
+use super::slot::Slot;
+use super::through::Links;
+use crate::backend::row::{load_into, Collect, RawRow};
+use crate::backend::{AnyConnection, MultiBackend};
+use crate::error::Result;
+use crate::meta::{FetchMode, Key};
+use crate::model::{inherit_fetch_mode, Model};
+use crate::query::QuerySet;
+use crate::sql::{self, untyped_query, Fragment};
+
+/// The rows of `M` whose `column` is one of `keys`, in `M`'s default
+/// ordering, chunking the IN list below the backend's bind limit.
+pub(crate) fn load_in<M: Model>(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    keys: &[Key],
+) -> Result<Vec<M>> {
+    let mut rows = load_chunks(conn, QuerySet::new(), column, keys)?;
+    if keys.len() > conn.backend().max_in_list() {
+        rows.sort_by(Model::cmp_default);
+    }
+    Ok(rows)
+}
+
+/// The rows of `query` whose `column` is one of `keys`: one query per
+/// IN-list chunk, each in the query's ordering.
+pub(crate) fn load_chunks<M: Model>(
+    conn: &mut AnyConnection,
+    query: QuerySet<M>,
+    column: &'static str,
+    keys: &[Key],
+) -> Result<Vec<M>> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(conn.backend().max_in_list()) {
+        rows.extend(query.clone().filter_keys(column, chunk).load(conn)?);
+    }
+    Ok(rows)
+}
+
+/// `SELECT table.owner, table.target FROM table WHERE owner IN (…)`.
+struct LinkQuery {
+    table: &'static str,
+    columns: [&'static str; 2],
+    filter: [Fragment; 1],
+}
+
+impl QueryFragment<MultiBackend> for LinkQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT ");
+        sql::push_column(&mut out, self.table, self.columns[0])?;
+        out.push_sql(", ");
+        sql::push_column(&mut out, self.table, self.columns[1])?;
+        out.push_sql(" FROM ");
+        out.push_identifier(self.table)?;
+        sql::push_where(&mut out, &self.filter)
+    }
+}
+
+untyped_query!(impl[] LinkQuery);
+
+/// The `(owner, target)` key pairs of the links (rows of `Th`) whose
+/// `owner` column holds one of `keys`: one query per IN-list chunk,
+/// selecting the two key columns only, unordered. What a many-to-many
+/// needs of its through rows, without building them.
+pub(crate) fn load_links<Th: Model>(
+    conn: &mut AnyConnection,
+    owner: &'static str,
+    target: &'static str,
+    keys: &[Key],
+) -> Result<Vec<(Key, Key)>> {
+    let meta = Th::meta();
+    let kind = |name| meta.column(name).map(|c| c.kind);
+    let (Some(owner_kind), Some(target_kind)) = (kind(owner), kind(target)) else {
+        return Ok(Vec::new());
+    };
+    let mut links = Vec::new();
+    for chunk in keys.chunks(conn.backend().max_in_list()) {
+        let query = LinkQuery {
+            table: meta.table,
+            columns: [owner, target],
+            filter: [sql::key_in(meta.table, owner, chunk)],
+        };
+        let pairs = Collect::new(move |row: &dyn RawRow| {
+            let owner = Key::read(row, 0, owner_kind)?;
+            let target = Key::read(row, 1, target_kind)?;
+            Ok(owner.zip(target))
+        });
+        links.extend(load_into(conn, query, pairs)?.rows);
+    }
+    Ok(links)
+}
+
+/// One query (per chunk) for the children of every owner in `slots`,
+/// grouped into each slot; the children take the instance mode `mode`.
+pub(crate) fn fill_reverse<C: Model>(
+    conn: &mut AnyConnection,
+    fk: &dyn ChildKey<C>,
+    slots: &[(&Slot<C>, Key)],
+    mode: Option<FetchMode>,
+    batch: bool,
+) -> Result<Vec<Arc<Vec<C>>>> {
+    let keys = distinct_keys(slots.iter().map(|(_, k)| k));
+    let _batch = tracing::debug_span!(
+        "orm.batch",
+        model = C::meta().name,
+        relation = fk.meta().field,
+        rows = slots.len(),
+    )
+    .entered();
+    let children = load_in::<C>(conn, fk.meta().column, &keys)?;
+    children.iter().for_each(|c| inherit_fetch_mode(c, mode));
+    let children: Vec<(Key, C)> = children
+        .into_iter()
+        .filter_map(|c| Some((fk.key(&c)?, c)))
+        .collect();
+    Ok(fill_slots_with(slots, children, batch))
+}
+
+/// Two queries (links, then targets) for the many-to-many of every owner
+/// in `slots`, grouped into each slot in the target's default ordering.
+pub(crate) fn fill_many_to_many<T: Model + Clone>(
+    conn: &mut AnyConnection,
+    through: &dyn Links<T>,
+    slots: &[(&Slot<T>, Key)],
+    mode: Option<FetchMode>,
+    batch: bool,
+) -> Result<Vec<Arc<Vec<T>>>> {
+    let keys = distinct_keys(slots.iter().map(|(_, k)| k));
+    let _batch = tracing::debug_span!(
+        "orm.batch",
+        model = T::meta().name,
+        relation = through.name(),
+        rows = slots.len(),
+    )
+    .entered();
+    let links = through.links(conn, &keys)?;
+    let target_keys = distinct_keys(links.iter().map(|(_, t)| t));
+    let targets = load_in::<T>(conn, through.target_column(), &target_keys)?;
+    targets.iter().for_each(|t| inherit_fetch_mode(t, mode));
+    // The owners of each target, by the target's position in its default
+    // ordering (the order the database returned them in).
+    let position: HashMap<Key, usize> = targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((through.target_key(t)?, i)))
+        .collect();
+    let mut owners: Vec<Vec<Key>> = vec![Vec::new(); targets.len()];
+    for (owner, target) in links {
+        if let Some(&i) = position.get(&target) {
+            owners[i].push(owner);
+        }
+    }
+    // One (owner, target) per link, in the targets' order.
+    let linked = targets
+        .iter()
+        .zip(owners)
+        .flat_map(|(target, owners)| owners.into_iter().map(move |o| (o, target.clone())));
+    Ok(fill_slots_with(slots, linked, batch))
+}
+
+/// The keys, each once, in order.
+pub(crate) fn distinct_keys<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<Key> {
+    let mut seen = HashSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(*k))
+        .cloned()
+        .collect()
+}
+
+/// Groups `children` by owner key (keeping their order) and puts each
+/// slot's group into it; slots with the same key share one group, and
+/// children of no slot are dropped. Returns the groups, in the order of
+/// `slots`. With `only_empty` (peer batches), a slot filled meanwhile (a
+/// write on another thread) keeps its rows.
+pub(crate) fn fill_slots_with<C>(
+    slots: &[(&Slot<C>, Key)],
+    children: impl IntoIterator<Item = (Key, C)>,
+    only_empty: bool,
+) -> Vec<Arc<Vec<C>>> {
+    // Each distinct owner key gets a group; `group_of[i]` is slot i's.
+    let mut index: HashMap<&Key, usize> = HashMap::with_capacity(slots.len());
+    let group_of: Vec<usize> = slots
+        .iter()
+        .map(|(_, key)| {
+            let next = index.len();
+            *index.entry(key).or_insert(next)
+        })
+        .collect();
+    let mut groups: Vec<Vec<C>> = std::iter::repeat_with(Vec::new).take(index.len()).collect();
+    for (key, child) in children {
+        if let Some(&i) = index.get(&key) {
+            groups[i].push(child);
+        }
+    }
+    let groups: Vec<Arc<Vec<C>>> = groups.into_iter().map(Arc::new).collect();
+    slots
+        .iter()
+        .zip(group_of)
+        .map(|((slot, key), i)| {
+            let group = Arc::clone(&groups[i]);
+            if only_empty {
+                slot.put_if_absent(key.clone(), Arc::clone(&group));
+            } else {
+                slot.put(key.clone(), Arc::clone(&group));
+            }
+            group
+        })
+        .collect()
+}

@@ -1,0 +1,429 @@
+//! Forward relations: [`ForeignKey`] and [`OneToOne`], a key with a cache
+//! slot for the loaded target, shared with the instance's peers.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+
+use diesel::query_builder::AstPass;
+use diesel::QueryResult;
+use foldhash::{HashMap, HashSet, HashSetExt};
+
+use super::fill::load_chunks;
+use super::ForeignKeyRel;
+use crate::backend::{AnyConnection, MultiBackend};
+use crate::error::{OrmError, Result};
+use crate::fetch::{report_n_plus_one, resolve, FetchMode, ModeCell, PeerGroup};
+use crate::meta::{Key, KeyType, RelationMeta};
+use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
+use crate::query::QuerySet;
+
+/// What a to-one cell holds once resolved.
+pub(crate) enum Resolved<T> {
+    Found(Arc<T>),
+    /// The key points at no row: the same error every time.
+    Missing,
+}
+
+/// The shared state of one instance's to-one relation: its key and the
+/// loaded target. Shared (`Arc`) so a peer batch can fill it.
+pub(crate) struct ToOneCell<T, K> {
+    pub(crate) key: Option<K>,
+    pub(crate) value: OnceLock<Resolved<T>>,
+    /// The instances loaded with this one (set once, when the query loads).
+    peers: OnceLock<Arc<PeerGroup<ToOneCell<T, K>>>>,
+}
+
+impl<T, K> ToOneCell<T, K> {
+    fn new(key: Option<K>) -> Arc<Self> {
+        Arc::new(ToOneCell {
+            key,
+            value: OnceLock::new(),
+            peers: OnceLock::new(),
+        })
+    }
+}
+
+/// A forward foreign key to `T`, stored as the value `K` of `T`'s key (or of
+/// its `to_field` column), with a cache slot for the loaded `T`.
+///
+/// Reading the key never queries. The generated accessor
+/// (`choice.question(&mut conn)?`) loads the target on first access and
+/// returns it by reference afterwards with no query. Assigning an object or
+/// a key replaces the slot, so the cache always matches the key.
+///
+/// ```
+/// use orm_core::prelude::*;
+/// use orm_core::ForeignKey;
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// pub struct Question {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub text: String,
+/// }
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// pub struct Choice {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     #[orm(on_delete = "cascade")]
+///     pub question: ForeignKey<Question>,
+/// }
+///
+/// # fn main() -> orm_core::Result<()> {
+/// let db = Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// orm_core::schema::create_tables(&mut conn, &[Question::meta(), Choice::meta()])?;
+/// let mut q = Question { text: "Why?".into(), ..Default::default() };
+/// q.save(&mut conn)?;
+/// let mut c = Choice::default();
+/// c.question.set(q); // caches the object too
+/// c.save(&mut conn)?;
+/// let loaded = Choice::get(&mut conn, c.id.unwrap())?;
+/// assert_eq!(loaded.question.key(), Some(&1));
+/// assert_eq!(loaded.question(&mut conn)?.text, "Why?"); // one query, then cached
+/// # Ok(()) }
+/// ```
+pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
+    cell: Arc<ToOneCell<T, K>>,
+    /// The instance's fetch mode: its own, not shared with clones.
+    mode: ModeCell,
+    _target: PhantomData<fn() -> T>,
+}
+
+/// A one-to-one relation: a foreign key with a unique constraint. Its
+/// reverse side is [`ReverseOneToOne`].
+pub type OneToOne<T, K = <T as Model>::Key> = ForeignKey<T, K>;
+
+impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
+    fn default() -> Self {
+        ForeignKey {
+            cell: ToOneCell::new(None),
+            mode: ModeCell::default(),
+            _target: PhantomData,
+        }
+    }
+}
+
+impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
+    fn clone(&self) -> Self {
+        let mode = ModeCell::default();
+        mode.set(self.mode.get());
+        ForeignKey {
+            cell: Arc::clone(&self.cell),
+            mode,
+            _target: PhantomData,
+        }
+    }
+}
+
+impl<T: Model, K: KeyType> PartialEq for ForeignKey<T, K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cell.key == other.cell.key
+    }
+}
+
+impl<T: Model, K: KeyType> fmt::Debug for ForeignKey<T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForeignKey")
+            .field("to", &T::meta().name)
+            .field("key", &self.cell.key)
+            .field("loaded", &self.is_loaded())
+            .finish()
+    }
+}
+
+impl<T: Model, K: KeyType> ForeignKey<T, K> {
+    /// A relation pointing at `key`, nothing loaded.
+    pub fn from_key(key: K) -> Self {
+        ForeignKey {
+            cell: ToOneCell::new(Some(key)),
+            mode: ModeCell::default(),
+            _target: PhantomData,
+        }
+    }
+
+    /// A nullable relation from an optional key (what a row holds).
+    pub fn from_optional_key(key: Option<K>) -> Self {
+        ForeignKey {
+            cell: ToOneCell::new(key),
+            mode: ModeCell::default(),
+            _target: PhantomData,
+        }
+    }
+
+    /// The key value; never queries.
+    pub fn key(&self) -> Option<&K> {
+        self.cell.key.as_ref()
+    }
+
+    /// Points the relation at `key` and drops the cached object.
+    pub fn set_key(&mut self, key: Option<K>) {
+        self.cell = ToOneCell::new(key);
+    }
+
+    /// Points the relation at `target` and caches it: the next access costs
+    /// no query. `target` must be saved (have its key). For a relation
+    /// with a `to_field`, use the generated setter (`choice.set_question(q)`),
+    /// which stores that field's value.
+    pub fn set(&mut self, target: T) {
+        self.set_arc(Arc::new(target));
+    }
+
+    /// Points the relation at `key` and caches `target` (generated setters
+    /// and forms, which know the value `target` is referenced by).
+    #[doc(hidden)]
+    pub fn set_resolved(&mut self, key: Option<K>, target: T) {
+        let cell = ToOneCell::new(key);
+        let _ = cell.value.set(Resolved::Found(Arc::new(target)));
+        self.cell = cell;
+    }
+
+    /// Stores what `select_related` joined for this freshly loaded
+    /// relation: the target, or `None` when its key points at no row
+    /// (remembered as missing). A null key stays unloaded.
+    pub(crate) fn attach_joined(&self, target: Option<Arc<T>>) {
+        if self.cell.key.is_some() {
+            let _ = self.cell.value.set(match target {
+                Some(t) => Resolved::Found(t),
+                None => Resolved::Missing,
+            });
+        }
+    }
+
+    /// Like [`set`](Self::set), sharing an already shared object.
+    pub fn set_arc(&mut self, target: Arc<T>) {
+        let key = target.pk().and_then(|k| K::from_key(&k.to_key()));
+        let cell = ToOneCell::new(key);
+        let _ = cell.value.set(Resolved::Found(target));
+        self.cell = cell;
+    }
+
+    /// Whether the target is loaded (or known to be missing).
+    pub fn is_loaded(&self) -> bool {
+        self.cell.value.get().is_some()
+    }
+
+    /// The loaded target, without querying.
+    pub fn cached(&self) -> Option<&T> {
+        match self.cell.value.get() {
+            Some(Resolved::Found(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Drops the cached target; the key stays.
+    pub fn invalidate(&mut self) {
+        self.cell = ToOneCell::new(self.cell.key.clone());
+    }
+
+    /// Binds the key as a parameter (writes of the row).
+    #[doc(hidden)]
+    pub fn bind<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        K::bind(&self.cell.key, out)
+    }
+
+    /// The cell shared with a peer batch (prefetching fills it too).
+    pub(crate) fn cell(&self) -> &Arc<ToOneCell<T, K>> {
+        &self.cell
+    }
+
+    /// Loads the target if needed and returns it; `None` for a null key.
+    /// Used by the generated accessors, which pass the field's metadata.
+    ///
+    /// A value already loaded never consults the fetch mode. Otherwise,
+    /// under `Peers` the target is loaded for every live peer in one query
+    /// (per IN-list chunk), under `One` for this instance only, and under
+    /// `Raise` the access fails with [`OrmError::FetchBlocked`].
+    #[inline]
+    pub fn load<F>(
+        &self,
+        conn: &mut AnyConnection,
+        rel: &'static ForeignKeyRel<F, T, K>,
+    ) -> Result<Option<&T>> {
+        // The fast path: a loaded value never consults the mode.
+        match self.cell.value.get() {
+            Some(Resolved::Found(t)) => Ok(Some(t)),
+            _ => self.load_slow(conn, rel),
+        }
+    }
+
+    #[cold]
+    fn load_slow<F>(
+        &self,
+        conn: &mut AnyConnection,
+        rel: &'static ForeignKeyRel<F, T, K>,
+    ) -> Result<Option<&T>> {
+        let Some(key) = &self.cell.key else {
+            return Ok(None);
+        };
+        if self.cell.value.get().is_none() {
+            let mode = self.mode.get();
+            match (resolve(mode, rel.meta.fetch_mode), self.cell.peers.get()) {
+                (FetchMode::Raise, _) => {
+                    return Err(OrmError::FetchBlocked {
+                        model: rel.meta.model,
+                        field: rel.meta.field,
+                    })
+                }
+                (FetchMode::Peers, Some(group)) => {
+                    group.with_live(|peers| Self::fetch(conn, rel, peers, mode))?;
+                }
+                (FetchMode::One, Some(_)) => {
+                    report_n_plus_one(rel.meta);
+                    Self::fetch(conn, rel, std::slice::from_ref(&self.cell), mode)?;
+                }
+                _ => Self::fetch(conn, rel, std::slice::from_ref(&self.cell), mode)?,
+            }
+        }
+        match self.cell.value.get() {
+            Some(Resolved::Found(t)) => Ok(Some(t)),
+            _ => Err(missing(rel.meta, &key.to_key())),
+        }
+    }
+
+    /// One query (per chunk) for the cells whose key is set and value is
+    /// not loaded yet; each gets its target, peers sharing a parent share
+    /// one object, and a key with no row is remembered as missing. The
+    /// targets take the instance mode `inherit`.
+    pub(crate) fn fetch<F>(
+        conn: &mut AnyConnection,
+        rel: &ForeignKeyRel<F, T, K>,
+        cells: &[Arc<ToOneCell<T, K>>],
+        inherit: Option<FetchMode>,
+    ) -> Result<()> {
+        let pending: Vec<&Arc<ToOneCell<T, K>>> = cells
+            .iter()
+            .filter(|c| c.key.is_some() && c.value.get().is_none())
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut seen = HashSet::new();
+        let keys: Vec<Key> = pending
+            .iter()
+            .filter_map(|c| c.key.as_ref())
+            .filter(|k| seen.insert(*k))
+            .map(KeyType::to_key)
+            .collect();
+        let _batch = tracing::debug_span!(
+            "orm.batch",
+            model = rel.meta.target(),
+            relation = rel.meta.field,
+            rows = pending.len(),
+        )
+        .entered();
+        // Joined by key, so the parents need no ordering.
+        let unordered = QuerySet::<T>::new().unordered();
+        let targets = load_chunks(conn, unordered, rel.meta.target_column(), &keys)?;
+        let by_key: HashMap<K, Arc<T>> = targets
+            .into_iter()
+            .filter_map(|t| {
+                inherit_fetch_mode(&t, inherit);
+                Some(((rel.target_key)(&t)?, Arc::new(t)))
+            })
+            .collect();
+        for cell in pending {
+            if let Some(key) = &cell.key {
+                let resolved = match by_key.get(key) {
+                    Some(t) => Resolved::Found(Arc::clone(t)),
+                    None => Resolved::Missing,
+                };
+                let _ = cell.value.set(resolved);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn fetch_mode(&self) -> Option<FetchMode> {
+        self.mode.get()
+    }
+
+    fn set_fetch_mode(&self, mode: Option<FetchMode>) {
+        self.mode.set(mode);
+    }
+
+    fn invalidate(&mut self) {
+        ForeignKey::invalidate(self);
+    }
+
+    fn has_key(&self) -> bool {
+        self.cell.key.is_some()
+    }
+
+    fn link_peers(&self, group: &[RelationRef<'_>]) {
+        // A null key never loads anything: it needs no peers.
+        let cells: Vec<&Arc<ToOneCell<T, K>>> = group
+            .iter()
+            .filter_map(|r| r.field.as_any().downcast_ref::<Self>())
+            .map(|f| &f.cell)
+            .filter(|cell| cell.key.is_some())
+            .collect();
+        PeerGroup::link(&cells, |cell| &cell.peers);
+    }
+}
+
+fn missing(rel: &RelationMeta, key: &Key) -> OrmError {
+    OrmError::RelatedMissing {
+        model: rel.model,
+        field: rel.field,
+        target: rel.target(),
+        key: key.to_string(),
+    }
+}
+
+/// With the `serde` feature, a foreign key serializes as its key (or
+/// `null`) and deserializes from one, nothing loaded. To-many and reverse
+/// fields do not implement `Serialize`: mark them `#[serde(skip)]`.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use orm_core::prelude::*;
+///
+/// #[derive(Model, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Question {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub text: String,
+///     #[serde(skip)]
+///     #[orm(reverse_of = "question")]
+///     pub choices: Related<Choice>,
+/// }
+///
+/// #[derive(Model, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Choice {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     pub question: ForeignKey<Question>,
+/// }
+///
+/// let choice = Choice { id: Some(3), question: ForeignKey::from_key(7) };
+/// # let _ = &choice;
+/// # }
+/// ```
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use super::{ForeignKey, KeyType, Model};
+
+    impl<T: Model, K: KeyType + serde::Serialize> serde::Serialize for ForeignKey<T, K> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.key().serialize(serializer)
+        }
+    }
+
+    impl<'de, T: Model, K: KeyType + serde::Deserialize<'de>> serde::Deserialize<'de>
+        for ForeignKey<T, K>
+    {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            Option::<K>::deserialize(deserializer).map(ForeignKey::from_optional_key)
+        }
+    }
+}

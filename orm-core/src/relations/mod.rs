@@ -1,0 +1,71 @@
+//! Relation fields and their instance cache slots: forward foreign keys and
+//! one-to-one ([`ForeignKey`], [`OneToOne`]), reverse foreign-key managers
+//! ([`Related`], [`RelatedManager`]) and many-to-many managers
+//! ([`ManyToMany`], [`ManyToManyManager`]).
+//!
+//! Every cache is bound to the key value it was built from: when the
+//! instance's key changes (copy by clearing the key then `save`, a rename of
+//! a `to_field` value seen by `refresh_from_db`), the old cache no longer
+//! matches and the next access rebuilds it. A cache is never stale.
+
+/// The cache-control methods shared by the managers (`$row` is the related
+/// model's type parameter).
+macro_rules! manager_cache_control {
+    ($row:ident) => {
+        /// Whether the rows are cached for the current key.
+        pub fn is_cached(&self) -> bool {
+            self.owner
+                .as_ref()
+                .is_some_and(|k| self.slot.get(k).is_some())
+        }
+
+        /// Caches `rows` as the related rows (sorted in the related
+        /// model's default ordering), bound to the owner's current key; the
+        /// next `all` costs no query. Does nothing for an unsaved owner.
+        pub fn set_cached(&self, mut rows: Vec<$row>) {
+            if let Some(key) = &self.owner {
+                rows.sort_by(Model::cmp_default);
+                self.slot.put(key.clone(), Arc::new(rows));
+            }
+        }
+
+        /// Drops the cached rows; the next `all` queries.
+        pub fn invalidate(&self) {
+            self.slot.clear();
+        }
+
+        /// The cached rows for the owner's current key, without querying.
+        pub fn cached(&self) -> Option<Arc<Vec<$row>>> {
+            self.slot.get(self.owner.as_ref()?)
+        }
+
+        /// The slot's address: the same for every access on one instance.
+        #[doc(hidden)]
+        pub fn slot_ptr(&self) -> *const () {
+            (self.slot as *const Slot<$row>).cast()
+        }
+
+        fn owner(&self) -> Result<&Key> {
+            self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
+                model: self.owner_model.name,
+            })
+        }
+    };
+}
+
+mod descriptor;
+mod fields;
+pub(crate) mod fill;
+mod foreign_key;
+mod many_to_many;
+mod reverse;
+mod slot;
+mod through;
+
+pub use descriptor::{ChildKey, ForeignKeyAccess, ForeignKeyRel, ManyToManyRel, ReverseRel};
+pub use fields::{ManyToMany, Related, ReverseOneToOne};
+pub use foreign_key::{ForeignKey, OneToOne};
+pub use many_to_many::ManyToManyManager;
+pub use reverse::{reverse_one, One, RelatedManager};
+pub use slot::Slot;
+pub use through::{Links, Through, ThroughPair};

@@ -1,0 +1,349 @@
+//! The reverse side of a foreign key: the [`RelatedManager`]
+//! (`question.choices()`) and the reverse one-to-one accessor.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use diesel::expression::{AppearsOnTable, Expression};
+use diesel::query_builder::QueryFragment;
+use diesel::sql_types::BoolOrNullableBool;
+use diesel::Connection;
+use foldhash::HashSet;
+
+use super::descriptor::{ChildKey, ReverseRel};
+use super::fill::fill_reverse;
+use super::slot::Slot;
+use crate::backend::{AnyConnection, MultiBackend};
+use crate::error::{OrmError, Result};
+use crate::fetch::{resolve, FetchMode};
+use crate::meta::{Key, KeyType, ModelMeta};
+use crate::model::{inherit_fetch_mode, Model};
+use crate::query::QuerySet;
+
+/// The manager of a reverse foreign key: `question.choices()`.
+///
+/// It borrows the instance's slot; building it allocates nothing.
+/// `all` caches the rows in the slot (bound to the owner's key), `count`
+/// and `exists` use the cache when it is filled.
+pub struct RelatedManager<'a, C: Model> {
+    owner: Option<Key>,
+    /// The owner's model (its name for errors, its declared fetch mode).
+    owner_model: &'static ModelMeta,
+    /// The children's foreign key to the owner.
+    fk: &'static dyn ChildKey<C>,
+    slot: &'a Slot<C>,
+}
+
+impl<'a, C: Model> RelatedManager<'a, C> {
+    /// Used by generated accessors.
+    #[doc(hidden)]
+    pub fn new<O: Model>(owner: &'a O, rel: &ReverseRel<O, C>) -> Self {
+        RelatedManager {
+            owner: rel.owner_key(owner),
+            owner_model: O::meta(),
+            fk: rel.fk,
+            slot: (rel.slot)(owner),
+        }
+    }
+
+    /// The related rows in `C`'s default ordering: cached after the first
+    /// call (one query), zero queries afterwards.
+    pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<C>>> {
+        let key = self.owner()?;
+        self.slot
+            .get_or_fill(key, self.owner_model.fetch_mode, |slots, batch| {
+                fill_reverse(conn, self.fk, slots, self.slot.mode.get(), batch)
+            })
+    }
+
+    manager_cache_control!(C);
+
+    /// How many related rows: from the cache, or one COUNT query.
+    pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
+        let key = self.owner()?;
+        match self.slot.get(key) {
+            Some(rows) => Ok(rows.len() as i64),
+            None => self.query()?.count(conn),
+        }
+    }
+
+    /// Whether any related row exists: from the cache, or one query.
+    pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
+        let key = self.owner()?;
+        match self.slot.get(key) {
+            Some(rows) => Ok(!rows.is_empty()),
+            None => self.query()?.exists(conn),
+        }
+    }
+
+    /// A queryset over the related rows, to filter further (not cached);
+    /// what it loads takes the owner's fetch mode.
+    pub fn query(&self) -> Result<QuerySet<C>> {
+        let owner = std::slice::from_ref(self.owner()?);
+        Ok(QuerySet::new()
+            .filter_keys(self.fk.meta().column, owner)
+            .inherit_fetch_mode(self.slot.mode.get()))
+    }
+
+    /// The related rows matching `predicate` (a diesel expression on `C`'s
+    /// table), as a queryset: `question.choices().filter(choice::votes.gt(0))?`.
+    pub fn filter<E>(&self, predicate: E) -> Result<QuerySet<C>>
+    where
+        E: Expression
+            + AppearsOnTable<C::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        E::SqlType: BoolOrNullableBool,
+    {
+        Ok(self.query()?.filter(predicate))
+    }
+
+    /// The one related row matching `predicate` (one query); errors with
+    /// `NotFound` or `MultipleFound`.
+    pub fn get<E>(&self, conn: &mut AnyConnection, predicate: E) -> Result<C>
+    where
+        E: Expression
+            + AppearsOnTable<C::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        E::SqlType: BoolOrNullableBool,
+    {
+        self.filter(predicate)?.get(conn)
+    }
+
+    /// Makes `children` exactly the related rows (the foreign key must be
+    /// nullable), in one transaction: the current children come from a
+    /// filled cache (else one query), then at most one UPDATE unlinking the
+    /// others and one linking the new ones. The cache then holds `children`
+    /// in `C`'s default ordering.
+    pub fn set(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
+    where
+        C: Clone,
+    {
+        self.nullable("set")?;
+        let key = self.owner()?.clone();
+        let wanted = pks_of(children)?;
+        conn.transaction(|conn| {
+            // The current children: from a filled cache, else one query.
+            let current: Vec<Key> = match self.slot.get(&key) {
+                Some(rows) => rows
+                    .iter()
+                    .filter_map(|r| r.pk().map(|k| k.to_key()))
+                    .collect(),
+                None => self
+                    .query()?
+                    .load(conn)?
+                    .iter()
+                    .filter_map(|r| r.pk().map(|k| k.to_key()))
+                    .collect(),
+            };
+            let wanted_set: HashSet<&Key> = wanted.iter().collect();
+            let current_set: HashSet<&Key> = current.iter().collect();
+            let stale: Vec<Key> = current
+                .iter()
+                .filter(|k| !wanted_set.contains(k))
+                .cloned()
+                .collect();
+            let missing: Vec<Key> = wanted
+                .iter()
+                .filter(|k| !current_set.contains(k))
+                .cloned()
+                .collect();
+            self.point(conn, self.query()?, &stale, None)?;
+            self.point(conn, QuerySet::new(), &missing, Some(key.clone()))
+        })?;
+        for child in children.iter_mut() {
+            self.fk.set_key(child, Some(&key));
+        }
+        let mut rows = children.to_vec();
+        rows.sort_by(Model::cmp_default);
+        self.slot.put(key, Arc::new(rows));
+        Ok(())
+    }
+
+    /// Saves `child` pointing at the owner (one INSERT) and adds it to a
+    /// filled cache, in order.
+    pub fn create(&self, conn: &mut AnyConnection, mut child: C) -> Result<C>
+    where
+        C: Clone,
+    {
+        let key = self.owner()?.clone();
+        self.fk.set_key(&mut child, Some(&key));
+        inherit_fetch_mode(&child, self.slot.mode.get());
+        child.save(conn)?;
+        let pk = child.pk().map(|k| k.to_key());
+        self.slot.edit(&key, |rows| {
+            rows.retain(|r| r.pk().map(|k| k.to_key()) != pk);
+            insert_sorted(rows, child.clone());
+        });
+        Ok(child)
+    }
+
+    /// Points `children` at the owner (one UPDATE) and adds them to a filled
+    /// cache.
+    pub fn add(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
+    where
+        C: Clone,
+    {
+        let key = self.owner()?.clone();
+        let pks = pks_of(children)?;
+        conn.transaction(|conn| self.point(conn, QuerySet::new(), &pks, Some(key.clone())))?;
+        for child in children.iter_mut() {
+            self.fk.set_key(child, Some(&key));
+        }
+        let pks: HashSet<Key> = pks.into_iter().collect();
+        self.slot.edit(&key, |rows| {
+            rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())));
+            for child in children.iter() {
+                insert_sorted(rows, child.clone());
+            }
+        });
+        Ok(())
+    }
+
+    /// Unlinks `children` (one UPDATE setting the key to NULL); the foreign
+    /// key must be nullable.
+    pub fn remove(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
+    where
+        C: Clone,
+    {
+        self.nullable("remove")?;
+        let key = self.owner()?.clone();
+        let pks = pks_of(children)?;
+        conn.transaction(|conn| self.point(conn, self.query()?, &pks, None))?;
+        for child in children.iter_mut() {
+            self.fk.set_key(child, None);
+        }
+        let pks: HashSet<Key> = pks.into_iter().collect();
+        self.slot.edit(&key, |rows| {
+            rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())))
+        });
+        Ok(())
+    }
+
+    /// Unlinks every related row (one UPDATE); the cache becomes empty.
+    pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
+        self.nullable("clear")?;
+        let key = self.owner()?.clone();
+        self.query()?
+            .update_relation(conn, self.fk.meta().column, None)?;
+        self.slot.put(key, Arc::new(Vec::new()));
+        Ok(())
+    }
+
+    /// Sets the foreign key of the rows of `rows` whose key is in `pks` to
+    /// `key`: one UPDATE per IN-list chunk (none for no rows).
+    fn point(
+        &self,
+        conn: &mut AnyConnection,
+        rows: QuerySet<C>,
+        pks: &[Key],
+        key: Option<Key>,
+    ) -> Result<usize> {
+        let pk = C::meta().primary_key().name;
+        let mut updated = 0;
+        for chunk in pks.chunks(conn.backend().max_in_list()) {
+            updated += rows.clone().filter_keys(pk, chunk).update_relation(
+                conn,
+                self.fk.meta().column,
+                key.clone(),
+            )?;
+        }
+        Ok(updated)
+    }
+
+    fn nullable(&self, op: &str) -> Result<()> {
+        let rel = self.fk.meta();
+        if rel.nullable {
+            Ok(())
+        } else {
+            Err(OrmError::InvalidQuery {
+                model: C::meta().name,
+                reason: format!(
+                    "{op}() would set {}.{} to NULL, but it is not nullable; delete the rows or point them elsewhere",
+                    rel.model, rel.field
+                ),
+            })
+        }
+    }
+}
+
+pub(crate) fn pks_of<M: Model>(rows: &[M]) -> Result<Vec<Key>> {
+    rows.iter()
+        .map(|r| {
+            r.pk().map(|k| k.to_key()).ok_or(OrmError::Unsaved {
+                model: M::meta().name,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn insert_sorted<M: Model>(rows: &mut Vec<M>, row: M) {
+    let at = rows
+        .iter()
+        .position(|r| row.cmp_default(r) == Ordering::Less)
+        .unwrap_or(rows.len());
+    rows.insert(at, row);
+}
+
+/// The row a reverse one-to-one loaded: dereferences to it.
+pub struct One<C> {
+    rows: Arc<Vec<C>>,
+}
+
+impl<C> std::ops::Deref for One<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.rows[0]
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for One<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+fn one<C>(rows: Arc<Vec<C>>) -> Option<One<C>> {
+    (!rows.is_empty()).then_some(One { rows })
+}
+
+/// The reverse side of a one-to-one (`user.profile(&mut conn)?`), used by
+/// the generated accessor. A missing row is cached as `None`, so it is not
+/// queried again. Under PEERS the first access loads it for every live
+/// peer in one query; under RAISE it fails with `FetchBlocked`.
+#[doc(hidden)]
+pub fn reverse_one<O: Model, C: Model>(
+    conn: &mut AnyConnection,
+    owner: &O,
+    field: &'static str,
+    rel: &'static ReverseRel<O, C>,
+) -> Result<Option<One<C>>> {
+    let model = O::meta();
+    let slot: &Slot<C> = (rel.slot)(owner);
+    let Some(key) = rel.owner_key(owner) else {
+        return Ok(None);
+    };
+    if let Some(rows) = slot.get(&key) {
+        return Ok(one(rows));
+    }
+    // Unlike a manager's explicit `all()`, touching the accessor is what
+    // RAISE refuses.
+    let mode = slot.mode.get();
+    if resolve(mode, model.fetch_mode) == FetchMode::Raise {
+        return Err(OrmError::FetchBlocked {
+            model: model.name,
+            field,
+        });
+    }
+    let rows = slot.get_or_fill(&key, model.fetch_mode, |slots, batch| {
+        fill_reverse(conn, rel.fk, slots, mode, batch)
+    })?;
+    Ok(one(rows))
+}

@@ -1,0 +1,244 @@
+//! The SQL orm-core writes itself, built from model metadata: `SELECT`
+//! (with joins, filters, ordering and a slice), `COUNT`, `EXISTS`,
+//! `UPDATE` and `DELETE` over filters, and key lists. Values are always
+//! bound parameters and identifiers are quoted by the backend, so tables
+//! named `order` or `group` work. Filters and orderings are diesel
+//! expressions; they render themselves.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use diesel::expression::{Expression, ValidGrouping};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{ExpressionMethods, QueryResult};
+
+use crate::backend::MultiBackend;
+use crate::meta::{ColumnMeta, Key, OrderTerm};
+
+mod select;
+
+pub(crate) use select::{Count, Exists, Join, Order, Select};
+
+/// A rendered piece of SQL shared by clones of a queryset: a filter, an
+/// ordering term, a changeset.
+pub(crate) type Fragment = Arc<dyn QueryFragment<MultiBackend> + Send + Sync>;
+
+/// Marks a hand-built statement as an untyped query diesel can run:
+/// `load` decodes its rows by position, `execute` counts them.
+macro_rules! untyped_query {
+    (impl[$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> diesel::query_builder::Query for $ty {
+            type SqlType = diesel::sql_types::Untyped;
+        }
+
+        impl<$($generics)*> diesel::query_builder::QueryId for $ty {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl<$($generics)*> diesel::RunQueryDsl<crate::backend::AnyConnection> for $ty {}
+    };
+}
+pub(crate) use untyped_query;
+
+/// `"table"."column"`.
+pub(crate) fn push_column(
+    out: &mut AstPass<'_, '_, MultiBackend>,
+    table: &str,
+    column: &str,
+) -> QueryResult<()> {
+    out.push_identifier(table)?;
+    out.push_sql(".");
+    out.push_identifier(column)
+}
+
+/// ` WHERE (a) AND (b)`, nothing for no filters.
+pub(crate) fn push_where<'b>(
+    out: &mut AstPass<'_, 'b, MultiBackend>,
+    filters: &'b [Fragment],
+) -> QueryResult<()> {
+    for (i, filter) in filters.iter().enumerate() {
+        out.push_sql(if i == 0 { " WHERE (" } else { " AND (" });
+        filter.walk_ast(out.reborrow())?;
+        out.push_sql(")");
+    }
+    Ok(())
+}
+
+/// The default ordering of a table, from its metadata. NULLs sort as the
+/// smallest value on every backend (as `Option` does in Rust), so rows
+/// sorted in Rust match the database's order.
+pub(crate) fn push_default_order(
+    out: &mut AstPass<'_, '_, MultiBackend>,
+    table: &str,
+    columns: &[ColumnMeta],
+    ordering: &[OrderTerm],
+    first: &mut bool,
+) -> QueryResult<()> {
+    for term in ordering {
+        let nullable = columns.iter().any(|c| c.name == term.column && c.nullable);
+        let direction = if term.descending { " DESC" } else { " ASC" };
+        if nullable {
+            out.push_sql(if *first { " ORDER BY " } else { ", " });
+            *first = false;
+            push_column(out, table, term.column)?;
+            out.push_sql(if term.descending {
+                " IS NULL ASC"
+            } else {
+                " IS NULL DESC"
+            });
+        }
+        out.push_sql(if *first { " ORDER BY " } else { ", " });
+        *first = false;
+        push_column(out, table, term.column)?;
+        out.push_sql(direction);
+    }
+    Ok(())
+}
+
+/// A column named at run time, typed `ST` so diesel's `eq_any` can bind a
+/// list against it (`IN (...)`, or `= ANY($1)` on PostgreSQL).
+#[derive(Clone, Copy)]
+struct ColumnRef<ST> {
+    table: &'static str,
+    column: &'static str,
+    _type: PhantomData<fn() -> ST>,
+}
+
+impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> Expression
+    for ColumnRef<ST>
+{
+    type SqlType = ST;
+}
+
+impl<ST> ValidGrouping<()> for ColumnRef<ST> {
+    type IsAggregate = diesel::expression::is_aggregate::No;
+}
+
+impl<ST> QueryId for ColumnRef<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// For every backend: diesel renders `IN` per backend.
+impl<ST, DB: diesel::backend::Backend> QueryFragment<DB> for ColumnRef<ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_identifier(self.table)?;
+        out.push_sql(".");
+        out.push_identifier(self.column)
+    }
+}
+
+/// A predicate that is never true.
+struct Never;
+
+impl QueryFragment<MultiBackend> for Never {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("1 = 0");
+        Ok(())
+    }
+}
+
+/// `"table"."column" IN (keys)`: the keys bound as one list (chunk them
+/// below the backend's bind limit first). Keys of mixed kinds match
+/// nothing.
+pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) -> Fragment {
+    let ints: Option<Vec<i64>> = keys
+        .iter()
+        .map(|k| match k {
+            Key::Int(i) => Some(*i),
+            Key::Text(_) => None,
+        })
+        .collect();
+    let texts: Option<Vec<String>> = keys
+        .iter()
+        .map(|k| match k {
+            Key::Text(s) => Some(s.clone()),
+            Key::Int(_) => None,
+        })
+        .collect();
+    match (ints, texts) {
+        (_, _) if keys.is_empty() => Arc::new(Never),
+        (Some(ints), _) => Arc::new(
+            ColumnRef::<BigInt> {
+                table,
+                column,
+                _type: PhantomData,
+            }
+            .eq_any(ints),
+        ),
+        (None, Some(texts)) => Arc::new(
+            ColumnRef::<Text> {
+                table,
+                column,
+                _type: PhantomData,
+            }
+            .eq_any(texts),
+        ),
+        (None, None) => Arc::new(Never),
+    }
+}
+
+/// `"column" = key` (or `NULL`): the `SET` of an update pointing a
+/// foreign key at `key`.
+pub(crate) struct SetKey {
+    pub(crate) column: &'static str,
+    pub(crate) key: Option<Key>,
+}
+
+impl QueryFragment<MultiBackend> for SetKey {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_identifier(self.column)?;
+        out.push_sql(" = ");
+        match &self.key {
+            Some(key) => key.bind(&mut out),
+            None => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(&None),
+        }
+    }
+}
+
+/// `DELETE FROM table WHERE filters`.
+pub(crate) struct Delete<'a> {
+    pub(crate) table: &'static str,
+    pub(crate) filters: &'a [Fragment],
+}
+
+impl QueryFragment<MultiBackend> for Delete<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("DELETE FROM ");
+        out.push_identifier(self.table)?;
+        push_where(&mut out, self.filters)
+    }
+}
+
+untyped_query!(impl['a] Delete<'a>);
+
+/// `UPDATE table SET changes WHERE filters`.
+pub(crate) struct Update<'a> {
+    pub(crate) table: &'static str,
+    pub(crate) changes: &'a (dyn QueryFragment<MultiBackend> + Send + Sync),
+    pub(crate) filters: &'a [Fragment],
+}
+
+impl QueryFragment<MultiBackend> for Update<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        out.push_identifier(self.table)?;
+        out.push_sql(" SET ");
+        self.changes.walk_ast(out.reborrow())?;
+        push_where(&mut out, self.filters)
+    }
+}
+
+untyped_query!(impl['a] Update<'a>);
+
+/// A boolean diesel expression kept as a fragment: `Nullable<Bool>` or
+/// `Bool` predicates render the same.
+pub(crate) fn predicate<E>(expression: E) -> Fragment
+where
+    E: Expression + QueryFragment<MultiBackend> + Send + Sync + 'static,
+    E::SqlType: diesel::sql_types::BoolOrNullableBool,
+{
+    Arc::new(expression)
+}

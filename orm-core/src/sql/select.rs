@@ -1,0 +1,171 @@
+//! `SELECT` with joins, and the `COUNT` / `EXISTS` forms of one.
+
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::BigInt;
+use diesel::QueryResult;
+
+use super::{push_column, push_default_order, push_where, untyped_query, Fragment};
+use crate::backend::MultiBackend;
+use crate::meta::{ColumnMeta, ModelMeta};
+
+/// `LEFT OUTER JOIN table AS alias ON alias.on = parent.parent_column`,
+/// selecting the joined table's `columns` after the ones before it.
+pub(crate) struct Join {
+    pub(crate) table: &'static str,
+    pub(crate) alias: String,
+    /// The joined column, in this table.
+    pub(crate) on: &'static str,
+    /// The root table or the alias of the join this one hangs from.
+    pub(crate) parent: String,
+    /// The column it matches, in the parent.
+    pub(crate) parent_column: &'static str,
+    pub(crate) columns: &'static [ColumnMeta],
+}
+
+/// The `ORDER BY` of a select.
+#[derive(Clone, Copy)]
+pub(crate) enum Order<'a> {
+    /// The root model's default ordering.
+    Default,
+    /// Terms the queryset chose (none: unordered).
+    Terms(&'a [Fragment]),
+}
+
+/// `SELECT root.*, joined.* FROM root LEFT OUTER JOIN … WHERE … ORDER BY …
+/// LIMIT … OFFSET …`, every column named, in table order.
+pub(crate) struct Select<'a> {
+    pub(crate) root: &'static ModelMeta,
+    pub(crate) joins: &'a [Join],
+    pub(crate) filters: &'a [Fragment],
+    pub(crate) order: Order<'a>,
+    /// Then by the root's key (a stable order for chunked reads).
+    pub(crate) by_key: bool,
+    /// Set with [`sliced`](Self::sliced).
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+impl<'a> Select<'a> {
+    /// All rows of `root` with `filters`, in `order`, not sliced.
+    pub(crate) fn new(
+        root: &'static ModelMeta,
+        joins: &'a [Join],
+        filters: &'a [Fragment],
+        order: Order<'a>,
+    ) -> Self {
+        Select {
+            root,
+            joins,
+            filters,
+            order,
+            by_key: false,
+            limit: None,
+            offset: None,
+        }
+    }
+
+    /// ` FROM … WHERE … ORDER BY … LIMIT … OFFSET …`.
+    fn walk_from<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        let root = self.root;
+        out.push_sql(" FROM ");
+        out.push_identifier(root.table)?;
+        for join in self.joins {
+            out.push_sql(" LEFT OUTER JOIN ");
+            out.push_identifier(join.table)?;
+            out.push_sql(" AS ");
+            out.push_identifier(&join.alias)?;
+            out.push_sql(" ON ");
+            push_column(out, &join.alias, join.on)?;
+            out.push_sql(" = ");
+            push_column(out, &join.parent, join.parent_column)?;
+        }
+        push_where(out, self.filters)?;
+        let mut first = true;
+        match self.order {
+            Order::Default => {
+                push_default_order(out, root.table, root.columns, root.ordering, &mut first)?
+            }
+            Order::Terms(terms) => {
+                for term in terms {
+                    out.push_sql(if first { " ORDER BY " } else { ", " });
+                    first = false;
+                    term.walk_ast(out.reborrow())?;
+                }
+            }
+        }
+        if self.by_key {
+            out.push_sql(if first { " ORDER BY " } else { ", " });
+            push_column(out, root.table, root.primary_key().name)?;
+            out.push_sql(" ASC");
+        }
+        if let Some(limit) = &self.limit {
+            out.push_sql(" LIMIT ");
+            out.push_bind_param::<BigInt, i64>(limit)?;
+        }
+        if let Some(offset) = &self.offset {
+            out.push_sql(" OFFSET ");
+            out.push_bind_param::<BigInt, i64>(offset)?;
+        }
+        Ok(())
+    }
+
+    /// Slices the rows. SQLite and MySQL refuse OFFSET without LIMIT: an
+    /// offset alone comes with the largest limit.
+    pub(crate) fn sliced(mut self, limit: Option<i64>, offset: Option<i64>) -> Self {
+        self.limit = limit.or(offset.map(|_| i64::MAX));
+        self.offset = offset;
+        self
+    }
+}
+
+impl QueryFragment<MultiBackend> for Select<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        let root = self.root.columns.iter().map(|c| (self.root.table, c));
+        let joined = self
+            .joins
+            .iter()
+            .flat_map(|j| j.columns.iter().map(move |c| (j.alias.as_str(), c)));
+        for (i, (table, column)) in root.chain(joined).enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            push_column(&mut out, table, column.name)?;
+        }
+        self.walk_from(&mut out)
+    }
+}
+
+untyped_query!(impl['a] Select<'a>);
+
+/// `SELECT COUNT(*)` of a select's rows; a sliced select is counted as a
+/// subquery, so the slice applies.
+pub(crate) struct Count<'a>(pub(crate) Select<'a>);
+
+impl QueryFragment<MultiBackend> for Count<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        if self.0.limit.is_none() && self.0.offset.is_none() {
+            out.push_sql("SELECT COUNT(*)");
+            return self.0.walk_from(&mut out);
+        }
+        out.push_sql("SELECT COUNT(*) FROM (SELECT 1 AS ");
+        out.push_identifier("one")?;
+        self.0.walk_from(&mut out)?;
+        out.push_sql(") AS ");
+        out.push_identifier("__orm_sliced")
+    }
+}
+
+untyped_query!(impl['a] Count<'a>);
+
+/// `SELECT 1 … LIMIT 1`: whether a select has any row.
+pub(crate) struct Exists<'a>(pub(crate) Select<'a>);
+
+impl QueryFragment<MultiBackend> for Exists<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT 1");
+        self.0.walk_from(&mut out)
+    }
+}
+
+untyped_query!(impl['a] Exists<'a>);

@@ -1,0 +1,162 @@
+//! Rules across fields, checked once the struct is parsed: one primary
+//! key, distinct column names, at most 32 columns, unambiguous reverse
+//! sides, and attributes that name fields (`ordering`, `unique_together`).
+//! Every problem is pushed to `errors`; nothing stops at the first.
+
+use crate::ast::{Column, Field, FieldKind, Model, Order, Reverse};
+use crate::ctx::Errors;
+
+/// diesel's table limit with its `32-column-tables` feature.
+pub const MAX_COLUMNS: usize = 32;
+
+/// Checks `model`, and resolves its `ordering` and `unique_together`
+/// attributes into the fields they name (dropping the terms in error).
+pub fn check(model: &mut Model, errors: &mut Errors) {
+    primary_key(model, errors);
+    reverse_names(model, errors);
+    columns(model, errors);
+    ordering(model, errors);
+    unique_together(model, errors);
+}
+
+fn primary_key(model: &Model, errors: &mut Errors) {
+    // Primary key: exactly one field marked #[orm(primary_key)].
+    let pks: Vec<(&Field, &Column)> = model.columns().filter(|(_, c)| c.primary_key).collect();
+    for (field, column) in pks.iter().skip(1) {
+        errors.push(
+            column.pk_span.unwrap_or_else(|| field.ident.span()),
+            format!(
+                "a model has exactly one primary key, and `{}` already is it; remove #[orm(primary_key)] from `{}`",
+                pks[0].0.ident, field.ident
+            ),
+        );
+    }
+    if pks.is_empty() {
+        errors.push(
+            model.ident.span(),
+            "a model needs a primary key: mark one field #[orm(primary_key)], like `#[orm(primary_key)] id: Option<i64>` for an auto-increment key",
+        );
+    }
+}
+
+fn reverse_names(model: &Model, errors: &mut Errors) {
+    // Two reverse fields cannot reverse the same relation of the same model.
+    let reverses: Vec<(&Field, &Reverse)> = model
+        .fields
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FieldKind::Reverse(r)
+            | FieldKind::ReverseOneToOne(r)
+            | FieldKind::ReverseManyToMany(r) => Some((f, &**r)),
+            _ => None,
+        })
+        .collect();
+    for (i, (field, r)) in reverses.iter().enumerate() {
+        let same = |(_, o): &&(&Field, &Reverse)| {
+            o.fk_field == r.fk_field
+                && quote::ToTokens::to_token_stream(&o.child).to_string()
+                    == quote::ToTokens::to_token_stream(&r.child).to_string()
+        };
+        if let Some((first, _)) = reverses[..i].iter().find(same) {
+            errors.push(
+                r.fk_field.span(),
+                format!(
+                    "conflicting reverse names: `{}` and `{}` both reverse `{}`; keep one of them",
+                    first.ident, field.ident, r.fk_field
+                ),
+            );
+        }
+    }
+}
+
+fn columns(model: &Model, errors: &mut Errors) {
+    // Column names are unique, and there are at most 32 (diesel's limit).
+    let columns: Vec<(&Field, &Column)> = model.columns().collect();
+    if let Some((field, _)) = columns.get(MAX_COLUMNS) {
+        errors.push(
+            field.ident.span(),
+            format!("a model maps at most {MAX_COLUMNS} columns; mark extra fields #[orm(skip)] or split the model"),
+        );
+    }
+    for (i, (field, column)) in columns.iter().enumerate() {
+        // The diesel column name too: a foreign key `author` is `author_id`.
+        if let Some((first, _)) = columns[..i]
+            .iter()
+            .find(|(_, c)| c.rust_name == column.rust_name && c.name != column.name)
+        {
+            errors.push(
+                field.ident.span(),
+                format!(
+                    "field `{}` and field `{}` both become the diesel column `{}`; rename one of the fields",
+                    first.ident, field.ident, column.rust_name
+                ),
+            );
+        }
+        if let Some((first, _)) = columns[..i].iter().find(|(_, c)| c.name == column.name) {
+            errors.push(
+                field.ident.span(),
+                format!(
+                    "column `{}` is already used by field `{}`; give one of them another name with #[orm(column = \"...\")]",
+                    column.name, first.ident
+                ),
+            );
+        }
+    }
+}
+
+fn ordering(model: &mut Model, errors: &mut Errors) {
+    let columns: Vec<(&Field, &Column)> = model.columns().collect();
+    // Ordering terms name stored fields.
+    if let Some(ordering) = &model.ordering_attr {
+        let mut terms = Vec::new();
+        for raw in ordering.value.split(',') {
+            let raw = raw.trim();
+            let (descending, name) = match raw.strip_prefix('-') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, raw),
+            };
+            let known = columns.iter().any(|(f, _)| f.ident == name);
+            if name.is_empty() {
+                errors.push(
+                    ordering.span,
+                    "empty ordering term: write a comma-separated list of stored fields, each optionally prefixed with `-`, like \"-pub_date, id\"",
+                );
+                continue;
+            }
+            if !known {
+                let fields: Vec<String> =
+                    columns.iter().map(|(f, _)| f.ident.to_string()).collect();
+                errors.push(
+                    ordering.span,
+                    format!(
+                        "bad ordering term `{raw}`: expected a comma-separated list of stored fields, each optionally prefixed with `-` for descending (like \"-pub_date, id\"); fields are: {}",
+                        fields.join(", ")
+                    ),
+                );
+                continue;
+            }
+            terms.push(Order {
+                field: name.to_owned(),
+                descending,
+            });
+        }
+        model.ordering = terms;
+    }
+}
+
+fn unique_together(model: &mut Model, errors: &mut Errors) {
+    if let Some(lit) = &model.unique_together_attr {
+        let mut names = Vec::new();
+        for name in lit.value.split(',').map(str::trim) {
+            if model.columns().any(|(f, _)| f.ident == name) {
+                names.push(name.to_owned());
+            } else {
+                errors.push(
+                    lit.span,
+                    format!("`unique_together` names stored fields separated by commas; `{name}` is not one"),
+                );
+            }
+        }
+        model.unique_together = names;
+    }
+}

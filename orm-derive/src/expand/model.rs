@@ -1,0 +1,237 @@
+//! `impl Model`: the key, row decoding, column binding, the relation
+//! visitor, the default ordering in Rust, and the plain fields forms write.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::col;
+use crate::ast::{FieldKind, Model};
+
+pub fn model_impl(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let module = &model.module;
+    let (pk_field, pk) = model.primary_key();
+    let pk_ident = &pk_field.ident;
+    let pk_ty = &pk.value_ty;
+
+    let pk_value = if pk.auto_increment {
+        quote!(::core::clone::Clone::clone(&self.#pk_ident))
+    } else {
+        quote!(::core::option::Option::Some(::core::clone::Clone::clone(&self.#pk_ident)))
+    };
+    let set_pk = if pk.auto_increment {
+        quote!(self.#pk_ident = key;)
+    } else {
+        quote! {
+            if let ::core::option::Option::Some(key) = key {
+                self.#pk_ident = key;
+            }
+        }
+    };
+    let from_row = from_row(model);
+    let bind_arms = model.columns().enumerate().map(|(i, (f, c))| {
+        let index = Literal::usize_unsuffixed(i);
+        let field = &f.ident;
+        let column = col(model, c);
+        let bind = if c.relation.is_some() {
+            quote!(self.#field.bind(out))
+        } else if c.auto_increment {
+            quote!(out.push_bind_param::<diesel::sql_types::Nullable<diesel::dsl::SqlTypeOf<#column>>, _>(&self.#field))
+        } else {
+            quote!(out.push_bind_param::<diesel::dsl::SqlTypeOf<#column>, _>(&self.#field))
+        };
+        quote!(#index => #bind,)
+    });
+    let relations = relation_arms(model);
+    let relation_mut_arms: Vec<TokenStream> = relation_fields(model)
+        .into_iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let index = Literal::usize_unsuffixed(i);
+            quote!(#index => ::core::option::Option::Some(&mut self.#field),)
+        })
+        .collect();
+    let visitor = (!relations.is_empty()).then(|| quote! {
+        fn relation(&self, index: usize) -> ::core::option::Option<::orm_core::__private::RelationRef<'_>> {
+            match index {
+                #(#relations)*
+                _ => ::core::option::Option::None,
+            }
+        }
+
+        fn relation_mut(
+            &mut self,
+            index: usize,
+        ) -> ::core::option::Option<&mut dyn ::orm_core::__private::RelationField> {
+            match index {
+                #(#relation_mut_arms)*
+                _ => ::core::option::Option::None,
+            }
+        }
+    });
+    let cmp_terms: Vec<TokenStream> = model.ordering.iter().map(|o| {
+        let (field, column) = model
+            .columns()
+            .find(|(f, _)| f.ident == o.field)
+            .expect("validated: ordering names a stored field");
+        let ident = &field.ident;
+        let (a, b) = if column.relation.is_some() {
+            (quote!(&self.#ident.key()), quote!(&other.#ident.key()))
+        } else {
+            (quote!(&self.#ident), quote!(&other.#ident))
+        };
+        let cmp = quote!(::core::cmp::PartialOrd::partial_cmp(#a, #b).unwrap_or(::core::cmp::Ordering::Equal));
+        if o.descending {
+            quote!(.then_with(|| #cmp.reverse()))
+        } else {
+            quote!(.then_with(|| #cmp))
+        }
+    }).collect();
+    let cmp_default = (!cmp_terms.is_empty()).then(|| {
+        quote! {
+            fn cmp_default(&self, other: &Self) -> ::core::cmp::Ordering {
+                ::core::cmp::Ordering::Equal #(#cmp_terms)*
+            }
+        }
+    });
+    let field_arms = model
+        .columns()
+        .enumerate()
+        .filter(|(_, (_, c))| c.relation.is_none())
+        .map(|(i, (f, _))| {
+            let index = Literal::usize_unsuffixed(i);
+            let field = &f.ident;
+            quote!(#index => ::core::option::Option::Some(&mut self.#field),)
+        });
+    quote! {
+        #[automatically_derived]
+        impl ::orm_core::Model for #ident {
+            type Table = #module::table;
+            type Key = #pk_ty;
+
+            #[inline]
+            fn meta() -> &'static ::orm_core::ModelMeta {
+                &META
+            }
+
+            #[inline]
+            fn pk(&self) -> ::core::option::Option<#pk_ty> {
+                #pk_value
+            }
+
+            fn set_pk(&mut self, key: ::core::option::Option<#pk_ty>) {
+                #set_pk
+            }
+
+            fn from_row(
+                row: &dyn ::orm_core::__private::RawRow,
+                start: usize,
+            ) -> diesel::deserialize::Result<Self> {
+                #from_row
+            }
+
+            fn bind_column<'b>(
+                &'b self,
+                column: usize,
+                out: &mut diesel::query_builder::AstPass<'_, 'b, ::orm_core::MultiBackend>,
+            ) -> diesel::QueryResult<()> {
+                match column {
+                    #(#bind_arms)*
+                    _ => ::core::result::Result::Err(diesel::result::Error::QueryBuilderError(
+                        ::core::convert::From::from("no such column"),
+                    )),
+                }
+            }
+
+            #visitor
+
+            #cmp_default
+
+            fn field_mut(&mut self, column: usize) -> ::core::option::Option<&mut dyn ::core::any::Any> {
+                match column {
+                    #(#field_arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    }
+}
+
+/// The struct built from a row: each column read at its position in
+/// table order; relations unloaded; skipped fields defaulted.
+fn from_row(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let mut position = 0usize;
+    let fields = model.fields.iter().map(|f| {
+        let field = &f.ident;
+        let FieldKind::Column(c) = &f.kind else {
+            return quote!(#field: ::core::default::Default::default());
+        };
+        let column = col(model, c);
+        let index = Literal::usize_unsuffixed(position);
+        position += 1;
+        let value = quote! {
+            ::orm_core::__private::read::<diesel::dsl::SqlTypeOf<#column>, _>(row, start + #index)?
+        };
+        if c.relation.is_some() {
+            if c.nullable {
+                quote!(#field: ::orm_core::ForeignKey::from_optional_key(#value))
+            } else {
+                quote!(#field: ::orm_core::ForeignKey::from_key(#value))
+            }
+        } else if c.auto_increment {
+            quote!(#field: ::core::option::Option::Some(#value))
+        } else {
+            quote!(#field: #value)
+        }
+    });
+    let fields: Vec<TokenStream> = fields.collect();
+    quote!(::core::result::Result::Ok(#ident { #(#fields,)* }))
+}
+
+/// The relation fields, in declaration order (the visitor's indexes).
+fn relation_fields(model: &Model) -> Vec<&syn::Ident> {
+    model
+        .fields
+        .iter()
+        .filter(|f| match &f.kind {
+            FieldKind::Column(c) => c.relation.is_some(),
+            FieldKind::Skip => false,
+            _ => true,
+        })
+        .map(|f| &f.ident)
+        .collect()
+}
+
+/// `index => RelationRef` for each relation field: a to-one field with
+/// its column position, a to-many one with the owner key it is bound to.
+fn relation_arms(model: &Model) -> Vec<TokenStream> {
+    let columns: Vec<&syn::Ident> = model.columns().map(|(f, _)| &f.ident).collect();
+    let mut index = 0usize;
+    let mut arms = Vec::new();
+    for f in &model.fields {
+        let field = &f.ident;
+        let konst = super::relations::descriptor_ident(field);
+        let value = match &f.kind {
+            FieldKind::Column(c) if c.relation.is_some() => {
+                let position = columns
+                    .iter()
+                    .position(|c| *c == field)
+                    .expect("a relation column is a column");
+                let position = Literal::usize_unsuffixed(position);
+                quote!(::orm_core::__private::RelationRef::to_one(&self.#field, #position))
+            }
+            FieldKind::Reverse(_) | FieldKind::ReverseOneToOne(_) => {
+                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, Self::#konst.owner_key(self)))
+            }
+            FieldKind::ManyToMany(_) | FieldKind::ReverseManyToMany(_) => {
+                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, Self::#konst.through.owner_key(self)))
+            }
+            _ => continue,
+        };
+        let at = Literal::usize_unsuffixed(index);
+        index += 1;
+        arms.push(quote!(#at => ::core::option::Option::Some(#value),));
+    }
+    arms
+}

@@ -1,0 +1,473 @@
+//! Relation items: the typed descriptors (hidden constants), the public
+//! relation constants (`Choice::QUESTION`), the accessors
+//! (`choice.question(conn)`, `question.choices()`), the through models of
+//! many-to-many fields, and the compile-time checks of relations.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{fetch_mode_tokens, option_str, unique_check, unique_marker};
+use crate::ast::{
+    snake_case, Column, ColumnType, Field, ManyToManyField, Model, Relation, Through,
+};
+use crate::types::SqlKind;
+
+/// `__REL_QUESTION` for the field `question`: its hidden descriptor.
+pub fn descriptor_ident(field: &syn::Ident) -> syn::Ident {
+    let name = field.to_string();
+    format_ident!(
+        "__REL_{}",
+        name.trim_start_matches("r#").to_uppercase(),
+        span = field.span()
+    )
+}
+
+/// `QUESTION` for the field `question`: its public relation constant.
+fn const_ident(field: &syn::Ident) -> syn::Ident {
+    let name = field.to_string();
+    format_ident!(
+        "{}",
+        name.trim_start_matches("r#").to_uppercase(),
+        span = field.span()
+    )
+}
+
+/// `__THROUGH_TAGS` (and `__THROUGH_TAGS_REVERSE`) for the many-to-many `tags`.
+fn through_const(field: &syn::Ident, reverse: bool) -> syn::Ident {
+    let name = field.to_string().trim_start_matches("r#").to_uppercase();
+    let suffix = if reverse { "_REVERSE" } else { "" };
+    format_ident!("__THROUGH_{}{}", name, suffix, span = field.span())
+}
+
+/// Whether a column can be joined on as a key: the primary key, or a
+/// unique non-null integer or text column (or a one-to-one).
+fn is_unique_key(column: &Column) -> bool {
+    if column.relation.is_some() {
+        return column.unique;
+    }
+    let keyable =
+        matches!(column.sql, ColumnType::Plain(kind) if kind.is_integer() || kind == SqlKind::Text);
+    keyable && (column.auto_increment || !column.nullable) && (column.unique || column.primary_key)
+}
+
+/// The inherent impl: unique markers, descriptors, relation constants and
+/// accessors.
+pub fn inherent(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let unique_markers = model.columns().map(|(f, c)| {
+        let marker = unique_marker(&f.ident);
+        let kind = if is_unique_key(c) {
+            quote!(Unique)
+        } else {
+            quote!(NotUnique)
+        };
+        quote! {
+            #[doc(hidden)]
+            pub fn #marker() -> ::orm_core::__private::#kind {
+                ::orm_core::__private::#kind
+            }
+        }
+    });
+    let forward = model
+        .relations()
+        .map(|(f, c, r)| forward_items(model, f, c, r));
+    let reverse = model.reverses().map(|(f, r)| {
+        let (field, child) = (&f.ident, &r.child);
+        let konst = descriptor_ident(field);
+        let public = const_ident(field);
+        let fk = descriptor_ident(&r.fk_field);
+        let name = field.to_string();
+        let doc = format!("The `{field}` manager: its rows are cached in this instance, bound to the key they were loaded for.");
+        let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
+        quote! {
+            #[doc(hidden)]
+            pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
+                field: #name,
+                fk: &<#child>::#fk,
+                slot: |m| m.#field.__slot(),
+            };
+
+            #[doc = #const_doc]
+            pub const #public: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(&Self::#konst);
+
+            #[doc = #doc]
+            #[inline]
+            pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
+                ::orm_core::RelatedManager::new(self, &Self::#konst)
+            }
+        }
+    });
+    let reverse_one = model.reverse_one_to_one().map(|(f, r)| {
+        let (field, child) = (&f.ident, &r.child);
+        let konst = descriptor_ident(field);
+        let public = const_ident(field);
+        let fk = descriptor_ident(&r.fk_field);
+        let name = field.to_string();
+        let doc = format!(
+            "The `{field}` one-to-one (the reverse side): loaded on first access, then cached in this instance, a missing row as `None`."
+        );
+        let const_doc = format!("The `{field}` relation, for `select_related` (a join) and `prefetch_related` paths.");
+        let unique = unique_check(&quote!(#child), &r.fk_field);
+        quote! {
+            #[doc(hidden)]
+            pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
+                field: #name,
+                fk: &<#child>::#fk,
+                slot: |m| m.#field.__slot(),
+            };
+
+            #[doc = #const_doc]
+            pub const #public: ::orm_core::ToOneRel<#ident, #child> = ::orm_core::Rel::to_one(&Self::#konst);
+
+            #[doc = #doc]
+            #[inline]
+            pub fn #field(
+                &self,
+                conn: &mut ::orm_core::AnyConnection,
+            ) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
+                #unique
+                ::orm_core::__private::reverse_one(conn, self, #name, &Self::#konst)
+            }
+        }
+    });
+    let many = model
+        .many_to_many()
+        .map(|(f, m)| many_to_many_items(model, f, m));
+    let reverse_many = model.reverse_many_to_many().map(|(f, r)| {
+        let (field, owner) = (&f.ident, &r.child);
+        let konst = descriptor_ident(field);
+        let public = const_ident(field);
+        let through = through_const(&r.fk_field, true);
+        let name = field.to_string();
+        let doc = format!("The `{field}` many-to-many manager (the reverse side), cached in this instance.");
+        let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
+        quote! {
+            #[doc(hidden)]
+            pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #owner> = ::orm_core::__private::ManyToManyRel {
+                field: #name,
+                forward: false,
+                through: &<#owner>::#through,
+                slot: |m| m.#field.__slot(),
+            };
+
+            #[doc = #const_doc]
+            pub const #public: ::orm_core::Rel<#ident, #owner> = ::orm_core::Rel::new(&Self::#konst);
+
+            #[doc = #doc]
+            #[inline]
+            pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner> {
+                ::orm_core::ManyToManyManager::new(self, &Self::#konst)
+            }
+        }
+    });
+    let objects = quote! {
+        /// A queryset over all rows, in the model's default ordering.
+        #[inline]
+        pub fn objects() -> ::orm_core::QuerySet<Self> {
+            ::orm_core::QuerySet::new()
+        }
+    };
+    let items: Vec<TokenStream> = std::iter::once(objects)
+        .chain(unique_markers)
+        .chain(forward)
+        .chain(reverse)
+        .chain(reverse_one)
+        .chain(many)
+        .chain(reverse_many)
+        .collect();
+    quote! {
+        #[automatically_derived]
+        #[allow(clippy::declare_interior_mutable_const)]
+        impl #ident {
+            #(#items)*
+        }
+    }
+}
+
+/// A foreign key or one-to-one: its descriptor, constant, accessor and
+/// setter.
+fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> TokenStream {
+    let ident = &model.ident;
+    let model_name = ident.to_string();
+    let field = &f.ident;
+    let field_name = field.to_string();
+    let column = &c.name;
+    let (target, key_ty) = (&r.target, &r.key_ty);
+    let konst = descriptor_ident(field);
+    let public = const_ident(field);
+    let setter = format_ident!("set_{}", field.to_string().trim_start_matches("r#"));
+    let to_field = option_str(r.to_field.as_deref());
+    let nullable = c.nullable;
+    let fetch_mode = fetch_mode_tokens(r.fetch_mode.or(model.fetch_mode));
+    // The value a target is referenced by: its key, or its `to_field`
+    // (converted, so a mismatch is reported once, by the checks).
+    let target_key = match (&r.to_field, r.to_field_span) {
+        (Some(name), Some(span)) => {
+            let to = syn::Ident::new(name, span);
+            quote_spanned! {span=>
+                |t| ::orm_core::KeyType::from_key(&::orm_core::KeyType::to_key(&t.#to))
+            }
+        }
+        _ => quote! {
+            |t| <#target as ::orm_core::Model>::pk(t)
+                .and_then(|k| ::orm_core::KeyType::from_key(&::orm_core::KeyType::to_key(&k)))
+        },
+    };
+    let doc = format!(
+        "The `{field_name}` relation: loaded on first access (one query), then returned from the instance's cache with no query."
+    );
+    let const_doc = format!(
+        "The `{field_name}` relation, for `select_related` (a join) and `prefetch_related` paths."
+    );
+    let setter_doc = format!(
+        "Points `{field_name}` at `target` (through the value it is referenced by) and caches it: the next access costs no query."
+    );
+    let accessor = if nullable {
+        quote! {
+            pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<&#target>> {
+                self.#field.load(conn, &Self::#konst)
+            }
+        }
+    } else {
+        quote! {
+            pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<&#target> {
+                self.#field.load(conn, &Self::#konst)?.ok_or_else(|| ::orm_core::OrmError::RelationUnset {
+                    model: #model_name,
+                    field: #field_name,
+                })
+            }
+        }
+    };
+    quote! {
+        #[doc(hidden)]
+        pub const #konst: ::orm_core::__private::ForeignKeyRel<#ident, #target, #key_ty> = ::orm_core::__private::ForeignKeyRel {
+            meta: &::orm_core::RelationMeta {
+                model: #model_name,
+                field: #field_name,
+                column: #column,
+                target_meta: <#target as ::orm_core::Model>::meta,
+                to_field: #to_field,
+                nullable: #nullable,
+                fetch_mode: #fetch_mode,
+            },
+            field: |m| &m.#field,
+            field_mut: |m| &mut m.#field,
+            target_key: #target_key,
+        };
+
+        #[doc = #const_doc]
+        pub const #public: ::orm_core::ToOneRel<#ident, #target> = ::orm_core::Rel::to_one(&Self::#konst);
+
+        #[doc = #doc]
+        #[inline]
+        #accessor
+
+        #[doc = #setter_doc]
+        pub fn #setter(&mut self, target: #target) {
+            Self::#konst.assign(self, target);
+        }
+    }
+}
+
+fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> TokenStream {
+    let ident = &model.ident;
+    let field = &f.ident;
+    let target = &m.target;
+    let through = match &m.through {
+        Through::Auto { .. } => {
+            let t = through_ident(model, field);
+            quote!(#t)
+        }
+        Through::Model { ty, .. } => quote!(#ty),
+    };
+    let (owner_field, target_field) = through_fields(model, m);
+    let (owner_rel, target_rel) = (
+        descriptor_ident(&owner_field),
+        descriptor_ident(&target_field),
+    );
+    let (pair, reverse_pair) = (through_const(field, false), through_const(field, true));
+    let konst = descriptor_ident(field);
+    let public = const_ident(field);
+    let name = field.to_string();
+    let doc = format!("The `{field}` many-to-many manager: its rows are cached in this instance, bound to its key.");
+    let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
+    quote! {
+        #[doc(hidden)]
+        pub const #pair: ::orm_core::__private::ThroughPair<#through, #ident, #target> = ::orm_core::__private::ThroughPair {
+            owner: &<#through>::#owner_rel,
+            target: &<#through>::#target_rel,
+        };
+
+        #[doc(hidden)]
+        pub const #reverse_pair: ::orm_core::__private::ThroughPair<#through, #target, #ident> = ::orm_core::__private::ThroughPair {
+            owner: &<#through>::#target_rel,
+            target: &<#through>::#owner_rel,
+        };
+
+        #[doc(hidden)]
+        pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #target> = ::orm_core::__private::ManyToManyRel {
+            field: #name,
+            forward: true,
+            through: &Self::#pair,
+            slot: |m| m.#field.__slot(),
+        };
+
+        #[doc = #const_doc]
+        pub const #public: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(&Self::#konst);
+
+        #[doc = #doc]
+        #[inline]
+        pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #target> {
+            ::orm_core::ManyToManyManager::new(self, &Self::#konst)
+        }
+    }
+}
+
+/// `impl Relations` (the writable relations, for model forms) and the
+/// compile-time checks of the forward relations: without `to_field` the
+/// stored key must be the target's key type; with one, that field must
+/// exist on the target and be unique (or joins would repeat rows).
+pub fn checks(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let visits: Vec<TokenStream> = model
+        .relations()
+        .map(|(f, _, _)| {
+            let public = const_ident(&f.ident);
+            quote!(visitor.visit(#ident::#public.erased());)
+        })
+        .chain(model.many_to_many().map(|(f, _)| {
+            let public = const_ident(&f.ident);
+            quote!(visitor.visit(#ident::#public);)
+        }))
+        .collect();
+    let key_checks: Vec<TokenStream> = model
+        .relations()
+        .map(|(_, _, r)| {
+            let target = &r.target;
+            match (&r.to_field, r.to_field_span) {
+                (Some(name), Some(span)) => {
+                    let field = syn::Ident::new(name, span);
+                    let unique = unique_check(&quote!(#target), &field);
+                    quote_spanned! {span=>
+                        #unique
+                    }
+                }
+                _ => {
+                    let key_ty = &r.key_ty;
+                    quote_spanned! {key_ty.span()=>
+                        fn key_matches<T: ::orm_core::Model<Key = #key_ty>>() {}
+                        key_matches::<#target>();
+                    }
+                }
+            }
+        })
+        .collect();
+    let visit = (!visits.is_empty()).then(|| {
+        quote! {
+            fn visit_relations<V: ::orm_core::RelationVisitor<Self>>(visitor: &mut V) {
+                #(#visits)*
+            }
+        }
+    });
+    let checks = (!key_checks.is_empty()).then(|| {
+        quote! {
+            #[allow(dead_code)]
+            fn __orm_checks() {
+                #({ #key_checks })*
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::orm_core::Relations for #ident {
+            #visit
+        }
+
+        #checks
+    }
+}
+
+/// `UserGroups` for `User.groups`.
+pub fn through_ident(model: &Model, field: &syn::Ident) -> syn::Ident {
+    let camel: String = field
+        .to_string()
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
+    format_ident!("{}{}", model.ident, camel, span = field.span())
+}
+
+/// The names of the through model's two foreign keys: (to owner, to target).
+fn through_fields(model: &Model, m: &ManyToManyField) -> (syn::Ident, syn::Ident) {
+    if let Through::Model {
+        fields: Some((a, b)),
+        ..
+    } = &m.through
+    {
+        return (a.clone(), b.clone());
+    }
+    let owner = snake_case(&model.ident.to_string());
+    let target = match &m.target {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| snake_case(&s.ident.to_string())),
+        _ => None,
+    }
+    .unwrap_or_else(|| "target".into());
+    if owner == target {
+        (
+            format_ident!("from_{}", owner),
+            format_ident!("to_{}", target),
+        )
+    } else {
+        (format_ident!("{}", owner), format_ident!("{}", target))
+    }
+}
+
+/// The generated through model of an auto many-to-many.
+pub fn through_models(model: &Model) -> TokenStream {
+    let items = model.many_to_many().filter_map(|(f, m)| {
+        let Through::Auto { table } = &m.through else {
+            return None;
+        };
+        let name = through_ident(model, &f.ident);
+        let table = if table.is_empty() {
+            format!("{}_{}", model.table, f.ident)
+        } else {
+            table.clone()
+        };
+        let owner = &model.ident;
+        let owner_key = &model.primary_key().1.value_ty;
+        let target = &m.target;
+        let target_key = &m.key_ty;
+        let (owner_field, target_field) = through_fields(model, m);
+        let unique = format!("{owner_field}, {target_field}");
+        let doc = format!("The through table of `{owner}.{}` (`{table}`), generated by the derive.", f.ident);
+        Some(quote! {
+            #[doc = #doc]
+            #[derive(::orm_core::Model, ::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default, ::core::cmp::PartialEq)]
+            #[orm(table = #table, unique_together = #unique)]
+            pub struct #name {
+                /// The link's own key.
+                #[orm(primary_key)]
+                pub id: ::core::option::Option<i64>,
+                /// The owner side.
+                #[orm(on_delete = "cascade", index)]
+                pub #owner_field: ::orm_core::ForeignKey<#owner, #owner_key>,
+                /// The target side.
+                #[orm(on_delete = "cascade", index)]
+                pub #target_field: ::orm_core::ForeignKey<#target, #target_key>,
+            }
+        })
+    });
+    quote!(#(#items)*)
+}
