@@ -96,6 +96,10 @@ backend_tests! {
         assert!(late.exists(&mut conn)?);
         assert!(!late.clone().limit(0).exists(&mut conn)?);
         assert_eq!(late.clone().limit(0).count(&mut conn)?, 0);
+        // A sliced count is one COUNT over a subquery: no row is loaded.
+        let (sliced, log) = orm_core::capture_queries(&mut conn, |c| late.clone().offset(1).limit(5).count(c));
+        assert_eq!((sliced?, log.count()), (2, 1));
+        assert!(log.queries()[0].starts_with("SELECT COUNT(*) FROM (SELECT 1"), "{:?}", log.queries());
         assert!(!Question::objects().filter(question::pub_date.gt(date(9))).exists(&mut conn)?);
         let loaded = Question::objects().filter(question::id.eq_any(ids.clone())).load(&mut conn)?;
         assert_eq!(loaded.len(), 5);

@@ -207,6 +207,14 @@ backend_tests! {
         // Forward access through a to_field key.
         let note = Note::objects().filter(note::body.eq("a1")).get(&mut conn)?;
         assert_eq!(assert_num_queries(&mut conn, 1, |c| note.owner(c).map(|u| u.id))?, alice.id);
+        // The generated setter stores the to_field value (the username), not
+        // the key, and caches the user: saving writes "bob".
+        let mut note = Note { body: "b3".into(), ..Default::default() };
+        note.set_owner(bob.clone());
+        assert_eq!(note.owner.key().map(String::as_str), Some("bob"));
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| note.owner(c).map(|u| u.id))?, bob.id);
+        note.save(&mut conn)?;
+        assert_eq!(bob.notes().count(&mut conn)?, 3);
         Ok(())
     }
 

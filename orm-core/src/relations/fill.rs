@@ -13,7 +13,7 @@ use super::through::Links;
 use crate::backend::row::{load_into, Collect, RawRow};
 use crate::backend::{AnyConnection, MultiBackend};
 use crate::error::Result;
-use crate::meta::{FetchMode, Key};
+use crate::meta::{FetchMode, Key, KeyType};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
 use crate::sql::{self, untyped_query, Fragment};
@@ -216,4 +216,76 @@ pub(crate) fn fill_slots_with<C>(
             group
         })
         .collect()
+}
+
+/// Whether Rust's order of `M`'s default ordering may differ from the
+/// database's: a text column in it, on a backend whose collation is not
+/// byte order (PostgreSQL and MySQL sort `"B"` and `"a"` by locale; SQLite's
+/// default `BINARY` collation sorts as Rust does).
+fn collation_sensitive<M: Model>(backend: crate::backend::BackendKind) -> bool {
+    let meta = M::meta();
+    backend != crate::backend::BackendKind::Sqlite
+        && meta.ordering.iter().any(|term| {
+            meta.column(term.column)
+                .is_some_and(|c| c.kind == crate::meta::SqlKind::Text)
+        })
+}
+
+/// Keeps the rows a write left in `slot` (bound to `key`) in the order a
+/// fresh query would return them: they were sorted in Rust, which is the
+/// database's order unless a text column's collation differs; then one
+/// query reads their keys in the database's order. The next read stays
+/// free of queries. The write it follows is done: if that query fails, the
+/// cache is dropped instead (the next read queries).
+pub(crate) fn keep_database_order<C: Model + Clone>(
+    conn: &mut AnyConnection,
+    slot: &Slot<C>,
+    key: &Key,
+) {
+    if reorder(conn, slot, key).is_err() {
+        slot.clear();
+    }
+}
+
+fn reorder<C: Model + Clone>(conn: &mut AnyConnection, slot: &Slot<C>, key: &Key) -> Result<()> {
+    if !collation_sensitive::<C>(conn.backend()) {
+        return Ok(());
+    }
+    let Some(rows) = slot.get(key) else {
+        return Ok(());
+    };
+    let keys: Vec<Key> = rows
+        .iter()
+        .filter_map(|r| r.pk().map(|k| k.to_key()))
+        .collect();
+    if keys.len() < 2 {
+        return Ok(());
+    }
+    let meta = C::meta();
+    let mut ordered: Vec<Key> = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(conn.backend().max_in_list()) {
+        let filters = [sql::key_in(meta.table, meta.primary_key().name, chunk)];
+        let select = sql::Select::new(meta, &[], &filters, sql::Order::Default);
+        let read = Collect::new(|row: &dyn RawRow| {
+            <C::Key as crate::meta::KeyType>::read(row, 0).map(|k| k.map(|k| k.to_key()))
+        });
+        ordered.extend(load_into(conn, sql::Keys(select), read)?.rows);
+    }
+    if ordered.len() > conn.backend().max_in_list() {
+        // Chunks are each in order, not merged: keep Rust's order.
+        return Ok(());
+    }
+    let position: HashMap<Key, usize> = ordered
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (k, i))
+        .collect();
+    slot.edit(key, |rows| {
+        rows.sort_by_key(|r| {
+            r.pk()
+                .and_then(|k| position.get(&k.to_key()).copied())
+                .unwrap_or(usize::MAX)
+        })
+    });
+    Ok(())
 }

@@ -164,14 +164,6 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         self.cell = ToOneCell::new(key);
     }
 
-    /// Points the relation at `target` and caches it: the next access costs
-    /// no query. `target` must be saved (have its key). For a relation
-    /// with a `to_field`, use the generated setter (`choice.set_question(q)`),
-    /// which stores that field's value.
-    pub fn set(&mut self, target: T) {
-        self.set_arc(Arc::new(target));
-    }
-
     /// Points the relation at `key` and caches `target` (generated setters
     /// and forms, which know the value `target` is referenced by).
     #[doc(hidden)]
@@ -191,14 +183,6 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 None => Resolved::Missing,
             });
         }
-    }
-
-    /// Like [`set`](Self::set), sharing an already shared object.
-    pub fn set_arc(&mut self, target: Arc<T>) {
-        let key = target.pk().and_then(|k| K::from_key(&k.to_key()));
-        let cell = ToOneCell::new(key);
-        let _ = cell.value.set(Resolved::Found(target));
-        self.cell = cell;
     }
 
     /// Whether the target is loaded (or known to be missing).
@@ -335,6 +319,25 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             }
         }
         Ok(())
+    }
+}
+
+/// Setting a target object directly, for relations through the target's
+/// key (`ForeignKey<T>`). A relation through a `to_field` stores that
+/// field's value: set it with the generated setter (`note.set_owner(user)`),
+/// which knows the field.
+impl<T: Model> ForeignKey<T, T::Key> {
+    /// Points the relation at `target` (by its key) and caches it: the
+    /// next access costs no query. `target` must be saved.
+    pub fn set(&mut self, target: T) {
+        self.set_arc(Arc::new(target));
+    }
+
+    /// Like [`set`](Self::set), sharing an already shared object.
+    pub fn set_arc(&mut self, target: Arc<T>) {
+        let cell = ToOneCell::new(target.pk());
+        let _ = cell.value.set(Resolved::Found(target));
+        self.cell = cell;
     }
 }
 

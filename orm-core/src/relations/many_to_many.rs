@@ -10,7 +10,7 @@ use diesel::Connection;
 use foldhash::{HashSet, HashSetExt};
 
 use super::descriptor::ManyToManyRel;
-use super::fill::fill_many_to_many;
+use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
 use super::slot::Slot;
 use super::through::Links;
@@ -128,6 +128,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
         })?;
         self.slot
             .edit(&key, |rows| insert_sorted(rows, target.clone()));
+        keep_database_order(conn, self.slot, &key);
         Ok(target)
     }
 
@@ -169,6 +170,9 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
                 }
             }
         });
+        if !missing.is_empty() {
+            keep_database_order(conn, self.slot, &key);
+        }
         Ok(())
     }
 
@@ -224,7 +228,8 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
             self.links.link(conn, &key, &missing)
         })?;
         rows.sort_by(Model::cmp_default);
-        self.slot.put(key, Arc::new(rows));
+        self.slot.put(key.clone(), Arc::new(rows));
+        keep_database_order(conn, self.slot, &key);
         Ok(())
     }
 }

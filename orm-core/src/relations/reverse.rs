@@ -12,7 +12,7 @@ use diesel::Connection;
 use foldhash::HashSet;
 
 use super::descriptor::{ChildKey, ReverseRel};
-use super::fill::fill_reverse;
+use super::fill::{fill_reverse, keep_database_order};
 use super::slot::Slot;
 use crate::backend::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
@@ -162,7 +162,8 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         }
         let mut rows = children.to_vec();
         rows.sort_by(Model::cmp_default);
-        self.slot.put(key, Arc::new(rows));
+        self.slot.put(key.clone(), Arc::new(rows));
+        keep_database_order(conn, self.slot, &key);
         Ok(())
     }
 
@@ -181,6 +182,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
             rows.retain(|r| r.pk().map(|k| k.to_key()) != pk);
             insert_sorted(rows, child.clone());
         });
+        keep_database_order(conn, self.slot, &key);
         Ok(child)
     }
 
@@ -203,6 +205,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
                 insert_sorted(rows, child.clone());
             }
         });
+        keep_database_order(conn, self.slot, &key);
         Ok(())
     }
 

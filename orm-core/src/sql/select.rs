@@ -158,6 +158,19 @@ impl QueryFragment<MultiBackend> for Count<'_> {
 
 untyped_query!(impl['a] Count<'a>);
 
+/// `SELECT root.key …`: the keys of a select's rows, in its order.
+pub(crate) struct Keys<'a>(pub(crate) Select<'a>);
+
+impl QueryFragment<MultiBackend> for Keys<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        push_column(&mut out, self.0.root.table, self.0.root.primary_key().name)?;
+        self.0.walk_from(&mut out)
+    }
+}
+
+untyped_query!(impl['a] Keys<'a>);
+
 /// `SELECT 1 … LIMIT 1`: whether a select has any row.
 pub(crate) struct Exists<'a>(pub(crate) Select<'a>);
 

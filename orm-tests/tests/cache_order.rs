@@ -1,0 +1,67 @@
+//! Rows a write leaves in a relation cache are in the order a fresh query
+//! returns them, text collation included (PostgreSQL and MariaDB sort
+//! text by locale, not by bytes as Rust does).
+
+use chrono::NaiveDate;
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, AnyConnection};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+/// Names whose byte order differs from a locale's: case and accents.
+const NAMES: [&str; 6] = ["b", "C", "a", "é", "Z", "f"];
+
+fn setup(conn: &mut AnyConnection) -> orm_core::Result<(Question, Vec<Tag>)> {
+    create_all(conn)?;
+    let mut author = Author {
+        name: "Ada".into(),
+        ..Default::default()
+    };
+    author.save(conn)?;
+    let mut q = Question {
+        question_text: "Order?".into(),
+        pub_date: NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    q.set_author(author);
+    q.save(conn)?;
+    let mut tags: Vec<Tag> = NAMES
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    Tag::objects().bulk_create(conn, &mut tags)?;
+    Ok((q, tags))
+}
+
+fn names(tags: &[Tag]) -> Vec<String> {
+    tags.iter().map(|t| t.name.clone()).collect()
+}
+
+backend_tests! {
+    fn set_then_all_lists_rows_in_the_database_order(db) {
+        let mut conn = db.get()?;
+        let (q, tags) = setup(&mut conn)?;
+        let fresh = names(&Tag::objects().load(&mut conn)?);
+        q.tags().set(&mut conn, &tags)?;
+        let cached = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?;
+        assert_eq!(names(&cached), fresh);
+        Ok(())
+    }
+
+    fn add_and_create_keep_the_database_order(db) {
+        let mut conn = db.get()?;
+        let (q, tags) = setup(&mut conn)?;
+        q.tags().set(&mut conn, &tags[..2])?;
+        q.tags().add(&mut conn, &tags[2..])?;
+        q.tags().create(&mut conn, Tag { name: "D".into(), ..Default::default() })?;
+        let cached = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?;
+        let fresh = names(&Tag::objects().load(&mut conn)?);
+        assert_eq!(names(&cached), fresh);
+        Ok(())
+    }
+}
