@@ -45,6 +45,18 @@ pub struct Field {
     pub kind: FieldKind,
 }
 
+impl Field {
+    /// A relation field: a foreign key or one-to-one, a reverse side, a
+    /// many-to-many.
+    pub fn is_relation(&self) -> bool {
+        match &self.kind {
+            FieldKind::Column(c) => c.relation.is_some(),
+            FieldKind::Skip => false,
+            _ => true,
+        }
+    }
+}
+
 pub enum FieldKind {
     /// A stored column (a plain value, or the key of a foreign key).
     Column(Box<Column>),

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use syn::spanned::Spanned;
 
-use crate::ast::{Column, ColumnType, Field, FieldKind, Model, Through};
+use crate::ast::{Column, ColumnType, Field, Model, Through};
 
 mod fallback;
 mod model;
@@ -52,11 +52,7 @@ fn relation_type_checks(model: &Model) -> TokenStream {
     let checks: Vec<TokenStream> = model
         .fields
         .iter()
-        .filter(|f| match &f.kind {
-            FieldKind::Column(c) => c.relation.is_some(),
-            FieldKind::Skip => false,
-            _ => true,
-        })
+        .filter(|f| f.is_relation())
         .map(|f| {
             let ty = &f.ty;
             quote_spanned!(ty.span()=> is_relation::<#ty>();)

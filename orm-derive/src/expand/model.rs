@@ -194,11 +194,7 @@ fn relation_fields(model: &Model) -> Vec<&syn::Ident> {
     model
         .fields
         .iter()
-        .filter(|f| match &f.kind {
-            FieldKind::Column(c) => c.relation.is_some(),
-            FieldKind::Skip => false,
-            _ => true,
-        })
+        .filter(|f| f.is_relation())
         .map(|f| &f.ident)
         .collect()
 }

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 
 use super::{fetch_mode_tokens, option_str, unique_check, unique_marker};
 use crate::ast::{
-    snake_case, Column, ColumnType, Field, ManyToManyField, Model, Relation, Through,
+    snake_case, Column, ColumnType, Field, ManyToManyField, Model, Relation, Reverse, Through,
 };
 use crate::types::SqlKind;
 
@@ -76,17 +76,11 @@ pub fn inherent(model: &Model) -> TokenStream {
         let (field, child) = (&f.ident, &r.child);
         let konst = descriptor_ident(field);
         let public = const_ident(field);
-        let fk = descriptor_ident(&r.fk_field);
-        let name = field.to_string();
+        let descriptor = reverse_descriptor(model, f, r);
         let doc = format!("The `{field}` manager: its rows are cached in this instance, bound to the key they were loaded for.");
         let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
         quote! {
-            #[doc(hidden)]
-            pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
-                field: #name,
-                fk: &<#child>::#fk,
-                slot: |m| m.#field.__slot(),
-            };
+            #descriptor
 
             #[doc = #const_doc]
             pub const #public: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(&Self::#konst);
@@ -102,7 +96,7 @@ pub fn inherent(model: &Model) -> TokenStream {
         let (field, child) = (&f.ident, &r.child);
         let konst = descriptor_ident(field);
         let public = const_ident(field);
-        let fk = descriptor_ident(&r.fk_field);
+        let descriptor = reverse_descriptor(model, f, r);
         let name = field.to_string();
         let doc = format!(
             "The `{field}` one-to-one (the reverse side): loaded on first access, then cached in this instance, a missing row as `None`."
@@ -110,12 +104,7 @@ pub fn inherent(model: &Model) -> TokenStream {
         let const_doc = format!("The `{field}` relation, for `select_related` (a join) and `prefetch_related` paths.");
         let unique = unique_check(&quote!(#child), &r.fk_field);
         quote! {
-            #[doc(hidden)]
-            pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
-                field: #name,
-                fk: &<#child>::#fk,
-                slot: |m| m.#field.__slot(),
-            };
+            #descriptor
 
             #[doc = #const_doc]
             pub const #public: ::orm_core::ToOneRel<#ident, #child> = ::orm_core::Rel::to_one(&Self::#konst);
@@ -182,6 +171,23 @@ pub fn inherent(model: &Model) -> TokenStream {
         impl #ident {
             #(#items)*
         }
+    }
+}
+
+/// The hidden descriptor of a reverse side (of a foreign key or of a
+/// one-to-one): the child's foreign key and this model's slot.
+fn reverse_descriptor(model: &Model, f: &Field, r: &Reverse) -> TokenStream {
+    let (ident, field, child) = (&model.ident, &f.ident, &r.child);
+    let konst = descriptor_ident(field);
+    let fk = descriptor_ident(&r.fk_field);
+    let name = field.to_string();
+    quote! {
+        #[doc(hidden)]
+        pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
+            field: #name,
+            fk: &<#child>::#fk,
+            slot: |m| m.#field.__slot(),
+        };
     }
 }
 
