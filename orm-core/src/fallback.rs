@@ -110,3 +110,13 @@ mod sealed {
     impl<C: Model> Sealed for Related<C> {}
     impl<C: Model> Sealed for ReverseOneToOne<C> {}
 }
+
+/// Links a model to the hidden type its derive generates (inside a
+/// `const _`, so it takes no name in the user's module), whose associated
+/// items other models' generated code reaches: typed relation descriptors
+/// and the `__orm_unique_<field>` markers
+/// [`assert_unique`](crate::__private::assert_unique) checks.
+pub trait ModelHelpers {
+    /// The generated helpers type.
+    type Helpers;
+}

@@ -68,7 +68,7 @@ pub mod __private {
     pub use diesel;
 
     pub use crate::backend::row::{read, RawRow};
-    pub use crate::fallback::{no_table, RelationFieldType};
+    pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;
     pub use crate::model::{RelationField, RelationRef};
     pub use crate::relations::{

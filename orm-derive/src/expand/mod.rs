@@ -23,7 +23,7 @@ pub fn expand(model: &Model) -> TokenStream {
     let table = table_macro(model);
     let meta = meta(model);
     let model_impl = model::model_impl(model);
-    let inherent = relations::inherent(model);
+    let (inherent, helpers) = relations::inherent(model);
     let checks = relations::checks(model);
     let through = relations::through_models(model);
     let relation_types = relation_type_checks(model);
@@ -37,6 +37,7 @@ pub fn expand(model: &Model) -> TokenStream {
         const _: () = {
             use ::orm_core::__private::diesel;
 
+            #helpers
             #meta
             #model_impl
             #checks
@@ -252,6 +253,6 @@ pub(crate) fn unique_marker(field: &syn::Ident) -> syn::Ident {
 pub(crate) fn unique_check(model: &TokenStream, field: &syn::Ident) -> TokenStream {
     let marker = unique_marker(field);
     quote_spanned! {field.span()=>
-        ::orm_core::__private::assert_unique(<#model>::#marker);
+        ::orm_core::__private::assert_unique(<<#model as ::orm_core::__private::ModelHelpers>::Helpers>::#marker);
     }
 }

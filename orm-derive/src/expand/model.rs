@@ -218,10 +218,10 @@ fn relation_arms(model: &Model) -> Vec<TokenStream> {
                 quote!(::orm_core::__private::RelationRef::to_one(&self.#field, #position))
             }
             FieldKind::Reverse(_) | FieldKind::ReverseOneToOne(_) => {
-                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, Self::#konst.owner_key(self)))
+                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.owner_key(self)))
             }
             FieldKind::ManyToMany(_) | FieldKind::ReverseManyToMany(_) => {
-                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, Self::#konst.through.owner_key(self)))
+                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.through.owner_key(self)))
             }
             _ => continue,
         };

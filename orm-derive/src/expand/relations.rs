@@ -4,7 +4,7 @@
 //! many-to-many fields, and the compile-time checks of relations.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use super::{fetch_mode_tokens, option_str, unique_check, unique_marker};
@@ -53,8 +53,25 @@ fn is_unique_key(column: &Column) -> bool {
 
 /// The inherent impl: unique markers, descriptors, relation constants and
 /// accessors.
-pub fn inherent(model: &Model) -> TokenStream {
+/// A model's relation items: what users call (accessors, setters,
+/// relation constants) and what only generated code reaches (typed
+/// descriptors, through pairs, unique-key markers), which lives on a hidden
+/// helpers type so it takes no name in the model's namespace.
+pub struct Items {
+    pub public: TokenStream,
+    pub hidden: TokenStream,
+}
+
+/// `<Model as ModelHelpers>::Helpers`: the hidden helpers type of `ty`.
+fn helpers(ty: &impl ToTokens) -> TokenStream {
+    quote!(<#ty as ::orm_core::__private::ModelHelpers>::Helpers)
+}
+
+/// The model's inherent impl (`objects()`, accessors, setters, relation
+/// constants) and, for the anonymous const, its helpers type.
+pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
     let ident = &model.ident;
+    let h = helpers(ident);
     let unique_markers = model.columns().map(|(f, c)| {
         let marker = unique_marker(&f.ident);
         let kind = if is_unique_key(c) {
@@ -63,115 +80,134 @@ pub fn inherent(model: &Model) -> TokenStream {
             quote!(NotUnique)
         };
         quote! {
-            #[doc(hidden)]
             pub fn #marker() -> ::orm_core::__private::#kind {
                 ::orm_core::__private::#kind
             }
         }
     });
-    let forward = model
+    let mut items: Vec<Items> = model
         .relations()
-        .map(|(f, c, r)| forward_items(model, f, c, r));
-    let reverse = model.reverses().map(|(f, r)| {
+        .map(|(f, c, r)| forward_items(model, f, c, r))
+        .collect();
+    items.extend(model.reverses().map(|(f, r)| {
         let (field, child) = (&f.ident, &r.child);
         let konst = descriptor_ident(field);
         let public = const_ident(field);
-        let descriptor = reverse_descriptor(model, f, r);
         let doc = format!("The `{field}` manager: its rows are cached in this instance, bound to the key they were loaded for.");
         let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
-        quote! {
-            #descriptor
+        Items {
+            hidden: reverse_descriptor(model, f, r),
+            public: quote! {
+                #[doc = #const_doc]
+                pub const #public: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(&<#h>::#konst);
 
-            #[doc = #const_doc]
-            pub const #public: ::orm_core::Rel<#ident, #child> = ::orm_core::Rel::new(&Self::#konst);
-
-            #[doc = #doc]
-            #[inline]
-            pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
-                ::orm_core::RelatedManager::new(self, &Self::#konst)
-            }
+                #[doc = #doc]
+                #[inline]
+                pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
+                    ::orm_core::RelatedManager::new(self, &<#h>::#konst)
+                }
+            },
         }
-    });
-    let reverse_one = model.reverse_one_to_one().map(|(f, r)| {
+    }));
+    items.extend(model.reverse_one_to_one().map(|(f, r)| {
         let (field, child) = (&f.ident, &r.child);
         let konst = descriptor_ident(field);
         let public = const_ident(field);
-        let descriptor = reverse_descriptor(model, f, r);
         let name = field.to_string();
         let doc = format!(
             "The `{field}` one-to-one (the reverse side): loaded on first access, then cached in this instance, a missing row as `None`."
         );
         let const_doc = format!("The `{field}` relation, for `select_related` (a join) and `prefetch_related` paths.");
         let unique = unique_check(&quote!(#child), &r.fk_field);
-        quote! {
-            #descriptor
+        Items {
+            hidden: reverse_descriptor(model, f, r),
+            public: quote! {
+                #[doc = #const_doc]
+                pub const #public: ::orm_core::ToOneRel<#ident, #child> = ::orm_core::Rel::to_one(&<#h>::#konst);
 
-            #[doc = #const_doc]
-            pub const #public: ::orm_core::ToOneRel<#ident, #child> = ::orm_core::Rel::to_one(&Self::#konst);
-
-            #[doc = #doc]
-            #[inline]
-            pub fn #field(
-                &self,
-                conn: &mut ::orm_core::AnyConnection,
-            ) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
-                #unique
-                ::orm_core::__private::reverse_one(conn, self, #name, &Self::#konst)
-            }
+                #[doc = #doc]
+                #[inline]
+                pub fn #field(
+                    &self,
+                    conn: &mut ::orm_core::AnyConnection,
+                ) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
+                    #unique
+                    ::orm_core::__private::reverse_one(conn, self, #name, &<#h>::#konst)
+                }
+            },
         }
-    });
-    let many = model
-        .many_to_many()
-        .map(|(f, m)| many_to_many_items(model, f, m));
-    let reverse_many = model.reverse_many_to_many().map(|(f, r)| {
+    }));
+    items.extend(
+        model
+            .many_to_many()
+            .map(|(f, m)| many_to_many_items(model, f, m)),
+    );
+    items.extend(model.reverse_many_to_many().map(|(f, r)| {
         let (field, owner) = (&f.ident, &r.child);
         let konst = descriptor_ident(field);
         let public = const_ident(field);
         let through = through_const(&r.fk_field, true);
+        let owner_helpers = helpers(owner);
         let name = field.to_string();
         let doc = format!("The `{field}` many-to-many manager (the reverse side), cached in this instance.");
         let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
-        quote! {
-            #[doc(hidden)]
-            pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #owner> = ::orm_core::__private::ManyToManyRel {
-                field: #name,
-                forward: false,
-                through: &<#owner>::#through,
-                slot: |m| m.#field.__slot(),
-            };
+        Items {
+            hidden: quote! {
+                pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #owner> = ::orm_core::__private::ManyToManyRel {
+                    field: #name,
+                    forward: false,
+                    through: &<#owner_helpers>::#through,
+                    slot: |m| m.#field.__slot(),
+                };
+            },
+            public: quote! {
+                #[doc = #const_doc]
+                pub const #public: ::orm_core::Rel<#ident, #owner> = ::orm_core::Rel::new(&<#h>::#konst);
 
-            #[doc = #const_doc]
-            pub const #public: ::orm_core::Rel<#ident, #owner> = ::orm_core::Rel::new(&Self::#konst);
-
-            #[doc = #doc]
-            #[inline]
-            pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner> {
-                ::orm_core::ManyToManyManager::new(self, &Self::#konst)
-            }
+                #[doc = #doc]
+                #[inline]
+                pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner> {
+                    ::orm_core::ManyToManyManager::new(self, &<#h>::#konst)
+                }
+            },
         }
-    });
-    let objects = quote! {
-        /// A queryset over all rows, in the model's default ordering.
-        #[inline]
-        pub fn objects() -> ::orm_core::QuerySet<Self> {
-            ::orm_core::QuerySet::new()
+    }));
+    let public = items.iter().map(|i| &i.public);
+    let hidden = items.iter().map(|i| &i.hidden);
+    let helpers_ident = format_ident!("__{}Helpers", ident);
+    let inherent = quote! {
+        #[automatically_derived]
+        #[allow(non_snake_case)]
+        impl #ident {
+            /// A queryset over all rows, in the model's default ordering.
+            #[inline]
+            pub fn objects() -> ::orm_core::QuerySet<Self> {
+                ::orm_core::QuerySet::new()
+            }
+
+            #(#public)*
         }
     };
-    let items: Vec<TokenStream> = std::iter::once(objects)
-        .chain(unique_markers)
-        .chain(forward)
-        .chain(reverse)
-        .chain(reverse_one)
-        .chain(many)
-        .chain(reverse_many)
-        .collect();
-    quote! {
+    let helpers = quote! {
+        /// What generated code reaches of this model: typed relation
+        /// descriptors and unique-key markers.
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        pub struct #helpers_ident;
+
         #[automatically_derived]
-        #[allow(clippy::declare_interior_mutable_const)]
-        impl #ident {
-            #(#items)*
+        impl ::orm_core::__private::ModelHelpers for #ident {
+            type Helpers = #helpers_ident;
         }
-    }
+
+        #[automatically_derived]
+        #[allow(non_snake_case, clippy::declare_interior_mutable_const)]
+        impl #helpers_ident {
+            #(#unique_markers)*
+            #(#hidden)*
+        }
+    };
+    (inherent, helpers)
 }
 
 /// The hidden descriptor of a reverse side (of a foreign key or of a
@@ -181,11 +217,11 @@ fn reverse_descriptor(model: &Model, f: &Field, r: &Reverse) -> TokenStream {
     let konst = descriptor_ident(field);
     let fk = descriptor_ident(&r.fk_field);
     let name = field.to_string();
+    let child_helpers = helpers(child);
     quote! {
-        #[doc(hidden)]
         pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
             field: #name,
-            fk: &<#child>::#fk,
+            fk: &<#child_helpers>::#fk,
             slot: |m| m.#field.__slot(),
         };
     }
@@ -193,8 +229,9 @@ fn reverse_descriptor(model: &Model, f: &Field, r: &Reverse) -> TokenStream {
 
 /// A foreign key or one-to-one: its descriptor, constant, accessor and
 /// setter.
-fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> TokenStream {
+fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> Items {
     let ident = &model.ident;
+    let h = helpers(ident);
     let model_name = ident.to_string();
     let field = &f.ident;
     let field_name = field.to_string();
@@ -232,21 +269,20 @@ fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> TokenStr
     let accessor = if nullable {
         quote! {
             pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<::core::option::Option<&#target>> {
-                self.#field.load(conn, &Self::#konst)
+                self.#field.load(conn, &<#h>::#konst)
             }
         }
     } else {
         quote! {
             pub fn #field(&self, conn: &mut ::orm_core::AnyConnection) -> ::orm_core::Result<&#target> {
-                self.#field.load(conn, &Self::#konst)?.ok_or_else(|| ::orm_core::OrmError::RelationUnset {
+                self.#field.load(conn, &<#h>::#konst)?.ok_or_else(|| ::orm_core::OrmError::RelationUnset {
                     model: #model_name,
                     field: #field_name,
                 })
             }
         }
     };
-    quote! {
-        #[doc(hidden)]
+    let hidden = quote! {
         pub const #konst: ::orm_core::__private::ForeignKeyRel<#ident, #target, #key_ty> = ::orm_core::__private::ForeignKeyRel {
             meta: &::orm_core::RelationMeta {
                 model: #model_name,
@@ -261,9 +297,10 @@ fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> TokenStr
             field_mut: |m| &mut m.#field,
             target_key: #target_key,
         };
-
+    };
+    let public = quote! {
         #[doc = #const_doc]
-        pub const #public: ::orm_core::ToOneRel<#ident, #target> = ::orm_core::Rel::to_one(&Self::#konst);
+        pub const #public: ::orm_core::ToOneRel<#ident, #target> = ::orm_core::Rel::to_one(&<#h>::#konst);
 
         #[doc = #doc]
         #[inline]
@@ -271,22 +308,19 @@ fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> TokenStr
 
         #[doc = #setter_doc]
         pub fn #setter(&mut self, target: #target) {
-            Self::#konst.assign(self, target);
+            <#h>::#konst.assign(self, target);
         }
-    }
+    };
+    Items { public, hidden }
 }
 
-fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> TokenStream {
+fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> Items {
     let ident = &model.ident;
+    let h = helpers(ident);
+    let th = helpers(&through_ty(model, f, m));
     let field = &f.ident;
     let target = &m.target;
-    let through = match &m.through {
-        Through::Auto { .. } => {
-            let t = through_ident(model, field);
-            quote!(#t)
-        }
-        Through::Model { ty, .. } => quote!(#ty),
-    };
+    let through = through_ty(model, f, m);
     let (owner_field, target_field) = through_fields(model, m);
     let (owner_rel, target_rel) = (
         descriptor_ident(&owner_field),
@@ -298,35 +332,45 @@ fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> TokenStr
     let name = field.to_string();
     let doc = format!("The `{field}` many-to-many manager: its rows are cached in this instance, bound to its key.");
     let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
-    quote! {
-        #[doc(hidden)]
+    let hidden = quote! {
         pub const #pair: ::orm_core::__private::ThroughPair<#through, #ident, #target> = ::orm_core::__private::ThroughPair {
-            owner: &<#through>::#owner_rel,
-            target: &<#through>::#target_rel,
+            owner: &<#th>::#owner_rel,
+            target: &<#th>::#target_rel,
         };
 
-        #[doc(hidden)]
         pub const #reverse_pair: ::orm_core::__private::ThroughPair<#through, #target, #ident> = ::orm_core::__private::ThroughPair {
-            owner: &<#through>::#target_rel,
-            target: &<#through>::#owner_rel,
+            owner: &<#th>::#target_rel,
+            target: &<#th>::#owner_rel,
         };
 
-        #[doc(hidden)]
         pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #target> = ::orm_core::__private::ManyToManyRel {
             field: #name,
             forward: true,
             through: &Self::#pair,
             slot: |m| m.#field.__slot(),
         };
-
+    };
+    let public = quote! {
         #[doc = #const_doc]
-        pub const #public: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(&Self::#konst);
+        pub const #public: ::orm_core::Rel<#ident, #target> = ::orm_core::Rel::new(&<#h>::#konst);
 
         #[doc = #doc]
         #[inline]
         pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #target> {
-            ::orm_core::ManyToManyManager::new(self, &Self::#konst)
+            ::orm_core::ManyToManyManager::new(self, &<#h>::#konst)
         }
+    };
+    Items { public, hidden }
+}
+
+/// The through model of a many-to-many: generated, or the user's.
+fn through_ty(model: &Model, f: &Field, m: &ManyToManyField) -> TokenStream {
+    match &m.through {
+        Through::Auto { .. } => {
+            let t = through_ident(model, &f.ident);
+            quote!(#t)
+        }
+        Through::Model { ty, .. } => quote!(#ty),
     }
 }
 
