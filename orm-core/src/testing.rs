@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::Connection;
 
-use crate::backend::AnyConnection;
+use crate::backend::{instrument, AnyConnection};
 
 /// The statements a connection ran while a [`QueryLog`] was installed.
 ///
@@ -135,8 +135,13 @@ impl Instrumentation for QueryLog {
 
 /// Runs `f` on `conn` and returns its result with the statements it ran.
 ///
-/// The connection's instrumentation is replaced for the duration of the call
-/// and removed afterwards, also when `f` panics.
+/// On a connection from a [`Db`](crate::Db) pool the statements are
+/// recorded beside the connection's instrumentation, which stays as it is
+/// (see [`DbBuilder::instrumentation`](crate::DbBuilder::instrumentation));
+/// captures nest. On any other connection (or one whose instrumentation
+/// was replaced with `set_instrumentation`), the instrumentation is
+/// replaced for the call and reset to diesel's default afterwards, also
+/// when `f` panics.
 ///
 /// ```
 /// # fn main() -> orm_core::Result<()> {
@@ -152,6 +157,12 @@ pub fn capture_queries<R>(
     f: impl FnOnce(&mut AnyConnection) -> R,
 ) -> (R, CapturedQueries) {
     let log = QueryLog::default();
+    if let Some(capture) = instrument::capture(conn, Arc::clone(&log.statements)) {
+        // The guard stops the capture when it drops, on unwinding too.
+        let result = f(conn);
+        drop(capture);
+        return (result, log.snapshot());
+    }
     conn.set_instrumentation(log.clone());
     // Restore the connection even when `f` panics, so a pooled connection
     // does not go back to the pool still recording.

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+pub(crate) mod instrument;
 mod pool;
 pub(crate) mod row;
 mod url;

@@ -2,13 +2,15 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use diesel::connection::Instrumentation;
 #[cfg(feature = "sqlite")]
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 
+use super::instrument::{self, InstrumentationFactory};
 use super::url::redact;
 use super::{AnyConnection, BackendKind, DatabaseUrl};
 use crate::error::{OrmError, Result};
@@ -17,16 +19,24 @@ use crate::error::{OrmError, Result};
 /// `memdb` database, so every connection of a pool sees the same data and
 /// a writer and readers wait on each other (busy timeout) instead of
 /// failing as a shared-cache database would.
-#[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
     sqlite_path: Option<String>,
+    instrumentation: Option<InstrumentationFactory>,
+}
+
+impl fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 static MEMORY_DB_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl ConnectionManager {
-    fn new(url: DatabaseUrl) -> Self {
+    fn new(url: DatabaseUrl, instrumentation: Option<InstrumentationFactory>) -> Self {
         let sqlite_path = match &url {
             DatabaseUrl::SqliteMemory => Some(format!(
                 "file:/orm-memory-{}-{}?vfs=memdb",
@@ -36,7 +46,11 @@ impl ConnectionManager {
             DatabaseUrl::SqliteFile(path) => Some(path.clone()),
             _ => None,
         };
-        ConnectionManager { url, sqlite_path }
+        ConnectionManager {
+            url,
+            sqlite_path,
+            instrumentation,
+        }
     }
 
     fn establish(&self) -> Result<AnyConnection> {
@@ -71,6 +85,8 @@ impl ConnectionManager {
                 })
             }
         };
+        let mut conn = conn;
+        instrument::install(&mut conn, self.instrumentation.as_ref());
         Ok(conn)
     }
 }
@@ -136,6 +152,7 @@ pub struct DbBuilder {
     url: String,
     max_connections: u32,
     timeout: Duration,
+    instrumentation: Option<InstrumentationFactory>,
 }
 
 /// Shows the URL with its password redacted.
@@ -145,6 +162,7 @@ impl fmt::Debug for DbBuilder {
             .field("url", &redact(&self.url))
             .field("max_connections", &self.max_connections)
             .field("timeout", &self.timeout)
+            .field("instrumentation", &self.instrumentation.is_some())
             .finish()
     }
 }
@@ -162,12 +180,51 @@ impl DbBuilder {
         self
     }
 
+    /// Gives every connection of the pool the diesel instrumentation
+    /// `make` returns (logging, metrics). [`capture_queries`](crate::capture_queries)
+    /// records beside it and leaves it in place. (Installing one with
+    /// `conn.set_instrumentation` instead replaces the pool's own, so
+    /// captures on that connection replace it too.)
+    ///
+    /// ```
+    /// # fn main() -> orm_core::Result<()> {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use diesel::connection::{InstrumentationEvent, SimpleConnection};
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&seen);
+    /// let db = orm_core::Db::builder("sqlite::memory:")
+    ///     .instrumentation(move || {
+    ///         let counter = Arc::clone(&counter);
+    ///         Box::new(move |event: InstrumentationEvent<'_>| {
+    ///             if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+    ///                 counter.fetch_add(1, Ordering::Relaxed);
+    ///             }
+    ///         })
+    ///     })
+    ///     .build()?;
+    /// let mut conn = db.get()?;
+    /// let (_, log) = orm_core::capture_queries(&mut conn, |c| c.batch_execute("SELECT 1"));
+    /// conn.batch_execute("SELECT 2")?;
+    /// assert_eq!(log.count(), 1);
+    /// assert_eq!(seen.load(Ordering::Relaxed), 2); // still installed after the capture
+    /// # Ok(()) }
+    /// ```
+    pub fn instrumentation(
+        mut self,
+        make: impl Fn() -> Box<dyn Instrumentation> + Send + Sync + 'static,
+    ) -> Self {
+        self.instrumentation = Some(Arc::new(make));
+        self
+    }
+
     /// Parses the URL, opens a first connection (so a bad URL or an
     /// unreachable server is reported now, with its cause) and builds the pool.
     pub fn build(self) -> Result<Db> {
         let url = DatabaseUrl::parse(&self.url)?;
         let backend = url.backend();
-        let manager = ConnectionManager::new(url);
+        let manager = ConnectionManager::new(url, self.instrumentation);
         let first = manager.establish()?;
         let memory = matches!(manager.url, DatabaseUrl::SqliteMemory);
         let pool = r2d2::Pool::builder()
@@ -207,6 +264,7 @@ impl Db {
             url: url.to_owned(),
             max_connections: 8,
             timeout: Duration::from_secs(30),
+            instrumentation: None,
         }
     }
 
