@@ -29,6 +29,13 @@ pub trait RawRow {
     /// Calls `f` with the raw value of column `index` (`None` for NULL);
     /// false when the row has no such column.
     fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool;
+
+    /// Reads an integer column of `bits` (16, 32 or 64) as an `i64`: the
+    /// hot path of key reads (links, joins), without a closure per value.
+    fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>>;
+
+    /// Reads a text column (a text key).
+    fn text(&self, index: usize) -> deserialize::Result<Option<String>>;
 }
 
 /// Any diesel row of [`AnyConnection`].
@@ -44,6 +51,27 @@ impl<'a, R: Row<'a, MultiBackend>> RawRow for RowRef<'_, R> {
             }
             None => false,
         }
+    }
+
+    fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>> {
+        use diesel::sql_types::{BigInt, Integer, Nullable, SmallInt};
+        Ok(match bits {
+            16 => self
+                .0
+                .get_value::<Nullable<SmallInt>, Option<i16>, usize>(index)?
+                .map(i64::from),
+            32 => self
+                .0
+                .get_value::<Nullable<Integer>, Option<i32>, usize>(index)?
+                .map(i64::from),
+            _ => self
+                .0
+                .get_value::<Nullable<BigInt>, Option<i64>, usize>(index)?,
+        })
+    }
+
+    fn text(&self, index: usize) -> deserialize::Result<Option<String>> {
+        self.0.get_value::<diesel::sql_types::Nullable<diesel::sql_types::Text>, Option<String>, usize>(index)
     }
 }
 

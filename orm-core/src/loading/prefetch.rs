@@ -148,7 +148,7 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, T>) -> Result<()> {
         let targets: Vec<(&Slot<T>, Key)> = rows
             .iter()
-            .filter_map(|r| Some(((self.slot)(r), self.through.owner_key(r)?)))
+            .filter_map(|r| Some(((self.slot)(r), self.owner_key(r)?)))
             .collect();
         let filled = fill_many_to_many(conn, self.through, &targets, mode_of(rows), false)?;
         let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();

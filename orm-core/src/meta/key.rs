@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryResult;
 
 use super::SqlKind;
-use crate::backend::row::{read, RawRow};
+use crate::backend::row::RawRow;
 use crate::backend::MultiBackend;
 
 /// A key value a relation or cache can be bound to: an integer or a text key.
@@ -36,10 +36,10 @@ impl Key {
         kind: SqlKind,
     ) -> diesel::deserialize::Result<Option<Key>> {
         Ok(match kind {
-            SqlKind::SmallInt => i16::read(row, index)?.map(|k| k.to_key()),
-            SqlKind::Integer => i32::read(row, index)?.map(|k| k.to_key()),
-            SqlKind::BigInt => i64::read(row, index)?.map(Key::Int),
-            SqlKind::Text => String::read(row, index)?.map(Key::Text),
+            SqlKind::SmallInt => row.int(index, 16)?.map(Key::Int),
+            SqlKind::Integer => row.int(index, 32)?.map(Key::Int),
+            SqlKind::BigInt => row.int(index, 64)?.map(Key::Int),
+            SqlKind::Text => row.text(index)?.map(Key::Text),
             other => return Err(format!("a {other} column cannot hold a key").into()),
         })
     }
@@ -100,7 +100,7 @@ mod sealed {
 }
 
 macro_rules! int_key {
-    ($($t:ty => $sql:ident),*) => {$(
+    ($($t:ty => $sql:ident, $bits:literal),*) => {$(
         impl KeyType for $t {
             type Sql = diesel::sql_types::$sql;
             const KIND: SqlKind = SqlKind::$sql;
@@ -114,7 +114,8 @@ macro_rules! int_key {
                 }
             }
             fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
-                read::<Nullable<diesel::sql_types::$sql>, Option<$t>>(row, index)
+                // The column has this width: the value fits.
+                Ok(row.int(index, $bits)?.and_then(|v| <$t>::try_from(v).ok()))
             }
             fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
                 out.push_bind_param::<Nullable<diesel::sql_types::$sql>, Option<$t>>(key)
@@ -122,7 +123,7 @@ macro_rules! int_key {
         }
     )*};
 }
-int_key!(i16 => SmallInt, i32 => Integer, i64 => BigInt);
+int_key!(i16 => SmallInt, 16, i32 => Integer, 32, i64 => BigInt, 64);
 
 impl KeyType for String {
     type Sql = Text;
@@ -137,7 +138,7 @@ impl KeyType for String {
         }
     }
     fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
-        read::<Nullable<Text>, Option<String>>(row, index)
+        row.text(index)
     }
     fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         out.push_bind_param::<Nullable<Text>, Option<String>>(key)

@@ -235,8 +235,12 @@ pub trait RelationField: Any + Send + Sync {
     fn link_peers(&self, group: &[RelationRef<'_>]);
 }
 
-/// Gives `instance` (and its relation fields) the instance mode `mode`.
+/// Gives `instance` (and its relation fields) the instance mode `mode`;
+/// `None` (nothing to inherit) leaves it as it is.
 pub(crate) fn inherit_fetch_mode<M: Model>(instance: &M, mode: Option<FetchMode>) {
+    if mode.is_none() {
+        return;
+    }
     let mut index = 0;
     while let Some(r) = instance.relation(index) {
         r.field.set_fetch_mode(mode);

@@ -61,6 +61,13 @@ impl<From, To: Model, K: KeyType> ForeignKeyAccess<From, To> for ForeignKeyRel<F
 }
 
 impl<From, To: Model, K: KeyType> ForeignKeyRel<From, To, K> {
+    /// The value `to` is referenced by, as a dynamic key (statically
+    /// dispatched: what a manager is bound to).
+    #[inline]
+    pub fn owner_key_of(&self, to: &To) -> Option<Key> {
+        (self.target_key)(to).map(|k| k.to_key())
+    }
+
     /// Points `from`'s field at `target` (through the key or `to_field`
     /// value it is referenced by) and caches it.
     pub fn assign(&self, from: &mut From, target: To) {
@@ -76,6 +83,9 @@ impl<From, To: Model, K: KeyType> ForeignKeyRel<From, To, K> {
 pub struct ReverseRel<Owner: 'static, Child: 'static> {
     /// The owner's field name.
     pub field: &'static str,
+    /// The key of an owner its children point at (the child's foreign
+    /// key's target key, called without dynamic dispatch).
+    pub owner_key: fn(&Owner) -> Option<Key>,
     /// The child's foreign key to the owner.
     pub fk: &'static dyn ForeignKeyAccess<Child, Owner>,
     /// The owner's slot.
@@ -84,8 +94,9 @@ pub struct ReverseRel<Owner: 'static, Child: 'static> {
 
 impl<Owner, Child> ReverseRel<Owner, Child> {
     /// The key of `owner` its children point at.
+    #[inline]
     pub fn owner_key(&self, owner: &Owner) -> Option<Key> {
-        self.fk.target_key(owner)
+        (self.owner_key)(owner)
     }
 }
 
@@ -100,6 +111,16 @@ pub struct ManyToManyRel<Owner: 'static, Target: 'static> {
     pub forward: bool,
     /// The links, seen from the owner.
     pub through: &'static dyn Through<Owner, Target>,
+    /// The key of an owner its links point at (without dynamic dispatch).
+    pub owner_key: fn(&Owner) -> Option<Key>,
     /// The owner's slot.
     pub slot: fn(&Owner) -> &Slot<Target>,
+}
+
+impl<Owner, Target> ManyToManyRel<Owner, Target> {
+    /// The key of `owner` its links point at.
+    #[inline]
+    pub fn owner_key(&self, owner: &Owner) -> Option<Key> {
+        (self.owner_key)(owner)
+    }
 }

@@ -39,7 +39,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     #[doc(hidden)]
     pub fn new<O: Model>(owner: &'a O, rel: &ManyToManyRel<O, T>) -> Self {
         ManyToManyManager {
-            owner: rel.through.owner_key(owner),
+            owner: rel.owner_key(owner),
             owner_model: O::meta(),
             links: rel.through,
             slot: (rel.slot)(owner),

@@ -221,7 +221,7 @@ fn relation_arms(model: &Model) -> Vec<TokenStream> {
                 quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.owner_key(self)))
             }
             FieldKind::ManyToMany(_) | FieldKind::ReverseManyToMany(_) => {
-                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.through.owner_key(self)))
+                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.owner_key(self)))
             }
             _ => continue,
         };

@@ -40,6 +40,14 @@ fn through_const(field: &syn::Ident, reverse: bool) -> syn::Ident {
     format_ident!("__THROUGH_{}{}", name, suffix, span = field.span())
 }
 
+/// `__KEY_TAGS` (and `__KEY_TAGS_REVERSE`) for the many-to-many `tags`: the
+/// key of an owner (of a target) its links point at.
+fn owner_key_const(field: &syn::Ident, reverse: bool) -> syn::Ident {
+    let name = field.to_string().trim_start_matches("r#").to_uppercase();
+    let suffix = if reverse { "_REVERSE" } else { "" };
+    format_ident!("__KEY_{}{}", name, suffix, span = field.span())
+}
+
 /// Whether a column can be joined on as a key: the primary key, or a
 /// unique non-null integer or text column (or a one-to-one).
 fn is_unique_key(column: &Column) -> bool {
@@ -147,6 +155,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
         let konst = descriptor_ident(field);
         let public = const_ident(field);
         let through = through_const(&r.fk_field, true);
+        let owner_key = owner_key_const(&r.fk_field, true);
         let owner_helpers = helpers(owner);
         let name = field.to_string();
         let doc = format!("The `{field}` many-to-many manager (the reverse side), cached in this instance.");
@@ -157,6 +166,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
                     field: #name,
                     forward: false,
                     through: &<#owner_helpers>::#through,
+                    owner_key: <#owner_helpers>::#owner_key,
                     slot: |m| m.#field.__slot(),
                 };
             },
@@ -221,6 +231,7 @@ fn reverse_descriptor(model: &Model, f: &Field, r: &Reverse) -> TokenStream {
     quote! {
         pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
             field: #name,
+            owner_key: |o| <#child_helpers>::#fk.owner_key_of(o),
             fk: &<#child_helpers>::#fk,
             slot: |m| m.#field.__slot(),
         };
@@ -252,10 +263,8 @@ fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> Items {
                 |t| ::orm_core::KeyType::from_key(&::orm_core::KeyType::to_key(&t.#to))
             }
         }
-        _ => quote! {
-            |t| <#target as ::orm_core::Model>::pk(t)
-                .and_then(|k| ::orm_core::KeyType::from_key(&::orm_core::KeyType::to_key(&k)))
-        },
+        // Without `to_field` the key type is the target's (checked below).
+        _ => quote!(<#target as ::orm_core::Model>::pk),
     };
     let doc = format!(
         "The `{field_name}` relation: loaded on first access (one query), then returned from the instance's cache with no query."
@@ -327,6 +336,7 @@ fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> Items {
         descriptor_ident(&target_field),
     );
     let (pair, reverse_pair) = (through_const(field, false), through_const(field, true));
+    let (owner_key, target_key) = (owner_key_const(field, false), owner_key_const(field, true));
     let konst = descriptor_ident(field);
     let public = const_ident(field);
     let name = field.to_string();
@@ -343,10 +353,19 @@ fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> Items {
             target: &<#th>::#owner_rel,
         };
 
+        /// The key of an owner its links point at.
+        pub const #owner_key: fn(&#ident) -> ::core::option::Option<::orm_core::Key> =
+            |o| <#th>::#owner_rel.owner_key_of(o);
+
+        /// The key of a target its links point at (the other side's owner key).
+        pub const #target_key: fn(&#target) -> ::core::option::Option<::orm_core::Key> =
+            |t| <#th>::#target_rel.owner_key_of(t);
+
         pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #target> = ::orm_core::__private::ManyToManyRel {
             field: #name,
             forward: true,
             through: &Self::#pair,
+            owner_key: Self::#owner_key,
             slot: |m| m.#field.__slot(),
         };
     };
