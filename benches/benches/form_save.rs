@@ -37,7 +37,7 @@ use diesel::sql_types::{BigInt, Bool};
 use orm_benches::alloc::CountingAlloc;
 use orm_benches::fixture;
 use orm_benches::ratio::{self, timed, Comparison};
-use orm_core::testing::is_transaction_control;
+use orm_core::is_transaction_control;
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, CapturedQueries, Model};
 use orm_forms::ModelForm;
 use orm_tests::polls::{question, question_tags, tag, Question, QuestionTags, Tag};

@@ -22,7 +22,7 @@ macro_rules! __fallback_model {
         $crate::__fallback_model!($model, key = i64);
     };
     ($model:ident, key = $key:ty) => {
-        $crate::__fallback_model!($model, key = $key, table = $crate::__private::no_table::table);
+        $crate::__fallback_model!($model, key = $key, table = $crate::__private_v1::no_table::table);
     };
     ($model:ident, key = $key:ty, table = $table:ty) => {
         #[automatically_derived]
@@ -48,16 +48,16 @@ macro_rules! __fallback_model {
                 $crate::__fallback_model!(@never)
             }
             fn from_row(
-                _: &dyn $crate::__private::RawRow,
+                _: &dyn $crate::__private_v1::RawRow,
                 _: usize,
-            ) -> $crate::__private::diesel::deserialize::Result<Self> {
+            ) -> $crate::__private_v1::diesel::deserialize::Result<Self> {
                 $crate::__fallback_model!(@never)
             }
             fn bind_column<'b>(
                 &'b self,
                 _: usize,
-                _: &mut $crate::__private::diesel::query_builder::AstPass<'_, 'b, $crate::MultiBackend>,
-            ) -> $crate::__private::diesel::QueryResult<()> {
+                _: &mut $crate::__private_v1::diesel::query_builder::AstPass<'_, 'b, $crate::MultiBackend>,
+            ) -> $crate::__private_v1::diesel::QueryResult<()> {
                 $crate::__fallback_model!(@never)
             }
             fn field_mut(&mut self, _: usize) -> ::core::option::Option<&mut dyn ::core::any::Any> {
@@ -115,7 +115,7 @@ mod sealed {
 /// `const _`, so it takes no name in the user's module), whose associated
 /// items other models' generated code reaches: typed relation descriptors
 /// and the `__orm_unique_<field>` markers
-/// [`assert_unique`](crate::__private::assert_unique) checks.
+/// [`assert_unique`](crate::__private_v1::assert_unique) checks.
 pub trait ModelHelpers {
     /// The generated helpers type.
     type Helpers;

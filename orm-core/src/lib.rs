@@ -41,11 +41,10 @@ mod query;
 mod relations;
 pub mod schema;
 mod sql;
-pub mod testing;
+mod testing;
 
 pub use backend::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
 pub use error::{OrmError, Result};
-pub use fetch::FetchMode;
 pub use loading::{
     JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
 };
@@ -59,11 +58,15 @@ pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
     ReverseOneToOne,
 };
-pub use testing::{assert_num_queries, capture_queries, CapturedQueries, QueryLog};
+pub use testing::{
+    assert_num_queries, capture_queries, is_transaction_control, CapturedQueries, QueryLog,
+};
 
-/// What generated code uses; not API.
+/// What generated code uses; not API. The version in the name is bumped
+/// when it changes incompatibly, so an orm-derive that does not match
+/// orm-core fails at the first use instead of in a confusing way.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_v1 {
     pub use chrono;
     pub use diesel;
 

@@ -57,9 +57,9 @@ impl CapturedQueries {
 /// True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE statements.
 ///
 /// ```
-/// assert!(orm_core::testing::is_transaction_control("BEGIN"));
-/// assert!(orm_core::testing::is_transaction_control("ROLLBACK TO SAVEPOINT diesel_savepoint_1"));
-/// assert!(!orm_core::testing::is_transaction_control("SELECT 1"));
+/// assert!(orm_core::is_transaction_control("BEGIN"));
+/// assert!(orm_core::is_transaction_control("ROLLBACK TO SAVEPOINT diesel_savepoint_1"));
+/// assert!(!orm_core::is_transaction_control("SELECT 1"));
 /// ```
 pub fn is_transaction_control(sql: &str) -> bool {
     let word = sql

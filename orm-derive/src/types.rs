@@ -54,7 +54,7 @@ pub const RELATION_TYPES: &str = "`ForeignKey<..>`, `OneToOne<..>`, `ManyToMany<
 /// A relation field type, recognised by the name of its last path segment
 /// (so `orm_core::ForeignKey<User>` and `ForeignKey<User>` alike, but not a
 /// type alias of one). The generated code asserts that the type is really
-/// orm_core's (`orm_core::__private::RelationField`).
+/// orm_core's (`orm_core::__private_v1::RelationField`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelationKind {
     ForeignKey,

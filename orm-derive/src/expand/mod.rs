@@ -35,7 +35,7 @@ pub fn expand(model: &Model) -> TokenStream {
         #inherent
 
         const _: () = {
-            use ::orm_core::__private::diesel;
+            use ::orm_core::__private_v1::diesel;
 
             #helpers
             #meta
@@ -64,7 +64,7 @@ fn relation_type_checks(model: &Model) -> TokenStream {
     }
     quote! {
         const _: fn() = || {
-            fn is_relation<T: ::orm_core::__private::RelationFieldType>() {}
+            fn is_relation<T: ::orm_core::__private_v1::RelationFieldType>() {}
             #(#checks)*
         };
     }
@@ -211,7 +211,7 @@ fn fetch_mode_tokens(mode: Option<&str>) -> TokenStream {
     match mode {
         Some(m) => {
             let variant = format_ident!("{}", m);
-            quote!(::core::option::Option::Some(::orm_core::FetchMode::#variant))
+            quote!(::core::option::Option::Some(::orm_core::fetch::FetchMode::#variant))
         }
         None => quote!(::core::option::Option::None),
     }
@@ -253,6 +253,6 @@ pub(crate) fn unique_marker(field: &syn::Ident) -> syn::Ident {
 pub(crate) fn unique_check(model: &TokenStream, field: &syn::Ident) -> TokenStream {
     let marker = unique_marker(field);
     quote_spanned! {field.span()=>
-        ::orm_core::__private::assert_unique(<<#model as ::orm_core::__private::ModelHelpers>::Helpers>::#marker);
+        ::orm_core::__private_v1::assert_unique(<<#model as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#marker);
     }
 }

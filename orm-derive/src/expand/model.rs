@@ -52,7 +52,7 @@ pub fn model_impl(model: &Model) -> TokenStream {
         })
         .collect();
     let visitor = (!relations.is_empty()).then(|| quote! {
-        fn relation(&self, index: usize) -> ::core::option::Option<::orm_core::__private::RelationRef<'_>> {
+        fn relation(&self, index: usize) -> ::core::option::Option<::orm_core::__private_v1::RelationRef<'_>> {
             match index {
                 #(#relations)*
                 _ => ::core::option::Option::None,
@@ -62,7 +62,7 @@ pub fn model_impl(model: &Model) -> TokenStream {
         fn relation_mut(
             &mut self,
             index: usize,
-        ) -> ::core::option::Option<&mut dyn ::orm_core::__private::RelationField> {
+        ) -> ::core::option::Option<&mut dyn ::orm_core::__private_v1::RelationField> {
             match index {
                 #(#relation_mut_arms)*
                 _ => ::core::option::Option::None,
@@ -124,7 +124,7 @@ pub fn model_impl(model: &Model) -> TokenStream {
             }
 
             fn from_row(
-                row: &dyn ::orm_core::__private::RawRow,
+                row: &dyn ::orm_core::__private_v1::RawRow,
                 start: usize,
             ) -> diesel::deserialize::Result<Self> {
                 #from_row
@@ -171,7 +171,7 @@ fn from_row(model: &Model) -> TokenStream {
         let index = Literal::usize_unsuffixed(position);
         position += 1;
         let value = quote! {
-            ::orm_core::__private::read::<diesel::dsl::SqlTypeOf<#column>, _>(row, start + #index)?
+            ::orm_core::__private_v1::read::<diesel::dsl::SqlTypeOf<#column>, _>(row, start + #index)?
         };
         if c.relation.is_some() {
             if c.nullable {
@@ -215,13 +215,13 @@ fn relation_arms(model: &Model) -> Vec<TokenStream> {
                     .position(|c| *c == field)
                     .expect("a relation column is a column");
                 let position = Literal::usize_unsuffixed(position);
-                quote!(::orm_core::__private::RelationRef::to_one(&self.#field, #position))
+                quote!(::orm_core::__private_v1::RelationRef::to_one(&self.#field, #position))
             }
             FieldKind::Reverse(_) | FieldKind::ReverseOneToOne(_) => {
-                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.owner_key(self)))
+                quote!(::orm_core::__private_v1::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#konst.owner_key(self)))
             }
             FieldKind::ManyToMany(_) | FieldKind::ReverseManyToMany(_) => {
-                quote!(::orm_core::__private::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private::ModelHelpers>::Helpers>::#konst.owner_key(self)))
+                quote!(::orm_core::__private_v1::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#konst.owner_key(self)))
             }
             _ => continue,
         };

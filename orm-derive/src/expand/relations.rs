@@ -72,7 +72,7 @@ pub struct Items {
 
 /// `<Model as ModelHelpers>::Helpers`: the hidden helpers type of `ty`.
 fn helpers(ty: &impl ToTokens) -> TokenStream {
-    quote!(<#ty as ::orm_core::__private::ModelHelpers>::Helpers)
+    quote!(<#ty as ::orm_core::__private_v1::ModelHelpers>::Helpers)
 }
 
 /// The model's inherent impl (`objects()`, accessors, setters, relation
@@ -88,8 +88,8 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
             quote!(NotUnique)
         };
         quote! {
-            pub fn #marker() -> ::orm_core::__private::#kind {
-                ::orm_core::__private::#kind
+            pub fn #marker() -> ::orm_core::__private_v1::#kind {
+                ::orm_core::__private_v1::#kind
             }
         }
     });
@@ -140,7 +140,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
                     conn: &mut ::orm_core::AnyConnection,
                 ) -> ::orm_core::Result<::core::option::Option<::orm_core::One<#child>>> {
                     #unique
-                    ::orm_core::__private::reverse_one(conn, self, #name, &<#h>::#konst)
+                    ::orm_core::__private_v1::reverse_one(conn, self, #name, &<#h>::#konst)
                 }
             },
         }
@@ -162,7 +162,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
         let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
         Items {
             hidden: quote! {
-                pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #owner> = ::orm_core::__private::ManyToManyRel {
+                pub const #konst: ::orm_core::__private_v1::ManyToManyRel<#ident, #owner> = ::orm_core::__private_v1::ManyToManyRel {
                     field: #name,
                     forward: false,
                     through: &<#owner_helpers>::#through,
@@ -206,7 +206,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
         pub struct #helpers_ident;
 
         #[automatically_derived]
-        impl ::orm_core::__private::ModelHelpers for #ident {
+        impl ::orm_core::__private_v1::ModelHelpers for #ident {
             type Helpers = #helpers_ident;
         }
 
@@ -229,7 +229,7 @@ fn reverse_descriptor(model: &Model, f: &Field, r: &Reverse) -> TokenStream {
     let name = field.to_string();
     let child_helpers = helpers(child);
     quote! {
-        pub const #konst: ::orm_core::__private::ReverseRel<#ident, #child> = ::orm_core::__private::ReverseRel {
+        pub const #konst: ::orm_core::__private_v1::ReverseRel<#ident, #child> = ::orm_core::__private_v1::ReverseRel {
             field: #name,
             owner_key: |o| <#child_helpers>::#fk.owner_key_of(o),
             fk: &<#child_helpers>::#fk,
@@ -292,7 +292,7 @@ fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> Items {
         }
     };
     let hidden = quote! {
-        pub const #konst: ::orm_core::__private::ForeignKeyRel<#ident, #target, #key_ty> = ::orm_core::__private::ForeignKeyRel {
+        pub const #konst: ::orm_core::__private_v1::ForeignKeyRel<#ident, #target, #key_ty> = ::orm_core::__private_v1::ForeignKeyRel {
             meta: &::orm_core::RelationMeta {
                 model: #model_name,
                 field: #field_name,
@@ -343,12 +343,12 @@ fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> Items {
     let doc = format!("The `{field}` many-to-many manager: its rows are cached in this instance, bound to its key.");
     let const_doc = format!("The `{field}` relation, for `prefetch_related` paths.");
     let hidden = quote! {
-        pub const #pair: ::orm_core::__private::ThroughPair<#through, #ident, #target> = ::orm_core::__private::ThroughPair {
+        pub const #pair: ::orm_core::__private_v1::ThroughPair<#through, #ident, #target> = ::orm_core::__private_v1::ThroughPair {
             owner: &<#th>::#owner_rel,
             target: &<#th>::#target_rel,
         };
 
-        pub const #reverse_pair: ::orm_core::__private::ThroughPair<#through, #target, #ident> = ::orm_core::__private::ThroughPair {
+        pub const #reverse_pair: ::orm_core::__private_v1::ThroughPair<#through, #target, #ident> = ::orm_core::__private_v1::ThroughPair {
             owner: &<#th>::#target_rel,
             target: &<#th>::#owner_rel,
         };
@@ -361,7 +361,7 @@ fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> Items {
         pub const #target_key: fn(&#target) -> ::core::option::Option<::orm_core::Key> =
             |t| <#th>::#target_rel.owner_key_of(t);
 
-        pub const #konst: ::orm_core::__private::ManyToManyRel<#ident, #target> = ::orm_core::__private::ManyToManyRel {
+        pub const #konst: ::orm_core::__private_v1::ManyToManyRel<#ident, #target> = ::orm_core::__private_v1::ManyToManyRel {
             field: #name,
             forward: true,
             through: &Self::#pair,
