@@ -47,8 +47,8 @@ macro_rules! __fallback_model {
             fn set_pk(&mut self, _: ::core::option::Option<Self::Key>) {
                 $crate::__fallback_model!(@never)
             }
-            fn from_row(
-                _: &dyn $crate::__private_v1::RawRow,
+            fn from_row<R: $crate::__private_v1::RawRow + ?Sized>(
+                _: &R,
                 _: usize,
             ) -> $crate::__private_v1::diesel::deserialize::Result<Self> {
                 $crate::__fallback_model!(@never)

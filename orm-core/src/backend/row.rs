@@ -78,8 +78,8 @@ impl<'a, R: Row<'a, MultiBackend>> RawRow for RowRef<'_, R> {
 /// Decodes column `index` of `row` as `T` (SQL type `ST`).
 #[doc(hidden)]
 #[inline]
-pub fn read<ST, T: FromSql<ST, MultiBackend>>(
-    row: &dyn RawRow,
+pub fn read<ST, T: FromSql<ST, MultiBackend>, R: RawRow + ?Sized>(
+    row: &R,
     index: usize,
 ) -> deserialize::Result<T> {
     let mut value = None;
@@ -93,7 +93,7 @@ pub fn read<ST, T: FromSql<ST, MultiBackend>>(
 /// placeholder. Loads of any SQL type (typed diesel queries, untyped
 /// hand-built ones) decode into it.
 pub(crate) trait FromRawRow: Sized {
-    fn build(row: &dyn RawRow) -> deserialize::Result<Self>;
+    fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self>;
 }
 
 /// Adapts [`FromRawRow`] to diesel's `QueryableByName` (rows of the untyped
@@ -131,14 +131,31 @@ thread_local! {
     static SINK: RefCell<Option<Box<dyn RowSink>>> = const { RefCell::new(None) };
 }
 
+/// A row of any `RawRow` type seen as `dyn RawRow` (`R` may be unsized).
+struct AsDyn<'r, R: ?Sized>(&'r R);
+
+impl<R: RawRow + ?Sized> RawRow for AsDyn<'_, R> {
+    fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool {
+        self.0.with_value(index, f)
+    }
+
+    fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>> {
+        self.0.int(index, bits)
+    }
+
+    fn text(&self, index: usize) -> deserialize::Result<Option<String>> {
+        self.0.text(index)
+    }
+}
+
 /// The placeholder a sink's rows decode to: zero-sized, so collecting
 /// them allocates nothing.
 pub(crate) struct Sunk;
 
 impl FromRawRow for Sunk {
-    fn build(row: &dyn RawRow) -> deserialize::Result<Self> {
+    fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
         SINK.with(|sink| match sink.borrow_mut().as_mut() {
-            Some(sink) => sink.row(row).map(|()| Sunk),
+            Some(sink) => sink.row(&AsDyn(row)).map(|()| Sunk),
             None => Err("a row arrived with no sink to receive it".into()),
         })
     }

@@ -232,8 +232,9 @@ fn insert_returning<M: Model>(
 /// expose the client's insert id, so this costs a round trip.
 fn mysql_last_insert_id(conn: &mut AnyConnection) -> Result<i64> {
     let query = diesel::sql_query("SELECT CAST(LAST_INSERT_ID() AS SIGNED)");
-    let ids =
-        Collect::new(|row: &dyn RawRow| read::<diesel::sql_types::BigInt, i64>(row, 0).map(Some));
+    let ids = Collect::new(|row: &dyn RawRow| {
+        read::<diesel::sql_types::BigInt, i64, _>(row, 0).map(Some)
+    });
     load_into(conn, query, ids)?
         .rows
         .pop()

@@ -68,7 +68,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Builds an instance from the columns of `row` starting at `start`
     /// (in the table's column order); relations are unloaded.
     #[doc(hidden)]
-    fn from_row(row: &dyn RawRow, start: usize) -> deserialize::Result<Self>;
+    fn from_row<R: RawRow + ?Sized>(row: &R, start: usize) -> deserialize::Result<Self>;
 
     /// Binds the value of column `column` (its position in
     /// `meta().columns`) as a parameter.
@@ -264,7 +264,7 @@ pub(crate) fn link_peers<'a, M: Model>(rows: impl Iterator<Item = &'a M> + Clone
 
 impl<M: Model> FromRawRow for M {
     #[inline]
-    fn build(row: &dyn RawRow) -> deserialize::Result<Self> {
+    fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
         M::from_row(row, 0)
     }
 }

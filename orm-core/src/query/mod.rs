@@ -405,7 +405,7 @@ impl<M: Model> QuerySet<M> {
         let select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(self.limit, self.offset);
         let counts = Collect::new(|row: &dyn RawRow| {
-            read::<diesel::sql_types::BigInt, i64>(row, 0).map(Some)
+            read::<diesel::sql_types::BigInt, i64, _>(row, 0).map(Some)
         });
         Ok(load_into(conn, Count(select), counts)?
             .rows

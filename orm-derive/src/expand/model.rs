@@ -123,8 +123,8 @@ pub fn model_impl(model: &Model) -> TokenStream {
                 #set_pk
             }
 
-            fn from_row(
-                row: &dyn ::orm_core::__private_v1::RawRow,
+            fn from_row<R: ::orm_core::__private_v1::RawRow + ?Sized>(
+                row: &R,
                 start: usize,
             ) -> diesel::deserialize::Result<Self> {
                 #from_row
@@ -171,7 +171,7 @@ fn from_row(model: &Model) -> TokenStream {
         let index = Literal::usize_unsuffixed(position);
         position += 1;
         let value = quote! {
-            ::orm_core::__private_v1::read::<diesel::dsl::SqlTypeOf<#column>, _>(row, start + #index)?
+            ::orm_core::__private_v1::read::<diesel::dsl::SqlTypeOf<#column>, _, _>(row, start + #index)?
         };
         if c.relation.is_some() {
             if c.nullable {
