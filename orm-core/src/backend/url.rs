@@ -65,17 +65,16 @@ impl DatabaseUrl {
         if url.is_empty() {
             return Err(invalid("the URL is empty"));
         }
-        if matches!(url, "sqlite::memory:" | "sqlite://:memory:" | ":memory:") {
-            return Ok(DatabaseUrl::SqliteMemory);
-        }
+        // Schemes are case-insensitive (`SQLite://:memory:` is the
+        // in-memory database, not a file named `:memory:`).
         let (scheme, rest) = match url.find("://") {
-            Some(i) => (&url[..i], &url[i + 3..]),
-            None => match url.strip_prefix("sqlite:") {
-                Some(path) => ("sqlite", path),
-                None => ("", url),
+            Some(i) => (url[..i].to_ascii_lowercase(), &url[i + 3..]),
+            None => match url.get(..7).filter(|p| p.eq_ignore_ascii_case("sqlite:")) {
+                Some(_) => ("sqlite".to_owned(), &url[7..]),
+                None => (String::new(), url),
             },
         };
-        match scheme.to_ascii_lowercase().as_str() {
+        match scheme.as_str() {
             "" | "sqlite" | "file" => {
                 if !cfg!(feature = "sqlite") {
                     Err(invalid(
@@ -83,6 +82,8 @@ impl DatabaseUrl {
                     ))
                 } else if rest.is_empty() {
                     Err(invalid("the SQLite file path is empty"))
+                } else if rest.eq_ignore_ascii_case(":memory:") {
+                    Ok(DatabaseUrl::SqliteMemory)
                 } else {
                     Ok(DatabaseUrl::SqliteFile(rest.to_owned()))
                 }
@@ -95,7 +96,7 @@ impl DatabaseUrl {
                 } else if rest.is_empty() {
                     Err(invalid("the PostgreSQL URL names no host"))
                 } else {
-                    Ok(DatabaseUrl::Postgres(url.to_owned()))
+                    Ok(DatabaseUrl::Postgres(format!("{scheme}://{rest}")))
                 }
             }
             "mysql" | "mariadb" => {
@@ -194,6 +195,30 @@ mod tests {
         assert!(err.contains("unknown scheme `ftp`"), "{err}");
         assert!(DatabaseUrl::parse("  ").is_err());
         assert!(DatabaseUrl::parse("postgres://").is_err());
+    }
+
+    #[test]
+    fn schemes_are_case_insensitive() {
+        for url in [
+            "SQLite://:memory:",
+            "SQLITE::memory:",
+            "sqlite::MEMORY:",
+            ":memory:",
+        ] {
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap(),
+                DatabaseUrl::SqliteMemory,
+                "{url}"
+            );
+        }
+        assert_eq!(
+            DatabaseUrl::parse("SQLite:data/app.db").unwrap(),
+            DatabaseUrl::SqliteFile("data/app.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("PostgreSQL://u@h/d").unwrap().backend(),
+            BackendKind::Postgres
+        );
     }
 
     #[test]
