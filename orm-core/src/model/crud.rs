@@ -47,10 +47,17 @@ fn key_filter<M: Model>(key: &M::Key) -> Fragment {
     )
 }
 
-pub(super) fn get<M: Model>(conn: &mut AnyConnection, key: &M::Key) -> Result<M> {
+/// The rows (none or one) with primary key `key`.
+fn load_by_key<M: Model>(conn: &mut AnyConnection, key: &M::Key) -> Result<Vec<M>> {
     let filters = [key_filter::<M>(key)];
-    let select = Select::new(M::meta(), &[], &filters, Order::Terms(&[]));
-    let mut rows: Vec<M> = load(conn, select)?;
+    load(
+        conn,
+        Select::new(M::meta(), &[], &filters, Order::Terms(&[])),
+    )
+}
+
+pub(super) fn get<M: Model>(conn: &mut AnyConnection, key: &M::Key) -> Result<M> {
+    let mut rows = load_by_key::<M>(conn, key)?;
     super::link_peers(rows.iter());
     rows.pop().ok_or(OrmError::NotFound {
         model: M::meta().name,
@@ -71,12 +78,7 @@ pub(super) fn insert<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Re
     if M::meta().primary_key().auto_increment && instance.pk().is_none() {
         return insert_new(conn, &mut [instance]);
     }
-    write(
-        conn,
-        &[&*instance],
-        &insert_columns::<M>(false),
-        OnConflict::Fail,
-    )?;
+    write_one(conn, instance, OnConflict::Fail)?;
     Ok(())
 }
 
@@ -92,21 +94,11 @@ pub(super) fn save<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Resu
         meta.columns.iter().any(|c| c.unique && !c.primary_key) || !meta.unique_together.is_empty();
     if conn.backend() == BackendKind::Mysql && other_unique {
         if update(instance, &key, conn)? == 0 {
-            write(
-                conn,
-                &[&*instance],
-                &insert_columns::<M>(false),
-                OnConflict::Fail,
-            )?;
+            write_one(conn, instance, OnConflict::Fail)?;
         }
         return Ok(());
     }
-    write(
-        conn,
-        &[&*instance],
-        &insert_columns::<M>(false),
-        OnConflict::Update,
-    )?;
+    write_one(conn, instance, OnConflict::Update)?;
     Ok(())
 }
 
@@ -114,9 +106,7 @@ pub(super) fn save<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Resu
 fn update<M: Model>(instance: &M, key: &M::Key, conn: &mut AnyConnection) -> Result<usize> {
     if M::meta().columns.len() == 1 {
         // Nothing to set: whether the row exists.
-        let filters = [key_filter::<M>(key)];
-        let select = Select::new(M::meta(), &[], &filters, Order::Terms(&[]));
-        return Ok(load::<M, _>(conn, select)?.len());
+        return Ok(load_by_key::<M>(conn, key)?.len());
     }
     let statement = UpdateRow {
         row: instance,
@@ -135,6 +125,15 @@ pub(super) fn delete<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Re
     .execute(conn)?;
     instance.set_pk(None);
     Ok(deleted)
+}
+
+/// One INSERT of `instance` writing every column.
+fn write_one<M: Model>(
+    conn: &mut AnyConnection,
+    instance: &M,
+    on_conflict: OnConflict,
+) -> Result<usize> {
+    write(conn, &[instance], &insert_columns::<M>(false), on_conflict)
 }
 
 /// Runs one INSERT of `rows` writing `columns`.
