@@ -85,6 +85,15 @@ pub enum OrmError {
         /// The dangling key value, as printed (`7`, `"bob"`).
         key: String,
     },
+    /// Rows a write names do not exist (deleted meanwhile, by another
+    /// request or process): nothing was written.
+    #[error("{model} with key {} does not exist (deleted meanwhile?); nothing was written: reload the rows or save them first", keys.join(", "))]
+    Missing {
+        /// The model of the missing rows.
+        model: &'static str,
+        /// Their keys, as printed (`7`, `"bob"`).
+        keys: Vec<String>,
+    },
     /// A relation was touched under `FetchMode::Raise`.
     #[error("Fetching of {model}.{field} blocked.")]
     FetchBlocked {
@@ -141,6 +150,7 @@ impl OrmError {
             self,
             OrmError::NotFound { .. }
                 | OrmError::RelatedMissing { .. }
+                | OrmError::Missing { .. }
                 | OrmError::Database(diesel::result::Error::NotFound)
         )
     }

@@ -43,7 +43,9 @@ pub mod schema;
 mod sql;
 mod testing;
 
-pub use backend::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
+pub use backend::{
+    write_transaction, AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend,
+};
 pub use error::{OrmError, Result};
 pub use loading::{
     JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,

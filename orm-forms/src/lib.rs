@@ -55,10 +55,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use diesel::Connection;
 use orm_core::{
-    AnyConnection, ColumnMeta, KeyType, Model, OrmError, QuerySet, Rel, RelationVisitor, Relations,
-    SqlKind, Writable,
+    write_transaction, AnyConnection, ColumnMeta, KeyType, Model, OrmError, QuerySet, Rel,
+    RelationVisitor, Relations, SqlKind, Writable,
 };
 
 use orm_core::Result;
@@ -246,7 +245,8 @@ impl<T: FormValue> FormValue for Option<T> {
 }
 
 /// Sets a many-to-many of the saved instance.
-type SetAfterSave<M> = Box<dyn FnOnce(&M, &mut AnyConnection) -> Result<()> + Send>;
+/// Sets a relation of the saved row; the flag says it was just inserted.
+type SetAfterSave<M> = Box<dyn FnOnce(&M, &mut AnyConnection, bool) -> Result<()> + Send>;
 
 /// What a validated relation does to the instance.
 enum Chosen<M> {
@@ -254,8 +254,6 @@ enum Chosen<M> {
     Before(Box<dyn FnOnce(&mut M) + Send>),
     /// Set after saving (a many-to-many).
     After(SetAfterSave<M>),
-    /// Marks a new row's many-to-many as empty before `After` runs.
-    Fresh(Box<dyn FnOnce(&M) + Send>),
 }
 
 /// Validates the submitted ids of one relation against a queryset (one
@@ -339,10 +337,15 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 if let Some(missing) = keys.iter().find(|k| !found_keys.contains(k)) {
                     return Ok(Err(not_a_choice(&missing.to_key())));
                 }
-                Ok(Ok(vec![
-                    Chosen::Fresh(Box::new(move |m| rel.mark_empty(m))),
-                    Chosen::After(Box::new(move |m, conn| rel.set(m, conn, &found))),
-                ]))
+                Ok(Ok(vec![Chosen::After(Box::new(
+                    move |m, conn, inserted| {
+                        if inserted {
+                            rel.link_new(m, conn, &found)
+                        } else {
+                            rel.set(m, conn, &found)
+                        }
+                    },
+                ))]))
             }
         }
     }
@@ -581,8 +584,9 @@ impl<M: Relations> ModelForm<M> {
     /// valid; on any error nothing is written.
     ///
     /// Queries: validation (one per relation with ids), then the INSERT or
-    /// UPDATE, then per many-to-many at most a DELETE and an INSERT (plus a
-    /// SELECT of the current links when editing).
+    /// UPDATE, then per many-to-many one INSERT of the links (a new row),
+    /// or a DELETE of the other links and an INSERT skipping those that
+    /// exist (editing: exact whatever the instance's cache held).
     pub fn save(mut self, conn: &mut AnyConnection) -> Result<M> {
         if self.validated.is_none() && !self.is_valid(conn)? {
             return Err(OrmError::Invalid {
@@ -593,23 +597,22 @@ impl<M: Relations> ModelForm<M> {
         let chosen = self.validated.take().unwrap_or_default();
         let mut instance = self.instance;
         let adding = self.adding;
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             let mut after = Vec::new();
-            let mut fresh = Vec::new();
             for c in chosen {
                 match c {
                     Chosen::Before(assign) => assign(&mut instance),
                     Chosen::After(set) => after.push(set),
-                    Chosen::Fresh(mark) => fresh.push(mark),
                 }
             }
             if adding {
                 instance.insert(conn)?;
-                fresh.into_iter().for_each(|mark| mark(&instance));
             } else {
                 instance.save(conn)?;
             }
-            after.into_iter().try_for_each(|set| set(&instance, conn))?;
+            after
+                .into_iter()
+                .try_for_each(|set| set(&instance, conn, adding))?;
             Ok(instance)
         })
     }

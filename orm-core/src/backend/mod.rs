@@ -7,9 +7,11 @@ use std::fmt;
 pub(crate) mod instrument;
 mod pool;
 pub(crate) mod row;
+mod transaction;
 mod url;
 
 pub use pool::{Conn, Db, DbBuilder};
+pub use transaction::write_transaction;
 pub use url::DatabaseUrl;
 
 /// Declares `AnyConnection` over the backends compiled in: diesel's

@@ -66,10 +66,10 @@ pub trait RelationKind<From, To>: Sync {
         let _ = (from, conn, to);
         Ok(())
     }
-    /// Marks the relation of a just-inserted `from` as empty (cached), so
-    /// `set` does not read the links back (`Writable::Many`).
-    fn mark_empty(&self, from: &From) {
-        let _ = from;
+    /// Links `to` to a `from` just inserted, which has no links yet: the
+    /// INSERT only, no DELETE (`Writable::Many`).
+    fn link_new(&self, from: &From, conn: &mut AnyConnection, to: &[To]) -> Result<()> {
+        self.set(from, conn, to)
     }
 }
 
@@ -193,10 +193,10 @@ impl<From, To, J> Rel<From, To, J> {
         self.kind.set(from, conn, to)
     }
 
-    /// Caches "no related rows" for a `from` just inserted (a
-    /// many-to-many), so a following `set` reads nothing back.
-    pub fn mark_empty(&self, from: &From) {
-        self.kind.mark_empty(from)
+    /// Links `to` to a `from` just inserted (a many-to-many; it has no
+    /// links yet, so only the INSERT of `set` runs) and caches them.
+    pub fn link_new(&self, from: &From, conn: &mut AnyConnection, to: &[To]) -> Result<()> {
+        self.kind.link_new(from, conn, to)
     }
 
     /// This relation, then `next` from the loaded objects.

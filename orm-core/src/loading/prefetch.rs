@@ -167,7 +167,9 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
         ManyToManyManager::new(from, self).set(conn, to)
     }
 
-    fn mark_empty(&self, from: &O) {
-        ManyToManyManager::new(from, self).set_cached(Vec::new());
+    fn link_new(&self, from: &O, conn: &mut AnyConnection, to: &[T]) -> Result<()> {
+        let manager = ManyToManyManager::new(from, self);
+        manager.set_cached(Vec::new());
+        manager.add(conn, to)
     }
 }

@@ -192,9 +192,11 @@ fn insert_new<M: Model>(conn: &mut AnyConnection, rows: &mut [&mut M]) -> Result
 }
 
 /// One INSERT of `rows`, returning their keys in order: `RETURNING` on
-/// SQLite and PostgreSQL; on MySQL the first key is `LAST_INSERT_ID()` and
-/// one multi-row INSERT gets consecutive keys (InnoDB's default
-/// auto-increment lock mode).
+/// SQLite and PostgreSQL. On MySQL one multi-row INSERT gets evenly spaced
+/// keys (InnoDB allocates them in one block for an INSERT whose row count
+/// is known): the first is `LAST_INSERT_ID()`, the step the session's
+/// `auto_increment_increment` (2 and more on Galera and multi-primary
+/// setups), read in the same query.
 fn insert_returning<M: Model>(
     conn: &mut AnyConnection,
     backend: BackendKind,
@@ -213,9 +215,10 @@ fn insert_returning<M: Model>(
         return Ok(load_into(conn, statement, keys)?.rows);
     }
     let inserted = statement.execute(conn)? as i64;
-    let first = mysql_last_insert_id(conn)?;
-    (first..first + inserted)
-        .map(|id| {
+    let (first, step) = mysql_assigned_keys(conn)?;
+    (0..inserted)
+        .map(|i| {
+            let id = first + i * step;
             M::Key::from_key(&Key::Int(id)).ok_or_else(|| OrmError::Value {
                 model: M::meta().name,
                 field: M::meta().primary_key().field,
@@ -227,12 +230,17 @@ fn insert_returning<M: Model>(
         .collect()
 }
 
-/// `SELECT LAST_INSERT_ID()` on MySQL: diesel's MySQL connection does not
-/// expose the client's insert id, so this costs a round trip.
-fn mysql_last_insert_id(conn: &mut AnyConnection) -> Result<i64> {
-    let query = diesel::sql_query("SELECT CAST(LAST_INSERT_ID() AS SIGNED)");
+/// `LAST_INSERT_ID()` and the session's `auto_increment_increment` on
+/// MySQL, in one round trip (diesel's MySQL connection does not expose the
+/// client's insert id).
+fn mysql_assigned_keys(conn: &mut AnyConnection) -> Result<(i64, i64)> {
+    let query = diesel::sql_query(
+        "SELECT CAST(LAST_INSERT_ID() AS SIGNED), CAST(@@SESSION.auto_increment_increment AS SIGNED)",
+    );
     let ids = Collect::new(|row: &dyn RawRow| {
-        read::<diesel::sql_types::BigInt, i64, _>(row, 0).map(Some)
+        let first = read::<diesel::sql_types::BigInt, i64, _>(row, 0)?;
+        let step = read::<diesel::sql_types::BigInt, i64, _>(row, 1)?;
+        Ok(Some((first, step.max(1))))
     });
     load_into(conn, query, ids)?
         .rows
@@ -257,6 +265,20 @@ pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M])
     }
     new.chunks_mut(chunk)
         .try_for_each(|rows| insert_new(conn, rows))
+}
+
+/// Inserts `rows` (new rows: an auto key is left to the database and not
+/// read back), skipping those that would break a unique constraint: one
+/// statement per chunk.
+pub(crate) fn insert_ignoring<M: Model>(conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+    rows.iter().try_for_each(check_relations)?;
+    let columns = insert_columns::<M>(M::meta().primary_key().auto_increment);
+    let chunk = (conn.backend().max_binds() / columns.len().max(1)).max(1);
+    let refs: Vec<&M> = rows.iter().collect();
+    for rows in refs.chunks(chunk) {
+        write(conn, rows, &columns, OnConflict::Ignore)?;
+    }
+    Ok(())
 }
 
 /// `UPDATE table SET column = key WHERE filters`: points the foreign key

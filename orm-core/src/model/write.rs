@@ -42,6 +42,9 @@ pub(crate) enum OnConflict {
     Fail,
     /// Overwrite the row's other columns (an upsert on the primary key).
     Update,
+    /// Skip the row when it would break a unique constraint (a link that
+    /// exists already).
+    Ignore,
 }
 
 /// `INSERT INTO table (columns) VALUES (...), (...)`, then an upsert
@@ -105,6 +108,27 @@ impl<M: Model> Insert<'_, M> {
     }
 }
 
+impl<M: Model> Insert<'_, M> {
+    /// `ON CONFLICT DO NOTHING`; on MySQL a no-op `ON DUPLICATE KEY
+    /// UPDATE`, which (unlike `INSERT IGNORE`) skips duplicates only and
+    /// still fails on a foreign key or a bad value.
+    fn push_ignore(&self, out: &mut AstPass<'_, '_, MultiBackend>) -> QueryResult<()> {
+        if self.backend != BackendKind::Mysql {
+            out.push_sql(" ON CONFLICT DO NOTHING");
+            return Ok(());
+        }
+        let meta = M::meta();
+        let column = self
+            .columns
+            .first()
+            .map_or(meta.primary_key().name, |&c| meta.columns[c].name);
+        out.push_sql(" ON DUPLICATE KEY UPDATE ");
+        out.push_identifier(column)?;
+        out.push_sql(" = ");
+        out.push_identifier(column)
+    }
+}
+
 impl<M: Model> QueryFragment<MultiBackend> for Insert<'_, M> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         let meta = M::meta();
@@ -136,8 +160,10 @@ impl<M: Model> QueryFragment<MultiBackend> for Insert<'_, M> {
                 out.push_sql(")");
             }
         }
-        if self.on_conflict == OnConflict::Update {
-            self.push_upsert(&mut out)?;
+        match self.on_conflict {
+            OnConflict::Fail => {}
+            OnConflict::Update => self.push_upsert(&mut out)?,
+            OnConflict::Ignore => self.push_ignore(&mut out)?,
         }
         if self.returning_key {
             out.push_sql(" RETURNING ");

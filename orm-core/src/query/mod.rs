@@ -7,10 +7,10 @@ use std::sync::Arc;
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::{AsChangeset, AstPass, QueryFragment};
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::{Connection, QueryResult, RunQueryDsl};
+use diesel::{QueryResult, RunQueryDsl};
 
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::{write_transaction, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{FetchMode, Key, OrderTerm};
 use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
@@ -426,13 +426,22 @@ impl<M: Model> QuerySet<M> {
 
     /// Inserts all `rows` in one transaction, with as few statements as the
     /// backend's bind limit allows (one INSERT per chunk; on MySQL each
-    /// chunk also reads `LAST_INSERT_ID()`), and fills in their
-    /// auto-increment keys.
+    /// chunk also reads `LAST_INSERT_ID()` and the session's
+    /// `auto_increment_increment`), and fills in their auto-increment keys.
+    /// When it fails nothing is written and no row keeps a key it gave.
     pub fn bulk_create(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        conn.transaction(|conn| insert_chunked(conn, rows))
+        let unkeyed: Vec<bool> = rows.iter().map(|r| r.pk().is_none()).collect();
+        let result = write_transaction(conn, |conn| insert_chunked(conn, rows));
+        if result.is_err() {
+            // The transaction rolled back: keys of earlier chunks name no row.
+            for (row, _) in rows.iter_mut().zip(unkeyed).filter(|(_, new)| *new) {
+                row.set_pk(None);
+            }
+        }
+        result
     }
 
     /// Deletes the matching rows in one statement and returns how many.
@@ -483,6 +492,14 @@ impl<M: Model> QuerySet<M> {
     pub(crate) fn filter_keys(mut self, column: &'static str, keys: &[Key]) -> Self {
         self.filters
             .push(sql::key_in(M::meta().table, column, keys));
+        self
+    }
+
+    /// Drops the rows whose `column` is one of `keys` (one list: keep it
+    /// below the backend's bind limit).
+    pub(crate) fn exclude_keys(mut self, column: &'static str, keys: &[Key]) -> Self {
+        self.filters
+            .push(sql::key_not_in(M::meta().table, column, keys));
         self
     }
 

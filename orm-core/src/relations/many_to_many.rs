@@ -6,7 +6,6 @@ use std::sync::Arc;
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::QueryFragment;
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::Connection;
 use foldhash::{HashSet, HashSetExt};
 
 use super::descriptor::ManyToManyRel;
@@ -14,7 +13,7 @@ use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
 use super::slot::Slot;
 use super::through::Links;
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::{write_transaction, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{Key, ModelMeta};
 use crate::model::{inherit_fetch_mode, Model};
@@ -121,7 +120,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn create(&self, conn: &mut AnyConnection, mut target: T) -> Result<T> {
         let key = self.owner()?.clone();
         inherit_fetch_mode(&target, self.slot.mode.get());
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             target.save(conn)?;
             let k = self.target_key(&target)?;
             self.links.link(conn, &key, std::slice::from_ref(&k))
@@ -145,32 +144,30 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
         Ok(keys)
     }
 
-    /// Links `targets` (saved rows). With a filled cache: one INSERT of the
-    /// missing links (none if all are linked); otherwise one SELECT of the
-    /// current links first. A filled cache gets the new rows, in order.
+    /// Links `targets` (saved rows): one INSERT that skips the links that
+    /// exist already, so it is idempotent and exact whatever the cache
+    /// holds (another instance may have linked or unlinked meanwhile). A
+    /// filled cache gets the rows it lacks, in order.
     pub fn add(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
         let wanted = self.keys_of(targets)?;
-        let missing: HashSet<Key> = conn.transaction(|conn| {
-            let current: HashSet<Key> = self.current_keys(conn)?.into_iter().collect();
-            let missing: Vec<Key> = wanted
-                .into_iter()
-                .filter(|k| !current.contains(k))
-                .collect();
-            self.links.link(conn, &key, &missing)?;
-            Ok::<_, OrmError>(missing.into_iter().collect())
-        })?;
+        write_transaction(conn, |conn| self.links.link(conn, &key, &wanted))?;
+        let mut added = false;
         self.slot.edit(&key, |rows| {
-            let mut added = HashSet::new();
+            let mut cached: HashSet<Key> = rows
+                .iter()
+                .filter_map(|r| self.target_key(r).ok())
+                .collect();
             for t in targets {
                 if let Ok(k) = self.target_key(t) {
-                    if missing.contains(&k) && added.insert(k) {
+                    if cached.insert(k) {
                         insert_sorted(rows, t.clone());
+                        added = true;
                     }
                 }
             }
         });
-        if !missing.is_empty() {
+        if added {
             keep_database_order(conn, self.slot, &key);
         }
         Ok(())
@@ -180,7 +177,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn remove(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
         let keys = self.keys_of(targets)?;
-        conn.transaction(|conn| self.links.unlink(conn, &key, Some(&keys)))?;
+        write_transaction(conn, |conn| self.links.unlink(conn, &key, Some(&keys)))?;
         let keys: HashSet<Key> = keys.into_iter().collect();
         self.slot.edit(&key, |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
@@ -197,36 +194,25 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
         Ok(())
     }
 
-    /// Makes `targets` exactly the related rows, in one transaction: with a
-    /// filled cache, at most one DELETE and one INSERT (the difference is
-    /// computed from the cache, nothing is read again); otherwise one SELECT
-    /// of the current links first. Afterwards the cache holds exactly
-    /// `targets` in `T`'s default ordering, so the next `all` costs no query.
-    /// On error the database and the cache are left as they were.
+    /// Makes `targets` exactly the related rows, in one transaction and
+    /// without reading first: one DELETE of the owner's other links, then
+    /// one INSERT of `targets` that skips the links that exist. The result
+    /// is exact whatever the cache held. Afterwards the cache holds exactly
+    /// `targets` in `T`'s default ordering, so the next `all` costs no
+    /// query. On error the database and the cache are left as they were.
     pub fn set(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
-        let mut wanted: HashSet<Key> = HashSet::new();
-        let mut rows: Vec<T> = Vec::new();
-        for t in targets {
-            if wanted.insert(self.target_key(t)?) {
-                rows.push(t.clone());
-            }
-        }
-        conn.transaction(|conn| {
-            let current: HashSet<Key> = self.current_keys(conn)?.into_iter().collect();
-            let stale: Vec<Key> = current
-                .iter()
-                .filter(|k| !wanted.contains(k))
-                .cloned()
-                .collect();
-            let missing: Vec<Key> = rows
-                .iter()
-                .filter_map(|t| self.target_key(t).ok())
-                .filter(|k| !current.contains(k))
-                .collect();
-            self.links.unlink(conn, &key, Some(&stale))?;
-            self.links.link(conn, &key, &missing)
+        let wanted = self.keys_of(targets)?;
+        write_transaction(conn, |conn| {
+            self.links.unlink_except(conn, &key, &wanted)?;
+            self.links.link(conn, &key, &wanted)
         })?;
+        let mut seen = HashSet::new();
+        let mut rows: Vec<T> = targets
+            .iter()
+            .filter(|t| self.target_key(t).is_ok_and(|k| seen.insert(k)))
+            .cloned()
+            .collect();
         rows.sort_by(Model::cmp_default);
         self.slot.put(key.clone(), Arc::new(rows));
         keep_database_order(conn, self.slot, &key);

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::QueryFragment;
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::Connection;
-use foldhash::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use super::descriptor::{ChildKey, ReverseRel};
-use super::fill::{fill_reverse, keep_database_order};
+use super::fill::{fill_reverse, keep_database_order, load_in};
 use super::slot::Slot;
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::{write_transaction, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{resolve, FetchMode};
 use crate::meta::{Key, KeyType, ModelMeta};
@@ -117,10 +116,12 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     }
 
     /// Makes `children` exactly the related rows (the foreign key must be
-    /// nullable), in one transaction: the current children come from a
-    /// filled cache (else one query), then at most one UPDATE unlinking the
-    /// others and one linking the new ones. The cache then holds `children`
-    /// in `C`'s default ordering.
+    /// nullable), in one transaction and without reading first: one UPDATE
+    /// unlinking the owner's other children, one pointing `children` at
+    /// the owner. The result is exact whatever the cache held; a child
+    /// deleted meanwhile fails the call with [`OrmError::Missing`] and
+    /// changes nothing. The cache then holds `children` (each once) in
+    /// `C`'s default ordering.
     pub fn set(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
     where
         C: Clone,
@@ -128,39 +129,20 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.nullable("set")?;
         let key = self.owner()?.clone();
         let wanted = pks_of(children)?;
-        conn.transaction(|conn| {
-            // The current children: from a filled cache, else one query.
-            let current: Vec<Key> = match self.slot.get(&key) {
-                Some(rows) => rows
-                    .iter()
-                    .filter_map(|r| r.pk().map(|k| k.to_key()))
-                    .collect(),
-                None => self
-                    .query()?
-                    .load(conn)?
-                    .iter()
-                    .filter_map(|r| r.pk().map(|k| k.to_key()))
-                    .collect(),
+        write_transaction(conn, |conn| {
+            let others = if wanted.len() > conn.backend().max_in_list() {
+                // A `NOT IN` cannot be split into chunks: unlink every
+                // child, `wanted` is linked again below.
+                self.query()?
+            } else {
+                self.query()?
+                    .exclude_keys(C::meta().primary_key().name, &wanted)
             };
-            let wanted_set: HashSet<&Key> = wanted.iter().collect();
-            let current_set: HashSet<&Key> = current.iter().collect();
-            let stale: Vec<Key> = current
-                .iter()
-                .filter(|k| !wanted_set.contains(k))
-                .cloned()
-                .collect();
-            let missing: Vec<Key> = wanted
-                .iter()
-                .filter(|k| !current_set.contains(k))
-                .cloned()
-                .collect();
-            self.point(conn, self.query()?, &stale, None)?;
-            self.point(conn, QuerySet::new(), &missing, Some(key.clone()))
+            others.update_relation(conn, self.fk.meta().column, None)?;
+            self.point_all(conn, &wanted, &key)
         })?;
-        for child in children.iter_mut() {
-            self.fk.set_key(child, Some(&key));
-        }
-        let mut rows = children.to_vec();
+        self.link_in_memory(children, &key);
+        let mut rows = distinct(children);
         rows.sort_by(Model::cmp_default);
         self.slot.put(key.clone(), Arc::new(rows));
         keep_database_order(conn, self.slot, &key);
@@ -187,22 +169,22 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     }
 
     /// Points `children` at the owner (one UPDATE) and adds them to a filled
-    /// cache.
+    /// cache, each once. A child deleted meanwhile fails the call with
+    /// [`OrmError::Missing`], naming it, and changes nothing (database,
+    /// cache and `children`).
     pub fn add(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
     where
         C: Clone,
     {
         let key = self.owner()?.clone();
         let pks = pks_of(children)?;
-        conn.transaction(|conn| self.point(conn, QuerySet::new(), &pks, Some(key.clone())))?;
-        for child in children.iter_mut() {
-            self.fk.set_key(child, Some(&key));
-        }
+        write_transaction(conn, |conn| self.point_all(conn, &pks, &key))?;
+        self.link_in_memory(children, &key);
         let pks: HashSet<Key> = pks.into_iter().collect();
         self.slot.edit(&key, |rows| {
             rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())));
-            for child in children.iter() {
-                insert_sorted(rows, child.clone());
+            for child in distinct(children) {
+                insert_sorted(rows, child);
             }
         });
         keep_database_order(conn, self.slot, &key);
@@ -218,7 +200,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.nullable("remove")?;
         let key = self.owner()?.clone();
         let pks = pks_of(children)?;
-        conn.transaction(|conn| self.point(conn, self.query()?, &pks, None))?;
+        write_transaction(conn, |conn| self.point(conn, self.query()?, &pks, None))?;
         for child in children.iter_mut() {
             self.fk.set_key(child, None);
         }
@@ -260,6 +242,36 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         Ok(updated)
     }
 
+    /// Points the rows with keys `pks` (distinct) at `key`; fails with
+    /// `Missing`, naming them, when some do not exist (the caller's
+    /// transaction then rolls back).
+    fn point_all(&self, conn: &mut AnyConnection, pks: &[Key], key: &Key) -> Result<()> {
+        let updated = self.point(conn, QuerySet::new(), pks, Some(key.clone()))?;
+        if updated == pks.len() {
+            return Ok(());
+        }
+        let pk = C::meta().primary_key().name;
+        let found: HashSet<Key> = load_in::<C>(conn, pk, pks)?
+            .iter()
+            .filter_map(|r| r.pk().map(|k| k.to_key()))
+            .collect();
+        Err(OrmError::Missing {
+            model: C::meta().name,
+            keys: pks
+                .iter()
+                .filter(|k| !found.contains(*k))
+                .map(Key::to_string)
+                .collect(),
+        })
+    }
+
+    /// Sets the foreign key of `children` to `key`, in memory.
+    fn link_in_memory(&self, children: &mut [C], key: &Key) {
+        for child in children.iter_mut() {
+            self.fk.set_key(child, Some(key));
+        }
+    }
+
     fn nullable(&self, op: &str) -> Result<()> {
         let rel = self.fk.meta();
         if rel.nullable {
@@ -276,13 +288,27 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     }
 }
 
+/// The distinct keys of `rows`, in order; `Unsaved` if one has none.
 pub(crate) fn pks_of<M: Model>(rows: &[M]) -> Result<Vec<Key>> {
+    let mut seen = HashSet::new();
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = row.pk().map(|k| k.to_key()).ok_or(OrmError::Unsaved {
+            model: M::meta().name,
+        })?;
+        if seen.insert(key.clone()) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Clones of `rows` without repeats (the first of each key).
+fn distinct<M: Model + Clone>(rows: &[M]) -> Vec<M> {
+    let mut seen = HashSet::new();
     rows.iter()
-        .map(|r| {
-            r.pk().map(|k| k.to_key()).ok_or(OrmError::Unsaved {
-                model: M::meta().name,
-            })
-        })
+        .filter(|r| r.pk().is_none_or(|k| seen.insert(k.to_key())))
+        .cloned()
         .collect()
 }
 

@@ -6,8 +6,9 @@ use super::fill::load_links;
 use crate::backend::AnyConnection;
 use crate::error::Result;
 use crate::meta::Key;
-use crate::model::{insert_chunked, Model};
+use crate::model::{insert_chunked, insert_ignoring, Model};
 use crate::query::QuerySet;
+use foldhash::HashSet;
 
 /// The links of a many-to-many to `Target`, whatever its through model.
 #[doc(hidden)]
@@ -24,8 +25,9 @@ pub trait Links<Target>: Sync {
     fn count(&self, conn: &mut AnyConnection, owner: &Key) -> Result<i64>;
     /// Whether `owner` has any link.
     fn exists(&self, conn: &mut AnyConnection, owner: &Key) -> Result<bool>;
-    /// Inserts links from `owner` to `targets` (inside the caller's
-    /// transaction).
+    /// Links `owner` to `targets`, skipping the links that exist (inside
+    /// the caller's transaction): whatever the caller's cache says, every
+    /// link exists afterwards.
     fn link(&self, conn: &mut AnyConnection, owner: &Key, targets: &[Key]) -> Result<()>;
     /// Deletes the links from `owner` to `targets` (all with `None`).
     fn unlink(
@@ -34,6 +36,8 @@ pub trait Links<Target>: Sync {
         owner: &Key,
         targets: Option<&[Key]>,
     ) -> Result<usize>;
+    /// Deletes the links from `owner` to anything but `keep`.
+    fn unlink_except(&self, conn: &mut AnyConnection, owner: &Key, keep: &[Key]) -> Result<()>;
 }
 
 /// The links of a many-to-many seen from `Owner`.
@@ -58,6 +62,28 @@ impl<Th: Model + Default, Owner, Target> ThroughPair<Th, Owner, Target> {
         QuerySet::<Th>::new()
             .unordered()
             .filter_keys(self.owner.meta().column, std::slice::from_ref(owner))
+    }
+
+    /// Whether the through table has a unique constraint on exactly its
+    /// two keys (the generated ones do), so a duplicate link can be
+    /// skipped by the INSERT itself.
+    fn pair_is_unique(&self) -> bool {
+        let unique = Th::meta().unique_together;
+        let columns = [self.owner.meta().column, self.target.meta().column];
+        unique.len() == 2 && columns.iter().all(|c| unique.contains(c))
+    }
+
+    /// The through rows linking `owner` to `targets`.
+    fn new_links(&self, owner: &Key, targets: &[Key]) -> Vec<Th> {
+        targets
+            .iter()
+            .map(|target| {
+                let mut row = Th::default();
+                self.owner.set_key(&mut row, Some(owner));
+                self.target.set_key(&mut row, Some(target));
+                row
+            })
+            .collect()
     }
 }
 
@@ -95,16 +121,28 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
         if targets.is_empty() {
             return Ok(());
         }
-        let mut rows: Vec<Th> = targets
+        if self.pair_is_unique() {
+            return insert_ignoring(conn, &self.new_links(owner, targets));
+        }
+        // No constraint to lean on: read the owner's links (one query),
+        // insert the others.
+        let owner_column = self.owner.meta().column;
+        let target_column = self.target.meta().column;
+        let linked: HashSet<Key> = load_links::<Th>(
+            conn,
+            owner_column,
+            target_column,
+            std::slice::from_ref(owner),
+        )?
+        .into_iter()
+        .map(|(_, target)| target)
+        .collect();
+        let missing: Vec<Key> = targets
             .iter()
-            .map(|target| {
-                let mut row = Th::default();
-                self.owner.set_key(&mut row, Some(owner));
-                self.target.set_key(&mut row, Some(target));
-                row
-            })
+            .filter(|t| !linked.contains(*t))
+            .cloned()
             .collect();
-        insert_chunked(conn, &mut rows)
+        insert_chunked(conn, &mut self.new_links(owner, &missing))
     }
 
     fn unlink(
@@ -124,6 +162,19 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
                 .delete(conn)?;
         }
         Ok(deleted)
+    }
+
+    fn unlink_except(&self, conn: &mut AnyConnection, owner: &Key, keep: &[Key]) -> Result<()> {
+        let rows = self.rows_of(owner);
+        if keep.len() > conn.backend().max_in_list() {
+            // A `NOT IN` cannot be split into chunks: unlink everything,
+            // the caller links `keep` again.
+            rows.delete(conn)?;
+        } else {
+            rows.exclude_keys(self.target.meta().column, keep)
+                .delete(conn)?;
+        }
+        Ok(())
     }
 }
 

@@ -180,6 +180,24 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
     }
 }
 
+/// `NOT ("table"."column" IN (keys))`: true for every row when `keys` is
+/// empty. One list: chunking cannot split a `NOT IN`.
+pub(crate) fn key_not_in(table: &'static str, column: &'static str, keys: &[Key]) -> Fragment {
+    Arc::new(Not(key_in(table, column, keys)))
+}
+
+/// `NOT (predicate)`.
+struct Not(Fragment);
+
+impl QueryFragment<MultiBackend> for Not {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("NOT (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
 /// `"column" = key` (or `NULL`): the `SET` of an update pointing a
 /// foreign key at `key`.
 pub(crate) struct SetKey {

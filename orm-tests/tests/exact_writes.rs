@@ -1,0 +1,234 @@
+//! Relation writes leave the database in exactly the state the call names,
+//! whatever the instance's cache holds: another instance of the same row
+//! (another request, thread or process) may have written since. And what
+//! `Clone` does to the caches. On every backend.
+
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, AnyConnection, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+/// Two books' readers through a link model with no unique constraint on
+/// the pair: `add` must read the links before inserting.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "title")]
+pub struct Book {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(max_length = 50)]
+    pub title: String,
+    #[orm(through = "Loan", through_fields = "book, reader")]
+    pub readers: ManyToMany<Reader>,
+}
+
+/// A reader of books.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(ordering = "name")]
+pub struct Reader {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(max_length = 50)]
+    pub name: String,
+}
+
+/// A book lent to a reader (no `unique_together`).
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+pub struct Loan {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub book: ForeignKey<Book>,
+    pub reader: ForeignKey<Reader>,
+}
+
+fn tags(conn: &mut AnyConnection, names: &[&str]) -> orm_core::Result<Vec<Tag>> {
+    let mut rows: Vec<Tag> = names
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    Tag::objects().bulk_create(conn, &mut rows)?;
+    Ok(rows)
+}
+
+fn question(conn: &mut AnyConnection, text: &str) -> orm_core::Result<Question> {
+    let mut q = Question {
+        question_text: text.into(),
+        ..Default::default()
+    };
+    q.save(conn)?;
+    Ok(q)
+}
+
+/// The names of the tags linked to `q` in the database (a fresh read).
+fn stored_tags(conn: &mut AnyConnection, q: &Question) -> orm_core::Result<Vec<String>> {
+    let fresh = Question::get(conn, q.id.unwrap_or_default())?;
+    let tags = fresh.tags().all(conn)?;
+    Ok(tags.iter().map(|t| t.name.clone()).collect())
+}
+
+fn names(tags: &[Tag]) -> Vec<&str> {
+    tags.iter().map(|t| t.name.as_str()).collect()
+}
+
+/// The texts of the questions of `author` in the database.
+fn stored_questions(conn: &mut AnyConnection, author: &Author) -> orm_core::Result<Vec<String>> {
+    let mut texts: Vec<String> = Question::objects()
+        .filter(question::author_id.eq(author.id))
+        .load(conn)?
+        .into_iter()
+        .map(|q| q.question_text)
+        .collect();
+    texts.sort();
+    Ok(texts)
+}
+
+backend_tests! {
+    fn many_to_many_set_drops_a_link_the_cache_never_saw(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["a", "b", "c"])?;
+        let q = question(&mut conn, "q")?;
+        let mine = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        mine.tags().all(&mut conn)?;
+        // Another instance of the same row links b.
+        let other = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        other.tags().add(&mut conn, &t[1..2])?;
+        // One DELETE, one INSERT: b goes although this cache never held it.
+        let order = db.collation_cost();
+        assert_num_queries(&mut conn, 2 + order, |c| mine.tags().set(c, &[t[0].clone(), t[2].clone()]))?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| mine.tags().all(c))?), ["a", "c"]);
+        assert_eq!(stored_tags(&mut conn, &q)?, ["a", "c"]);
+        Ok(())
+    }
+
+    fn many_to_many_add_is_exact_and_idempotent(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["a", "b"])?;
+        let q = question(&mut conn, "q")?;
+        let mine = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        mine.tags().add(&mut conn, &t[..1])?;
+        mine.tags().all(&mut conn)?;
+        // Another instance removes a: this cache still holds it.
+        let other = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        other.tags().remove(&mut conn, &t[..1])?;
+        // add(a) links it again.
+        assert_num_queries(&mut conn, 1, |c| mine.tags().add(c, &t[..1]))?;
+        assert_eq!(stored_tags(&mut conn, &q)?, ["a"]);
+        // Another instance links b first: add(b) is no unique violation,
+        // and b is linked once.
+        other.tags().add(&mut conn, &t[1..])?;
+        mine.tags().add(&mut conn, &t[1..])?;
+        mine.tags().add(&mut conn, &[t[1].clone(), t[1].clone()])?;
+        assert_eq!(stored_tags(&mut conn, &q)?, ["a", "b"]);
+        assert_eq!(names(&mine.tags().all(&mut conn)?), ["a", "b"]);
+        Ok(())
+    }
+
+    fn many_to_many_without_a_unique_pair_reads_before_linking(db) {
+        let mut conn = db.get()?;
+        orm_core::schema::create_tables(&mut conn, &[Book::meta(), Reader::meta(), Loan::meta()])?;
+        let mut book = Book { title: "b".into(), ..Default::default() };
+        book.save(&mut conn)?;
+        let mut readers: Vec<Reader> = ["x", "y"]
+            .iter()
+            .map(|n| Reader { name: (*n).into(), ..Default::default() })
+            .collect();
+        Reader::objects().bulk_create(&mut conn, &mut readers)?;
+        let other = Book::get(&mut conn, book.id.unwrap_or_default())?;
+        other.readers().add(&mut conn, &readers[..1])?;
+        book.readers().set_cached(Vec::new());
+        // The stale cache says no reader: x is still linked once.
+        book.readers().add(&mut conn, &readers)?;
+        book.readers().set(&mut conn, &readers)?;
+        assert_eq!(Loan::objects().count(&mut conn)?, 2);
+        book.readers().set(&mut conn, &readers[1..])?;
+        assert_eq!(Loan::objects().count(&mut conn)?, 1);
+        Ok(())
+    }
+
+    fn reverse_set_unlinks_a_child_the_cache_never_saw(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let mut a = question(&mut conn, "a")?;
+        let mut b = question(&mut conn, "b")?;
+        ada.questions().add(&mut conn, std::slice::from_mut(&mut a))?;
+        let mine = Author::get(&mut conn, ada.id.unwrap_or_default())?;
+        mine.questions().all(&mut conn)?;
+        // Another instance adds b.
+        ada.questions().add(&mut conn, std::slice::from_mut(&mut b))?;
+        let mut only_a = [a.clone()];
+        assert_num_queries(&mut conn, 2, |c| mine.questions().set(c, &mut only_a))?;
+        assert_eq!(stored_questions(&mut conn, &ada)?, ["a"]);
+        Ok(())
+    }
+
+    fn reverse_writes_cache_each_child_once(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let q = question(&mut conn, "q")?;
+        ada.questions().all(&mut conn)?;
+        ada.questions().add(&mut conn, &mut [q.clone(), q.clone()])?;
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| ada.questions().all(c))?.len(), 1);
+        ada.questions().set(&mut conn, &mut [q.clone(), q.clone()])?;
+        assert_eq!(assert_num_queries(&mut conn, 0, |c| ada.questions().all(c))?.len(), 1);
+        assert_eq!(stored_questions(&mut conn, &ada)?, ["q"]);
+        Ok(())
+    }
+
+    fn reverse_add_of_a_deleted_row_is_a_typed_error(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let kept = question(&mut conn, "kept")?;
+        let gone = question(&mut conn, "gone")?;
+        ada.questions().all(&mut conn)?;
+        // Another request deletes it.
+        Question::get(&mut conn, gone.id.unwrap_or_default())?.delete(&mut conn)?;
+        let mut both = [kept.clone(), gone.clone()];
+        let err = ada.questions().add(&mut conn, &mut both).unwrap_err();
+        match &err {
+            OrmError::Missing { model, keys } => {
+                assert_eq!(*model, "Question");
+                assert_eq!(keys, &[gone.id.unwrap_or_default().to_string()]);
+            }
+            other => panic!("expected Missing, got {other:?}"),
+        }
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        // Nothing changed: database, cache, instances.
+        assert!(stored_questions(&mut conn, &ada)?.is_empty());
+        assert!(assert_num_queries(&mut conn, 0, |c| ada.questions().all(c))?.is_empty());
+        assert_eq!(both[0].author.key(), None);
+        let err = ada.questions().set(&mut conn, &mut both).unwrap_err();
+        assert!(matches!(err, OrmError::Missing { .. }), "{err:?}");
+        assert!(stored_questions(&mut conn, &ada)?.is_empty());
+        Ok(())
+    }
+
+    fn a_clone_copies_the_cache_and_writes_stay_exact(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = tags(&mut conn, &["a", "b", "c"])?;
+        let q = question(&mut conn, "q")?;
+        q.tags().set(&mut conn, &t[..1])?;
+        let copy = q.clone();
+        // The clone starts with the same rows (no query)...
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?), ["a"]);
+        // ...but its cache is its own: a write through the original
+        // changes the original's cache only.
+        q.tags().add(&mut conn, &t[1..2])?;
+        assert_eq!(names(&q.tags().all(&mut conn)?), ["a", "b"]);
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?), ["a"]);
+        // Writes through the stale clone are still exact.
+        copy.tags().set(&mut conn, &t[2..])?;
+        assert_eq!(stored_tags(&mut conn, &q)?, ["c"]);
+        Ok(())
+    }
+}
