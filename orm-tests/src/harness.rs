@@ -10,7 +10,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::connection::SimpleConnection;
-use orm_core::{BackendKind, Db, OrmError};
+use diesel::RunQueryDsl;
+use orm_core::{AnyConnection, BackendKind, Db, OrmError};
 
 /// The server URL used for PostgreSQL tests.
 pub fn postgres_url() -> String {
@@ -28,6 +29,9 @@ pub fn mysql_url() -> String {
 pub struct TestDb {
     /// The handle tests use.
     pub db: Db,
+    /// Its URL, to open another handle with other options (an in-memory
+    /// SQLite URL opens another database).
+    pub url: String,
     admin: Option<(Db, String)>,
 }
 
@@ -69,6 +73,106 @@ impl Drop for TestDb {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// The server's id of `conn` (PostgreSQL's backend pid, MySQL's
+/// connection id), to kill it from another connection.
+pub fn connection_id(conn: &mut AnyConnection) -> orm_core::Result<i64> {
+    let sql = match conn.backend() {
+        BackendKind::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT) AS id",
+        _ => "SELECT CAST(CONNECTION_ID() AS SIGNED) AS id",
+    };
+    let rows: Vec<Id> = diesel::sql_query(sql).load(conn)?;
+    rows.first().map(|r| r.id).ok_or(OrmError::NotFound {
+        model: "connection id",
+    })
+}
+
+/// Kills the server connection `id` from `killer` (another connection to
+/// the same server), as an administrator or a crash would, and waits until
+/// it is gone.
+pub fn kill_connection(killer: &mut AnyConnection, id: i64) -> orm_core::Result<()> {
+    let backend = killer.backend();
+    let (kill, alive) = match backend {
+        BackendKind::Postgres => (
+            format!("SELECT pg_terminate_backend({id})"),
+            format!("SELECT CAST(COUNT(*) AS BIGINT) AS id FROM pg_stat_activity WHERE pid = {id}"),
+        ),
+        _ => (
+            format!("KILL {id}"),
+            format!("SELECT CAST(COUNT(*) AS SIGNED) AS id FROM information_schema.processlist WHERE id = {id}"),
+        ),
+    };
+    killer.batch_execute(&kill)?;
+    for _ in 0..100 {
+        let rows: Vec<Id> = diesel::sql_query(&alive).load(killer)?;
+        if rows.first().is_some_and(|r| r.id == 0) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(OrmError::InvalidQuery {
+        model: "connection",
+        reason: format!("{backend} connection {id} still runs after being killed"),
+    })
+}
+
+/// A diesel instrumentation that kills its connection (through `kill`,
+/// from another connection) when the `nth` statement containing `trigger`
+/// is about to run: a fault in the middle of a write.
+pub struct KillOn {
+    trigger: &'static str,
+    nth: usize,
+    seen: usize,
+    kill: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl KillOn {
+    /// Kills with `kill` at the `nth` (from 1) statement containing `trigger`.
+    pub fn new(trigger: &'static str, nth: usize, kill: impl FnOnce() + Send + 'static) -> Self {
+        KillOn {
+            trigger,
+            nth,
+            seen: 0,
+            kill: Some(Box::new(kill)),
+        }
+    }
+
+    /// Kills `victim` from a new connection of `db` at the `nth` statement
+    /// containing `trigger`.
+    pub fn connection(
+        db: &Db,
+        victim: i64,
+        trigger: &'static str,
+        nth: usize,
+    ) -> orm_core::Result<Self> {
+        let mut killer = db.get()?;
+        Ok(KillOn::new(trigger, nth, move || {
+            // A failed kill shows as the test's missing error.
+            let _ = kill_connection(&mut killer, victim);
+        }))
+    }
+}
+
+impl diesel::connection::Instrumentation for KillOn {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event {
+            if query.to_string().contains(self.trigger) {
+                self.seen += 1;
+                if self.seen == self.nth {
+                    if let Some(kill) = self.kill.take() {
+                        kill();
+                    }
+                }
+            }
+        }
+    }
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name() -> String {
@@ -89,6 +193,7 @@ pub fn open(backend: BackendKind) -> Result<TestDb, OrmError> {
     match backend {
         BackendKind::Sqlite => Ok(TestDb {
             db: Db::connect("sqlite::memory:")?,
+            url: "sqlite::memory:".into(),
             admin: None,
         }),
         BackendKind::Postgres => {
@@ -99,9 +204,11 @@ pub fn open(backend: BackendKind) -> Result<TestDb, OrmError> {
                 .get()?
                 .batch_execute(&format!("CREATE SCHEMA {schema}"))?;
             let sep = if base.contains('?') { '&' } else { '?' };
-            let db = Db::connect(&format!("{base}{sep}options=-csearch_path%3D{schema}"))?;
+            let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+            let db = Db::connect(&url)?;
             Ok(TestDb {
                 db,
+                url,
                 admin: Some((admin, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))),
             })
         }
@@ -113,9 +220,11 @@ pub fn open(backend: BackendKind) -> Result<TestDb, OrmError> {
                 .get()?
                 .batch_execute(&format!("CREATE DATABASE {name}"))?;
             let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
-            let db = Db::connect(&format!("{server}/{name}"))?;
+            let url = format!("{server}/{name}");
+            let db = Db::connect(&url)?;
             Ok(TestDb {
                 db,
+                url,
                 admin: Some((admin, format!("DROP DATABASE IF EXISTS {name}"))),
             })
         }

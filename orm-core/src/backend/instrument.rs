@@ -5,6 +5,7 @@
 //! replaces what the app installed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -15,18 +16,36 @@ use super::AnyConnection;
 /// Where a capture records the statements: their SQL, in order.
 pub(crate) type Statements = Arc<Mutex<Vec<String>>>;
 
-/// The captures active on one connection (innermost last).
-type Captures = Mutex<Vec<Statements>>;
+/// What the pool's instrumentation knows of one connection.
+#[derive(Default)]
+struct Shared {
+    /// The captures active on it (innermost last).
+    captures: Mutex<Vec<Statements>>,
+    /// Whether a statement failed since the pool last looked: the
+    /// connection may have died (see [`take_failure`]).
+    failed: AtomicBool,
+}
 
 /// Makes an app's instrumentation for each new connection.
 pub(crate) type InstrumentationFactory = Arc<dyn Fn() -> Box<dyn Instrumentation> + Send + Sync>;
 
-/// The connections' captures, by the address of their instrumentation:
-/// how `capture_queries` finds them from a `&mut AnyConnection` (diesel
-/// hands out the instrumentation only as `&mut dyn Instrumentation`).
-fn registry() -> &'static Mutex<HashMap<usize, Weak<Captures>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<usize, Weak<Captures>>>> = OnceLock::new();
+/// The connections' shared state, by the address of their
+/// instrumentation: how `capture_queries` and the pool find it from a
+/// `&mut AnyConnection` (diesel hands out the instrumentation only as
+/// `&mut dyn Instrumentation`).
+fn registry() -> &'static Mutex<HashMap<usize, Weak<Shared>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<usize, Weak<Shared>>>> = OnceLock::new();
     REGISTRY.get_or_init(Mutex::default)
+}
+
+/// The shared state of `conn`, if the pool opened it.
+fn shared(conn: &mut AnyConnection) -> Option<Arc<Shared>> {
+    let address = address(conn.instrumentation());
+    registry()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&address)
+        .and_then(Weak::upgrade)
 }
 
 fn address(instrumentation: &mut dyn Instrumentation) -> usize {
@@ -35,13 +54,20 @@ fn address(instrumentation: &mut dyn Instrumentation) -> usize {
 
 struct PoolInstrumentation {
     app: Option<Box<dyn Instrumentation>>,
-    captures: Arc<Captures>,
+    shared: Arc<Shared>,
 }
 
 impl Instrumentation for PoolInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = &event {
+            self.shared.failed.store(true, Ordering::Relaxed);
+        }
         if let InstrumentationEvent::StartQuery { query, .. } = &event {
-            let captures = self.captures.lock().unwrap_or_else(PoisonError::into_inner);
+            let captures = self
+                .shared
+                .captures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if !captures.is_empty() {
                 // Every active capture records (nested ones each see theirs).
                 let sql = query.to_string();
@@ -65,7 +91,7 @@ impl Drop for PoolInstrumentation {
         let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
         if registry
             .get(&address)
-            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.captures)))
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.shared)))
         {
             registry.remove(&address);
         }
@@ -74,24 +100,34 @@ impl Drop for PoolInstrumentation {
 
 /// Installs the pool's instrumentation on a new connection.
 pub(crate) fn install(conn: &mut AnyConnection, app: Option<&InstrumentationFactory>) {
-    let captures = Arc::new(Captures::default());
+    let shared = Arc::new(Shared::default());
     conn.set_instrumentation(PoolInstrumentation {
         app: app.map(|make| make()),
-        captures: Arc::clone(&captures),
+        shared: Arc::clone(&shared),
     });
     let address = address(conn.instrumentation());
     registry()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(address, Arc::downgrade(&captures));
+        .insert(address, Arc::downgrade(&shared));
+}
+
+/// Whether a statement on `conn` failed since the last call (and clears
+/// the mark): the pool then checks that the connection still works.
+pub(crate) fn take_failure(conn: &mut AnyConnection) -> bool {
+    shared(conn).is_some_and(|s| s.failed.swap(false, Ordering::Relaxed))
 }
 
 /// An active capture; dropping it stops recording.
-pub(crate) struct Capture(Arc<Captures>);
+pub(crate) struct Capture(Arc<Shared>);
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        self.0
+            .captures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
     }
 }
 
@@ -99,15 +135,11 @@ impl Drop for Capture {
 /// keeping the connection's own instrumentation; `None` for a connection
 /// the pool did not open (or whose instrumentation was replaced).
 pub(crate) fn capture(conn: &mut AnyConnection, log: Statements) -> Option<Capture> {
-    let address = address(conn.instrumentation());
-    let captures = registry()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&address)
-        .and_then(Weak::upgrade)?;
-    captures
+    let shared = shared(conn)?;
+    shared
+        .captures
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(log);
-    Some(Capture(captures))
+    Some(Capture(shared))
 }

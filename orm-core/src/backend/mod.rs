@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod connect;
 pub(crate) mod instrument;
 mod pool;
 pub(crate) mod row;

@@ -10,6 +10,8 @@ use diesel::connection::Instrumentation;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::connect;
 use super::instrument::{self, InstrumentationFactory};
 use super::url::redact;
 use super::{AnyConnection, BackendKind, DatabaseUrl};
@@ -22,6 +24,18 @@ use crate::error::{OrmError, Result};
 pub struct ConnectionManager {
     url: DatabaseUrl,
     sqlite_path: Option<String>,
+    options: Options,
+}
+
+/// What the builder set for every connection.
+#[derive(Clone)]
+struct Options {
+    /// Bounds waiting for a free connection and connecting.
+    timeout: Duration,
+    /// Check a connection before handing it out.
+    health_check: bool,
+    /// Put SQLite database files in WAL mode.
+    sqlite_wal: bool,
     instrumentation: Option<InstrumentationFactory>,
 }
 
@@ -36,7 +50,7 @@ impl fmt::Debug for ConnectionManager {
 static MEMORY_DB_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl ConnectionManager {
-    fn new(url: DatabaseUrl, instrumentation: Option<InstrumentationFactory>) -> Self {
+    fn new(url: DatabaseUrl, options: Options) -> Self {
         let sqlite_path = match &url {
             DatabaseUrl::SqliteMemory => Some(format!(
                 "file:/orm-memory-{}-{}?vfs=memdb",
@@ -49,7 +63,7 @@ impl ConnectionManager {
         ConnectionManager {
             url,
             sqlite_path,
-            instrumentation,
+            options,
         }
     }
 
@@ -59,11 +73,20 @@ impl ConnectionManager {
             backend: backend.name(),
             cause: cause.to_string(),
         };
+        let timeout = self.options.timeout;
         let conn = match (&self.url, &self.sqlite_path) {
             #[cfg(feature = "sqlite")]
-            (_, Some(path)) => {
+            (url, Some(path)) => {
                 let mut conn = diesel::SqliteConnection::establish(path).map_err(failed)?;
-                conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                // The busy timeout first: switching to WAL waits for the lock.
+                let mut setup = format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    timeout.as_millis().max(1)
+                );
+                if self.options.sqlite_wal && matches!(url, DatabaseUrl::SqliteFile(_)) {
+                    setup.push_str(" PRAGMA journal_mode = WAL;");
+                }
+                conn.batch_execute(&setup)
                     .map_err(|e| OrmError::Connection {
                         backend: backend.name(),
                         cause: e.to_string(),
@@ -71,11 +94,16 @@ impl ConnectionManager {
                 AnyConnection::Sqlite(conn)
             }
             #[cfg(feature = "postgres")]
-            (DatabaseUrl::Postgres(url), None) => {
-                AnyConnection::Postgres(diesel::PgConnection::establish(url).map_err(failed)?)
-            }
+            (DatabaseUrl::Postgres(url), None) => AnyConnection::Postgres(
+                diesel::PgConnection::establish(&connect::postgres_url(url, timeout))
+                    .map_err(failed)?,
+            ),
             #[cfg(feature = "mysql")]
             (DatabaseUrl::Mysql(url), None) => {
+                connect::probe_mysql(url, timeout).map_err(|cause| OrmError::Connection {
+                    backend: backend.name(),
+                    cause,
+                })?;
                 AnyConnection::Mysql(diesel::MysqlConnection::establish(url).map_err(failed)?)
             }
             _ => {
@@ -86,7 +114,7 @@ impl ConnectionManager {
             }
         };
         let mut conn = conn;
-        instrument::install(&mut conn, self.instrumentation.as_ref());
+        instrument::install(&mut conn, self.options.instrumentation.as_ref());
         Ok(conn)
     }
 }
@@ -103,8 +131,12 @@ impl r2d2::ManageConnection for ConnectionManager {
         diesel::r2d2::R2D2Connection::ping(conn).map_err(OrmError::from)
     }
 
+    /// Run when a connection comes back: after a failed statement it may
+    /// be dead (killed by the server, network gone), so it is pinged then,
+    /// and dropped if it does not answer.
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
         diesel::r2d2::R2D2Connection::is_broken(conn)
+            || (instrument::take_failure(conn) && diesel::r2d2::R2D2Connection::ping(conn).is_err())
     }
 }
 
@@ -151,8 +183,7 @@ impl fmt::Debug for Db {
 pub struct DbBuilder {
     url: String,
     max_connections: u32,
-    timeout: Duration,
-    instrumentation: Option<InstrumentationFactory>,
+    options: Options,
 }
 
 /// Shows the URL with its password redacted.
@@ -161,8 +192,10 @@ impl fmt::Debug for DbBuilder {
         f.debug_struct("DbBuilder")
             .field("url", &redact(&self.url))
             .field("max_connections", &self.max_connections)
-            .field("timeout", &self.timeout)
-            .field("instrumentation", &self.instrumentation.is_some())
+            .field("timeout", &self.options.timeout)
+            .field("health_check", &self.options.health_check)
+            .field("sqlite_wal", &self.options.sqlite_wal)
+            .field("instrumentation", &self.options.instrumentation.is_some())
             .finish()
     }
 }
@@ -174,9 +207,52 @@ impl DbBuilder {
         self
     }
 
-    /// How long [`Db::get`] waits for a free connection (default 30 s).
+    /// How long [`Db::get`] waits for a free connection, and how long
+    /// opening one may take (default 30 s): PostgreSQL gets it as libpq's
+    /// `connect_timeout` (whole seconds, at least 2) unless the URL sets
+    /// one; MySQL/MariaDB waits that long for the server's greeting (a TCP
+    /// probe, as diesel's MySQL URL has no such option); SQLite uses it as
+    /// the busy timeout, how long a statement waits for a lock.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let builder = orm_core::Db::builder("sqlite::memory:").timeout(Duration::from_secs(2));
+    /// assert!(builder.build().is_ok());
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Whether a connection is checked (a `SELECT 1` round trip) each time
+    /// the pool hands it out (default on), so one the server killed while
+    /// it sat idle is replaced instead of failing the caller's first
+    /// statement. Off, a connection is only checked when it comes back
+    /// after a failed statement, and dropped if it is dead.
+    ///
+    /// ```
+    /// let db = orm_core::Db::builder("sqlite::memory:").health_check(false).build();
+    /// assert!(db.is_ok());
+    /// ```
+    pub fn health_check(mut self, on: bool) -> Self {
+        self.options.health_check = on;
+        self
+    }
+
+    /// Whether SQLite database files are put in WAL mode (default on):
+    /// readers then never block the writer nor it them, which a pool of
+    /// connections needs. WAL keeps two files beside the database
+    /// (`-wal`, `-shm`) and does not work over a network file system;
+    /// turn it off there. The mode is stored in the file, so turning it
+    /// off keeps a file already in WAL mode in it (run `PRAGMA
+    /// journal_mode = DELETE` once to leave). In-memory databases ignore it.
+    ///
+    /// ```
+    /// let db = orm_core::Db::builder("sqlite::memory:").sqlite_wal(false).build();
+    /// assert!(db.is_ok());
+    /// ```
+    pub fn sqlite_wal(mut self, on: bool) -> Self {
+        self.options.sqlite_wal = on;
         self
     }
 
@@ -215,7 +291,7 @@ impl DbBuilder {
         mut self,
         make: impl Fn() -> Box<dyn Instrumentation> + Send + Sync + 'static,
     ) -> Self {
-        self.instrumentation = Some(Arc::new(make));
+        self.options.instrumentation = Some(Arc::new(make));
         self
     }
 
@@ -224,14 +300,15 @@ impl DbBuilder {
     pub fn build(self) -> Result<Db> {
         let url = DatabaseUrl::parse(&self.url)?;
         let backend = url.backend();
-        let manager = ConnectionManager::new(url, self.instrumentation);
+        let options = self.options;
+        let manager = ConnectionManager::new(url, options.clone());
         let first = manager.establish()?;
         let memory = matches!(manager.url, DatabaseUrl::SqliteMemory);
         let pool = r2d2::Pool::builder()
             .max_size(self.max_connections)
             .min_idle(Some(0))
-            .connection_timeout(self.timeout)
-            .test_on_check_out(false)
+            .connection_timeout(options.timeout)
+            .test_on_check_out(options.health_check)
             .build_unchecked(manager);
         let keeper = if memory {
             Some(Mutex::new(first))
@@ -263,8 +340,12 @@ impl Db {
         DbBuilder {
             url: url.to_owned(),
             max_connections: 8,
-            timeout: Duration::from_secs(30),
-            instrumentation: None,
+            options: Options {
+                timeout: Duration::from_secs(30),
+                health_check: true,
+                sqlite_wal: true,
+                instrumentation: None,
+            },
         }
     }
 
