@@ -172,8 +172,10 @@ backend_tests! {
         order.save(&mut conn)?;
         assert_eq!(Order::objects().filter(order::group_name.eq("select")).count(&mut conn)?, 1);
         let mut group = Group { name: "admins".into(), size: 2 };
-        // A manual key that is not stored yet: one upsert on the key inserts it.
-        assert_num_queries(&mut conn, 1, |c| group.save(c))?;
+        // A manual key that is not stored yet: one upsert on the key inserts
+        // it; on MySQL an UPDATE finds no row, then an INSERT.
+        let first_save = if db.backend() == orm_core::BackendKind::Mysql { 2 } else { 1 };
+        assert_num_queries(&mut conn, first_save, |c| group.save(c))?;
         group.size = 3;
         assert_num_queries(&mut conn, 1, |c| group.save(c))?;
         // Saving unchanged values still counts as found (MySQL reports matched rows).

@@ -13,6 +13,7 @@ mod transaction;
 mod url;
 
 pub use pool::{Conn, Db, DbBuilder};
+pub(crate) use transaction::retry_write;
 pub use transaction::write_transaction;
 pub use url::DatabaseUrl;
 

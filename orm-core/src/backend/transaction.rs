@@ -2,11 +2,12 @@
 //! one, and on SQLite it takes the write lock up front.
 
 #[cfg(feature = "sqlite")]
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::AnsiTransactionManager;
+use diesel::connection::TransactionManager;
 use diesel::Connection;
 
 use super::AnyConnection;
-use crate::error::Result;
+use crate::error::{OrmError, Result};
 
 /// Runs `f` in a transaction meant to write, committing when it returns
 /// `Ok` and rolling back when it returns `Err`; inside another transaction
@@ -50,6 +51,48 @@ pub fn write_transaction<T>(
         }
     }
     conn.transaction(f)
+}
+
+/// How many times the crate runs one of its own writes in all when the
+/// database keeps breaking deadlocks by rolling it back.
+const ATTEMPTS: usize = 3;
+
+/// [`write_transaction`] for the crate's own writes, which name their
+/// whole result (`set` these links, insert these rows): when the database
+/// rolled the transaction back to break a deadlock (InnoDB does under
+/// concurrent writes to neighbouring index ranges) or a serialization
+/// failure, it is run again, up to three times in all. Only an outermost
+/// transaction is retried: inside the caller's, the error is theirs.
+pub(crate) fn retry_write<T>(
+    conn: &mut AnyConnection,
+    mut f: impl FnMut(&mut AnyConnection) -> Result<T>,
+) -> Result<T> {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    let outermost = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_none();
+    let mut attempt = 1;
+    loop {
+        match write_transaction(conn, &mut f) {
+            Err(e) if outermost && attempt < ATTEMPTS && rolled_back(&e) => {
+                tracing::debug!(target: "orm::transaction", attempt, "retrying a write rolled back by the database: {e}");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether the database rolled the transaction back for a deadlock or a
+/// serialization failure (MySQL 1213, PostgreSQL 40001).
+fn rolled_back(e: &OrmError) -> bool {
+    matches!(
+        e,
+        OrmError::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::SerializationFailure,
+            _
+        ))
+    )
 }
 
 /// Runs `f` inside the transaction just begun and ends it as diesel's

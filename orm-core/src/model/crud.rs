@@ -87,12 +87,12 @@ pub(super) fn save<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Resu
         return insert(instance, conn);
     };
     check_relations(instance)?;
-    // MySQL's upsert fires on any unique column, not only the key: a
-    // model with another unique column is updated, then inserted.
-    let meta = M::meta();
-    let other_unique =
-        meta.columns.iter().any(|c| c.unique && !c.primary_key) || !meta.unique_together.is_empty();
-    if conn.backend() == BackendKind::Mysql && other_unique {
+    // MySQL: UPDATE, then INSERT if no row had the key. Its upsert fires on
+    // any unique column, not only the key, and takes gap locks that make
+    // concurrent saves of neighbouring rows deadlock; the UPDATE locks the
+    // one row. (Rows matched count, not rows changed: diesel connects with
+    // CLIENT_FOUND_ROWS.)
+    if conn.backend() == BackendKind::Mysql {
         if update(instance, &key, conn)? == 0 {
             write_one(conn, instance, OnConflict::Fail)?;
         }

@@ -60,6 +60,8 @@ pub(crate) struct Insert<'a, M> {
 }
 
 impl<M: Model> Insert<'_, M> {
+    /// `ON CONFLICT (key) DO UPDATE SET …` (SQLite, PostgreSQL; `save`
+    /// updates, then inserts, on MySQL).
     fn push_upsert(&self, out: &mut AstPass<'_, '_, MultiBackend>) -> QueryResult<()> {
         let meta = M::meta();
         let key = meta.primary_key().name;
@@ -69,24 +71,6 @@ impl<M: Model> Insert<'_, M> {
             .map(|&c| meta.columns[c].name)
             .filter(|&c| c != key)
             .collect();
-        if self.backend == BackendKind::Mysql {
-            out.push_sql(" ON DUPLICATE KEY UPDATE ");
-            if others.is_empty() {
-                out.push_identifier(key)?;
-                out.push_sql(" = ");
-                out.push_identifier(key)?;
-            }
-            for (i, column) in others.iter().enumerate() {
-                if i > 0 {
-                    out.push_sql(", ");
-                }
-                out.push_identifier(column)?;
-                out.push_sql(" = VALUES(");
-                out.push_identifier(column)?;
-                out.push_sql(")");
-            }
-            return Ok(());
-        }
         out.push_sql(" ON CONFLICT (");
         out.push_identifier(key)?;
         if others.is_empty() {

@@ -10,7 +10,7 @@ use diesel::sql_types::BoolOrNullableBool;
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
-use crate::backend::{write_transaction, AnyConnection, MultiBackend};
+use crate::backend::{retry_write, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{FetchMode, Key, OrderTerm};
 use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
@@ -434,12 +434,18 @@ impl<M: Model> QuerySet<M> {
             return Ok(());
         }
         let unkeyed: Vec<bool> = rows.iter().map(|r| r.pk().is_none()).collect();
-        let result = write_transaction(conn, |conn| insert_chunked(conn, rows));
-        if result.is_err() {
-            // The transaction rolled back: keys of earlier chunks name no row.
-            for (row, _) in rows.iter_mut().zip(unkeyed).filter(|(_, new)| *new) {
+        // After a rollback, keys the failed attempt gave name no row.
+        let forget_keys = |rows: &mut [M]| {
+            for (row, _) in rows.iter_mut().zip(&unkeyed).filter(|(_, new)| **new) {
                 row.set_pk(None);
             }
+        };
+        let result = retry_write(conn, |conn| {
+            forget_keys(rows);
+            insert_chunked(conn, rows)
+        });
+        if result.is_err() {
+            forget_keys(rows);
         }
         result
     }

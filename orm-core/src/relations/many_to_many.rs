@@ -13,7 +13,7 @@ use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
 use super::slot::Slot;
 use super::through::Links;
-use crate::backend::{write_transaction, AnyConnection, MultiBackend};
+use crate::backend::{retry_write, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{Key, ModelMeta};
 use crate::model::{inherit_fetch_mode, Model};
@@ -120,7 +120,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn create(&self, conn: &mut AnyConnection, mut target: T) -> Result<T> {
         let key = self.owner()?.clone();
         inherit_fetch_mode(&target, self.slot.mode.get());
-        write_transaction(conn, |conn| {
+        retry_write(conn, |conn| {
             target.save(conn)?;
             let k = self.target_key(&target)?;
             self.links.link(conn, &key, std::slice::from_ref(&k))
@@ -151,7 +151,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn add(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
         let wanted = self.keys_of(targets)?;
-        write_transaction(conn, |conn| self.links.link(conn, &key, &wanted))?;
+        retry_write(conn, |conn| self.links.link(conn, &key, &wanted))?;
         let mut added = false;
         self.slot.edit(&key, |rows| {
             let mut cached: HashSet<Key> = rows
@@ -177,7 +177,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn remove(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
         let keys = self.keys_of(targets)?;
-        write_transaction(conn, |conn| self.links.unlink(conn, &key, Some(&keys)))?;
+        retry_write(conn, |conn| self.links.unlink(conn, &key, Some(&keys)))?;
         let keys: HashSet<Key> = keys.into_iter().collect();
         self.slot.edit(&key, |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
@@ -203,7 +203,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn set(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
         let key = self.owner()?.clone();
         let wanted = self.keys_of(targets)?;
-        write_transaction(conn, |conn| {
+        retry_write(conn, |conn| {
             self.links.unlink_except(conn, &key, &wanted)?;
             self.links.link(conn, &key, &wanted)
         })?;

@@ -13,7 +13,7 @@ use foldhash::{HashSet, HashSetExt};
 use super::descriptor::{ChildKey, ReverseRel};
 use super::fill::{fill_reverse, keep_database_order, load_in};
 use super::slot::Slot;
-use crate::backend::{write_transaction, AnyConnection, MultiBackend};
+use crate::backend::{retry_write, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{resolve, FetchMode};
 use crate::meta::{Key, KeyType, ModelMeta};
@@ -129,7 +129,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.nullable("set")?;
         let key = self.owner()?.clone();
         let wanted = pks_of(children)?;
-        write_transaction(conn, |conn| {
+        retry_write(conn, |conn| {
             let others = if wanted.len() > conn.backend().max_in_list() {
                 // A `NOT IN` cannot be split into chunks: unlink every
                 // child, `wanted` is linked again below.
@@ -178,7 +178,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     {
         let key = self.owner()?.clone();
         let pks = pks_of(children)?;
-        write_transaction(conn, |conn| self.point_all(conn, &pks, &key))?;
+        retry_write(conn, |conn| self.point_all(conn, &pks, &key))?;
         self.link_in_memory(children, &key);
         let pks: HashSet<Key> = pks.into_iter().collect();
         self.slot.edit(&key, |rows| {
@@ -200,7 +200,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.nullable("remove")?;
         let key = self.owner()?.clone();
         let pks = pks_of(children)?;
-        write_transaction(conn, |conn| self.point(conn, self.query()?, &pks, None))?;
+        retry_write(conn, |conn| self.point(conn, self.query()?, &pks, None))?;
         for child in children.iter_mut() {
             self.fk.set_key(child, None);
         }
