@@ -37,7 +37,7 @@ pub enum OrmError {
     },
     /// The database reported an error (constraint violation, syntax, lost connection...).
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
     /// A connection could not be established.
     #[error("could not connect to the {backend} database: {cause}; check that the server runs and the URL (host, port, user, database) is right")]
     Connection {
@@ -153,6 +153,65 @@ impl OrmError {
                 | OrmError::Missing { .. }
                 | OrmError::Database(diesel::result::Error::NotFound)
         )
+    }
+}
+
+/// A value being bound to a write is one the backend cannot store
+/// (raised by the checked SQL types of the backend layer): it becomes
+/// `OrmError::Value` naming the field.
+impl From<diesel::result::Error> for OrmError {
+    fn from(error: diesel::result::Error) -> Self {
+        if let diesel::result::Error::SerializationError(e) = &error {
+            if let Some(BadValue {
+                field: Some((model, field)),
+                reason,
+            }) = e.downcast_ref::<BadValue>()
+            {
+                return OrmError::Value {
+                    model,
+                    field,
+                    reason: reason.clone(),
+                };
+            }
+        }
+        OrmError::Database(error)
+    }
+}
+
+/// A value the backend cannot store, found while binding it; the write
+/// that binds it names the field ([`name_field`]).
+#[derive(Debug)]
+pub(crate) struct BadValue {
+    /// The model and field, once known.
+    pub(crate) field: Option<(&'static str, &'static str)>,
+    pub(crate) reason: String,
+}
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.field {
+            Some((model, field)) => write!(f, "{model}.{field}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+/// Adds the model and field to a [`BadValue`] raised while binding it.
+pub(crate) fn name_field(
+    error: diesel::result::Error,
+    model: &'static str,
+    field: &'static str,
+) -> diesel::result::Error {
+    match error {
+        diesel::result::Error::SerializationError(mut e) => {
+            if let Some(bad) = e.downcast_mut::<BadValue>() {
+                bad.field = Some((model, field));
+            }
+            diesel::result::Error::SerializationError(e)
+        }
+        other => other,
     }
 }
 

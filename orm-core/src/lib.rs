@@ -72,6 +72,7 @@ pub mod __private_v1 {
     pub use chrono;
     pub use diesel;
 
+    pub use crate::backend::checked;
     pub use crate::backend::row::{read, RawRow};
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;

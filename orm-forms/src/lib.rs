@@ -359,6 +359,17 @@ fn not_a_choice(key: &orm_core::Key) -> String {
     format!("Select a valid choice. {shown} is not one of the available choices.")
 }
 
+/// Decodes one part of an `application/x-www-form-urlencoded` body (`+`
+/// is a space, `%XX` a byte); `Err` with the bytes when they are not UTF-8.
+fn decode_form_part(part: &str) -> std::result::Result<String, Vec<u8>> {
+    let spaced: Vec<u8> = part
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    String::from_utf8(bytes).map_err(|e| e.into_bytes())
+}
+
 /// A form over model `M`: bind submitted data, validate, save.
 ///
 /// Every forward relation field accepts ids chosen among `T::objects()`;
@@ -369,6 +380,8 @@ pub struct ModelForm<M: Model> {
     instance: M,
     adding: bool,
     data: Vec<(String, String)>,
+    /// Fields whose submitted value was not valid UTF-8 (left out of `data`).
+    undecodable: Vec<String>,
     relations: Vec<Box<dyn Chooser<M>>>,
     errors: FormErrors,
     max_input_bytes: usize,
@@ -425,6 +438,7 @@ impl<M: Relations> ModelForm<M> {
             instance,
             adding,
             data: Vec::new(),
+            undecodable: Vec::new(),
             relations: {
                 let mut choosers = Choosers(Vec::new());
                 M::visit_relations(&mut choosers);
@@ -441,9 +455,19 @@ impl<M: Relations> ModelForm<M> {
     /// give a multi-valued field (a many-to-many).
     pub fn bind_urlencoded(self, body: &str) -> Self {
         let size = body.len();
-        let mut form = self.bind_pairs(
-            form_urlencoded::parse(body.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
-        );
+        let mut pairs = Vec::new();
+        let mut undecodable = Vec::new();
+        for pair in body.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode_form_part(key)
+                .unwrap_or_else(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+            match decode_form_part(value) {
+                Ok(value) => pairs.push((key, value)),
+                Err(_) => undecodable.push(key),
+            }
+        }
+        let mut form = self.bind_pairs(pairs);
+        form.undecodable = undecodable;
         form.input_bytes = size;
         form
     }
@@ -451,6 +475,7 @@ impl<M: Relations> ModelForm<M> {
     /// Binds already decoded key/value pairs.
     pub fn bind_pairs(mut self, pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         self.data = pairs.into_iter().collect();
+        self.undecodable.clear();
         self.input_bytes = self.data.iter().map(|(k, v)| k.len() + v.len()).sum();
         self.validated = None;
         self
@@ -507,6 +532,9 @@ impl<M: Relations> ModelForm<M> {
             );
             return Ok(false);
         }
+        for key in self.undecodable.clone() {
+            self.error(&key, "Enter valid text: the submitted value is not UTF-8.");
+        }
         let fields = form_fields::<M>();
         let known = |name: &str| {
             fields.iter().any(|f| f.key() == name)
@@ -525,6 +553,9 @@ impl<M: Relations> ModelForm<M> {
         }
         for field in fields {
             let (name, required) = (field.key(), field.required());
+            if self.undecodable.iter().any(|k| k == name) {
+                continue;
+            }
             let values: Vec<String> = self.values(name);
             let raw = match values.as_slice() {
                 [] if required => {
@@ -552,6 +583,9 @@ impl<M: Relations> ModelForm<M> {
         }
         let mut chosen = Vec::new();
         for relation in &self.relations {
+            if self.undecodable.iter().any(|k| k == relation.field()) {
+                continue;
+            }
             let values = self.values(relation.field());
             match relation.choose(conn, &values)? {
                 Ok(mut c) => chosen.append(&mut c),

@@ -149,7 +149,18 @@ backend_tests! {
         assert!(!form.is_valid(&mut conn)?);
         assert!(form.errors()["votes"][0].starts_with("Enter a whole number"));
         assert_eq!(form.errors()["question"], ["Select one choice."]);
-        assert_eq!(Question::objects().count(&mut conn)?, before);
+        // Bytes that are not UTF-8: an error on that field, nothing stored
+        // as U+FFFD; a real U+FFFD (%EF%BF%BD) and `+` are decoded.
+        let mut form = ModelForm::<Question>::new()
+            .bind_urlencoded("question_text=%FF%FEabc&pub_date=2026-01-01+00%3A00");
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(form.errors()["question_text"], ["Enter valid text: the submitted value is not UTF-8."]);
+        assert_eq!(form.errors().len(), 1, "{:?}", form.errors());
+        let saved = ModelForm::<Question>::new()
+            .bind_urlencoded("question_text=a+%EF%BF%BD+b&pub_date=2026-01-01+00%3A00")
+            .save(&mut conn)?;
+        assert_eq!(saved.question_text, "a \u{FFFD} b");
+        assert_eq!(Question::objects().count(&mut conn)?, before + 1);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+pub mod checked;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod connect;
 pub(crate) mod instrument;

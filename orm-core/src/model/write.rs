@@ -8,8 +8,22 @@ use diesel::QueryResult;
 
 use super::Model;
 use crate::backend::{BackendKind, MultiBackend};
+use crate::error::name_field;
 use crate::meta::{Key, KeyType};
 use crate::sql::untyped_query;
+
+/// Binds column `column` of `row`; a value the backend cannot store is
+/// reported with its model and field.
+fn bind<'b, M: Model>(
+    row: &'b M,
+    column: usize,
+    out: &mut AstPass<'_, 'b, MultiBackend>,
+) -> QueryResult<()> {
+    row.bind_column(column, out).map_err(|e| {
+        let meta = M::meta();
+        name_field(e, meta.name, meta.columns[column].field)
+    })
+}
 
 /// `"table"."pk" = key`.
 pub(crate) struct KeyEq<M> {
@@ -139,7 +153,7 @@ impl<M: Model> QueryFragment<MultiBackend> for Insert<'_, M> {
                     if i > 0 {
                         out.push_sql(", ");
                     }
-                    row.bind_column(column, &mut out)?;
+                    bind(*row, column, &mut out)?;
                 }
                 out.push_sql(")");
             }
@@ -182,7 +196,7 @@ impl<M: Model> QueryFragment<MultiBackend> for UpdateRow<'_, M> {
             }
             out.push_identifier(column.name)?;
             out.push_sql(" = ");
-            self.row.bind_column(position, &mut out)?;
+            bind(self.row, position, &mut out)?;
         }
         out.push_sql(" WHERE ");
         self.key.walk_ast(out.reborrow())

@@ -1,11 +1,32 @@
 //! `impl Model`: the key, row decoding, column binding, the relation
 //! visitor, the default ordering in Rust, and the plain fields forms write.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
 use super::col;
-use crate::ast::{FieldKind, Model};
+use crate::ast::{Column, ColumnType, FieldKind, Model};
+use crate::types::SqlKind;
+
+/// The checked SQL type a float, date or datetime column is bound with
+/// (orm-core's `backend::checked`): it rejects values the backend would
+/// change or refuse, naming the field.
+fn checked_type(c: &Column) -> Option<TokenStream> {
+    let name = match c.sql {
+        ColumnType::Plain(SqlKind::Float) => "Float",
+        ColumnType::Plain(SqlKind::Double) => "Double",
+        ColumnType::Plain(SqlKind::Date) => "Date",
+        ColumnType::Plain(SqlKind::Timestamp) => "Timestamp",
+        _ => return None,
+    };
+    let ty = Ident::new(name, Span::call_site());
+    let ty = quote!(::orm_core::__private_v1::checked::#ty);
+    Some(if c.nullable {
+        quote!(diesel::sql_types::Nullable<#ty>)
+    } else {
+        ty
+    })
+}
 
 pub fn model_impl(model: &Model) -> TokenStream {
     let ident = &model.ident;
@@ -37,6 +58,8 @@ pub fn model_impl(model: &Model) -> TokenStream {
             quote!(self.#field.bind(out))
         } else if c.auto_increment {
             quote!(out.push_bind_param::<diesel::sql_types::Nullable<diesel::dsl::SqlTypeOf<#column>>, _>(&self.#field))
+        } else if let Some(checked) = checked_type(c) {
+            quote!(out.push_bind_param::<#checked, _>(&self.#field))
         } else {
             quote!(out.push_bind_param::<diesel::dsl::SqlTypeOf<#column>, _>(&self.#field))
         };

@@ -1,0 +1,139 @@
+//! Checked binds: the SQL types generated code binds floats, dates and
+//! datetimes with when it writes a row. Each checks the value against
+//! what the backend can store, so a value it would change (NaN stored as
+//! NULL on SQLite) or refuse with a vague message ("Column 'moment' cannot
+//! be null" on MariaDB) is an `OrmError::Value` naming the field and what
+//! is accepted, before the statement runs. Datetimes go to MySQL as
+//! `DATETIME` parameters: diesel's `TIMESTAMP` ones are limited by MariaDB
+//! to 1970–2038 and turn into NULL outside it.
+//!
+//! | type | SQLite | PostgreSQL | MySQL/MariaDB |
+//! |---|---|---|---|
+//! | `f32`, `f64` | not NaN (stored as NULL) | anything | finite |
+//! | `NaiveDate` | anything | from 4713 BC (year -4712) | years 0–9999 |
+//! | `NaiveDateTime` | anything | from 4713 BC (year -4712) | years 0–9999 |
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use diesel::serialize::{IsNull, Output, ToSql};
+use diesel::sql_types::{self, HasSqlType};
+
+use super::MultiBackend;
+use crate::error::BadValue;
+
+fn bad(reason: String) -> diesel::serialize::Result {
+    Err(Box::new(BadValue {
+        field: None,
+        reason,
+    }))
+}
+
+/// Declares a bind-only SQL type: its metadata on each backend is that of
+/// the SQL type named there, and values are checked by `$check` (the
+/// backend's name and the value; `Err` says what is accepted) before
+/// that type's `ToSql` writes them.
+macro_rules! checked_type {
+    (
+        $(#[$doc:meta])* $name:ident for $rust:ty {
+            $(#[$cfg:meta] $backend:ty => $inner:ty, $label:literal;)+
+        }
+        check = $check:expr;
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, diesel::query_builder::QueryId, diesel::sql_types::SqlType)]
+        pub struct $name;
+
+        $(
+            #[$cfg]
+            impl HasSqlType<$name> for $backend {
+                fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                    <$backend as HasSqlType<$inner>>::metadata(lookup)
+                }
+            }
+
+            #[$cfg]
+            impl ToSql<$name, $backend> for $rust {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> diesel::serialize::Result {
+                    let check: fn(&'static str, &$rust) -> Result<(), String> = $check;
+                    if let Err(reason) = check($label, self) {
+                        return bad(reason);
+                    }
+                    <$rust as ToSql<$inner, $backend>>::to_sql(self, out)
+                }
+            }
+        )+
+
+        impl HasSqlType<$name> for MultiBackend {
+            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                MultiBackend::lookup_sql_type::<$name>(lookup)
+            }
+        }
+
+        impl ToSql<$name, MultiBackend> for $rust {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> diesel::serialize::Result {
+                out.set_value(($name, self));
+                Ok(IsNull::No)
+            }
+        }
+    };
+}
+
+fn float_check(backend: &'static str, nan: bool, infinite: bool) -> Result<(), String> {
+    match backend {
+        "SQLite" if nan => Err("NaN cannot be stored on SQLite (it would become NULL); store a finite number or use an Option and None".into()),
+        "MySQL" if nan || infinite => Err("MySQL/MariaDB stores finite numbers only (not NaN or ±infinity)".into()),
+        _ => Ok(()),
+    }
+}
+
+/// The years a backend stores dates and datetimes for.
+fn year_check(backend: &'static str, year: i32) -> Result<(), String> {
+    match backend {
+        "PostgreSQL" if year < -4712 => Err(format!(
+            "year {year} is out of range: PostgreSQL stores dates from 4713 BC (year -4712)"
+        )),
+        "MySQL" if !(0..=9999).contains(&year) => Err(format!(
+            "year {year} is out of range: MySQL/MariaDB stores years 0 to 9999"
+        )),
+        _ => Ok(()),
+    }
+}
+
+checked_type! {
+    /// `f64`, checked.
+    Double for f64 {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Double, "SQLite";
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Double, "PostgreSQL";
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Double, "MySQL";
+    }
+    check = |backend, v| float_check(backend, v.is_nan(), v.is_infinite());
+}
+
+checked_type! {
+    /// `f32`, checked.
+    Float for f32 {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Float, "SQLite";
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Float, "PostgreSQL";
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Float, "MySQL";
+    }
+    check = |backend, v| float_check(backend, v.is_nan(), v.is_infinite());
+}
+
+checked_type! {
+    /// `chrono::NaiveDate`, checked.
+    Date for NaiveDate {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Date, "SQLite";
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date, "PostgreSQL";
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Date, "MySQL";
+    }
+    check = |backend, v| year_check(backend, v.year());
+}
+
+checked_type! {
+    /// `chrono::NaiveDateTime`, checked; a `DATETIME` parameter on MySQL.
+    Timestamp for NaiveDateTime {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Timestamp, "SQLite";
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
+    }
+    check = |backend, v| year_check(backend, v.year());
+}
