@@ -260,7 +260,8 @@ impl DbBuilder {
     /// `make` returns (logging, metrics). [`capture_queries`](crate::capture_queries)
     /// records beside it and leaves it in place. (Installing one with
     /// `conn.set_instrumentation` instead replaces the pool's own, so
-    /// captures on that connection replace it too.)
+    /// captures on that connection replace it too.) It sees every
+    /// statement, the health check's `SELECT 1` on checkout included.
     ///
     /// ```
     /// # fn main() -> orm_core::Result<()> {
@@ -280,11 +281,11 @@ impl DbBuilder {
     ///         })
     ///     })
     ///     .build()?;
-    /// let mut conn = db.get()?;
-    /// let (_, log) = orm_core::capture_queries(&mut conn, |c| c.batch_execute("SELECT 1"));
-    /// conn.batch_execute("SELECT 2")?;
+    /// let mut conn = db.get()?; // the health check: 1 statement
+    /// let (_, log) = orm_core::capture_queries(&mut conn, |c| c.batch_execute("SELECT 2"));
+    /// conn.batch_execute("SELECT 3")?;
     /// assert_eq!(log.count(), 1);
-    /// assert_eq!(seen.load(Ordering::Relaxed), 2); // still installed after the capture
+    /// assert_eq!(seen.load(Ordering::Relaxed), 3); // still installed after the capture
     /// # Ok(()) }
     /// ```
     pub fn instrumentation(

@@ -4,7 +4,7 @@
 use diesel::query_builder::QueryFragment;
 use diesel::RunQueryDsl;
 
-use super::write::{Insert, KeyEq, OnConflict, UpdateRow};
+use super::write::{BulkUpdate, Insert, KeyEq, OnConflict, UpdateRow};
 use super::Model;
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
 use crate::backend::{AnyConnection, BackendKind, MultiBackend};
@@ -279,6 +279,60 @@ pub(crate) fn insert_ignoring<M: Model>(conn: &mut AnyConnection, rows: &[M]) ->
         write(conn, rows, &columns, OnConflict::Ignore)?;
     }
     Ok(())
+}
+
+/// Saves `fields` (field names) of `rows` (saved rows): one UPDATE per
+/// chunk that fits the bind limit, in the caller's transaction. Returns how
+/// many rows matched.
+pub(crate) fn update_fields<M: Model>(
+    conn: &mut AnyConnection,
+    rows: &[M],
+    fields: &[&str],
+) -> Result<usize> {
+    let meta = M::meta();
+    let mut columns = Vec::with_capacity(fields.len());
+    for field in fields {
+        match meta
+            .columns
+            .iter()
+            .position(|c| c.field == *field && !c.primary_key)
+        {
+            Some(position) => columns.push(position),
+            None => {
+                let accepted: Vec<&str> = meta
+                    .columns
+                    .iter()
+                    .filter(|c| !c.primary_key)
+                    .map(|c| c.field)
+                    .collect();
+                return Err(OrmError::InvalidQuery {
+                    model: meta.name,
+                    reason: format!(
+                        "bulk_update() cannot set `{field}`; name fields among: {}",
+                        accepted.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    rows.iter().try_for_each(|r| key_of(r).map(drop))?;
+    rows.iter().try_for_each(check_relations)?;
+    if columns.is_empty() || rows.is_empty() {
+        return Ok(0);
+    }
+    // Per row: a key and a value per column, and the key in the IN list.
+    let per_row = 2 * columns.len() + 1;
+    let chunk = (conn.backend().max_binds() / per_row).max(1);
+    let refs: Vec<&M> = rows.iter().collect();
+    let mut matched = 0;
+    for rows in refs.chunks(chunk) {
+        matched += BulkUpdate {
+            rows,
+            columns: &columns,
+        }
+        .execute(conn)?;
+    }
+    Ok(matched)
 }
 
 /// `UPDATE table SET column = key WHERE filters`: points the foreign key

@@ -20,7 +20,7 @@ use crate::meta::{FetchMode, Key, KeyType, ModelMeta};
 mod crud;
 mod write;
 
-pub(crate) use crud::{insert_chunked, insert_ignoring, update_relation_column};
+pub(crate) use crud::{insert_chunked, insert_ignoring, update_fields, update_relation_column};
 
 /// A database-backed model, implemented by `#[derive(Model)]`.
 ///

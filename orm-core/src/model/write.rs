@@ -204,3 +204,53 @@ impl<M: Model> QueryFragment<MultiBackend> for UpdateRow<'_, M> {
 }
 
 untyped_query!(impl['a, M: Model] UpdateRow<'a, M>);
+
+/// `UPDATE table SET c = CASE key WHEN k1 THEN v1 … END, … WHERE key IN
+/// (k1, …)`: chosen columns of several rows in one statement.
+pub(crate) struct BulkUpdate<'a, M> {
+    pub(crate) rows: &'a [&'a M],
+    /// Positions of the columns set (never the key).
+    pub(crate) columns: &'a [usize],
+}
+
+impl<M: Model> QueryFragment<MultiBackend> for BulkUpdate<'_, M> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        let meta = M::meta();
+        let key = meta
+            .columns
+            .iter()
+            .position(|c| c.primary_key)
+            .unwrap_or_default();
+        out.push_sql("UPDATE ");
+        out.push_identifier(meta.table)?;
+        out.push_sql(" SET ");
+        for (i, &column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(meta.columns[column].name)?;
+            out.push_sql(" = CASE ");
+            crate::sql::push_column(&mut out, meta.table, meta.columns[key].name)?;
+            for row in self.rows {
+                out.push_sql(" WHEN ");
+                bind(*row, key, &mut out)?;
+                out.push_sql(" THEN ");
+                bind(*row, column, &mut out)?;
+            }
+            out.push_sql(" END");
+        }
+        out.push_sql(" WHERE ");
+        crate::sql::push_column(&mut out, meta.table, meta.columns[key].name)?;
+        out.push_sql(" IN (");
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            bind(*row, key, &mut out)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+untyped_query!(impl['a, M: Model] BulkUpdate<'a, M>);

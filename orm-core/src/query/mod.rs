@@ -17,6 +17,7 @@ use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relati
 use crate::sql::{self, Count, Exists, Fragment, Join, Order, Select};
 
 mod rows;
+mod shortcuts;
 
 pub use rows::Rows;
 

@@ -1,0 +1,214 @@
+//! The everyday calls built on a queryset's `get`, `first` and `load`:
+//! `earliest` / `latest`, `in_bulk`, `get_or_create`, `update_or_create`,
+//! and `bulk_update`.
+
+use std::collections::HashMap;
+
+use diesel::expression::{AppearsOnTable, Expression};
+use diesel::helper_types::{Asc, Desc};
+use diesel::query_builder::QueryFragment;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::ExpressionMethods;
+
+use super::QuerySet;
+use crate::backend::{retry_write, write_transaction, AnyConnection, MultiBackend};
+use crate::error::{OrmError, Result};
+use crate::model::{update_fields, Model};
+
+impl<M: Model> QuerySet<M> {
+    /// The row with the smallest `column` (one query); `NotFound` when
+    /// there is none.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// # for name in ["b", "a", "c"] { Tag { name: name.into(), ..Default::default() }.save(&mut conn)?; }
+    /// assert_eq!(Tag::objects().earliest(&mut conn, tag::name)?.name, "a");
+    /// assert_eq!(Tag::objects().latest(&mut conn, tag::name)?.name, "c");
+    /// # Ok(()) }
+    /// ```
+    pub fn earliest<C>(&self, conn: &mut AnyConnection, column: C) -> Result<M>
+    where
+        C: ExpressionMethods,
+        Asc<C>: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.clone().order_by(column.asc()).first_or_not_found(conn)
+    }
+
+    /// The row with the largest `column` (one query); `NotFound` when
+    /// there is none. See [`earliest`](Self::earliest).
+    pub fn latest<C>(&self, conn: &mut AnyConnection, column: C) -> Result<M>
+    where
+        C: ExpressionMethods,
+        Desc<C>: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.clone()
+            .order_by(column.desc())
+            .first_or_not_found(conn)
+    }
+
+    fn first_or_not_found(&self, conn: &mut AnyConnection) -> Result<M> {
+        self.first(conn)?.ok_or(OrmError::NotFound {
+            model: M::meta().name,
+        })
+    }
+
+    /// The rows of this queryset whose key is one of `keys`, by key: one
+    /// query per IN-list chunk (see `BackendKind::max_in_list`). Keys
+    /// without a row are left out.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let mut rust = Tag { name: "rust".into(), ..Default::default() };
+    /// rust.save(&mut conn)?;
+    /// let id = rust.id.unwrap_or_default();
+    /// let found = Tag::objects().in_bulk(&mut conn, &[id, id + 100])?;
+    /// assert_eq!(found.len(), 1);
+    /// assert_eq!(found[&id].name, "rust");
+    /// # Ok(()) }
+    /// ```
+    pub fn in_bulk(&self, conn: &mut AnyConnection, keys: &[M::Key]) -> Result<HashMap<M::Key, M>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(conn.backend().max_in_list()) {
+            for row in self.clone().filter_pks(chunk).load(conn)? {
+                if let Some(key) = row.pk() {
+                    found.insert(key, row);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The one row of this queryset, or `create()` inserted: `(row,
+    /// created)`. The filter should name a unique column (or
+    /// `unique_together`) and `create` build a row it matches: then two
+    /// callers racing both get the same row. The loser's INSERT hits the
+    /// unique constraint inside a savepoint, and it reads the winner's
+    /// row. Queries: one when the row exists; the SELECT and the INSERT
+    /// when it is created; a second SELECT after a lost race.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, #[orm(unique)] pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let rust = || Tag { name: "rust".into(), ..Default::default() };
+    /// let (first, created) = Tag::objects().filter(tag::name.eq("rust")).get_or_create(&mut conn, rust)?;
+    /// assert!(created);
+    /// let (again, created) = Tag::objects().filter(tag::name.eq("rust")).get_or_create(&mut conn, rust)?;
+    /// assert!(!created);
+    /// assert_eq!(again.id, first.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn get_or_create(
+        &self,
+        conn: &mut AnyConnection,
+        create: impl FnOnce() -> M,
+    ) -> Result<(M, bool)> {
+        match self.get(conn) {
+            Err(OrmError::NotFound { .. }) => {}
+            found => return found.map(|row| (row, false)),
+        }
+        let mut row = create();
+        match write_transaction(conn, |conn| row.insert(conn)) {
+            Ok(()) => Ok((row, true)),
+            Err(OrmError::Database(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => self.get(conn).map(|row| (row, false)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Saves `fields` (field names) of `rows` (saved instances) with one
+    /// `UPDATE … SET field = CASE key WHEN … END` per chunk that fits the
+    /// bind limit, all in one transaction; returns how many rows matched.
+    /// An unknown field or the key is `InvalidQuery`, naming the fields
+    /// accepted; an unsaved row is `Unsaved`. The queryset's filters do
+    /// not apply (as Django's).
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String, pub uses: i32 }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let mut tags = vec![Tag { name: "a".into(), ..Default::default() }, Tag { name: "b".into(), ..Default::default() }];
+    /// Tag::objects().bulk_create(&mut conn, &mut tags)?;
+    /// tags.iter_mut().for_each(|t| t.uses = 7);
+    /// assert_eq!(Tag::objects().bulk_update(&mut conn, &tags, &["uses"])?, 2);
+    /// assert_eq!(Tag::objects().filter(tag::uses.eq(7)).count(&mut conn)?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn bulk_update(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[M],
+        fields: &[&str],
+    ) -> Result<usize> {
+        retry_write(conn, |conn| update_fields(conn, rows, fields))
+    }
+
+    /// Updates the one row of this queryset with `update` and saves it,
+    /// or inserts `create()` when there is none: `(row, created)`. Races
+    /// on creation are settled as in [`get_or_create`](Self::get_or_create)
+    /// (the loser updates the winner's row). Two updates at once both
+    /// save; the last one wins (there are no row locks yet).
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, #[orm(unique)] pub name: String, pub uses: i32 }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let rust = Tag::objects().filter(tag::name.eq("rust"));
+    /// let new = || Tag { name: "rust".into(), uses: 1, ..Default::default() };
+    /// let (_, created) = rust.update_or_create(&mut conn, |t| t.uses += 1, new)?;
+    /// assert!(created);
+    /// let (tag, created) = rust.update_or_create(&mut conn, |t| t.uses += 1, new)?;
+    /// assert!(!created);
+    /// assert_eq!(tag.uses, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn update_or_create(
+        &self,
+        conn: &mut AnyConnection,
+        update: impl FnOnce(&mut M),
+        create: impl FnOnce() -> M,
+    ) -> Result<(M, bool)> {
+        let (mut row, created) = self.get_or_create(conn, create)?;
+        if !created {
+            update(&mut row);
+            row.save(conn)?;
+        }
+        Ok((row, created))
+    }
+}

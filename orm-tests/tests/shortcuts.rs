@@ -1,0 +1,152 @@
+//! The everyday queryset calls: `earliest` / `latest`, `in_bulk`,
+//! `get_or_create` (safe when callers race), `update_or_create`, with
+//! their query counts, on every backend.
+
+use std::sync::{Arc, Barrier};
+
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, AnyConnection, OrmError};
+use orm_tests::backend_tests;
+use orm_tests::polls::*;
+
+fn tags(conn: &mut AnyConnection, names: &[&str]) -> orm_core::Result<Vec<Tag>> {
+    let mut rows: Vec<Tag> = names
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    Tag::objects().bulk_create(conn, &mut rows)?;
+    Ok(rows)
+}
+
+fn tag(name: &str) -> Tag {
+    Tag {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+backend_tests! {
+    fn earliest_latest_and_in_bulk(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        assert!(Tag::objects().earliest(&mut conn, tag::name).unwrap_err().is_not_found());
+        let t = tags(&mut conn, &["m", "a", "z"])?;
+        let first = assert_num_queries(&mut conn, 1, |c| Tag::objects().earliest(c, tag::name))?;
+        assert_eq!(first.name, "a");
+        assert_eq!(Tag::objects().latest(&mut conn, tag::name)?.name, "z");
+        assert_eq!(Tag::objects().filter(tag::name.ne("z")).latest(&mut conn, tag::name)?.name, "m");
+        let ids: Vec<i64> = t.iter().filter_map(|t| t.id).collect();
+        let missing = ids.iter().max().copied().unwrap_or_default() + 1000;
+        let found = assert_num_queries(&mut conn, 1, |c| {
+            Tag::objects().in_bulk(c, &[ids[0], ids[2], missing])
+        })?;
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[&ids[0]].name, "m");
+        assert_eq!(found[&ids[2]].name, "z");
+        // The queryset's filters apply.
+        let narrowed = Tag::objects().filter(tag::name.ne("m")).in_bulk(&mut conn, &ids)?;
+        assert_eq!(narrowed.len(), 2);
+        assert!(!narrowed.contains_key(&ids[0]));
+        Ok(())
+    }
+
+    fn get_or_create_and_update_or_create(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let rust = Tag::objects().filter(tag::name.eq("rust"));
+        let (created, was_created) = assert_num_queries(&mut conn, 1 + db.insert_cost(), |c| {
+            rust.get_or_create(c, || tag("rust"))
+        })?;
+        assert!(was_created && created.id.is_some());
+        let (found, was_created) = assert_num_queries(&mut conn, 1, |c| rust.get_or_create(c, || tag("rust")))?;
+        assert!(!was_created);
+        assert_eq!(found.id, created.id);
+        // A row the filter does not find but the constraint does: the
+        // INSERT fails in its savepoint, the second SELECT finds nothing.
+        let err = Tag::objects()
+            .filter(tag::name.eq("other"))
+            .get_or_create(&mut conn, || tag("rust"))
+            .unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
+        // update_or_create: SELECT + save when the row exists.
+        let (renamed, was_created) = assert_num_queries(&mut conn, 2, |c| {
+            rust.update_or_create(c, |t| t.name = "rust-lang".into(), || tag("rust"))
+        })?;
+        assert!(!was_created);
+        assert_eq!(renamed.id, created.id);
+        assert_eq!(Tag::get(&mut conn, created.id.unwrap_or_default())?.name, "rust-lang");
+        let (new, was_created) = rust.update_or_create(&mut conn, |t| t.name = "never".into(), || tag("rust"))?;
+        assert!(was_created);
+        assert_ne!(new.id, created.id);
+        assert_eq!(Tag::objects().count(&mut conn)?, 2);
+        Ok(())
+    }
+
+    fn bulk_update_sets_chosen_fields(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut t = tags(&mut conn, &["a", "b", "c"])?;
+        for (i, tag) in t.iter_mut().enumerate() {
+            tag.name = format!("renamed {i}");
+        }
+        let matched = assert_num_queries(&mut conn, 1, |c| Tag::objects().bulk_update(c, &t[..2], &["name"]))?;
+        assert_eq!(matched, 2);
+        let mut names: Vec<String> = Tag::objects().load(&mut conn)?.into_iter().map(|t| t.name).collect();
+        names.sort();
+        assert_eq!(names, ["c", "renamed 0", "renamed 1"]);
+        // A foreign key is a field like any other.
+        let mut questions: Vec<Question> = ["x", "y"]
+            .iter()
+            .map(|n| Question { question_text: (*n).into(), ..Default::default() })
+            .collect();
+        Question::objects().bulk_create(&mut conn, &mut questions)?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        for q in questions.iter_mut() {
+            q.author.set(ada.clone());
+            q.question_text.push('!');
+        }
+        Question::objects().bulk_update(&mut conn, &questions, &["author", "question_text"])?;
+        let stored = Question::objects().filter(question::author_id.eq(ada.id)).count(&mut conn)?;
+        assert_eq!(stored, 2);
+        // Bad field names say what is accepted; unsaved rows are refused.
+        let err = Tag::objects().bulk_update(&mut conn, &t, &["nope"]).unwrap_err();
+        assert!(err.to_string().contains("name fields among: name"), "{err}");
+        assert!(Tag::objects().bulk_update(&mut conn, &t, &["id"]).is_err());
+        let unsaved = Tag::objects().bulk_update(&mut conn, &[tag("new")], &["name"]).unwrap_err();
+        assert!(matches!(unsaved, OrmError::Unsaved { .. }), "{unsaved:?}");
+        Ok(())
+    }
+
+    fn racing_get_or_create_makes_one_row(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        drop(conn);
+        let threads = 6;
+        let barrier = Arc::new(Barrier::new(threads));
+        let outcomes: Vec<orm_core::Result<(Option<i64>, bool)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let barrier = Arc::clone(&barrier);
+                    scope.spawn(move || {
+                        let mut conn = db.get()?;
+                        barrier.wait();
+                        let (row, created) = Tag::objects()
+                            .filter(tag::name.eq("race"))
+                            .get_or_create(&mut conn, || tag("race"))?;
+                        Ok((row.id, created))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(OrmError::NotFound { model: "thread" }))).collect()
+        });
+        let outcomes: Vec<(Option<i64>, bool)> = outcomes.into_iter().collect::<orm_core::Result<_>>()?;
+        assert_eq!(outcomes.iter().filter(|(_, created)| *created).count(), 1);
+        assert!(outcomes.windows(2).all(|w| w[0].0 == w[1].0 && w[0].0.is_some()));
+        assert_eq!(Tag::objects().count(&mut *db.get()?)?, 1);
+        Ok(())
+    }
+}
