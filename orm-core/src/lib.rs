@@ -55,7 +55,7 @@ pub use meta::{
 };
 pub use model::Model;
 pub use orm_derive::Model;
-pub use query::{QuerySet, Rows};
+pub use query::{QuerySet, Rows, Values};
 pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
     ReverseOneToOne,

@@ -85,6 +85,56 @@ backend_tests! {
         Ok(())
     }
 
+    fn last_reverses_the_default_ordering(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        assert!(Tag::objects().last(&mut conn)?.is_none());
+        let t = tags(&mut conn, &["m", "a", "z"])?;
+        // Tag's ordering is "name".
+        let last = assert_num_queries(&mut conn, 1, |c| Tag::objects().last(c))?;
+        assert_eq!(last.map(|t| t.name).as_deref(), Some("z"));
+        assert_eq!(Tag::objects().filter(tag::name.ne("z")).last(&mut conn)?.map(|t| t.name).as_deref(), Some("m"));
+        // Unordered, or a model without ordering: by descending key.
+        let newest = t.iter().filter_map(|t| t.id).max();
+        assert_eq!(Tag::objects().unordered().last(&mut conn)?.and_then(|t| t.id), newest);
+        let err = Tag::objects().order_by(tag::id).last(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err:?}");
+        // Question's ordering is "-pub_date, id": reversed, the oldest first.
+        let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, d).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default();
+        for (text, d) in [("new", 3), ("old", 1), ("mid", 2)] {
+            Question { question_text: text.into(), pub_date: day(d), ..Default::default() }.save(&mut conn)?;
+        }
+        assert_eq!(Question::objects().last(&mut conn)?.map(|q| q.question_text).as_deref(), Some("old"));
+        assert_eq!(Question::objects().first(&mut conn)?.map(|q| q.question_text).as_deref(), Some("new"));
+        Ok(())
+    }
+
+    fn values_list_and_aggregate(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut q = Question { question_text: "q".into(), ..Default::default() };
+        q.save(&mut conn)?;
+        for (text, votes) in [("a", 3), ("b", 10), ("c", 5)] {
+            q.choices().create(&mut conn, Choice { choice_text: text.into(), votes, ..Default::default() })?;
+        }
+        // Choice's ordering is "-votes, id".
+        let rows: Vec<(String, i32)> = assert_num_queries(&mut conn, 1, |c| {
+            Choice::objects().values_list(c, (choice::choice_text, choice::votes))
+        })?;
+        assert_eq!(rows, [("b".to_string(), 10), ("c".to_string(), 5), ("a".to_string(), 3)]);
+        let texts: Vec<(String,)> = Choice::objects().filter(choice::votes.gt(4)).limit(1).values_list(&mut conn, (choice::choice_text,))?;
+        assert_eq!(texts, [("b".to_string(),)]);
+        use diesel::dsl::{count_star, max, min, sum};
+        let (n, total, lowest, highest): (i64, Option<i64>, Option<i32>, Option<i32>) = assert_num_queries(&mut conn, 1, |c| {
+            Choice::objects().aggregate(c, (count_star(), sum(choice::votes), min(choice::votes), max(choice::votes)))
+        })?;
+        assert_eq!((n, total, lowest, highest), (3, Some(18), Some(3), Some(10)));
+        let (none,): (Option<i32>,) = Choice::objects().filter(choice::votes.gt(100)).aggregate(&mut conn, (max(choice::votes),))?;
+        assert_eq!(none, None);
+        assert!(Choice::objects().limit(1).aggregate::<_, (i64,)>(&mut conn, (count_star(),)).is_err());
+        Ok(())
+    }
+
     fn bulk_update_sets_chosen_fields(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

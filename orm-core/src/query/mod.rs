@@ -18,8 +18,10 @@ use crate::sql::{self, Count, Exists, Fragment, Join, Order, Select};
 
 mod rows;
 mod shortcuts;
+mod values;
 
 pub use rows::Rows;
+pub use values::Values;
 
 /// Loads what a queryset prefetches for the rows it loaded (a
 /// `prefetch_related` path).
@@ -535,14 +537,31 @@ impl<M: Model> QuerySet<M> {
 
 /// The model's default ordering as separate terms, to append more to.
 fn default_terms<M: Model>() -> Vec<Fragment> {
+    ordering_terms::<M>(false)
+}
+
+/// The model's default ordering as separate terms, reversed if asked
+/// (`last`); by descending key when reversing a model without one.
+fn ordering_terms<M: Model>(reversed: bool) -> Vec<Fragment> {
     let meta = M::meta();
-    meta.ordering
+    let key = [OrderTerm {
+        column: meta.primary_key().name,
+        descending: false,
+    }];
+    let terms = match meta.ordering {
+        [] if reversed => &key[..],
+        terms => terms,
+    };
+    terms
         .iter()
         .map(|term| {
             let nullable = meta.column(term.column).is_some_and(|c| c.nullable);
             Arc::new(DefaultTerm {
                 table: meta.table,
-                term: *term,
+                term: OrderTerm {
+                    column: term.column,
+                    descending: term.descending != reversed,
+                },
                 nullable,
             }) as Fragment
         })

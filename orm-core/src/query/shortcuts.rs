@@ -1,8 +1,9 @@
 //! The everyday calls built on a queryset's `get`, `first` and `load`:
-//! `earliest` / `latest`, `in_bulk`, `get_or_create`, `update_or_create`,
-//! and `bulk_update`.
+//! `last`, `earliest` / `latest`, `in_bulk`, `get_or_create`,
+//! `update_or_create`, and `bulk_update`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::helper_types::{Asc, Desc};
@@ -10,10 +11,12 @@ use diesel::query_builder::QueryFragment;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::ExpressionMethods;
 
-use super::QuerySet;
+use super::{ordering_terms, DefaultTerm, QuerySet};
 use crate::backend::{retry_write, write_transaction, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
+use crate::meta::OrderTerm;
 use crate::model::{update_fields, Model};
+use crate::sql::Fragment;
 
 impl<M: Model> QuerySet<M> {
     /// The row with the smallest `column` (one query); `NotFound` when
@@ -60,6 +63,52 @@ impl<M: Model> QuerySet<M> {
         self.clone()
             .order_by(column.desc())
             .first_or_not_found(conn)
+    }
+
+    /// The last row in the model's default ordering (by key when it has
+    /// none, or after `unordered`), or `None`: the first of the reversed ordering, one query.
+    /// A custom `order_by` cannot be reversed here (diesel's ordering
+    /// expressions are opaque): order the other way and call `first`.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # #[orm(ordering = "name")]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// # for name in ["b", "c", "a"] { Tag { name: name.into(), ..Default::default() }.save(&mut conn)?; }
+    /// assert_eq!(Tag::objects().last(&mut conn)?.map(|t| t.name).as_deref(), Some("c"));
+    /// assert!(Tag::objects().order_by(tag::id).last(&mut conn).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn last(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
+        let reversed = match &self.ordering {
+            None => ordering_terms::<M>(true),
+            // Unordered: by descending key.
+            Some(terms) if terms.is_empty() => {
+                let meta = M::meta();
+                vec![Arc::new(DefaultTerm {
+                    table: meta.table,
+                    term: OrderTerm {
+                        column: meta.primary_key().name,
+                        descending: true,
+                    },
+                    nullable: false,
+                }) as Fragment]
+            }
+            Some(_) => {
+                return Err(OrmError::InvalidQuery {
+                    model: M::meta().name,
+                    reason: "last() reverses the model's default ordering only; with order_by, order the other way and call first()".into(),
+                })
+            }
+        };
+        let mut query = self.clone();
+        query.ordering = Some(reversed);
+        query.first(conn)
     }
 
     fn first_or_not_found(&self, conn: &mut AnyConnection) -> Result<M> {

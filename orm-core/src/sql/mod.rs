@@ -18,7 +18,7 @@ use crate::meta::{ColumnMeta, Key, OrderTerm};
 
 mod select;
 
-pub(crate) use select::{Count, Exists, Join, Keys, Order, Select};
+pub(crate) use select::{Count, Exists, Expressions, Join, Keys, Order, Select};
 
 /// A rendered piece of SQL shared by clones of a queryset: a filter, an
 /// ordering term, a changeset.

@@ -182,3 +182,20 @@ impl QueryFragment<MultiBackend> for Exists<'_> {
 }
 
 untyped_query!(impl['a] Exists<'a>);
+
+/// `SELECT <list> …`: chosen expressions (`values_list`, aggregates)
+/// instead of the model's columns.
+pub(crate) struct Expressions<'a> {
+    pub(crate) list: &'a (dyn QueryFragment<MultiBackend> + Send + Sync),
+    pub(crate) select: Select<'a>,
+}
+
+impl QueryFragment<MultiBackend> for Expressions<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        self.list.walk_ast(out.reborrow())?;
+        self.select.walk_from(&mut out)
+    }
+}
+
+untyped_query!(impl['a] Expressions<'a>);
