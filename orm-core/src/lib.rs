@@ -60,6 +60,7 @@ pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
     ReverseOneToOne,
 };
+pub use sql::RowLock;
 pub use testing::{
     assert_num_queries, capture_queries, is_transaction_control, CapturedQueries, QueryLog,
 };
@@ -115,7 +116,7 @@ pub mod __private_v1 {
 pub mod prelude {
     pub use crate::{
         Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmError, QuerySet, Related, Relations,
-        ReverseOneToOne,
+        ReverseOneToOne, RowLock,
     };
     pub use diesel::prelude::{
         BoolExpressionMethods, Connection, ExpressionMethods, NullableExpressionMethods,

@@ -10,12 +10,13 @@ use diesel::sql_types::BoolOrNullableBool;
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
-use crate::backend::{retry_write, AnyConnection, MultiBackend};
+use crate::backend::{retry_write, AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{FetchMode, Key, OrderTerm};
 use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
-use crate::sql::{self, Count, Exists, Fragment, Join, Order, Select};
+use crate::sql::{self, Count, Exists, Fragment, Join, Order, RowLock, Select};
 
+mod locking;
 mod rows;
 mod shortcuts;
 mod values;
@@ -47,6 +48,7 @@ pub(crate) struct SelectParts<'a> {
     pub(crate) by_key: bool,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
+    pub(crate) lock: Option<(RowLock, BackendKind)>,
 }
 
 impl<'a> SelectParts<'a> {
@@ -59,6 +61,7 @@ impl<'a> SelectParts<'a> {
         let mut select =
             Select::new(root, joins, self.filters, self.order).sliced(self.limit, self.offset);
         select.by_key = self.by_key;
+        select.lock = self.lock;
         select
     }
 }
@@ -132,6 +135,7 @@ pub struct QuerySet<M: Model> {
     pub(crate) eager: Vec<Arc<dyn EagerLoad<M>>>,
     pub(crate) joins: Option<Arc<dyn JoinLoad<M>>>,
     fetch_mode: Option<FetchMode>,
+    lock: Option<RowLock>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -144,6 +148,7 @@ impl<M: Model> Clone for QuerySet<M> {
             eager: self.eager.clone(),
             joins: self.joins.clone(),
             fetch_mode: self.fetch_mode,
+            lock: self.lock,
         }
     }
 }
@@ -182,6 +187,7 @@ impl<M: Model> QuerySet<M> {
             eager: Vec::new(),
             joins: None,
             fetch_mode: None,
+            lock: None,
         }
     }
 
@@ -303,12 +309,17 @@ impl<M: Model> QuerySet<M> {
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Vec<M>> {
+        let lock = match self.lock {
+            Some(lock) => Some((lock, self.lock_backend(conn)?)),
+            None => None,
+        };
         let parts = SelectParts {
             filters: &self.filters,
             order: self.order(),
             by_key,
             limit,
             offset,
+            lock,
         };
         if let Some(joins) = &self.joins {
             return joins.load(conn, parts, self.fetch_mode);

@@ -18,6 +18,7 @@ use crate::meta::{ColumnMeta, Key, OrderTerm};
 
 mod select;
 
+pub use select::RowLock;
 pub(crate) use select::{Count, Exists, Expressions, Join, Keys, Order, Select};
 
 /// A rendered piece of SQL shared by clones of a queryset: a filter, an

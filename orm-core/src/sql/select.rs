@@ -5,7 +5,7 @@ use diesel::sql_types::BigInt;
 use diesel::QueryResult;
 
 use super::{push_column, push_default_order, push_where, untyped_query, Fragment};
-use crate::backend::MultiBackend;
+use crate::backend::{BackendKind, MultiBackend};
 use crate::meta::{ColumnMeta, ModelMeta};
 
 /// `LEFT OUTER JOIN table AS alias ON alias.on = parent.parent_column`,
@@ -31,6 +31,25 @@ pub(crate) enum Order<'a> {
     Terms(&'a [Fragment]),
 }
 
+/// How `select_for_update` locks the rows it reads.
+///
+/// ```
+/// # use orm_core::prelude::*;
+/// # #[derive(Model, Debug, Clone, Default)]
+/// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+/// let locked = Tag::objects().filter(tag::name.eq("rust")).select_for_update(RowLock::SkipLocked);
+/// # let _ = locked;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLock {
+    /// Wait for rows another transaction locked (`FOR UPDATE`).
+    Wait,
+    /// Fail at once on a row another transaction locked (`FOR UPDATE NOWAIT`).
+    NoWait,
+    /// Leave out the rows another transaction locked (`FOR UPDATE SKIP LOCKED`).
+    SkipLocked,
+}
+
 /// `SELECT root.*, joined.* FROM root LEFT OUTER JOIN … WHERE … ORDER BY …
 /// LIMIT … OFFSET …`, every column named, in table order.
 pub(crate) struct Select<'a> {
@@ -43,6 +62,8 @@ pub(crate) struct Select<'a> {
     /// Set with [`sliced`](Self::sliced).
     limit: Option<i64>,
     offset: Option<i64>,
+    /// `FOR UPDATE …` of the root's rows, on a backend that has it.
+    pub(crate) lock: Option<(RowLock, BackendKind)>,
 }
 
 impl<'a> Select<'a> {
@@ -61,6 +82,7 @@ impl<'a> Select<'a> {
             by_key: false,
             limit: None,
             offset: None,
+            lock: None,
         }
     }
 
@@ -106,6 +128,9 @@ impl<'a> Select<'a> {
             out.push_sql(" OFFSET ");
             out.push_bind_param::<BigInt, i64>(offset)?;
         }
+        if let Some((lock, backend)) = self.lock {
+            push_lock(out, lock, backend, root.table)?;
+        }
         Ok(())
     }
 
@@ -116,6 +141,32 @@ impl<'a> Select<'a> {
         self.offset = offset;
         self
     }
+}
+
+/// ` FOR UPDATE [OF root] [NOWAIT | SKIP LOCKED]`; nothing on SQLite,
+/// which locks the whole database for a write transaction instead.
+/// PostgreSQL locks the root's rows only (`OF`): it refuses to lock the
+/// nullable side of the outer joins of `select_related`.
+fn push_lock(
+    out: &mut AstPass<'_, '_, MultiBackend>,
+    lock: RowLock,
+    backend: BackendKind,
+    root: &str,
+) -> QueryResult<()> {
+    if backend == BackendKind::Sqlite {
+        return Ok(());
+    }
+    out.push_sql(" FOR UPDATE");
+    if backend == BackendKind::Postgres {
+        out.push_sql(" OF ");
+        out.push_identifier(root)?;
+    }
+    out.push_sql(match lock {
+        RowLock::Wait => "",
+        RowLock::NoWait => " NOWAIT",
+        RowLock::SkipLocked => " SKIP LOCKED",
+    });
+    Ok(())
 }
 
 impl QueryFragment<MultiBackend> for Select<'_> {
