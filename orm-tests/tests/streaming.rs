@@ -66,4 +66,40 @@ backend_tests! {
         assert_eq!(Choice::objects().iter(&mut conn, 100).count(), N);
         Ok(())
     }
+
+    fn chunks_continue_after_the_last_row(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        // Ties in the default ordering ("-pub_date, id"): three dates.
+        let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, d).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default();
+        let mut questions = Question::objects().load(&mut conn)?;
+        for (i, q) in questions.iter_mut().enumerate() {
+            q.pub_date = day(1 + (i % 3) as u32);
+            q.save(&mut conn)?;
+        }
+        let expected: Vec<Option<i64>> = Question::objects().load(&mut conn)?.iter().map(|q| q.id).collect();
+        let (streamed, log) = capture_queries(&mut conn, |conn| {
+            Question::objects().iter(conn, 5).map(|q| q.map(|q| q.id)).collect::<orm_core::Result<Vec<_>>>()
+        });
+        assert_eq!(streamed?, expected);
+        // 5 + 5 + 2 rows: three queries; after the first, each starts after
+        // the previous chunk's last row instead of skipping rows.
+        assert_eq!(log.count(), 3, "{:#?}", log.queries());
+        assert!(log.queries().iter().all(|q| !q.contains("OFFSET")), "{:#?}", log.queries());
+        assert!(log.queries()[1].contains(" < "), "{}", log.queries()[1]);
+        // An offset applies to the first chunk; a limit to the whole.
+        let sliced: Vec<Option<i64>> = Question::objects()
+            .offset(2)
+            .limit(7)
+            .iter(&mut conn, 3)
+            .map(|q| q.map(|q| q.id))
+            .collect::<orm_core::Result<_>>()?;
+        assert_eq!(sliced, expected[2..9]);
+        // Unordered: by key.
+        let by_key: Vec<Option<i64>> = Question::objects().unordered().iter(&mut conn, 4).map(|q| q.map(|q| q.id)).collect::<orm_core::Result<_>>()?;
+        let mut sorted = expected.clone();
+        sorted.sort();
+        assert_eq!(by_key, sorted);
+        Ok(())
+    }
 }

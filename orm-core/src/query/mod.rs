@@ -16,6 +16,7 @@ use crate::meta::{FetchMode, Key, OrderTerm};
 use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
 use crate::sql::{self, Count, Exists, Fragment, Join, Order, RowLock, Select};
 
+mod keyset;
 mod locking;
 mod rows;
 mod shortcuts;
@@ -49,6 +50,7 @@ pub(crate) struct SelectParts<'a> {
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
     pub(crate) lock: Option<(RowLock, BackendKind)>,
+    pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
 }
 
 impl<'a> SelectParts<'a> {
@@ -62,6 +64,7 @@ impl<'a> SelectParts<'a> {
             Select::new(root, joins, self.filters, self.order).sliced(self.limit, self.offset);
         select.by_key = self.by_key;
         select.lock = self.lock;
+        select.after = self.after;
         select
     }
 }
@@ -299,7 +302,8 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The rows in this queryset's ordering (then by key with `by_key`,
-    /// for stable chunks), sliced by `limit` and `offset`, with the
+    /// for stable chunks), sliced by `limit` and `offset`, and after a
+    /// streamed chunk's last row when `after` is given, with the
     /// `select_related` joins loaded and peers linked; prefetching is the
     /// caller's.
     fn fetch(
@@ -308,6 +312,7 @@ impl<M: Model> QuerySet<M> {
         by_key: bool,
         limit: Option<i64>,
         offset: Option<i64>,
+        after: Option<&(dyn QueryFragment<MultiBackend> + Send + Sync)>,
     ) -> Result<Vec<M>> {
         let lock = match self.lock {
             Some(lock) => Some((lock, self.lock_backend(conn)?)),
@@ -320,6 +325,7 @@ impl<M: Model> QuerySet<M> {
             limit,
             offset,
             lock,
+            after,
         };
         if let Some(joins) = &self.joins {
             return joins.load(conn, parts, self.fetch_mode);
@@ -345,7 +351,7 @@ impl<M: Model> QuerySet<M> {
 
     /// Runs the query and returns the rows.
     pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
-        let rows = self.fetch(conn, false, self.limit, self.offset)?;
+        let rows = self.fetch(conn, false, self.limit, self.offset, None)?;
         self.eager_load(conn, &rows)?;
         Ok(rows)
     }
@@ -375,10 +381,18 @@ impl<M: Model> QuerySet<M> {
         Rows::new(self.clone(), conn, chunk_size, self.offset, self.limit)
     }
 
-    /// One chunk of a stream: `size` rows from `offset`, ordered by key
-    /// last, prefetched.
-    pub(crate) fn chunk(&self, conn: &mut AnyConnection, size: i64, offset: i64) -> Result<Vec<M>> {
-        let rows = self.fetch(conn, true, Some(size), Some(offset))?;
+    /// One chunk of a stream: `size` rows from `offset`, or after the
+    /// previous chunk's last row (`after`), ordered by key last,
+    /// prefetched.
+    pub(crate) fn chunk(
+        &self,
+        conn: &mut AnyConnection,
+        size: i64,
+        offset: i64,
+        after: Option<&(dyn QueryFragment<MultiBackend> + Send + Sync)>,
+    ) -> Result<Vec<M>> {
+        let offset = (offset > 0).then_some(offset);
+        let rows = self.fetch(conn, true, Some(size), offset, after)?;
         self.eager_load(conn, &rows)?;
         Ok(rows)
     }
@@ -388,7 +402,7 @@ impl<M: Model> QuerySet<M> {
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
         let by_key =
             M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
-        let rows = self.fetch(conn, by_key, Some(1), self.offset)?;
+        let rows = self.fetch(conn, by_key, Some(1), self.offset, None)?;
         self.eager_load(conn, &rows)?;
         Ok(rows.into_iter().next())
     }
@@ -397,7 +411,7 @@ impl<M: Model> QuerySet<M> {
     /// [`OrmError::NotFound`] or [`OrmError::MultipleFound`].
     pub fn get(&self, conn: &mut AnyConnection) -> Result<M> {
         let limit = Some(self.limit.map_or(2, |l| l.min(2)));
-        let mut rows = self.fetch(conn, false, limit, self.offset)?;
+        let mut rows = self.fetch(conn, false, limit, self.offset, None)?;
         match rows.len() {
             0 => Err(OrmError::NotFound {
                 model: M::meta().name,

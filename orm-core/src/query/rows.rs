@@ -1,5 +1,6 @@
 //! Streaming a queryset in chunks, one query per chunk.
 
+use super::keyset::{After, Term};
 use super::QuerySet;
 use crate::backend::AnyConnection;
 use crate::error::Result;
@@ -12,6 +13,10 @@ pub struct Rows<'c, M: Model> {
     chunk_size: i64,
     next_offset: i64,
     remaining: Option<i64>,
+    /// The ordering chunks continue from (keyset pagination), if any.
+    keyset: Option<Vec<Term>>,
+    /// The last row read, held back until the next chunk is read after it.
+    last: Option<M>,
     buffer: std::vec::IntoIter<M>,
     done: bool,
 }
@@ -24,29 +29,43 @@ impl<'c, M: Model> Rows<'c, M> {
         offset: Option<i64>,
         limit: Option<i64>,
     ) -> Self {
+        let keyset = query.keyset();
         Rows {
             query,
             conn,
             chunk_size: i64::try_from(chunk_size).unwrap_or(i64::MAX).max(1),
             next_offset: offset.unwrap_or(0),
             remaining: limit,
+            keyset,
+            last: None,
             buffer: Vec::new().into_iter(),
             done: false,
         }
     }
 
+    /// The next chunk, after the held-back row (which comes first).
     fn next_chunk(&mut self) -> Result<Vec<M>> {
         let size = self
             .remaining
             .map_or(self.chunk_size, |r| r.min(self.chunk_size));
-        let rows = self.query.chunk(self.conn, size, self.next_offset)?;
+        let previous = self.last.take();
+        let mut rows = match (&self.keyset, &previous) {
+            (Some(terms), Some(row)) => {
+                let after = After { row, terms };
+                self.query.chunk(self.conn, size, 0, Some(&after))?
+            }
+            _ => self.query.chunk(self.conn, size, self.next_offset, None)?,
+        };
         let n = rows.len() as i64;
         self.next_offset += n;
         self.remaining = self.remaining.map(|r| r - n);
         if n < size || self.remaining == Some(0) {
             self.done = true;
         }
-        Ok(rows)
+        if self.keyset.is_some() && !self.done {
+            self.last = rows.pop();
+        }
+        Ok(previous.into_iter().chain(rows).collect())
     }
 }
 

@@ -64,6 +64,8 @@ pub(crate) struct Select<'a> {
     offset: Option<i64>,
     /// `FOR UPDATE …` of the root's rows, on a backend that has it.
     pub(crate) lock: Option<(RowLock, BackendKind)>,
+    /// One more filter, borrowed: the rows after a streamed chunk's last.
+    pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
 }
 
 impl<'a> Select<'a> {
@@ -83,6 +85,7 @@ impl<'a> Select<'a> {
             limit: None,
             offset: None,
             lock: None,
+            after: None,
         }
     }
 
@@ -102,6 +105,15 @@ impl<'a> Select<'a> {
             push_column(out, &join.parent, join.parent_column)?;
         }
         push_where(out, self.filters)?;
+        if let Some(after) = self.after {
+            out.push_sql(if self.filters.is_empty() {
+                " WHERE ("
+            } else {
+                " AND ("
+            });
+            after.walk_ast(out.reborrow())?;
+            out.push_sql(")");
+        }
         let mut first = true;
         match self.order {
             Order::Default => {
