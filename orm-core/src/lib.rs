@@ -42,6 +42,7 @@ mod relations;
 pub mod schema;
 mod sql;
 mod testing;
+mod types;
 
 pub use backend::{AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend};
 pub use error::{OrmError, Result};
@@ -50,6 +51,7 @@ pub use loading::{
 };
 pub use meta::{
     ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta, SqlKind,
+    UuidVersion,
 };
 pub use model::Model;
 pub use orm_derive::Model;
@@ -61,6 +63,8 @@ pub use relations::{
 pub use testing::{
     assert_num_queries, capture_queries, is_transaction_control, CapturedQueries, QueryLog,
 };
+#[cfg(feature = "serde_json")]
+pub use types::Json;
 
 /// What generated code uses; not API. The version in the name is bumped
 /// when it changes incompatibly, so an orm-derive that does not match
@@ -78,6 +82,8 @@ pub mod __private_v1 {
         reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,
         Slot, Through, ThroughPair,
     };
+    #[cfg(feature = "bigdecimal")]
+    pub use crate::types::decimal::DecimalColumn;
 
     /// A field that can be joined on as a key: the primary key, or a
     /// non-null integer or text field marked `#[orm(unique)]`.

@@ -67,6 +67,22 @@ fn column_type(backend: BackendKind, column: &ColumnMeta) -> String {
         (_, Time) => "TIME".into(),
         (Mysql, Timestamp) => "DATETIME(6)".into(),
         (_, Timestamp) => "TIMESTAMP".into(),
+        (Postgres, Uuid) => "UUID".into(),
+        (Mysql, Uuid) => "BINARY(16)".into(),
+        (Sqlite, Uuid) => "BLOB".into(),
+        (Postgres, TimestampTz) => "TIMESTAMPTZ".into(),
+        (Mysql, TimestampTz) => "DATETIME(6)".into(),
+        (Sqlite, TimestampTz) => "TEXT".into(),
+        (Postgres, Json) => "JSONB".into(),
+        (Mysql, Json) => "JSON".into(),
+        (Sqlite, Json) => "TEXT".into(),
+        (Sqlite, Decimal) => "NUMERIC".into(),
+        (_, Decimal) => match column.decimal {
+            Some((digits, places)) => format!("NUMERIC({digits}, {places})"),
+            // MySQL's bare NUMERIC is DECIMAL(10, 0): take its widest.
+            None if backend == Mysql => "NUMERIC(65, 30)".into(),
+            None => "NUMERIC".into(),
+        },
     }
 }
 

@@ -175,3 +175,21 @@ fn minimal_model_stays_under_150_lines() {
     let lines = expand(input).lines().count();
     assert!(lines <= 150, "the minimal model expands to {lines} lines");
 }
+
+/// The column types beyond diesel's common set: a UUID key generated on
+/// save (v4), a UUID foreign key, an instant and a decimal (read through
+/// `DecimalColumn::to_places`).
+#[test]
+fn column_types_model() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub struct Invoice {
+            #[orm(primary_key, uuid = "v4")]
+            pub id: Option<uuid::Uuid>,
+            pub customer: ForeignKey<Customer, uuid::Uuid>,
+            pub issued: chrono::DateTime<chrono::Utc>,
+            #[orm(max_digits = 12, decimal_places = 2)]
+            pub total: bigdecimal::BigDecimal,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}

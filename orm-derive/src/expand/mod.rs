@@ -73,7 +73,7 @@ fn relation_type_checks(model: &Model) -> TokenStream {
 fn sql_type(column: &Column) -> TokenStream {
     let kind = match &column.sql {
         ColumnType::Plain(kind) => {
-            let kind = format_ident!("{}", kind.name());
+            let kind = format_ident!("{}", kind.diesel_type());
             quote!(#kind)
         }
         ColumnType::Key(ty) => key_sql_type(ty),
@@ -92,10 +92,10 @@ fn sql_type(column: &Column) -> TokenStream {
 fn key_sql_type(key_ty: &syn::Type) -> TokenStream {
     match crate::types::classify(key_ty) {
         Some((kind, false, _)) => {
-            let kind = format_ident!("{}", kind.name());
+            let kind = format_ident!("{}", kind.diesel_type());
             quote!(#kind)
         }
-        _ => unreachable!("validated: relation key types are i16, i32, i64 or String"),
+        _ => unreachable!("validated: relation key types are i16, i32, i64, String or Uuid"),
     }
 }
 
@@ -163,6 +163,11 @@ fn meta(model: &Model) -> TokenStream {
             quote!(.#name())
         });
         let max_length = c.max_length.map(|n| quote!(.max_length(#n)));
+        let decimal = c.decimal.map(|(p, s)| quote!(.decimal(#p, #s)));
+        let generated = c.generated.map(|v| {
+            let v = format_ident!("{}", v);
+            quote!(.generated(::orm_core::UuidVersion::#v))
+        });
         let references = c.relation.as_ref().map(|r| {
             let target = &r.target;
             let column = option_str(r.to_field.as_deref());
@@ -174,7 +179,7 @@ fn meta(model: &Model) -> TokenStream {
             }))
         });
         quote! {
-            ::orm_core::ColumnMeta::new(#field, #column, #kind) #(#flags)* #max_length #references
+            ::orm_core::ColumnMeta::new(#field, #column, #kind) #(#flags)* #max_length #decimal #generated #references
         }
     });
     let ordering = model.ordering.iter().map(|o| {

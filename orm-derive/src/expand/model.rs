@@ -14,12 +14,12 @@ pub fn model_impl(model: &Model) -> TokenStream {
     let pk_ident = &pk_field.ident;
     let pk_ty = &pk.value_ty;
 
-    let pk_value = if pk.auto_increment {
+    let pk_value = if pk.optional_key() {
         quote!(::core::clone::Clone::clone(&self.#pk_ident))
     } else {
         quote!(::core::option::Option::Some(::core::clone::Clone::clone(&self.#pk_ident)))
     };
-    let set_pk = if pk.auto_increment {
+    let set_pk = if pk.optional_key() {
         quote!(self.#pk_ident = key;)
     } else {
         quote! {
@@ -35,7 +35,7 @@ pub fn model_impl(model: &Model) -> TokenStream {
         let column = col(model, c);
         let bind = if c.relation.is_some() {
             quote!(self.#field.bind(out))
-        } else if c.auto_increment {
+        } else if c.optional_key() {
             quote!(out.push_bind_param::<diesel::sql_types::Nullable<diesel::dsl::SqlTypeOf<#column>>, _>(&self.#field))
         } else {
             quote!(out.push_bind_param::<diesel::dsl::SqlTypeOf<#column>, _>(&self.#field))
@@ -179,8 +179,10 @@ fn from_row(model: &Model) -> TokenStream {
             } else {
                 quote!(#field: ::orm_core::ForeignKey::from_key(#value))
             }
-        } else if c.auto_increment {
+        } else if c.optional_key() {
             quote!(#field: ::core::option::Option::Some(#value))
+        } else if let Some((_, places)) = c.decimal {
+            quote!(#field: ::orm_core::__private_v1::DecimalColumn::to_places(#value, #places))
         } else {
             quote!(#field: #value)
         }
