@@ -50,11 +50,11 @@ pub use loading::{
     JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
 };
 pub use meta::{
-    ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta, SqlKind,
-    UuidVersion,
+    Choices, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta,
+    SqlKind, UuidVersion,
 };
 pub use model::Model;
-pub use orm_derive::Model;
+pub use orm_derive::{Model, OrmEnum};
 pub use query::{QuerySet, Rows};
 pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
@@ -63,6 +63,7 @@ pub use relations::{
 pub use testing::{
     assert_num_queries, capture_queries, is_transaction_control, CapturedQueries, QueryLog,
 };
+pub use types::enums::{OrmEnum, UnknownEnumValue};
 #[cfg(feature = "serde_json")]
 pub use types::Json;
 
@@ -74,6 +75,7 @@ pub mod __private_v1 {
     pub use chrono;
     pub use diesel;
 
+    pub use crate::__orm_enum_impls as orm_enum_impls;
     pub use crate::backend::row::{read, RawRow};
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;
@@ -84,6 +86,10 @@ pub mod __private_v1 {
     };
     #[cfg(feature = "bigdecimal")]
     pub use crate::types::decimal::DecimalColumn;
+    pub use crate::types::enums::{
+        int_from_sql, int_to_sql, int_to_sql_on, text_from_sql, text_to_sql, text_to_sql_on, Bind,
+        BindNullable,
+    };
 
     /// A field that can be joined on as a key: the primary key, or a
     /// non-null integer or text field marked `#[orm(unique)]`.
@@ -117,8 +123,8 @@ pub mod __private_v1 {
 /// ```
 pub mod prelude {
     pub use crate::{
-        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmError, QuerySet, Related, Relations,
-        ReverseOneToOne,
+        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmEnum, OrmError, QuerySet, Related,
+        Relations, ReverseOneToOne,
     };
     pub use diesel::prelude::{
         BoolExpressionMethods, Connection, ExpressionMethods, NullableExpressionMethods,

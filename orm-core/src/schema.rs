@@ -7,7 +7,7 @@ use diesel::connection::SimpleConnection;
 
 use crate::backend::{AnyConnection, BackendKind};
 use crate::error::Result;
-use crate::meta::{ColumnMeta, ModelMeta, SqlKind};
+use crate::meta::{Choices, ColumnMeta, ModelMeta, SqlKind};
 use crate::model::Model;
 
 /// Quotes an identifier for `backend` (`"name"`, or `` `name` `` on MySQL).
@@ -106,6 +106,13 @@ fn column_definition(backend: BackendKind, column: &ColumnMeta) -> String {
         }
     } else if column.unique {
         sql.push_str(" UNIQUE");
+    }
+    if column.choices != Choices::None {
+        sql.push_str(&format!(
+            " CHECK ({} IN ({}))",
+            quote(backend, column.name),
+            column.choices.sql_list()
+        ));
     }
     sql
 }

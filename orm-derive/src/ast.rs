@@ -3,6 +3,7 @@
 //! column clashes, ordering terms...) are `check`'s job; reading a Rust
 //! type is `types`'s.
 
+mod choices;
 mod decimal;
 mod relations;
 
@@ -118,6 +119,9 @@ pub struct Relation {
 pub enum ColumnType {
     Plain(SqlKind),
     Key(Box<Type>),
+    /// A `#[derive(OrmEnum)]` enum (`#[orm(choices)]`), stored as text, or
+    /// as an integer when the flag is set (`#[orm(choices = "integer")]`).
+    Enum(Box<Type>, bool),
 }
 
 pub struct Column {
@@ -384,13 +388,18 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         None => {}
     }
 
+    if find("choices").is_some() {
+        return choices::parse(field, &ident, &entries, errors);
+    }
+
     let Some((sql, nullable, inner)) = classify(&field.ty) else {
         errors.push_spanned(
             &field.ty,
             format!(
                 "unsupported field type `{}`; accepted: {ACCEPTED_TYPES}; \
                  relation fields are recognised by their type name, {RELATION_TYPES}, \
-                 so write a type alias of one out in full; or mark the field #[orm(skip)]",
+                 so write a type alias of one out in full; a #[derive(OrmEnum)] enum needs #[orm(choices)]; \
+                 or mark the field #[orm(skip)]",
                 quote::ToTokens::to_token_stream(&field.ty)
                     .to_string()
                     .replace(' ', "")

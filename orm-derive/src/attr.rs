@@ -25,6 +25,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "max_digits",
     "decimal_places",
     "uuid",
+    "choices",
     "skip",
     "null",
     "to_field",

@@ -193,3 +193,35 @@ fn column_types_model() {
     };
     insta::assert_snapshot!(expand(input));
 }
+
+/// `#[derive(OrmEnum)]`: the variant table, and `FromSql`, `ToSql` and
+/// `AsExpression` for text and integer storage, each a call of orm-core.
+#[test]
+fn orm_enum() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub enum Status {
+            Draft,
+            #[orm(value = "live")]
+            Published = 5,
+        }
+    };
+    let tokens = crate::enums::derive(&input);
+    let file = syn::parse2::<syn::File>(tokens).expect("the expansion parses as a file");
+    insta::assert_snapshot!(prettyplease::unparse(&file));
+}
+
+/// A model with enum columns stored as text and as an integer.
+#[test]
+fn model_with_choices() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub struct Task {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            #[orm(choices)]
+            pub status: Status,
+            #[orm(choices = "integer")]
+            pub priority: Option<Priority>,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}

@@ -153,6 +153,11 @@ pub fn classify(ty: &Type) -> Option<(SqlKind, bool, Type)> {
     Some((kind, false, ty.clone()))
 }
 
+/// `Some(T)` when `ty` is `Option<T>`.
+pub fn option_inner(ty: &Type) -> Option<&Type> {
+    generic_arg(ty, "Option")
+}
+
 /// The name of the last path segment: `ForeignKey` for
 /// `orm_core::ForeignKey<User>`.
 fn last_ident(ty: &Type) -> Option<String> {

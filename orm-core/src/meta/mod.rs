@@ -83,6 +83,48 @@ pub enum UuidVersion {
     V7,
 }
 
+/// The values an enum column stores (`#[derive(OrmEnum)]`), listed in its
+/// `CHECK` constraint.
+///
+/// ```
+/// use orm_core::Choices;
+/// assert_eq!(Choices::Text(&["draft", "it's"]).sql_list(), "'draft', 'it''s'");
+/// assert_eq!(Choices::Integer(&[1, -2]).sql_list(), "1, -2");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choices {
+    /// Not an enum column.
+    None,
+    /// Stored as text.
+    Text(&'static [&'static str]),
+    /// Stored as an integer.
+    Integer(&'static [i32]),
+}
+
+impl Choices {
+    /// `value` as an SQL text literal.
+    pub(crate) fn quote(self, value: &str) -> String {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+
+    /// The values as SQL literals, comma-separated.
+    pub fn sql_list(self) -> String {
+        match self {
+            Choices::None => String::new(),
+            Choices::Text(values) => values
+                .iter()
+                .map(|v| self.quote(v))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Choices::Integer(values) => values
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
 /// What a database does to referencing rows when the referenced row is deleted.
 ///
 /// ```
@@ -147,6 +189,8 @@ pub struct ColumnMeta {
     /// For a key `Option<Uuid>`: the version generated on `save` or
     /// `insert` when it is `None`.
     pub generated: Option<UuidVersion>,
+    /// For an enum column, the values it stores (a `CHECK` constraint).
+    pub choices: Choices,
     /// The foreign-key constraint, if this column is one.
     pub references: Option<References>,
 }
@@ -173,6 +217,7 @@ impl ColumnMeta {
             max_length: None,
             decimal: None,
             generated: None,
+            choices: Choices::None,
             references: None,
         }
     }
@@ -222,6 +267,12 @@ impl ColumnMeta {
     /// A key generated in Rust when unset (a UUID of `version`).
     pub const fn generated(mut self, version: UuidVersion) -> Self {
         self.generated = Some(version);
+        self
+    }
+
+    /// The values of an enum column.
+    pub const fn choices(mut self, choices: Choices) -> Self {
+        self.choices = choices;
         self
     }
 

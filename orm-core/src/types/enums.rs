@@ -1,0 +1,475 @@
+//! Fieldless enums stored in a column (`#[derive(OrmEnum)]`): as text (the
+//! default) or as an integer, with the accepted values in a `CHECK`
+//! constraint. A stored value that is no variant is a typed error
+//! ([`UnknownEnumValue`]), never a panic.
+//!
+//! The derive implements [`OrmEnum`] and, for the enum's SQL type (`Text` or
+//! `Integer`) on [`MultiBackend`](crate::MultiBackend), `FromSql`, `ToSql`
+//! and `AsExpression` — each a call of the generic code here.
+
+use std::marker::PhantomData;
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::expression::{
+    is_aggregate, AppearsOnTable, Expression, SelectableExpression, TypedExpressionType,
+    ValidGrouping,
+};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{HasSqlType, Integer, Nullable, SqlType, Text};
+use diesel::QueryResult;
+
+use crate::backend::MultiBackend;
+use crate::meta::Choices;
+
+/// A fieldless enum stored in a column; implemented by `#[derive(OrmEnum)]`.
+///
+/// Mark the model's field `#[orm(choices)]` to store it as text: each
+/// variant as its name in snake case (`InReview` → `in_review`) or its
+/// `#[orm(value = "...")]`; or `#[orm(choices = "integer")]` to store it as
+/// its discriminant (`Variant = 3`, or the implicit one). Either way the
+/// column gets a `CHECK` constraint listing the values.
+///
+/// ```
+/// use orm_core::prelude::*;
+///
+/// #[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq)]
+/// pub enum Status {
+///     #[default]
+///     Draft,
+///     #[orm(value = "live")]
+///     Published,
+/// }
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// pub struct Post {
+///     #[orm(primary_key)]
+///     pub id: Option<i64>,
+///     #[orm(choices)]
+///     pub status: Status,
+///     #[orm(choices = "integer")]
+///     pub previous: Option<Status>,
+/// }
+///
+/// # fn main() -> orm_core::Result<()> {
+/// let db = Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// orm_core::schema::create_table::<Post>(&mut conn)?;
+/// Post { status: Status::Published, ..Default::default() }.save(&mut conn)?;
+/// let live = Post::objects().filter(post::status.eq(Status::Published)).count(&mut conn)?;
+/// assert_eq!(live, 1);
+/// # Ok(()) }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an OrmEnum, so it cannot be an #[orm(choices)] field",
+    label = "not an OrmEnum",
+    note = "derive it on a fieldless enum: #[derive(OrmEnum, Debug, Clone, Copy, PartialEq)]"
+)]
+pub trait OrmEnum: Copy + PartialEq + Send + Sync + 'static {
+    /// The enum's name, for errors.
+    const NAME: &'static str;
+    /// The variants, in declaration order.
+    const VARIANTS: &'static [Self];
+    /// Each variant's text, in the same order (text storage).
+    const TEXTS: &'static [&'static str];
+    /// Each variant's discriminant, in the same order (integer storage).
+    const INTS: &'static [i32];
+}
+
+/// A stored value that is not one of the enum's: the row was written by
+/// something else, or a variant was removed. Update the rows or add the
+/// variant back; the load fails with this inside
+/// `OrmError::Database(DeserializationError)`.
+///
+/// ```
+/// let err = orm_core::UnknownEnumValue { name: "Status", value: "'gone'".into(), accepted: "'draft', 'live'".into() };
+/// assert_eq!(err.to_string(), "the column holds 'gone', which is no Status; accepted: 'draft', 'live'; update the rows or add the variant");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the column holds {value}, which is no {name}; accepted: {accepted}; update the rows or add the variant")]
+pub struct UnknownEnumValue {
+    /// The enum.
+    pub name: &'static str,
+    /// The value found, as SQL would write it.
+    pub value: String,
+    /// The values the enum stores, as SQL would write them.
+    pub accepted: String,
+}
+
+fn variant<E: OrmEnum>(
+    position: Option<usize>,
+    value: String,
+    choices: Choices,
+) -> deserialize::Result<E> {
+    position
+        .and_then(|p| E::VARIANTS.get(p).copied())
+        .ok_or_else(|| {
+            UnknownEnumValue {
+                name: E::NAME,
+                value,
+                accepted: choices.sql_list(),
+            }
+            .into()
+        })
+}
+
+/// `FromSql<Text>` of a derived enum: the variant stored, or [`UnknownEnumValue`].
+#[doc(hidden)]
+pub fn text_from_sql<E: OrmEnum>(
+    bytes: <MultiBackend as Backend>::RawValue<'_>,
+) -> deserialize::Result<E> {
+    let value = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
+    let position = E::TEXTS.iter().position(|v| *v == value);
+    variant(
+        position,
+        Choices::Text(&[]).quote(&value),
+        Choices::Text(E::TEXTS),
+    )
+}
+
+/// `FromSql<Integer>` of a derived enum: the variant stored, or [`UnknownEnumValue`].
+#[doc(hidden)]
+pub fn int_from_sql<E: OrmEnum>(
+    bytes: <MultiBackend as Backend>::RawValue<'_>,
+) -> deserialize::Result<E> {
+    let value = <i32 as FromSql<Integer, MultiBackend>>::from_sql(bytes)?;
+    let position = E::INTS.iter().position(|v| *v == value);
+    variant(position, value.to_string(), Choices::Integer(E::INTS))
+}
+
+fn position<E: OrmEnum>(value: &E) -> Result<usize, String> {
+    E::VARIANTS
+        .iter()
+        .position(|v| v == value)
+        .ok_or_else(|| format!("a {} that is not in its VARIANTS", E::NAME))
+}
+
+/// `ToSql<Text>` of a derived enum: its text.
+#[doc(hidden)]
+pub fn text_to_sql<E: OrmEnum>(
+    value: &E,
+    out: &mut Output<'_, '_, MultiBackend>,
+) -> serialize::Result {
+    let stored: &'static str = E::TEXTS
+        .get(position(value)?)
+        .ok_or_else(|| format!("{} has fewer texts than variants", E::NAME))?;
+    out.set_value((Text, stored));
+    Ok(IsNull::No)
+}
+
+/// `ToSql<Integer>` of a derived enum: its discriminant.
+#[doc(hidden)]
+pub fn int_to_sql<E: OrmEnum>(
+    value: &E,
+    out: &mut Output<'_, '_, MultiBackend>,
+) -> serialize::Result {
+    let stored: &'static i32 = E::INTS
+        .get(position(value)?)
+        .ok_or_else(|| format!("{} has fewer discriminants than variants", E::NAME))?;
+    out.set_value((Integer, stored));
+    Ok(IsNull::No)
+}
+
+/// A derived enum bound as a parameter of SQL type `ST`: what a filter on
+/// its column (`post::status.eq(Status::Draft)`) compares with.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Bind<ST, T> {
+    value: T,
+    _sql: PhantomData<ST>,
+}
+
+impl<ST, T> Bind<ST, T> {
+    /// Binds `value`.
+    pub fn new(value: T) -> Self {
+        Bind {
+            value,
+            _sql: PhantomData,
+        }
+    }
+}
+
+impl<ST: SqlType + TypedExpressionType, T> Expression for Bind<ST, T> {
+    type SqlType = ST;
+}
+
+impl<ST, T, DB> QueryFragment<DB> for Bind<ST, T>
+where
+    DB: Backend + HasSqlType<ST>,
+    T: ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_bind_param::<ST, T>(&self.value)
+    }
+}
+
+impl<ST: QueryId, T> QueryId for Bind<ST, T> {
+    type QueryId = Bind<ST::QueryId, ()>;
+    const HAS_STATIC_QUERY_ID: bool = ST::HAS_STATIC_QUERY_ID;
+}
+
+impl<ST, T, QS> AppearsOnTable<QS> for Bind<ST, T> where Self: Expression {}
+
+impl<ST, T, QS> SelectableExpression<QS> for Bind<ST, T> where Self: AppearsOnTable<QS> {}
+
+impl<ST, T, GB> ValidGrouping<GB> for Bind<ST, T> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+/// A derived enum compared with a nullable column (`Nullable<ST>`), bound
+/// as `ST`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct BindNullable<ST, T>(Bind<ST, T>);
+
+impl<ST, T> BindNullable<ST, T> {
+    /// Binds `value`.
+    pub fn new(value: T) -> Self {
+        BindNullable(Bind::new(value))
+    }
+}
+
+impl<ST, T> Expression for BindNullable<ST, T>
+where
+    ST: SqlType<IsNull = diesel::sql_types::is_nullable::NotNull>,
+    Nullable<ST>: TypedExpressionType,
+{
+    type SqlType = Nullable<ST>;
+}
+
+impl<ST, T, DB> QueryFragment<DB> for BindNullable<ST, T>
+where
+    DB: Backend + HasSqlType<ST>,
+    T: ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+}
+
+impl<ST: QueryId, T> QueryId for BindNullable<ST, T> {
+    type QueryId = BindNullable<ST::QueryId, ()>;
+    const HAS_STATIC_QUERY_ID: bool = ST::HAS_STATIC_QUERY_ID;
+}
+
+impl<ST, T, QS> AppearsOnTable<QS> for BindNullable<ST, T> where Self: Expression {}
+
+impl<ST, T, QS> SelectableExpression<QS> for BindNullable<ST, T> where Self: AppearsOnTable<QS> {}
+
+impl<ST, T, GB> ValidGrouping<GB> for BindNullable<ST, T> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+/// `AsExpression<$sql>` (and against nullable columns) for a derived enum,
+/// its references too, through [`Bind`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __enum_as_expression {
+    ($enum:ty, $sql:ty) => {
+        impl $crate::__private_v1::diesel::expression::AsExpression<$sql> for $enum {
+            type Expression = $crate::__private_v1::Bind<$sql, Self>;
+            fn as_expression(self) -> Self::Expression {
+                $crate::__private_v1::Bind::new(self)
+            }
+        }
+
+        impl<'__a> $crate::__private_v1::diesel::expression::AsExpression<$sql> for &'__a $enum {
+            type Expression = $crate::__private_v1::Bind<$sql, Self>;
+            fn as_expression(self) -> Self::Expression {
+                $crate::__private_v1::Bind::new(self)
+            }
+        }
+
+        impl
+            $crate::__private_v1::diesel::expression::AsExpression<
+                $crate::__private_v1::diesel::sql_types::Nullable<$sql>,
+            > for $enum
+        {
+            type Expression = $crate::__private_v1::BindNullable<$sql, Self>;
+            fn as_expression(self) -> Self::Expression {
+                $crate::__private_v1::BindNullable::new(self)
+            }
+        }
+
+        impl<'__a>
+            $crate::__private_v1::diesel::expression::AsExpression<
+                $crate::__private_v1::diesel::sql_types::Nullable<$sql>,
+            > for &'__a $enum
+        {
+            type Expression = $crate::__private_v1::BindNullable<$sql, Self>;
+            fn as_expression(self) -> Self::Expression {
+                $crate::__private_v1::BindNullable::new(self)
+            }
+        }
+    };
+}
+
+/// `ToSql<Text, DB>` of a derived enum on one backend `DB` (diesel renders
+/// `eq_any` per backend): its text.
+#[doc(hidden)]
+pub fn text_to_sql_on<'b, E: OrmEnum, DB: Backend>(
+    value: &E,
+    out: &mut Output<'b, '_, DB>,
+) -> serialize::Result
+where
+    str: ToSql<Text, DB>,
+{
+    let stored: &'static str = E::TEXTS
+        .get(position(value)?)
+        .ok_or_else(|| format!("{} has fewer texts than variants", E::NAME))?;
+    <str as ToSql<Text, DB>>::to_sql(stored, out)
+}
+
+/// `ToSql<Integer, DB>` of a derived enum on one backend `DB`: its
+/// discriminant.
+#[doc(hidden)]
+pub fn int_to_sql_on<'b, E: OrmEnum, DB: Backend>(
+    value: &E,
+    out: &mut Output<'b, '_, DB>,
+) -> serialize::Result
+where
+    i32: ToSql<Integer, DB>,
+{
+    let stored: &'static i32 = E::INTS
+        .get(position(value)?)
+        .ok_or_else(|| format!("{} has fewer discriminants than variants", E::NAME))?;
+    <i32 as ToSql<Integer, DB>>::to_sql(stored, out)
+}
+
+/// `ToSql` of a derived enum on each backend orm-core is built with (the
+/// features are orm-core's, so the choice is made here, not in the
+/// caller's crate).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __enum_backend_to_sql {
+    ($enum:ty) => {
+        $crate::__if_postgres! { $crate::__enum_to_sql_on!($enum, $crate::__private_v1::diesel::pg::Pg); }
+        $crate::__if_mysql! { $crate::__enum_to_sql_on!($enum, $crate::__private_v1::diesel::mysql::Mysql); }
+        $crate::__if_sqlite! { $crate::__enum_to_sql_on!($enum, $crate::__private_v1::diesel::sqlite::Sqlite); }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __enum_to_sql_on {
+    ($enum:ty, $db:ty) => {
+        impl
+            $crate::__private_v1::diesel::serialize::ToSql<
+                $crate::__private_v1::diesel::sql_types::Text,
+                $db,
+            > for $enum
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut $crate::__private_v1::diesel::serialize::Output<'b, '_, $db>,
+            ) -> $crate::__private_v1::diesel::serialize::Result {
+                $crate::__private_v1::text_to_sql_on(self, out)
+            }
+        }
+
+        impl
+            $crate::__private_v1::diesel::serialize::ToSql<
+                $crate::__private_v1::diesel::sql_types::Integer,
+                $db,
+            > for $enum
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut $crate::__private_v1::diesel::serialize::Output<'b, '_, $db>,
+            ) -> $crate::__private_v1::diesel::serialize::Result {
+                $crate::__private_v1::int_to_sql_on(self, out)
+            }
+        }
+    };
+}
+
+/// Expands its input when orm-core has the `postgres` feature.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    ($($t:tt)*) => { $($t)* };
+}
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    ($($t:tt)*) => {};
+}
+
+/// Expands its input when orm-core has the `mysql` feature.
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_mysql {
+    ($($t:tt)*) => { $($t)* };
+}
+#[cfg(not(feature = "mysql"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_mysql {
+    ($($t:tt)*) => {};
+}
+
+/// Expands its input when orm-core has the `sqlite` feature.
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_sqlite {
+    ($($t:tt)*) => { $($t)* };
+}
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_sqlite {
+    ($($t:tt)*) => {};
+}
+
+/// Everything a derived enum needs besides [`OrmEnum`]: for `Text` and
+/// `Integer`, `FromSql` and `ToSql` on [`MultiBackend`](crate::MultiBackend)
+/// and on each backend, and `AsExpression`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __orm_enum_impls {
+    ($enum:ty) => {
+        $crate::__enum_multi_backend!($enum, Text, text_from_sql, text_to_sql);
+        $crate::__enum_multi_backend!($enum, Integer, int_from_sql, int_to_sql);
+        $crate::__enum_as_expression!($enum, $crate::__private_v1::diesel::sql_types::Text);
+        $crate::__enum_as_expression!($enum, $crate::__private_v1::diesel::sql_types::Integer);
+        $crate::__enum_backend_to_sql!($enum);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __enum_multi_backend {
+    ($enum:ty, $sql:ident, $from_sql:ident, $to_sql:ident) => {
+        impl
+            $crate::__private_v1::diesel::deserialize::FromSql<
+                $crate::__private_v1::diesel::sql_types::$sql,
+                $crate::MultiBackend,
+            > for $enum
+        {
+            fn from_sql(
+                bytes: <$crate::MultiBackend as $crate::__private_v1::diesel::backend::Backend>::RawValue<'_>,
+            ) -> $crate::__private_v1::diesel::deserialize::Result<Self> {
+                $crate::__private_v1::$from_sql(bytes)
+            }
+        }
+
+        impl
+            $crate::__private_v1::diesel::serialize::ToSql<
+                $crate::__private_v1::diesel::sql_types::$sql,
+                $crate::MultiBackend,
+            > for $enum
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut $crate::__private_v1::diesel::serialize::Output<'b, '_, $crate::MultiBackend>,
+            ) -> $crate::__private_v1::diesel::serialize::Result {
+                $crate::__private_v1::$to_sql(self, out)
+            }
+        }
+    };
+}
