@@ -185,6 +185,7 @@ backend_tests! {
         assert_eq!(Price::objects().filter(price::wide.gt(dec("0"))).count(&mut conn)?, 2);
         assert_eq!(Price::objects().filter(price::money.lt(dec("20"))).count(&mut conn)?, 2);
         assert_eq!(Price::objects().filter(price::money.eq(dec("19.99"))).count(&mut conn)?, 1);
+        assert_eq!(Price::objects().filter(price::wide.eq_any([dec("0"), tiny.clone()])).count(&mut conn)?, 2);
         // More places than the column has: rounded (PostgreSQL, MySQL) to 2.
         if conn.backend() != BackendKind::Sqlite {
             let mut p = Price { wide: dec("1"), money: Some(dec("0.125")), ..Default::default() };

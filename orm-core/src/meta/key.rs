@@ -13,7 +13,8 @@ use crate::backend::row::RawRow;
 use crate::backend::MultiBackend;
 
 /// A key value a relation or cache can be bound to: an integer, a text or
-/// (feature `uuid`) a UUID key.
+/// (feature `uuid`) a UUID key. Non-exhaustive: which variants exist
+/// depends on the features, so a `match` needs a wildcard arm.
 ///
 /// ```
 /// use orm_core::{Key, KeyType};
@@ -21,6 +22,7 @@ use crate::backend::MultiBackend;
 /// assert_eq!(i16::from_key(&Key::Int(70_000)), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Key {
     /// An integer key (any width).
     Int(i64),
