@@ -88,7 +88,7 @@ pub mod __private_v1 {
     pub use crate::types::decimal::DecimalColumn;
     pub use crate::types::enums::{
         int_from_sql, int_to_sql, int_to_sql_on, text_from_sql, text_to_sql, text_to_sql_on, Bind,
-        BindNullable,
+        BindNullable, ChoiceColumn,
     };
 
     /// A field that can be joined on as a key: the primary key, or a

@@ -20,6 +20,7 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{HasSqlType, Integer, Nullable, SqlType, Text};
 use diesel::QueryResult;
 
+use crate::backend::row::RawRow;
 use crate::backend::MultiBackend;
 use crate::meta::Choices;
 
@@ -472,4 +473,88 @@ macro_rules! __enum_multi_backend {
             }
         }
     };
+}
+
+/// The value of an `#[orm(choices)]` field, an [`OrmEnum`] or an `Option`
+/// of one, read and bound by the model's generated code through the enum's
+/// own tables (so a field type that is no `OrmEnum` is one error, this
+/// trait's bound, not one per diesel trait).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an OrmEnum, so it cannot be an #[orm(choices)] field",
+    label = "not an OrmEnum (or an Option of one)",
+    note = "derive it on a fieldless enum: #[derive(OrmEnum, Debug, Clone, Copy, PartialEq)]"
+)]
+pub trait ChoiceColumn: Sized {
+    /// Reads column `index` of `row`, stored as an integer or as text.
+    fn read<R: RawRow + ?Sized>(row: &R, index: usize, integer: bool) -> deserialize::Result<Self>;
+    /// Binds the value, as an integer or as text.
+    fn bind<'b>(
+        &'b self,
+        integer: bool,
+        out: &mut AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()>;
+}
+
+/// Column `index` of `row` decoded by `decode` (`None` for NULL).
+fn read_with<E: OrmEnum, R: RawRow + ?Sized>(
+    row: &R,
+    index: usize,
+    integer: bool,
+) -> deserialize::Result<Option<E>> {
+    let mut value = None;
+    let found = row.with_value(index, &mut |raw| {
+        value = Some(match raw {
+            None => Ok(None),
+            Some(raw) if integer => int_from_sql::<E>(raw).map(Some),
+            Some(raw) => text_from_sql::<E>(raw).map(Some),
+        })
+    });
+    match value {
+        Some(value) if found => value,
+        _ => Err(Box::new(diesel::result::UnexpectedEndOfRow)),
+    }
+}
+
+impl<E: OrmEnum> ChoiceColumn for E {
+    fn read<R: RawRow + ?Sized>(row: &R, index: usize, integer: bool) -> deserialize::Result<Self> {
+        read_with::<E, R>(row, index, integer)?
+            .ok_or_else(|| Box::new(diesel::result::UnexpectedNullError).into())
+    }
+
+    fn bind<'b>(
+        &'b self,
+        integer: bool,
+        out: &mut AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()> {
+        let at = position(self).map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+        let missing = || {
+            diesel::result::Error::SerializationError(
+                format!("{} has fewer values than variants", E::NAME).into(),
+            )
+        };
+        if integer {
+            out.push_bind_param::<Integer, i32>(E::INTS.get(at).ok_or_else(missing)?)
+        } else {
+            out.push_bind_param::<Text, str>(E::TEXTS.get(at).ok_or_else(missing)?)
+        }
+    }
+}
+
+impl<E: OrmEnum> ChoiceColumn for Option<E> {
+    fn read<R: RawRow + ?Sized>(row: &R, index: usize, integer: bool) -> deserialize::Result<Self> {
+        read_with::<E, R>(row, index, integer)
+    }
+
+    fn bind<'b>(
+        &'b self,
+        integer: bool,
+        out: &mut AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()> {
+        match self {
+            Some(value) => value.bind(integer, out),
+            None if integer => out.push_bind_param::<Nullable<Integer>, Option<i32>>(&None),
+            None => out.push_bind_param::<Nullable<Text>, Option<String>>(&None),
+        }
+    }
 }

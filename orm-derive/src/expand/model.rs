@@ -5,7 +5,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::col;
-use crate::ast::{FieldKind, Model};
+use crate::ast::{ColumnType, FieldKind, Model};
 
 pub fn model_impl(model: &Model) -> TokenStream {
     let ident = &model.ident;
@@ -33,7 +33,9 @@ pub fn model_impl(model: &Model) -> TokenStream {
         let index = Literal::usize_unsuffixed(i);
         let field = &f.ident;
         let column = col(model, c);
-        let bind = if c.relation.is_some() {
+        let bind = if let ColumnType::Enum(_, integer) = &c.sql {
+            quote!(::orm_core::__private_v1::ChoiceColumn::bind(&self.#field, #integer, out))
+        } else if c.relation.is_some() {
             quote!(self.#field.bind(out))
         } else if c.optional_key() {
             quote!(out.push_bind_param::<diesel::sql_types::Nullable<diesel::dsl::SqlTypeOf<#column>>, _>(&self.#field))
@@ -173,6 +175,11 @@ fn from_row(model: &Model) -> TokenStream {
         let value = quote! {
             ::orm_core::__private_v1::read::<diesel::dsl::SqlTypeOf<#column>, _, _>(row, start + #index)?
         };
+        if let ColumnType::Enum(_, integer) = &c.sql {
+            return quote! {
+                #field: ::orm_core::__private_v1::ChoiceColumn::read(row, start + #index, #integer)?
+            };
+        }
         if c.relation.is_some() {
             if c.nullable {
                 quote!(#field: ::orm_core::ForeignKey::from_optional_key(#value))
