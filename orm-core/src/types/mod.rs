@@ -17,6 +17,7 @@ mod datetime;
 #[cfg(feature = "bigdecimal")]
 pub(crate) mod decimal;
 pub(crate) mod enc;
+pub(crate) mod enum_impls;
 pub(crate) mod enums;
 #[cfg(feature = "serde_json")]
 mod json;
