@@ -42,6 +42,7 @@ mod relations;
 pub mod schema;
 mod sql;
 mod testing;
+mod types;
 
 pub use backend::{
     write_transaction, AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend,
@@ -51,10 +52,11 @@ pub use loading::{
     JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
 };
 pub use meta::{
-    ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta, SqlKind,
+    Choices, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta,
+    SqlKind, UuidVersion,
 };
 pub use model::Model;
-pub use orm_derive::Model;
+pub use orm_derive::{Model, OrmEnum};
 pub use query::{QuerySet, Rows, Values};
 pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
@@ -64,6 +66,9 @@ pub use sql::RowLock;
 pub use testing::{
     assert_num_queries, capture_queries, is_transaction_control, CapturedQueries, QueryLog,
 };
+pub use types::enums::{OrmEnum, UnknownEnumValue};
+#[cfg(feature = "serde_json")]
+pub use types::Json;
 
 /// What generated code uses; not API. The version in the name is bumped
 /// when it changes incompatibly, so an orm-derive that does not match
@@ -73,6 +78,7 @@ pub mod __private_v1 {
     pub use chrono;
     pub use diesel;
 
+    pub use crate::__orm_enum_impls as orm_enum_impls;
     pub use crate::backend::checked;
     pub use crate::backend::row::{read, RawRow};
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
@@ -81,6 +87,13 @@ pub mod __private_v1 {
     pub use crate::relations::{
         reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,
         Slot, Through, ThroughPair,
+    };
+    #[cfg(feature = "bigdecimal")]
+    pub use crate::types::decimal::DecimalColumn;
+    pub use crate::types::enum_impls::{Bind, BindNullable};
+    pub use crate::types::enums::{
+        int_from_sql, int_to_sql, int_to_sql_on, text_from_sql, text_to_sql, text_to_sql_on,
+        ChoiceColumn,
     };
 
     /// A field that can be joined on as a key: the primary key, or a
@@ -115,8 +128,8 @@ pub mod __private_v1 {
 /// ```
 pub mod prelude {
     pub use crate::{
-        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmError, QuerySet, Related, Relations,
-        ReverseOneToOne, RowLock,
+        Conn, Db, ForeignKey, ManyToMany, Model, OneToOne, OrmEnum, OrmError, QuerySet, Related,
+        Relations, ReverseOneToOne, RowLock,
     };
     pub use diesel::prelude::{
         BoolExpressionMethods, Connection, ExpressionMethods, NullableExpressionMethods,

@@ -7,7 +7,7 @@ use diesel::connection::SimpleConnection;
 
 use crate::backend::{AnyConnection, BackendKind};
 use crate::error::Result;
-use crate::meta::{ColumnMeta, ModelMeta, SqlKind};
+use crate::meta::{Choices, ColumnMeta, ModelMeta, SqlKind};
 use crate::model::Model;
 
 /// Quotes an identifier for `backend` (`"name"`, or `` `name` `` on MySQL).
@@ -67,6 +67,22 @@ fn column_type(backend: BackendKind, column: &ColumnMeta) -> String {
         (_, Time) => "TIME".into(),
         (Mysql, Timestamp) => "DATETIME(6)".into(),
         (_, Timestamp) => "TIMESTAMP".into(),
+        (Postgres, Uuid) => "UUID".into(),
+        (Mysql, Uuid) => "BINARY(16)".into(),
+        (Sqlite, Uuid) => "BLOB".into(),
+        (Postgres, TimestampTz) => "TIMESTAMPTZ".into(),
+        (Mysql, TimestampTz) => "DATETIME(6)".into(),
+        (Sqlite, TimestampTz) => "TEXT".into(),
+        (Postgres, Json) => "JSONB".into(),
+        (Mysql, Json) => "JSON".into(),
+        (Sqlite, Json) => "TEXT".into(),
+        (Sqlite, Decimal) => "NUMERIC".into(),
+        (_, Decimal) => match column.decimal {
+            Some((digits, places)) => format!("NUMERIC({digits}, {places})"),
+            // MySQL's bare NUMERIC is DECIMAL(10, 0): take its widest.
+            None if backend == Mysql => "NUMERIC(65, 30)".into(),
+            None => "NUMERIC".into(),
+        },
     }
 }
 
@@ -90,6 +106,13 @@ fn column_definition(backend: BackendKind, column: &ColumnMeta) -> String {
         }
     } else if column.unique {
         sql.push_str(" UNIQUE");
+    }
+    if column.choices != Choices::None {
+        sql.push_str(&format!(
+            " CHECK ({} IN ({}))",
+            quote(backend, column.name),
+            column.choices.sql_list()
+        ));
     }
     sql
 }

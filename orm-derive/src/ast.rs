@@ -3,6 +3,8 @@
 //! column clashes, ordering terms...) are `check`'s job; reading a Rust
 //! type is `types`'s.
 
+mod choices;
+mod decimal;
 mod relations;
 
 use proc_macro2::Span;
@@ -117,6 +119,9 @@ pub struct Relation {
 pub enum ColumnType {
     Plain(SqlKind),
     Key(Box<Type>),
+    /// A `#[derive(OrmEnum)]` enum (`#[orm(choices)]`), stored as text, or
+    /// as an integer when the flag is set (`#[orm(choices = "integer")]`).
+    Enum(Box<Type>, bool),
 }
 
 pub struct Column {
@@ -134,8 +139,20 @@ pub struct Column {
     pub unique: bool,
     pub index: bool,
     pub max_length: Option<u32>,
+    /// `(max_digits, decimal_places)` of a decimal column.
+    pub decimal: Option<(u32, u32)>,
+    /// The `UuidVersion` variant of a generated key (`Option<Uuid>`).
+    pub generated: Option<&'static str>,
     /// Span of the `primary_key` flag (for duplicate-key errors).
     pub pk_span: Option<Span>,
+}
+
+impl Column {
+    /// A key the field holds as an `Option` until it is saved: an
+    /// auto-increment integer, or a UUID generated on save.
+    pub fn optional_key(&self) -> bool {
+        self.auto_increment || self.generated.is_some()
+    }
 }
 
 impl Model {
@@ -371,13 +388,18 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         None => {}
     }
 
+    if find("choices").is_some() {
+        return choices::parse(field, &ident, &entries, errors);
+    }
+
     let Some((sql, nullable, inner)) = classify(&field.ty) else {
         errors.push_spanned(
             &field.ty,
             format!(
                 "unsupported field type `{}`; accepted: {ACCEPTED_TYPES}; \
                  relation fields are recognised by their type name, {RELATION_TYPES}, \
-                 so write a type alias of one out in full; or mark the field #[orm(skip)]",
+                 so write a type alias of one out in full; a #[derive(OrmEnum)] enum needs #[orm(choices)]; \
+                 or mark the field #[orm(skip)]",
                 quote::ToTokens::to_token_stream(&field.ty)
                     .to_string()
                     .replace(' ', "")
@@ -398,8 +420,13 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         unique: false,
         index: false,
         max_length: None,
+        decimal: None,
+        generated: None,
         pk_span: None,
     };
+    let mut max_digits = None;
+    let mut decimal_places = None;
+    let mut uuid_version = None;
     for entry in &entries {
         match entry.key.to_string().as_str() {
             "primary_key" if entry.flag(errors) => {
@@ -430,6 +457,38 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
                     }
                 }
             }
+            "max_digits" | "decimal_places" => {
+                if sql != SqlKind::Decimal {
+                    errors.push(
+                        entry.span(),
+                        format!(
+                            "`{}` applies to BigDecimal fields only, and `{ident}` is `{}`",
+                            entry.key,
+                            quote::ToTokens::to_token_stream(&field.ty).to_string().replace(' ', "")
+                        ),
+                    );
+                } else {
+                    // `Some(None)`: given, but not an integer (reported).
+                    let n = Some(entry.int(errors));
+                    if entry.key == "max_digits" {
+                        max_digits = n;
+                    } else {
+                        decimal_places = n;
+                    }
+                }
+            }
+            "uuid" => {
+                if let Some(s) = entry.string(errors) {
+                    match s.value.as_str() {
+                        "v4" => uuid_version = Some(("V4", entry.span())),
+                        "v7" => uuid_version = Some(("V7", entry.span())),
+                        other => errors.push(
+                            s.span,
+                            format!("unknown UUID version `{other}`; accepted: \"v4\" (random), \"v7\" (time-ordered, the default)"),
+                        ),
+                    }
+                }
+            }
             key @ ("null" | "to_field" | "on_delete" | "reverse_of" | "through"
             | "through_table" | "through_fields" | "fetch_mode") => errors.push(
                 entry.span(),
@@ -440,24 +499,35 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
             _ => {}
         }
     }
+    column.decimal = decimal::attrs(max_digits, decimal_places, errors);
     if column.primary_key {
         if nullable {
             if sql.is_integer() {
                 column.auto_increment = true;
                 column.nullable = false;
                 column.value_ty = inner;
+            } else if sql == SqlKind::Uuid {
+                column.generated = Some(uuid_version.map_or("V7", |(v, _)| v));
+                column.nullable = false;
+                column.value_ty = inner;
             } else {
                 errors.push_spanned(
                     &field.ty,
-                    "an auto-increment primary key must be Option<i16>, Option<i32> or Option<i64>; a key the user sets is a plain i16, i32, i64 or String",
+                    "a primary key that is None until saved must be Option<i16>, Option<i32>, Option<i64> (auto-increment) or Option<Uuid> (generated on save); a key the user sets is a plain i16, i32, i64, String or Uuid",
                 );
             }
-        } else if !(sql.is_integer() || sql == SqlKind::Text) {
+        } else if !sql.is_key() {
             errors.push_spanned(
                 &field.ty,
-                "a primary key must be Option<i16|i32|i64> (auto-increment), i16, i32, i64 or String",
+                "a primary key must be Option<i16|i32|i64> (auto-increment), Option<Uuid> (generated on save), i16, i32, i64, String or Uuid",
             );
         }
+    }
+    if let (Some((_, span)), None) = (uuid_version, column.generated) {
+        errors.push(
+            span,
+            "`uuid` picks how a primary key `Option<Uuid>` is generated on save; this field is not one (a plain `Uuid` key is set by you)",
+        );
     }
     Some(with_kind(FieldKind::Column(Box::new(column))))
 }

@@ -12,6 +12,7 @@ mod ast;
 mod attr;
 mod check;
 mod ctx;
+mod enums;
 mod expand;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,16 @@ use syn::{parse_macro_input, DeriveInput};
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     derive(&input).into()
+}
+
+/// Derives `orm_core::OrmEnum` for a fieldless enum stored in a column:
+/// as text (`#[orm(storage = "text")]`, the default; a variant's text is its
+/// name in snake case or its `#[orm(value = "...")]`) or as its integer
+/// discriminant (`#[orm(storage = "integer")]`).
+#[proc_macro_derive(OrmEnum, attributes(orm))]
+pub fn derive_orm_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    enums::derive(&input).into()
 }
 
 fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {

@@ -175,3 +175,53 @@ fn minimal_model_stays_under_150_lines() {
     let lines = expand(input).lines().count();
     assert!(lines <= 150, "the minimal model expands to {lines} lines");
 }
+
+/// The column types beyond diesel's common set: a UUID key generated on
+/// save (v4), a UUID foreign key, an instant and a decimal (read through
+/// `DecimalColumn::to_places`).
+#[test]
+fn column_types_model() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub struct Invoice {
+            #[orm(primary_key, uuid = "v4")]
+            pub id: Option<uuid::Uuid>,
+            pub customer: ForeignKey<Customer, uuid::Uuid>,
+            pub issued: chrono::DateTime<chrono::Utc>,
+            #[orm(max_digits = 12, decimal_places = 2)]
+            pub total: bigdecimal::BigDecimal,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}
+
+/// `#[derive(OrmEnum)]`: the variant table, and `FromSql`, `ToSql` and
+/// `AsExpression` for text and integer storage, each a call of orm-core.
+#[test]
+fn orm_enum() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub enum Status {
+            Draft,
+            #[orm(value = "live")]
+            Published = 5,
+        }
+    };
+    let tokens = crate::enums::derive(&input);
+    let file = syn::parse2::<syn::File>(tokens).expect("the expansion parses as a file");
+    insta::assert_snapshot!(prettyplease::unparse(&file));
+}
+
+/// A model with enum columns stored as text and as an integer.
+#[test]
+fn model_with_choices() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub struct Task {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            #[orm(choices)]
+            pub status: Status,
+            #[orm(choices = "integer")]
+            pub priority: Option<Priority>,
+        }
+    };
+    insta::assert_snapshot!(expand(input));
+}

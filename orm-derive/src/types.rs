@@ -20,6 +20,10 @@ pub enum SqlKind {
     Date,
     Time,
     Timestamp,
+    Uuid,
+    TimestampTz,
+    Json,
+    Decimal,
 }
 
 impl SqlKind {
@@ -36,7 +40,27 @@ impl SqlKind {
             SqlKind::Date => "Date",
             SqlKind::Time => "Time",
             SqlKind::Timestamp => "Timestamp",
+            SqlKind::Uuid => "Uuid",
+            SqlKind::TimestampTz => "TimestampTz",
+            SqlKind::Json => "Json",
+            SqlKind::Decimal => "Decimal",
         }
+    }
+
+    /// The diesel SQL type of the column, as `diesel::table!` names it
+    /// (it imports `diesel::sql_types::*`).
+    pub fn diesel_type(self) -> &'static str {
+        match self {
+            SqlKind::TimestampTz => "Timestamptz",
+            SqlKind::Json => "Jsonb",
+            SqlKind::Decimal => "Numeric",
+            other => other.name(),
+        }
+    }
+
+    /// Whether a primary key (and so a relation target) can have this type.
+    pub fn is_key(self) -> bool {
+        self.is_integer() || matches!(self, SqlKind::Text | SqlKind::Uuid)
     }
 
     pub fn is_integer(self) -> bool {
@@ -45,7 +69,9 @@ impl SqlKind {
 }
 
 pub const ACCEPTED_TYPES: &str = "i16, i32, i64, f32, f64, bool, String, Vec<u8>, \
-chrono::NaiveDate, chrono::NaiveTime, chrono::NaiveDateTime, or Option<_> of one of these";
+chrono::NaiveDate, chrono::NaiveTime, chrono::NaiveDateTime, chrono::DateTime<Utc>, \
+uuid::Uuid, serde_json::Value, orm_core::Json<T>, bigdecimal::BigDecimal, time::Date, time::Time, time::PrimitiveDateTime, time::OffsetDateTime, \
+or Option<_> of one of these";
 
 /// How the relation types are named, for messages.
 pub const RELATION_TYPES: &str = "`ForeignKey<..>`, `OneToOne<..>`, `ManyToMany<..>`, \
@@ -92,6 +118,16 @@ pub fn classify(ty: &Type) -> Option<(SqlKind, bool, Type)> {
             _ => None,
         };
     }
+    if generic_arg(ty, "Json").is_some() {
+        return Some((SqlKind::Json, false, ty.clone()));
+    }
+    if let Some(zone) = generic_arg(ty, "DateTime") {
+        return match last_ident(zone)?.as_str() {
+            "Utc" => Some((SqlKind::TimestampTz, false, ty.clone())),
+            _ => None,
+        };
+    }
+
     let kind = match last_ident(ty)?.as_str() {
         "i16" => SqlKind::SmallInt,
         "i32" => SqlKind::Integer,
@@ -102,13 +138,24 @@ pub fn classify(ty: &Type) -> Option<(SqlKind, bool, Type)> {
         "String" => SqlKind::Text,
         "NaiveDate" => SqlKind::Date,
         "NaiveTime" => SqlKind::Time,
-        "NaiveDateTime" => SqlKind::Timestamp,
+        "NaiveDateTime" | "PrimitiveDateTime" => SqlKind::Timestamp,
+        "Date" => SqlKind::Date,
+        "Time" => SqlKind::Time,
+        "OffsetDateTime" => SqlKind::TimestampTz,
+        "Uuid" => SqlKind::Uuid,
+        "Value" => SqlKind::Json,
+        "BigDecimal" => SqlKind::Decimal,
         _ => return None,
     };
     if has_generics(ty) {
         return None;
     }
     Some((kind, false, ty.clone()))
+}
+
+/// `Some(T)` when `ty` is `Option<T>`.
+pub fn option_inner(ty: &Type) -> Option<&Type> {
+    generic_arg(ty, "Option")
 }
 
 /// The name of the last path segment: `ForeignKey` for

@@ -353,8 +353,8 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
 
 fn not_a_choice(key: &orm_core::Key) -> String {
     let shown = match key {
-        orm_core::Key::Int(i) => i.to_string(),
         orm_core::Key::Text(s) => s.clone(),
+        other => other.to_string(),
     };
     format!("Select a valid choice. {shown} is not one of the available choices.")
 }

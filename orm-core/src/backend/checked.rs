@@ -10,8 +10,8 @@
 //! | type | SQLite | PostgreSQL | MySQL/MariaDB |
 //! |---|---|---|---|
 //! | `f32`, `f64` | not NaN (stored as NULL) | anything | finite |
-//! | `NaiveDate` | anything | from 4713 BC (year -4712) | years 0–9999 |
-//! | `NaiveDateTime` | anything | from 4713 BC (year -4712) | years 0–9999 |
+//! | `NaiveDate`, `time::Date` | anything | from 4713 BC (year -4712) | years 0–9999 |
+//! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 4713 BC (year -4712) | years 0–9999 |
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::serialize::{IsNull, Output, ToSql};
@@ -27,17 +27,10 @@ fn bad(reason: String) -> diesel::serialize::Result {
     }))
 }
 
-/// Declares a bind-only SQL type: its metadata on each backend is that of
-/// the SQL type named there, and values are checked by `$check` (the
-/// backend's name and the value; `Err` says what is accepted) before
-/// that type's `ToSql` writes them.
+/// Declares a bind-only SQL type whose metadata on each backend is that
+/// of the SQL type named there.
 macro_rules! checked_type {
-    (
-        $(#[$doc:meta])* $name:ident for $rust:ty {
-            $(#[$cfg:meta] $backend:ty => $inner:ty, $label:literal;)+
-        }
-        check = $check:expr;
-    ) => {
+    ($(#[$doc:meta])* $name:ident { $(#[$cfg:meta] $backend:ty => $inner:ty;)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default, diesel::query_builder::QueryId, diesel::sql_types::SqlType)]
         pub struct $name;
@@ -49,7 +42,27 @@ macro_rules! checked_type {
                     <$backend as HasSqlType<$inner>>::metadata(lookup)
                 }
             }
+        )+
 
+        impl HasSqlType<$name> for MultiBackend {
+            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                MultiBackend::lookup_sql_type::<$name>(lookup)
+            }
+        }
+    };
+}
+
+/// Binds `$rust` as the checked type `$name`: `$check` (the backend's
+/// name and the value; `Err` says what is accepted) runs before the `ToSql`
+/// of the SQL type named for that backend writes the value.
+macro_rules! checked_value {
+    (
+        $name:ident for $rust:ty {
+            $(#[$cfg:meta] $backend:ty => $inner:ty, $label:literal;)+
+        }
+        check = $check:expr;
+    ) => {
+        $(
             #[$cfg]
             impl ToSql<$name, $backend> for $rust {
                 fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> diesel::serialize::Result {
@@ -61,12 +74,6 @@ macro_rules! checked_type {
                 }
             }
         )+
-
-        impl HasSqlType<$name> for MultiBackend {
-            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-                MultiBackend::lookup_sql_type::<$name>(lookup)
-            }
-        }
 
         impl ToSql<$name, MultiBackend> for $rust {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> diesel::serialize::Result {
@@ -100,6 +107,14 @@ fn year_check(backend: &'static str, year: i32) -> Result<(), String> {
 
 checked_type! {
     /// `f64`, checked.
+    Double {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Double;
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Double;
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Double;
+    }
+}
+
+checked_value! {
     Double for f64 {
         #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Double, "SQLite";
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Double, "PostgreSQL";
@@ -110,6 +125,14 @@ checked_type! {
 
 checked_type! {
     /// `f32`, checked.
+    Float {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Float;
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Float;
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Float;
+    }
+}
+
+checked_value! {
     Float for f32 {
         #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Float, "SQLite";
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Float, "PostgreSQL";
@@ -119,7 +142,15 @@ checked_type! {
 }
 
 checked_type! {
-    /// `chrono::NaiveDate`, checked.
+    /// A date (`chrono::NaiveDate`, `time::Date`), checked.
+    Date {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Date;
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date;
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Date;
+    }
+}
+
+checked_value! {
     Date for NaiveDate {
         #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Date, "SQLite";
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date, "PostgreSQL";
@@ -129,11 +160,44 @@ checked_type! {
 }
 
 checked_type! {
-    /// `chrono::NaiveDateTime`, checked; a `DATETIME` parameter on MySQL.
+    /// A datetime without time zone (`chrono::NaiveDateTime`,
+    /// `time::PrimitiveDateTime`), checked; a `DATETIME` parameter on MySQL.
+    Timestamp {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Timestamp;
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp;
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime;
+    }
+}
+
+checked_value! {
     Timestamp for NaiveDateTime {
         #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Timestamp, "SQLite";
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
     }
     check = |backend, v| year_check(backend, v.year());
+}
+
+/// The `time` crate's date and datetime, checked as chrono's are.
+#[cfg(feature = "time")]
+mod time_types {
+    use super::*;
+
+    checked_value! {
+        Date for time::Date {
+            #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Date, "SQLite";
+            #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date, "PostgreSQL";
+            #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Date, "MySQL";
+        }
+        check = |backend, v| year_check(backend, v.year());
+    }
+
+    checked_value! {
+        Timestamp for time::PrimitiveDateTime {
+            #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Timestamp, "SQLite";
+            #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
+            #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
+        }
+        check = |backend, v| year_check(backend, v.year());
+    }
 }

@@ -8,11 +8,13 @@ use diesel::query_builder::AstPass;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryResult;
 
-use super::SqlKind;
+use super::{SqlKind, UuidVersion};
 use crate::backend::row::RawRow;
 use crate::backend::MultiBackend;
 
-/// A key value a relation or cache can be bound to: an integer or a text key.
+/// A key value a relation or cache can be bound to: an integer, a text or
+/// (feature `uuid`) a UUID key. Non-exhaustive: which variants exist
+/// depends on the features, so a `match` needs a wildcard arm.
 ///
 /// ```
 /// use orm_core::{Key, KeyType};
@@ -20,11 +22,15 @@ use crate::backend::MultiBackend;
 /// assert_eq!(i16::from_key(&Key::Int(70_000)), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Key {
     /// An integer key (any width).
     Int(i64),
     /// A text key.
     Text(String),
+    /// A UUID key.
+    #[cfg(feature = "uuid")]
+    Uuid(uuid::Uuid),
 }
 
 impl Key {
@@ -40,6 +46,13 @@ impl Key {
             SqlKind::Integer => row.int(index, 32)?.map(Key::Int),
             SqlKind::BigInt => row.int(index, 64)?.map(Key::Int),
             SqlKind::Text => row.text(index)?.map(Key::Text),
+            #[cfg(feature = "uuid")]
+            SqlKind::Uuid => crate::backend::row::read::<
+                Nullable<diesel::sql_types::Uuid>,
+                Option<uuid::Uuid>,
+                _,
+            >(row, index)?
+            .map(Key::Uuid),
             other => return Err(format!("a {other} column cannot hold a key").into()),
         })
     }
@@ -53,6 +66,24 @@ impl Key {
         match self {
             Key::Int(i) => out.push_bind_param::<BigInt, i64>(i),
             Key::Text(s) => out.push_bind_param::<Text, String>(s),
+            #[cfg(feature = "uuid")]
+            Key::Uuid(u) => out.push_bind_param::<diesel::sql_types::Uuid, uuid::Uuid>(u),
+        }
+    }
+
+    /// Binds a NULL for a key column of SQL type `kind` (PostgreSQL does
+    /// not assign a `BIGINT` NULL to a `uuid` column).
+    pub(crate) fn bind_null(
+        kind: SqlKind,
+        out: &mut AstPass<'_, '_, MultiBackend>,
+    ) -> QueryResult<()> {
+        match kind {
+            SqlKind::Text => out.push_bind_param::<Nullable<Text>, Option<String>>(&None),
+            #[cfg(feature = "uuid")]
+            SqlKind::Uuid => {
+                out.push_bind_param::<Nullable<diesel::sql_types::Uuid>, Option<uuid::Uuid>>(&None)
+            }
+            _ => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(&None),
         }
     }
 }
@@ -62,6 +93,8 @@ impl fmt::Display for Key {
         match self {
             Key::Int(i) => write!(f, "{i}"),
             Key::Text(s) => write!(f, "{s:?}"),
+            #[cfg(feature = "uuid")]
+            Key::Uuid(u) => write!(f, "{u}"),
         }
     }
 }
@@ -87,6 +120,13 @@ pub trait KeyType: sealed::Sealed + Clone + Eq + Hash + fmt::Debug + Send + Sync
     /// Binds an optional key (a foreign-key column) as a parameter.
     #[doc(hidden)]
     fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+    /// A new key of `version`, for a key generated in Rust when unset
+    /// (`None`: this type is not generated).
+    #[doc(hidden)]
+    fn generate(version: UuidVersion) -> Option<Self> {
+        let _ = version;
+        None
+    }
 }
 
 /// `KeyType` is implemented for the key types the derive maps, and only
@@ -97,6 +137,8 @@ mod sealed {
     impl Sealed for i32 {}
     impl Sealed for i64 {}
     impl Sealed for String {}
+    #[cfg(feature = "uuid")]
+    impl Sealed for uuid::Uuid {}
 }
 
 macro_rules! int_key {
@@ -110,7 +152,7 @@ macro_rules! int_key {
             fn from_key(key: &Key) -> Option<Self> {
                 match key {
                     Key::Int(i) => <$t>::try_from(*i).ok(),
-                    Key::Text(_) => None,
+                    _ => None,
                 }
             }
             fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
@@ -134,7 +176,7 @@ impl KeyType for String {
     fn from_key(key: &Key) -> Option<Self> {
         match key {
             Key::Text(s) => Some(s.clone()),
-            Key::Int(_) => None,
+            _ => None,
         }
     }
     fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
@@ -142,5 +184,29 @@ impl KeyType for String {
     }
     fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         out.push_bind_param::<Nullable<Text>, Option<String>>(key)
+    }
+}
+
+#[cfg(feature = "uuid")]
+impl KeyType for uuid::Uuid {
+    type Sql = diesel::sql_types::Uuid;
+    const KIND: SqlKind = SqlKind::Uuid;
+    fn to_key(&self) -> Key {
+        Key::Uuid(*self)
+    }
+    fn from_key(key: &Key) -> Option<Self> {
+        match key {
+            Key::Uuid(u) => Some(*u),
+            _ => None,
+        }
+    }
+    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+        crate::backend::row::read::<Nullable<diesel::sql_types::Uuid>, Option<Self>, _>(row, index)
+    }
+    fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_bind_param::<Nullable<diesel::sql_types::Uuid>, Option<Self>>(key)
+    }
+    fn generate(version: UuidVersion) -> Option<Self> {
+        Some(version.generate())
     }
 }

@@ -31,17 +31,97 @@ pub enum SqlKind {
     Text,
     /// `Vec<u8>`
     Binary,
-    /// `chrono::NaiveDate`
+    /// `chrono::NaiveDate` (and `time::Date`)
     Date,
-    /// `chrono::NaiveTime`
+    /// `chrono::NaiveTime` (and `time::Time`)
     Time,
-    /// `chrono::NaiveDateTime`
+    /// `chrono::NaiveDateTime` (and `time::PrimitiveDateTime`)
     Timestamp,
+    /// `uuid::Uuid` (feature `uuid`)
+    Uuid,
+    /// `chrono::DateTime<Utc>` (and `time::OffsetDateTime`): an instant
+    TimestampTz,
+    /// `serde_json::Value` and `Json<T>` (feature `serde_json`)
+    Json,
+    /// `bigdecimal::BigDecimal` (feature `bigdecimal`)
+    Decimal,
 }
 
 impl fmt::Display for SqlKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
+    }
+}
+
+/// How a primary key `Option<uuid::Uuid>` that is `None` is generated on
+/// `save` or `insert`: in Rust, before the INSERT, as chosen with
+/// `#[orm(primary_key, uuid = "v4" | "v7")]` (`v7` when absent).
+///
+/// - `V7` (the default): time-ordered (a millisecond timestamp, then random
+///   bits), so new rows land at the end of the key's index, as with an
+///   auto-increment key. It reveals when the row was created.
+/// - `V4`: 122 random bits; reveals nothing, but scatters inserts over the
+///   whole index.
+///
+/// ```
+/// # #[cfg(feature = "uuid")] {
+/// use orm_core::prelude::*;
+///
+/// #[derive(Model, Debug, Clone, Default)]
+/// pub struct Session {
+///     #[orm(primary_key, uuid = "v4")]
+///     pub id: Option<uuid::Uuid>,
+/// }
+/// assert_eq!(Session::meta().primary_key().generated, Some(orm_core::UuidVersion::V4));
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UuidVersion {
+    /// Random (`Uuid::new_v4`).
+    V4,
+    /// Unix-time ordered (`Uuid::now_v7`).
+    V7,
+}
+
+/// The values an enum column stores (`#[derive(OrmEnum)]`), listed in its
+/// `CHECK` constraint.
+///
+/// ```
+/// use orm_core::Choices;
+/// assert_eq!(Choices::Text(&["draft", "it's"]).sql_list(), "'draft', 'it''s'");
+/// assert_eq!(Choices::Integer(&[1, -2]).sql_list(), "1, -2");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choices {
+    /// Not an enum column.
+    None,
+    /// Stored as text.
+    Text(&'static [&'static str]),
+    /// Stored as an integer.
+    Integer(&'static [i32]),
+}
+
+impl Choices {
+    /// `value` as an SQL text literal.
+    pub(crate) fn quote(self, value: &str) -> String {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+
+    /// The values as SQL literals, comma-separated.
+    pub fn sql_list(self) -> String {
+        match self {
+            Choices::None => String::new(),
+            Choices::Text(values) => values
+                .iter()
+                .map(|v| self.quote(v))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Choices::Integer(values) => values
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
     }
 }
 
@@ -103,6 +183,14 @@ pub struct ColumnMeta {
     pub index: bool,
     /// `#[orm(max_length = N)]` for text columns.
     pub max_length: Option<u32>,
+    /// `#[orm(max_digits = P, decimal_places = S)]` for decimal columns:
+    /// `(P, S)`.
+    pub decimal: Option<(u32, u32)>,
+    /// For a key `Option<Uuid>`: the version generated on `save` or
+    /// `insert` when it is `None`.
+    pub generated: Option<UuidVersion>,
+    /// For an enum column, the values it stores (a `CHECK` constraint).
+    pub choices: Choices,
     /// The foreign-key constraint, if this column is one.
     pub references: Option<References>,
 }
@@ -127,6 +215,9 @@ impl ColumnMeta {
             unique: false,
             index: false,
             max_length: None,
+            decimal: None,
+            generated: None,
+            choices: Choices::None,
             references: None,
         }
     }
@@ -164,6 +255,24 @@ impl ColumnMeta {
     /// A length limit (text).
     pub const fn max_length(mut self, n: u32) -> Self {
         self.max_length = Some(n);
+        self
+    }
+
+    /// A precision and scale (decimal).
+    pub const fn decimal(mut self, max_digits: u32, decimal_places: u32) -> Self {
+        self.decimal = Some((max_digits, decimal_places));
+        self
+    }
+
+    /// A key generated in Rust when unset (a UUID of `version`).
+    pub const fn generated(mut self, version: UuidVersion) -> Self {
+        self.generated = Some(version);
+        self
+    }
+
+    /// The values of an enum column.
+    pub const fn choices(mut self, choices: Choices) -> Self {
+        self.choices = choices;
         self
     }
 

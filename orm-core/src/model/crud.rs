@@ -73,11 +73,21 @@ fn insert_columns<M: Model>(assigned_key: bool) -> Vec<usize> {
         .collect()
 }
 
+/// Gives an unset key generated in Rust (`Option<Uuid>`) its value.
+fn generate_key<M: Model>(instance: &mut M) {
+    if instance.pk().is_none() {
+        if let Some(version) = M::meta().primary_key().generated {
+            instance.set_pk(M::Key::generate(version));
+        }
+    }
+}
+
 pub(super) fn insert<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Result<()> {
     check_relations(instance)?;
     if M::meta().primary_key().auto_increment && instance.pk().is_none() {
         return insert_new(conn, &mut [instance]);
     }
+    generate_key(instance);
     write_one(conn, instance, OnConflict::Fail)?;
     Ok(())
 }
@@ -253,6 +263,7 @@ fn mysql_assigned_keys(conn: &mut AnyConnection) -> Result<(i64, i64)> {
 /// the transaction.
 pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
     rows.iter().try_for_each(check_relations)?;
+    rows.iter_mut().for_each(generate_key);
     let per_row = M::meta().columns.len().max(1);
     let chunk = (conn.backend().max_binds() / per_row).max(1);
     let auto = M::meta().primary_key().auto_increment;
@@ -343,7 +354,12 @@ pub(crate) fn update_relation_column<M: Model>(
     key: Option<Key>,
     filters: &[Fragment],
 ) -> Result<usize> {
-    let changes = sql::SetKey { column, key };
+    let kind = M::meta()
+        .columns
+        .iter()
+        .find(|c| c.name == column)
+        .map_or(crate::meta::SqlKind::BigInt, |c| c.kind);
+    let changes = sql::SetKey { column, kind, key };
     let changes: &(dyn QueryFragment<MultiBackend> + Send + Sync) = &changes;
     Ok(sql::Update {
         table: M::meta().table,

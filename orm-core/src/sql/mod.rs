@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use diesel::expression::{Expression, ValidGrouping};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 use diesel::{ExpressionMethods, QueryResult};
 
 use crate::backend::MultiBackend;
-use crate::meta::{ColumnMeta, Key, OrderTerm};
+use crate::meta::{ColumnMeta, Key, OrderTerm, SqlKind};
 
 mod select;
 
@@ -145,39 +145,81 @@ impl QueryFragment<MultiBackend> for Never {
 /// below the backend's bind limit first). Keys of mixed kinds match
 /// nothing.
 pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) -> Fragment {
-    let ints: Option<Vec<i64>> = keys
-        .iter()
-        .map(|k| match k {
+    fn all<T>(keys: &[Key], f: impl Fn(&Key) -> Option<T>) -> Option<Vec<T>> {
+        keys.iter().map(f).collect()
+    }
+    let Some(first) = keys.first() else {
+        return Arc::new(Never);
+    };
+    let matched = match first {
+        Key::Int(_) => all(keys, |k| match k {
             Key::Int(i) => Some(*i),
-            Key::Text(_) => None,
+            _ => None,
         })
-        .collect();
-    let texts: Option<Vec<String>> = keys
-        .iter()
-        .map(|k| match k {
+        .map(|ints| -> Fragment {
+            Arc::new(
+                ColumnRef::<BigInt> {
+                    table,
+                    column,
+                    _type: PhantomData,
+                }
+                .eq_any(ints),
+            )
+        }),
+        Key::Text(_) => all(keys, |k| match k {
             Key::Text(s) => Some(s.clone()),
-            Key::Int(_) => None,
+            _ => None,
         })
-        .collect();
-    match (ints, texts) {
-        (_, _) if keys.is_empty() => Arc::new(Never),
-        (Some(ints), _) => Arc::new(
-            ColumnRef::<BigInt> {
-                table,
-                column,
-                _type: PhantomData,
+        .map(|texts| -> Fragment {
+            Arc::new(
+                ColumnRef::<Text> {
+                    table,
+                    column,
+                    _type: PhantomData,
+                }
+                .eq_any(texts),
+            )
+        }),
+        // diesel renders `IN` per backend, and the backends other than
+        // PostgreSQL have no `Uuid` SQL type: the list is bound key by key.
+        #[cfg(feature = "uuid")]
+        Key::Uuid(_) => keys
+            .iter()
+            .all(|k| matches!(k, Key::Uuid(_)))
+            .then(|| -> Fragment {
+                Arc::new(KeysIn {
+                    table,
+                    column,
+                    keys: keys.to_vec(),
+                })
+            }),
+    };
+    matched.unwrap_or_else(|| Arc::new(Never))
+}
+
+/// `"table"."column" IN (key, ...)`, each key bound by itself (a non-empty
+/// list).
+#[cfg(feature = "uuid")]
+struct KeysIn {
+    table: &'static str,
+    column: &'static str,
+    keys: Vec<Key>,
+}
+
+#[cfg(feature = "uuid")]
+impl QueryFragment<MultiBackend> for KeysIn {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        push_column(&mut out, self.table, self.column)?;
+        out.push_sql(" IN (");
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
             }
-            .eq_any(ints),
-        ),
-        (None, Some(texts)) => Arc::new(
-            ColumnRef::<Text> {
-                table,
-                column,
-                _type: PhantomData,
-            }
-            .eq_any(texts),
-        ),
-        (None, None) => Arc::new(Never),
+            key.bind(&mut out)?;
+        }
+        out.push_sql(")");
+        Ok(())
     }
 }
 
@@ -203,6 +245,8 @@ impl QueryFragment<MultiBackend> for Not {
 /// foreign key at `key`.
 pub(crate) struct SetKey {
     pub(crate) column: &'static str,
+    /// The column's SQL type, for a NULL.
+    pub(crate) kind: SqlKind,
     pub(crate) key: Option<Key>,
 }
 
@@ -212,7 +256,7 @@ impl QueryFragment<MultiBackend> for SetKey {
         out.push_sql(" = ");
         match &self.key {
             Some(key) => key.bind(&mut out),
-            None => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(&None),
+            None => Key::bind_null(self.kind, &mut out),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::attr::Entry;
 use crate::ctx::Errors;
-use crate::types::{classify, generic_args, SqlKind};
+use crate::types::{classify, generic_args};
 
 /// `Related<Child>` (or `ReverseOneToOne<Child>`, a reverse `ManyToMany`)
 /// with `#[orm(reverse_of = "fk_field")]`.
@@ -217,11 +217,10 @@ pub(super) fn parse_relation(
         );
     }
     let key_ty: Type = explicit_key.unwrap_or_else(|| syn::parse_quote!(i64));
-    if !matches!(classify(&key_ty), Some((kind, false, _)) if kind.is_integer() || kind == SqlKind::Text)
-    {
+    if !matches!(classify(&key_ty), Some((kind, false, _)) if kind.is_key()) {
         errors.push_syn(syn::Error::new_spanned(
             &key_ty,
-            "a relation's key type must be i16, i32, i64 or String",
+            "a relation's key type must be i16, i32, i64, String or Uuid",
         ));
         return None;
     }
@@ -256,6 +255,8 @@ pub(super) fn parse_relation(
         unique,
         index,
         max_length: None,
+        decimal: None,
+        generated: None,
         pk_span: None,
     })))
 }

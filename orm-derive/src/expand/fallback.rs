@@ -10,7 +10,7 @@ use syn::Ident;
 use super::table_of;
 use crate::ast::{Column, Field, Model};
 use crate::check::MAX_COLUMNS;
-use crate::types::{classify, SqlKind};
+use crate::types::classify;
 
 /// The fallback for the input named `ident`; `model` is what could be
 /// parsed of it (`None` when it is not a struct with named fields).
@@ -37,8 +37,7 @@ pub fn fallback(ident: &Ident, model: Option<&Model>) -> TokenStream {
     // have rejected it); `i64` otherwise.
     let key = primary_key
         .filter(|c| {
-            !c.nullable
-                && matches!(classify(&c.value_ty), Some((kind, false, _)) if kind.is_integer() || kind == SqlKind::Text)
+            !c.nullable && matches!(classify(&c.value_ty), Some((kind, false, _)) if kind.is_key())
         })
         .map(|c| &c.value_ty);
     let key = match key {

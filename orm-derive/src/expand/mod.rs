@@ -73,10 +73,12 @@ fn relation_type_checks(model: &Model) -> TokenStream {
 fn sql_type(column: &Column) -> TokenStream {
     let kind = match &column.sql {
         ColumnType::Plain(kind) => {
-            let kind = format_ident!("{}", kind.name());
+            let kind = format_ident!("{}", kind.diesel_type());
             quote!(#kind)
         }
         ColumnType::Key(ty) => key_sql_type(ty),
+        ColumnType::Enum(_, false) => quote!(Text),
+        ColumnType::Enum(_, true) => quote!(Integer),
     };
     if column.nullable {
         quote!(Nullable<#kind>)
@@ -92,10 +94,10 @@ fn sql_type(column: &Column) -> TokenStream {
 fn key_sql_type(key_ty: &syn::Type) -> TokenStream {
     match crate::types::classify(key_ty) {
         Some((kind, false, _)) => {
-            let kind = format_ident!("{}", kind.name());
+            let kind = format_ident!("{}", kind.diesel_type());
             quote!(#kind)
         }
-        _ => unreachable!("validated: relation key types are i16, i32, i64 or String"),
+        _ => unreachable!("validated: relation key types are i16, i32, i64, String or Uuid"),
     }
 }
 
@@ -148,6 +150,8 @@ fn meta(model: &Model) -> TokenStream {
                 quote!(::orm_core::SqlKind::#kind)
             }
             ColumnType::Key(ty) => quote!(<#ty as ::orm_core::KeyType>::KIND),
+            ColumnType::Enum(_, false) => quote!(::orm_core::SqlKind::Text),
+            ColumnType::Enum(_, true) => quote!(::orm_core::SqlKind::Integer),
         };
         let flags = [
             (c.nullable, "nullable"),
@@ -163,6 +167,16 @@ fn meta(model: &Model) -> TokenStream {
             quote!(.#name())
         });
         let max_length = c.max_length.map(|n| quote!(.max_length(#n)));
+        let choices = match &c.sql {
+            ColumnType::Enum(ty, false) => Some(quote!(.choices(::orm_core::Choices::Text(<#ty as ::orm_core::OrmEnum>::TEXTS)))),
+            ColumnType::Enum(ty, true) => Some(quote!(.choices(::orm_core::Choices::Integer(<#ty as ::orm_core::OrmEnum>::INTS)))),
+            _ => None,
+        };
+        let decimal = c.decimal.map(|(p, s)| quote!(.decimal(#p, #s)));
+        let generated = c.generated.map(|v| {
+            let v = format_ident!("{}", v);
+            quote!(.generated(::orm_core::UuidVersion::#v))
+        });
         let references = c.relation.as_ref().map(|r| {
             let target = &r.target;
             let column = option_str(r.to_field.as_deref());
@@ -174,7 +188,7 @@ fn meta(model: &Model) -> TokenStream {
             }))
         });
         quote! {
-            ::orm_core::ColumnMeta::new(#field, #column, #kind) #(#flags)* #max_length #references
+            ::orm_core::ColumnMeta::new(#field, #column, #kind) #(#flags)* #max_length #decimal #generated #choices #references
         }
     });
     let ordering = model.ordering.iter().map(|o| {

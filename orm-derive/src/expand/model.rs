@@ -35,12 +35,12 @@ pub fn model_impl(model: &Model) -> TokenStream {
     let pk_ident = &pk_field.ident;
     let pk_ty = &pk.value_ty;
 
-    let pk_value = if pk.auto_increment {
+    let pk_value = if pk.optional_key() {
         quote!(::core::clone::Clone::clone(&self.#pk_ident))
     } else {
         quote!(::core::option::Option::Some(::core::clone::Clone::clone(&self.#pk_ident)))
     };
-    let set_pk = if pk.auto_increment {
+    let set_pk = if pk.optional_key() {
         quote!(self.#pk_ident = key;)
     } else {
         quote! {
@@ -54,9 +54,11 @@ pub fn model_impl(model: &Model) -> TokenStream {
         let index = Literal::usize_unsuffixed(i);
         let field = &f.ident;
         let column = col(model, c);
-        let bind = if c.relation.is_some() {
+        let bind = if let ColumnType::Enum(_, integer) = &c.sql {
+            quote!(::orm_core::__private_v1::ChoiceColumn::bind(&self.#field, #integer, out))
+        } else if c.relation.is_some() {
             quote!(self.#field.bind(out))
-        } else if c.auto_increment {
+        } else if c.optional_key() {
             quote!(out.push_bind_param::<diesel::sql_types::Nullable<diesel::dsl::SqlTypeOf<#column>>, _>(&self.#field))
         } else if let Some(checked) = checked_type(c) {
             quote!(out.push_bind_param::<#checked, _>(&self.#field))
@@ -196,14 +198,21 @@ fn from_row(model: &Model) -> TokenStream {
         let value = quote! {
             ::orm_core::__private_v1::read::<diesel::dsl::SqlTypeOf<#column>, _, _>(row, start + #index)?
         };
+        if let ColumnType::Enum(_, integer) = &c.sql {
+            return quote! {
+                #field: ::orm_core::__private_v1::ChoiceColumn::read(row, start + #index, #integer)?
+            };
+        }
         if c.relation.is_some() {
             if c.nullable {
                 quote!(#field: ::orm_core::ForeignKey::from_optional_key(#value))
             } else {
                 quote!(#field: ::orm_core::ForeignKey::from_key(#value))
             }
-        } else if c.auto_increment {
+        } else if c.optional_key() {
             quote!(#field: ::core::option::Option::Some(#value))
+        } else if let Some((_, places)) = c.decimal {
+            quote!(#field: ::orm_core::__private_v1::DecimalColumn::to_places(#value, #places))
         } else {
             quote!(#field: #value)
         }

@@ -11,7 +11,6 @@ use super::{fetch_mode_tokens, option_str, unique_check, unique_marker};
 use crate::ast::{
     snake_case, Column, ColumnType, Field, ManyToManyField, Model, Relation, Reverse, Through,
 };
-use crate::types::SqlKind;
 
 /// `__REL_QUESTION` for the field `question`: its hidden descriptor.
 pub fn descriptor_ident(field: &syn::Ident) -> syn::Ident {
@@ -54,9 +53,8 @@ fn is_unique_key(column: &Column) -> bool {
     if column.relation.is_some() {
         return column.unique;
     }
-    let keyable =
-        matches!(column.sql, ColumnType::Plain(kind) if kind.is_integer() || kind == SqlKind::Text);
-    keyable && (column.auto_increment || !column.nullable) && (column.unique || column.primary_key)
+    let keyable = matches!(column.sql, ColumnType::Plain(kind) if kind.is_key());
+    keyable && (column.optional_key() || !column.nullable) && (column.unique || column.primary_key)
 }
 
 /// The inherent impl: unique markers, descriptors, relation constants and

@@ -1,0 +1,103 @@
+//! Time-zone-aware instants (`chrono::DateTime<Utc>`, and with the `time`
+//! feature `time::OffsetDateTime`): `timestamptz` on PostgreSQL, the UTC
+//! wall time in `DATETIME(6)` on MySQL, text with a `+00:00` offset on
+//! SQLite (diesel's own SQLite encoding of time-zone-aware values).
+
+use chrono::{DateTime, Utc};
+#[allow(unused_imports)]
+use diesel::deserialize::{self, FromSql};
+#[allow(unused_imports)]
+use diesel::serialize::{self, Output, ToSql};
+
+use super::enc::TimestampTz;
+
+/// Delegates `DateTime<Utc>`'s encoding on `$backend` to diesel's impl for
+/// the SQL type `$native`.
+macro_rules! delegate {
+    ($t:ty, $backend:ty, $value:ty, $native:ty) => {
+        impl FromSql<TimestampTz, $backend> for $t {
+            fn from_sql(value: $value) -> deserialize::Result<Self> {
+                <$t as FromSql<$native, $backend>>::from_sql(value)
+            }
+        }
+
+        impl ToSql<TimestampTz, $backend> for $t {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> serialize::Result {
+                <$t as ToSql<$native, $backend>>::to_sql(self, out)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "postgres")]
+delegate!(
+    DateTime<Utc>,
+    diesel::pg::Pg,
+    diesel::pg::PgValue<'_>,
+    diesel::sql_types::Timestamptz
+);
+#[cfg(feature = "sqlite")]
+delegate!(
+    DateTime<Utc>,
+    diesel::sqlite::Sqlite,
+    diesel::sqlite::SqliteValue<'_, '_, '_>,
+    diesel::sql_types::TimestamptzSqlite
+);
+
+/// MySQL has no time-zone-aware type that spans years 1000 to 9999
+/// (`TIMESTAMP` stops in 2038 and converts with the session time zone): the
+/// UTC wall time is stored in a `DATETIME(6)`.
+#[cfg(feature = "mysql")]
+impl FromSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
+    fn from_sql(value: diesel::mysql::MysqlValue<'_>) -> deserialize::Result<Self> {
+        let naive = <chrono::NaiveDateTime as FromSql<
+            diesel::sql_types::Datetime,
+            diesel::mysql::Mysql,
+        >>::from_sql(value)?;
+        Ok(naive.and_utc())
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl ToSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
+        <chrono::NaiveDateTime as ToSql<diesel::sql_types::Datetime, diesel::mysql::Mysql>>::to_sql(
+            &self.naive_utc(),
+            &mut out.reborrow(),
+        )
+    }
+}
+
+super::multi_backend_value!([] DateTime<Utc> : diesel::sql_types::Timestamptz => TimestampTz);
+
+#[cfg(feature = "time")]
+mod offset {
+    use super::*;
+    use time::OffsetDateTime;
+
+    #[cfg(feature = "postgres")]
+    delegate!(
+        OffsetDateTime,
+        diesel::pg::Pg,
+        diesel::pg::PgValue<'_>,
+        diesel::sql_types::Timestamptz
+    );
+    #[cfg(feature = "sqlite")]
+    delegate!(
+        OffsetDateTime,
+        diesel::sqlite::Sqlite,
+        diesel::sqlite::SqliteValue<'_, '_, '_>,
+        diesel::sql_types::TimestamptzSqlite
+    );
+    // diesel stores an `OffsetDateTime` in a MySQL `DATETIME` converted to
+    // UTC, and reads it back as UTC.
+    #[cfg(feature = "mysql")]
+    delegate!(
+        OffsetDateTime,
+        diesel::mysql::Mysql,
+        diesel::mysql::MysqlValue<'_>,
+        diesel::sql_types::Datetime
+    );
+
+    crate::types::multi_backend_value!([] OffsetDateTime : diesel::sql_types::Timestamptz => TimestampTz);
+}

@@ -1,0 +1,42 @@
+//! `bigdecimal::BigDecimal` columns: diesel's `Numeric`, which its
+//! multi-backend connection supports as it is (`NUMERIC(p, s)` on
+//! PostgreSQL and MySQL; a `REAL`, so 15 significant digits, on SQLite).
+//!
+//! SQLite hands back the double it stored, whose exact binary value has
+//! more digits than were written (`0.1` is `0.1000000000000000055…`): a
+//! column declared with `decimal_places` rounds what it reads to them, so
+//! `19.99` reads back as `19.99` there too (a no-op on the other backends,
+//! whose columns have that scale already).
+
+use bigdecimal::{BigDecimal, RoundingMode};
+
+/// A decimal column's value, rounded on read to the column's
+/// `decimal_places` (half to even, as the databases round on write).
+///
+/// ```
+/// use std::str::FromStr;
+/// use orm_core::__private_v1::DecimalColumn;
+/// let read = bigdecimal::BigDecimal::from_str("0.1000000000000000055").unwrap_or_default();
+/// assert_eq!(read.to_places(2).to_string(), "0.10");
+/// ```
+#[doc(hidden)]
+pub trait DecimalColumn: Sized {
+    /// `self` with at most `places` decimal places.
+    fn to_places(self, places: u32) -> Self;
+}
+
+impl DecimalColumn for BigDecimal {
+    fn to_places(self, places: u32) -> Self {
+        if self.fractional_digit_count() > i64::from(places) {
+            self.with_scale_round(i64::from(places), RoundingMode::HalfEven)
+        } else {
+            self
+        }
+    }
+}
+
+impl DecimalColumn for Option<BigDecimal> {
+    fn to_places(self, places: u32) -> Self {
+        self.map(|d| d.to_places(places))
+    }
+}

@@ -1,0 +1,215 @@
+//! Round trips of the column types beyond diesel's common set, on every
+//! backend: time-zone-aware instants (chrono and `time`), the `time`
+//! crate's types, decimals; edge values and filters on the generated
+//! columns.
+
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use diesel::connection::SimpleConnection;
+use orm_core::prelude::*;
+use orm_core::{schema, AnyConnection, BackendKind};
+use orm_tests::backend_tests;
+
+/// A time-zone-aware instant (chrono), required and nullable.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "ct_moment", ordering = "at")]
+pub struct Moment {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(index)]
+    pub at: DateTime<Utc>,
+    pub maybe: Option<DateTime<Utc>>,
+}
+
+/// The `time` crate's types.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "ct_times")]
+pub struct Times {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub day: time::Date,
+    pub clock: time::Time,
+    pub local: time::PrimitiveDateTime,
+    pub at: time::OffsetDateTime,
+    pub maybe: Option<time::OffsetDateTime>,
+}
+
+/// Decimals at the widest precision every backend accepts, and a money one.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "ct_price")]
+pub struct Price {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(max_digits = 65, decimal_places = 30)]
+    pub wide: BigDecimal,
+    #[orm(max_digits = 10, decimal_places = 2)]
+    pub money: Option<BigDecimal>,
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: u32) -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(y, mo, d)
+        .and_then(|d| d.and_hms_micro_opt(h, mi, s, micros))
+        .expect("a valid date")
+        .and_utc()
+}
+
+fn dec(s: &str) -> BigDecimal {
+    BigDecimal::from_str(s).expect("a decimal literal")
+}
+
+/// The earliest year a backend stores: MySQL's `DATETIME` starts at 1000.
+fn first_year(conn: &AnyConnection) -> i32 {
+    match conn.backend() {
+        BackendKind::Mysql => 1000,
+        BackendKind::Sqlite | BackendKind::Postgres => 1,
+    }
+}
+
+backend_tests! {
+    fn instants_round_trip_and_filter(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Moment>(&mut conn)?;
+        // The session time zone does not change what is stored or read.
+        match conn.backend() {
+            BackendKind::Postgres => conn.batch_execute("SET TIME ZONE 'Europe/Paris'")?,
+            BackendKind::Mysql => conn.batch_execute("SET time_zone = '+05:00'")?,
+            BackendKind::Sqlite => {}
+        }
+        let first = utc(first_year(&conn), 1, 1, 0, 0, 0, 0);
+        let last = utc(9999, 12, 31, 23, 59, 59, 999_999);
+        // Either side of the switch to summer time in Paris (2024-03-31,
+        // 01:00 UTC), written in the local offsets.
+        let paris_winter = FixedOffset::east_opt(3600).and_then(|o| o.with_ymd_and_hms(2024, 3, 31, 1, 30, 0).single());
+        let paris_summer = FixedOffset::east_opt(7200).and_then(|o| o.with_ymd_and_hms(2024, 3, 31, 3, 30, 0).single());
+        let (Some(winter), Some(summer)) = (paris_winter, paris_summer) else {
+            panic!("valid local times");
+        };
+        let (winter, summer) = (winter.with_timezone(&Utc), summer.with_timezone(&Utc));
+        assert_eq!(summer - winter, chrono::Duration::hours(1));
+        let micros = utc(2024, 2, 29, 23, 59, 58, 123_456);
+        for (at, maybe) in [(first, None), (last, Some(first)), (winter, Some(summer)), (summer, None), (micros, Some(last))] {
+            Moment { at, maybe, ..Default::default() }.save(&mut conn)?;
+        }
+        let loaded = Moment::objects().load(&mut conn)?;
+        let pairs: Vec<_> = loaded.iter().map(|m| (m.at, m.maybe)).collect();
+        assert_eq!(
+            pairs,
+            [(first, None), (micros, Some(last)), (winter, Some(summer)), (summer, None), (last, Some(first))]
+        );
+        // Filters compare instants.
+        let after = Moment::objects().filter(moment::at.gt(winter)).count(&mut conn)?;
+        assert_eq!(after, 2);
+        let exact = Moment::objects().filter(moment::at.eq(summer)).get(&mut conn)?;
+        assert_eq!(exact.maybe, None);
+        let between = Moment::objects()
+            .filter(moment::at.ge(winter).and(moment::at.lt(summer)))
+            .count(&mut conn)?;
+        assert_eq!(between, 1);
+        assert_eq!(Moment::objects().filter(moment::maybe.eq(Some(first))).count(&mut conn)?, 1);
+        assert_eq!(Moment::objects().filter(moment::maybe.is_null()).count(&mut conn)?, 2);
+        Ok(())
+    }
+
+    fn time_crate_types_round_trip(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Times>(&mut conn)?;
+        let year = first_year(&conn);
+        let day = time::Date::from_calendar_date(year, time::Month::January, 1)
+            .map_err(|e| OrmError::InvalidQuery { model: "Times", reason: e.to_string() })?;
+        // diesel 2.3 writes a `time::Time` to MySQL in whole seconds.
+        let clock = match conn.backend() {
+            BackendKind::Mysql => time::macros::time!(23:59:58),
+            BackendKind::Sqlite | BackendKind::Postgres => time::macros::time!(23:59:58.123456),
+        };
+        // MySQL: a naive timestamp is bound as a `TIMESTAMP` parameter
+        // (diesel's `Timestamp`), which ends in 2038 there.
+        let local = match conn.backend() {
+            BackendKind::Mysql => time::macros::datetime!(2037-12-31 23:59:59.999999),
+            BackendKind::Sqlite | BackendKind::Postgres => time::macros::datetime!(9999-12-31 23:59:59.999999),
+        };
+        // An instant written at +02:00 is read back as the same instant.
+        let at = time::macros::datetime!(2024-03-31 03:30:00.5 +02:00);
+        let rows = [
+            Times { id: None, day, clock, local, at, maybe: None },
+            Times {
+                id: None,
+                day: time::macros::date!(2024-02-29),
+                clock: time::macros::time!(00:00),
+                local: time::macros::datetime!(2024-02-29 12:00),
+                at: time::macros::datetime!(2024-03-31 00:30 UTC),
+                maybe: Some(at),
+            },
+        ];
+        for mut row in rows.clone() {
+            row.save(&mut conn)?;
+        }
+        let mut loaded = Times::objects().order_by(times::id.asc()).load(&mut conn)?;
+        for (got, want) in loaded.iter_mut().zip(&rows) {
+            got.id = None;
+            assert_eq!(got, want);
+            assert_eq!(got.at.unix_timestamp_nanos(), want.at.unix_timestamp_nanos());
+        }
+        let later = Times::objects().filter(times::at.gt(time::macros::datetime!(2024-03-31 01:00 UTC))).count(&mut conn)?;
+        assert_eq!(later, 1);
+        let on_day = Times::objects().filter(times::day.eq(time::macros::date!(2024-02-29))).count(&mut conn)?;
+        assert_eq!(on_day, 1);
+        Ok(())
+    }
+
+    fn decimals_round_trip_and_filter(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Price>(&mut conn)?;
+        // SQLite stores decimals as REAL: values a double holds exactly
+        // round-trip in a 30-place column; a 2-place one rounds to its places.
+        let (big, tiny) = match conn.backend() {
+            BackendKind::Sqlite => (dec("123456789.0123443603515625"), dec("0.000000000931322574615478515625")),
+            BackendKind::Postgres | BackendKind::Mysql => (
+                dec("99999999999999999999999999999999999.999999999999999999999999999999"),
+                dec("0.000000000000000000000000000001"),
+            ),
+        };
+        let rows = [
+            (big.clone(), Some(dec("12345678.90"))),
+            (-big.clone(), Some(dec("-0.01"))),
+            (tiny.clone(), None),
+            (dec("0"), Some(dec("19.99"))),
+        ];
+        for (wide, money) in rows.iter().cloned() {
+            Price { wide, money, ..Default::default() }.save(&mut conn)?;
+        }
+        let loaded = Price::objects().order_by(price::id.asc()).load(&mut conn)?;
+        let got: Vec<_> = loaded.iter().map(|p| (p.wide.clone(), p.money.clone())).collect();
+        assert_eq!(got, rows);
+        assert_eq!(Price::objects().filter(price::wide.gt(dec("0"))).count(&mut conn)?, 2);
+        assert_eq!(Price::objects().filter(price::money.lt(dec("20"))).count(&mut conn)?, 2);
+        assert_eq!(Price::objects().filter(price::money.eq(dec("19.99"))).count(&mut conn)?, 1);
+        assert_eq!(Price::objects().filter(price::wide.eq_any([dec("0"), tiny.clone()])).count(&mut conn)?, 2);
+        // More places than the column has: rounded (PostgreSQL, MySQL) to 2.
+        if conn.backend() != BackendKind::Sqlite {
+            let mut p = Price { wide: dec("1"), money: Some(dec("0.125")), ..Default::default() };
+            p.save(&mut conn)?;
+            let again = Price::get(&mut conn, p.id.unwrap_or_default())?;
+            assert!(again.money == Some(dec("0.13")) || again.money == Some(dec("0.12")), "{:?}", again.money);
+        }
+        Ok(())
+    }
+}
+
+/// The SQL each backend gets for these columns.
+#[test]
+fn column_sql_types() {
+    use orm_core::BackendKind::*;
+    let sql = |meta, b| schema::create_table_sql(meta, b).remove(0);
+    assert!(sql(Moment::meta(), Postgres)
+        .contains(r#""at" TIMESTAMPTZ NOT NULL, "maybe" TIMESTAMPTZ)"#));
+    assert!(sql(Moment::meta(), Mysql).contains("`at` DATETIME(6) NOT NULL, `maybe` DATETIME(6))"));
+    assert!(sql(Moment::meta(), Sqlite).contains(r#""at" TEXT NOT NULL, "maybe" TEXT)"#));
+    assert!(sql(Price::meta(), Postgres)
+        .contains(r#""wide" NUMERIC(65, 30) NOT NULL, "money" NUMERIC(10, 2))"#));
+    assert!(sql(Price::meta(), Mysql)
+        .contains("`wide` NUMERIC(65, 30) NOT NULL, `money` NUMERIC(10, 2))"));
+    assert!(sql(Price::meta(), Sqlite).contains(r#""wide" NUMERIC NOT NULL, "money" NUMERIC)"#));
+    assert!(sql(Times::meta(), Postgres).contains(r#""day" DATE NOT NULL, "clock" TIME NOT NULL, "local" TIMESTAMP NOT NULL, "at" TIMESTAMPTZ NOT NULL"#));
+}
