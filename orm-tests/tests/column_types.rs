@@ -123,12 +123,9 @@ backend_tests! {
             BackendKind::Mysql => time::macros::time!(23:59:58),
             BackendKind::Sqlite | BackendKind::Postgres => time::macros::time!(23:59:58.123456),
         };
-        // MySQL: a naive timestamp is bound as a `TIMESTAMP` parameter
-        // (diesel's `Timestamp`), which ends in 2038 there.
-        let local = match conn.backend() {
-            BackendKind::Mysql => time::macros::datetime!(2037-12-31 23:59:59.999999),
-            BackendKind::Sqlite | BackendKind::Postgres => time::macros::datetime!(9999-12-31 23:59:59.999999),
-        };
+        // Bound as a `DATETIME` on MySQL (diesel's `TIMESTAMP` parameters
+        // end in 2038 there): the last microsecond of 9999 everywhere.
+        let local = time::macros::datetime!(9999-12-31 23:59:59.999999);
         // An instant written at +02:00 is read back as the same instant.
         let at = time::macros::datetime!(2024-03-31 03:30:00.5 +02:00);
         let rows = [
