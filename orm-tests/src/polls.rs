@@ -304,6 +304,35 @@ pub fn models() -> Vec<&'static orm_core::ModelMeta> {
     ]
 }
 
+/// Saves tags with these names (one `bulk_create`).
+pub fn create_tags(
+    conn: &mut orm_core::AnyConnection,
+    names: &[&str],
+) -> orm_core::Result<Vec<Tag>> {
+    let mut rows: Vec<Tag> = names
+        .iter()
+        .map(|n| Tag {
+            name: (*n).into(),
+            ..Default::default()
+        })
+        .collect();
+    Tag::objects().bulk_create(conn, &mut rows)?;
+    Ok(rows)
+}
+
+/// Saves a question with this text.
+pub fn create_question(
+    conn: &mut orm_core::AnyConnection,
+    text: &str,
+) -> orm_core::Result<Question> {
+    let mut q = Question {
+        question_text: text.into(),
+        ..Default::default()
+    };
+    q.save(conn)?;
+    Ok(q)
+}
+
 /// Creates the tables of every polls model (and the generated through tables).
 pub fn create_all(conn: &mut orm_core::AnyConnection) -> orm_core::Result<()> {
     orm_core::schema::create_tables(conn, &models())

@@ -40,27 +40,6 @@ pub struct Loan {
     pub reader: ForeignKey<Reader>,
 }
 
-fn tags(conn: &mut AnyConnection, names: &[&str]) -> orm_core::Result<Vec<Tag>> {
-    let mut rows: Vec<Tag> = names
-        .iter()
-        .map(|n| Tag {
-            name: (*n).into(),
-            ..Default::default()
-        })
-        .collect();
-    Tag::objects().bulk_create(conn, &mut rows)?;
-    Ok(rows)
-}
-
-fn question(conn: &mut AnyConnection, text: &str) -> orm_core::Result<Question> {
-    let mut q = Question {
-        question_text: text.into(),
-        ..Default::default()
-    };
-    q.save(conn)?;
-    Ok(q)
-}
-
 /// The names of the tags linked to `q` in the database (a fresh read).
 fn stored_tags(conn: &mut AnyConnection, q: &Question) -> orm_core::Result<Vec<String>> {
     let fresh = Question::get(conn, q.id.unwrap_or_default())?;
@@ -88,8 +67,8 @@ backend_tests! {
     fn many_to_many_set_drops_a_link_the_cache_never_saw(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["a", "b", "c"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["a", "b", "c"])?;
+        let q = create_question(&mut conn, "q")?;
         let mine = Question::get(&mut conn, q.id.unwrap_or_default())?;
         mine.tags().all(&mut conn)?;
         // Another instance of the same row links b.
@@ -106,8 +85,8 @@ backend_tests! {
     fn many_to_many_add_is_exact_and_idempotent(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["a", "b"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["a", "b"])?;
+        let q = create_question(&mut conn, "q")?;
         let mine = Question::get(&mut conn, q.id.unwrap_or_default())?;
         mine.tags().add(&mut conn, &t[..1])?;
         mine.tags().all(&mut conn)?;
@@ -154,8 +133,8 @@ backend_tests! {
         create_all(&mut conn)?;
         let mut ada = Author { name: "Ada".into(), ..Default::default() };
         ada.save(&mut conn)?;
-        let mut a = question(&mut conn, "a")?;
-        let mut b = question(&mut conn, "b")?;
+        let mut a = create_question(&mut conn, "a")?;
+        let mut b = create_question(&mut conn, "b")?;
         ada.questions().add(&mut conn, std::slice::from_mut(&mut a))?;
         let mine = Author::get(&mut conn, ada.id.unwrap_or_default())?;
         mine.questions().all(&mut conn)?;
@@ -172,7 +151,7 @@ backend_tests! {
         create_all(&mut conn)?;
         let mut ada = Author { name: "Ada".into(), ..Default::default() };
         ada.save(&mut conn)?;
-        let q = question(&mut conn, "q")?;
+        let q = create_question(&mut conn, "q")?;
         ada.questions().all(&mut conn)?;
         ada.questions().add(&mut conn, &mut [q.clone(), q.clone()])?;
         assert_eq!(assert_num_queries(&mut conn, 0, |c| ada.questions().all(c))?.len(), 1);
@@ -187,8 +166,8 @@ backend_tests! {
         create_all(&mut conn)?;
         let mut ada = Author { name: "Ada".into(), ..Default::default() };
         ada.save(&mut conn)?;
-        let kept = question(&mut conn, "kept")?;
-        let gone = question(&mut conn, "gone")?;
+        let kept = create_question(&mut conn, "kept")?;
+        let gone = create_question(&mut conn, "gone")?;
         ada.questions().all(&mut conn)?;
         // Another request deletes it.
         Question::get(&mut conn, gone.id.unwrap_or_default())?.delete(&mut conn)?;
@@ -215,8 +194,8 @@ backend_tests! {
     fn a_clone_copies_the_cache_and_writes_stay_exact(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["a", "b", "c"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["a", "b", "c"])?;
+        let q = create_question(&mut conn, "q")?;
         q.tags().set(&mut conn, &t[..1])?;
         let copy = q.clone();
         // The clone starts with the same rows (no query)...

@@ -4,30 +4,9 @@
 use std::sync::Arc;
 
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, AnyConnection, OrmError};
+use orm_core::{assert_num_queries, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
-
-fn tags(conn: &mut AnyConnection, names: &[&str]) -> orm_core::Result<Vec<Tag>> {
-    let mut rows: Vec<Tag> = names
-        .iter()
-        .map(|n| Tag {
-            name: (*n).into(),
-            ..Default::default()
-        })
-        .collect();
-    Tag::objects().bulk_create(conn, &mut rows)?;
-    Ok(rows)
-}
-
-fn question(conn: &mut AnyConnection, text: &str) -> orm_core::Result<Question> {
-    let mut q = Question {
-        question_text: text.into(),
-        ..Default::default()
-    };
-    q.save(conn)?;
-    Ok(q)
-}
 
 fn names(rows: &[Tag]) -> Vec<&str> {
     rows.iter().map(|t| t.name.as_str()).collect()
@@ -37,8 +16,8 @@ backend_tests! {
     fn all_is_cached_in_the_instance(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["rust", "db", "orm"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["rust", "db", "orm"])?;
+        let q = create_question(&mut conn, "q")?;
         q.tags().add(&mut conn, &t)?;
         let q = Question::get(&mut conn, q.id.unwrap_or_default())?;
         assert_eq!(q.tags().slot_ptr(), q.tags().slot_ptr());
@@ -62,8 +41,8 @@ backend_tests! {
         create_all(&mut conn)?;
         // PostgreSQL and MySQL: the database's text order of 2+ cached tags.
         let order = db.collation_cost();
-        let t = tags(&mut conn, &["b", "d", "a", "c"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["b", "d", "a", "c"])?;
+        let q = create_question(&mut conn, "q")?;
         // add is one INSERT skipping existing links, whatever the cache holds.
         assert_num_queries(&mut conn, 1, |c| q.tags().add(c, &t[..1]))?;
         assert!(!q.tags().is_cached(), "add leaves an empty cache empty");
@@ -95,8 +74,8 @@ backend_tests! {
     fn a_failed_set_leaves_database_and_cache_alone(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["a", "b"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["a", "b"])?;
+        let q = create_question(&mut conn, "q")?;
         q.tags().set(&mut conn, &t[..1])?;
         // A tag that is not saved in the database: the INSERT violates the foreign key.
         let ghost = Tag { id: Some(9_999), name: "ghost".into(), ..Default::default() };
@@ -111,8 +90,8 @@ backend_tests! {
     fn copy_by_clearing_the_key_then_set_from_the_original(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["x", "y"])?;
-        let original = question(&mut conn, "original")?;
+        let t = create_tags(&mut conn, &["x", "y"])?;
+        let original = create_question(&mut conn, "original")?;
         original.tags().set(&mut conn, &t)?;
         // A query built on the original, before the copy.
         let from_original = original.tags().all(&mut conn)?;
@@ -156,8 +135,8 @@ backend_tests! {
     fn query_get_and_create(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let t = tags(&mut conn, &["a", "b", "c"])?;
-        let q = question(&mut conn, "q")?;
+        let t = create_tags(&mut conn, &["a", "b", "c"])?;
+        let q = create_question(&mut conn, "q")?;
         q.tags().set(&mut conn, &t[..2])?;
         // From a filled cache: the links are not read again.
         let b = assert_num_queries(&mut conn, 1, |c| q.tags().get(c, tag::name.eq("b")))?;
@@ -185,7 +164,7 @@ backend_tests! {
         let n = conn.backend().max_in_list() + 10;
         let mut rows: Vec<Tag> = (0..n).map(|i| Tag { name: format!("t{i}"), ..Default::default() }).collect();
         Tag::objects().bulk_create(&mut conn, &mut rows)?;
-        let q = question(&mut conn, "big")?;
+        let q = create_question(&mut conn, "big")?;
         // Links, removal, set and clear with more keys than one IN list.
         q.tags().set(&mut conn, &rows)?;
         assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.tags().count(&mut conn)?, n as i64);

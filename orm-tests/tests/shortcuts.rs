@@ -5,21 +5,9 @@
 use std::sync::{Arc, Barrier};
 
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, AnyConnection, OrmError};
+use orm_core::{assert_num_queries, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
-
-fn tags(conn: &mut AnyConnection, names: &[&str]) -> orm_core::Result<Vec<Tag>> {
-    let mut rows: Vec<Tag> = names
-        .iter()
-        .map(|n| Tag {
-            name: (*n).into(),
-            ..Default::default()
-        })
-        .collect();
-    Tag::objects().bulk_create(conn, &mut rows)?;
-    Ok(rows)
-}
 
 fn tag(name: &str) -> Tag {
     Tag {
@@ -33,7 +21,7 @@ backend_tests! {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
         assert!(Tag::objects().earliest(&mut conn, tag::name).unwrap_err().is_not_found());
-        let t = tags(&mut conn, &["m", "a", "z"])?;
+        let t = create_tags(&mut conn, &["m", "a", "z"])?;
         let first = assert_num_queries(&mut conn, 1, |c| Tag::objects().earliest(c, tag::name))?;
         assert_eq!(first.name, "a");
         assert_eq!(Tag::objects().latest(&mut conn, tag::name)?.name, "z");
@@ -89,7 +77,7 @@ backend_tests! {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
         assert!(Tag::objects().last(&mut conn)?.is_none());
-        let t = tags(&mut conn, &["m", "a", "z"])?;
+        let t = create_tags(&mut conn, &["m", "a", "z"])?;
         // Tag's ordering is "name".
         let last = assert_num_queries(&mut conn, 1, |c| Tag::objects().last(c))?;
         assert_eq!(last.map(|t| t.name).as_deref(), Some("z"));
@@ -138,7 +126,7 @@ backend_tests! {
     fn bulk_update_sets_chosen_fields(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
-        let mut t = tags(&mut conn, &["a", "b", "c"])?;
+        let mut t = create_tags(&mut conn, &["a", "b", "c"])?;
         for (i, tag) in t.iter_mut().enumerate() {
             tag.name = format!("renamed {i}");
         }

@@ -289,7 +289,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
 }
 
 /// The distinct keys of `rows`, in order; `Unsaved` if one has none.
-pub(crate) fn pks_of<M: Model>(rows: &[M]) -> Result<Vec<Key>> {
+fn pks_of<M: Model>(rows: &[M]) -> Result<Vec<Key>> {
     let mut seen = HashSet::new();
     let mut keys = Vec::with_capacity(rows.len());
     for row in rows {

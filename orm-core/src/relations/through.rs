@@ -1,6 +1,8 @@
 //! The through model of a many-to-many, behind a trait object: a manager
 //! and the other side of the relation reach its links without naming it.
 
+use foldhash::HashSet;
+
 use super::descriptor::ForeignKeyAccess;
 use super::fill::load_links;
 use crate::backend::AnyConnection;
@@ -8,7 +10,6 @@ use crate::error::Result;
 use crate::meta::Key;
 use crate::model::{insert_chunked, insert_ignoring, Model};
 use crate::query::QuerySet;
-use foldhash::HashSet;
 
 /// The links of a many-to-many to `Target`, whatever its through model.
 #[doc(hidden)]
