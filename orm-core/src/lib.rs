@@ -88,6 +88,7 @@ pub mod __private_v1 {
         reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,
         Slot, Through, ThroughPair,
     };
+    pub use crate::sql::Lookup;
     #[cfg(feature = "bigdecimal")]
     pub use crate::types::decimal::DecimalColumn;
     pub use crate::types::enum_impls::{Bind, BindNullable};

@@ -1,7 +1,9 @@
 //! Loading relations for many rows at once: typed paths, `prefetch_related`
-//! (one query per hop) and `select_related` (one query with joins).
+//! (one query per hop) and `select_related` (one query with joins); and
+//! filters across a relation (`filter_related`).
 
 pub(crate) mod joins;
+mod lookups;
 mod path;
 mod prefetch;
 

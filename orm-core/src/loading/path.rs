@@ -9,6 +9,7 @@ use crate::backend::AnyConnection;
 use crate::error::Result;
 use crate::meta::RelationMeta;
 use crate::model::Model;
+use crate::sql::Lookup;
 
 /// What to do with the objects one hop loaded (the rest of a path).
 pub type Next<'n, To> = &'n mut dyn FnMut(&mut AnyConnection, &[&To]) -> Result<()>;
@@ -34,6 +35,8 @@ pub enum Writable {
 pub trait RelationKind<From, To>: Sync {
     /// The relation field's name.
     fn field(&self) -> &'static str;
+    /// How the related rows are reached in SQL (filters across it).
+    fn lookup(&self) -> Lookup;
     /// Loads the relation for `rows`, then hands what it loaded to `next`.
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&From], next: Next<'_, To>) -> Result<()>;
     /// For `select_related`: the foreign key joined, and whether `To`

@@ -15,6 +15,7 @@ use crate::relations::fill::{fill_many_to_many, fill_reverse};
 use crate::relations::{
     ForeignKey, ForeignKeyRel, ManyToManyManager, ManyToManyRel, ReverseRel, Slot,
 };
+use crate::sql::Lookup;
 
 impl<M: Model> QuerySet<M> {
     /// Loads relations of any kind along `path` with the rows: a reverse
@@ -63,6 +64,15 @@ impl<F: Model, T: Model, K: KeyType> RelationKind<F, T> for ForeignKeyRel<F, T, 
         self.meta.field
     }
 
+    fn lookup(&self) -> Lookup {
+        Lookup {
+            column: self.meta.column,
+            table: (self.meta.target_meta)().table,
+            select: self.meta.target_column(),
+            join: None,
+        }
+    }
+
     /// Loads the targets not loaded yet (one query per IN-list chunk);
     /// rows sharing a target share one object.
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&F], next: Next<'_, T>) -> Result<()> {
@@ -104,6 +114,16 @@ impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
         self.field
     }
 
+    fn lookup(&self) -> Lookup {
+        let fk = self.fk.meta();
+        Lookup {
+            column: fk.target_column(),
+            table: C::meta().table,
+            select: fk.column,
+            join: None,
+        }
+    }
+
     /// One query (per chunk) for all the children, grouped into each
     /// row's slot; what a join already loaded stays.
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, C>) -> Result<()> {
@@ -141,6 +161,10 @@ impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
 impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
     fn field(&self) -> &'static str {
         self.field
+    }
+
+    fn lookup(&self) -> Lookup {
+        self.through.lookup()
     }
 
     /// One query for the links, one for the targets, grouped into each

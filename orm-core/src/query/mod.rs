@@ -529,6 +529,12 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// Adds a rendered filter (the layers above build some).
+    pub(crate) fn with_filter(mut self, filter: Fragment) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
     /// Drops the rows whose `column` is one of `keys` (one list: keep it
     /// below the backend's bind limit).
     pub(crate) fn exclude_keys(mut self, column: &'static str, keys: &[Key]) -> Self {

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::meta::Key;
 use crate::model::{insert_chunked, insert_ignoring, Model};
 use crate::query::QuerySet;
+use crate::sql::Lookup;
 
 /// The links of a many-to-many to `Target`, whatever its through model.
 #[doc(hidden)]
@@ -46,6 +47,9 @@ pub trait Links<Target>: Sync {
 pub trait Through<Owner, Target>: Links<Target> {
     /// The key of `owner` its links point at.
     fn owner_key(&self, owner: &Owner) -> Option<Key>;
+    /// The owner's column, and the link table joined to the target's,
+    /// for filters across the relation.
+    fn lookup(&self) -> Lookup;
 }
 
 /// A through model `Th` with its foreign keys to the owner and to the
@@ -182,5 +186,19 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
 impl<Th: Model + Default, Owner, Target> Through<Owner, Target> for ThroughPair<Th, Owner, Target> {
     fn owner_key(&self, owner: &Owner) -> Option<Key> {
         self.owner.target_key(owner)
+    }
+
+    fn lookup(&self) -> Lookup {
+        let (owner, target) = (self.owner.meta(), self.target.meta());
+        Lookup {
+            column: owner.target_column(),
+            table: Th::meta().table,
+            select: owner.column,
+            join: Some((
+                (target.target_meta)().table,
+                target.target_column(),
+                target.column,
+            )),
+        }
     }
 }

@@ -16,8 +16,11 @@ use diesel::{ExpressionMethods, QueryResult};
 use crate::backend::MultiBackend;
 use crate::meta::{ColumnMeta, Key, OrderTerm, SqlKind};
 
+mod related;
 mod select;
 
+pub(crate) use related::InRelated;
+pub use related::Lookup;
 pub use select::RowLock;
 pub(crate) use select::{Count, Exists, Expressions, Join, Keys, Order, Select};
 
