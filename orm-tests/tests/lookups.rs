@@ -84,6 +84,35 @@ backend_tests! {
         Ok(())
     }
 
+    fn annotate_count_per_row(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let counted = assert_num_queries(&mut conn, 1, |c| {
+            Question::objects().order_by(question::question_text.asc()).annotate_count(c, Question::CHOICES)
+        })?;
+        let pairs: Vec<(&str, i64)> = counted.iter().map(|(q, n)| (q.question_text.as_str(), *n)).collect();
+        assert_eq!(pairs, [("cold", 1), ("empty", 0), ("hot", 2)]);
+        // A many-to-many counts links; filters and prefetching apply.
+        let tagged = assert_num_queries(&mut conn, 2, |c| {
+            Question::objects()
+                .filter_related(Question::TAGS, tag::name.eq("db"))
+                .prefetch_related(Question::CHOICES)
+                .annotate_count(c, Question::TAGS)
+        })?;
+        let mut pairs: Vec<(&str, i64, usize)> = tagged
+            .iter()
+            .map(|(q, n)| (q.question_text.as_str(), *n, q.choices().cached().map_or(0, |c| c.len())))
+            .collect();
+        pairs.sort();
+        assert_eq!(pairs, [("cold", 1, 1), ("hot", 2, 2)]);
+        let per_tag = Tag::objects().annotate_count(&mut conn, Tag::QUESTIONS)?;
+        let mut pairs: Vec<(&str, i64)> = per_tag.iter().map(|(t, n)| (t.name.as_str(), *n)).collect();
+        pairs.sort();
+        assert_eq!(pairs, [("db", 2), ("rust", 1)]);
+        assert!(Question::objects().select_related(Question::AUTHOR).annotate_count(&mut conn, Question::CHOICES).is_err());
+        Ok(())
+    }
+
     fn through_a_to_field_link_model(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

@@ -10,7 +10,7 @@ use super::QuerySet;
 use crate::backend::row::{load_into, read, Collect, RawRow};
 use crate::backend::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::model::Model;
+use crate::model::{link_peers, Model};
 use crate::sql::{Expressions, Order, Select};
 
 /// A tuple of diesel expressions whose values decode into the tuple `T`
@@ -45,6 +45,40 @@ values_tuple!(A TA 0, B TB 1, C TC 2, D TD 3, E TE 4);
 values_tuple!(A TA 0, B TB 1, C TC 2, D TD 3, E TE 4, F TF 5);
 
 impl<M: Model> QuerySet<M> {
+    /// The rows with one more value each (`extra`, selected after the
+    /// model's columns, decoded by `decode` at that position), prefetched
+    /// and linked as peers as `load` does. Not with `select_related`.
+    pub(crate) fn load_annotated<T>(
+        &self,
+        conn: &mut AnyConnection,
+        extra: &(dyn QueryFragment<MultiBackend> + Send + Sync),
+        decode: fn(&dyn RawRow, usize) -> deserialize::Result<T>,
+    ) -> Result<Vec<(M, T)>>
+    where
+        T: 'static,
+    {
+        if self.joins.is_some() {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason:
+                    "annotations do not combine with select_related yet; prefetch_related instead"
+                        .into(),
+            });
+        }
+        let mut select = Select::new(M::meta(), &[], &self.filters, self.order())
+            .sliced(self.limit, self.offset);
+        select.extra = Some(extra);
+        let at = M::meta().columns.len();
+        let rows = Collect::new(move |row: &dyn RawRow| {
+            Ok(Some((M::from_row(row, 0)?, decode(row, at)?)))
+        });
+        let (models, values): (Vec<M>, Vec<T>) =
+            load_into(conn, select, rows)?.rows.into_iter().unzip();
+        link_peers(models.iter());
+        self.eager_load(conn, &models)?;
+        Ok(models.into_iter().zip(values).collect())
+    }
+
     /// The values of `columns` (a tuple of columns or other per-row
     /// expressions of `M`'s table) for each row, in the queryset's
     /// ordering and slice: one query, no model built.

@@ -19,8 +19,8 @@ use crate::meta::{ColumnMeta, Key, OrderTerm, SqlKind};
 mod related;
 mod select;
 
-pub(crate) use related::InRelated;
 pub use related::Lookup;
+pub(crate) use related::{CountRelated, InRelated};
 pub use select::RowLock;
 pub(crate) use select::{Count, Exists, Expressions, Join, Keys, Order, Select};
 

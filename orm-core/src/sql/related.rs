@@ -67,3 +67,28 @@ impl QueryFragment<MultiBackend> for InRelated {
         Ok(())
     }
 }
+
+/// `(SELECT COUNT(*) FROM "table" AS "__orm_related" WHERE
+/// "__orm_related"."select" = "outer"."column")`: how many related rows
+/// (links, for a many-to-many) each outer row has. The alias keeps a
+/// model related to itself apart from the outer table.
+pub(crate) struct CountRelated {
+    pub(crate) outer: &'static str,
+    pub(crate) lookup: Lookup,
+}
+
+impl QueryFragment<MultiBackend> for CountRelated {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        const ALIAS: &str = "__orm_related";
+        out.push_sql("(SELECT COUNT(*) FROM ");
+        out.push_identifier(self.lookup.table)?;
+        out.push_sql(" AS ");
+        out.push_identifier(ALIAS)?;
+        out.push_sql(" WHERE ");
+        push_column(&mut out, ALIAS, self.lookup.select)?;
+        out.push_sql(" = ");
+        push_column(&mut out, self.outer, self.lookup.column)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}

@@ -66,6 +66,8 @@ pub(crate) struct Select<'a> {
     pub(crate) lock: Option<(RowLock, BackendKind)>,
     /// One more filter, borrowed: the rows after a streamed chunk's last.
     pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
+    /// One more selected value after the columns (an annotation).
+    pub(crate) extra: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
 }
 
 impl<'a> Select<'a> {
@@ -86,6 +88,7 @@ impl<'a> Select<'a> {
             offset: None,
             lock: None,
             after: None,
+            extra: None,
         }
     }
 
@@ -194,6 +197,10 @@ impl QueryFragment<MultiBackend> for Select<'_> {
                 out.push_sql(", ");
             }
             push_column(&mut out, table, column.name)?;
+        }
+        if let Some(extra) = self.extra {
+            out.push_sql(", ");
+            extra.walk_ast(out.reborrow())?;
         }
         self.walk_from(&mut out)
     }
