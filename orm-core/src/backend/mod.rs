@@ -14,8 +14,8 @@ mod transaction;
 mod url;
 
 pub use pool::{Conn, Db, DbBuilder};
-pub(crate) use transaction::retry_write;
 pub use transaction::write_transaction;
+pub(crate) use transaction::{in_transaction, retry_write};
 pub use url::DatabaseUrl;
 
 /// Declares `AnyConnection` over the backends compiled in: diesel's

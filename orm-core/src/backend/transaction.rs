@@ -42,15 +42,22 @@ pub fn write_transaction<T>(
     f: impl FnOnce(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
     #[cfg(feature = "sqlite")]
-    #[allow(irrefutable_let_patterns)] // SQLite may be the only backend
-    if let AnyConnection::Sqlite(sqlite) = conn {
-        let status = AnsiTransactionManager::transaction_manager_status_mut(sqlite);
-        if status.transaction_depth()?.is_none() {
+    if !in_transaction(conn)? {
+        #[allow(irrefutable_let_patterns)] // SQLite may be the only backend
+        if let AnyConnection::Sqlite(sqlite) = conn {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
             return finish(conn, f);
         }
     }
     conn.transaction(f)
+}
+
+/// Whether `conn` is inside a transaction.
+pub(crate) fn in_transaction(conn: &mut AnyConnection) -> Result<bool> {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    Ok(Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some())
 }
 
 /// How many times the crate runs one of its own writes in all when the
@@ -67,10 +74,7 @@ pub(crate) fn retry_write<T>(
     conn: &mut AnyConnection,
     mut f: impl FnMut(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
-    type Manager = <AnyConnection as Connection>::TransactionManager;
-    let outermost = Manager::transaction_manager_status_mut(conn)
-        .transaction_depth()?
-        .is_none();
+    let outermost = !in_transaction(conn)?;
     let mut attempt = 1;
     loop {
         match write_transaction(conn, &mut f) {

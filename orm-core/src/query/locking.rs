@@ -1,11 +1,8 @@
 //! `select_for_update`: lock the rows a queryset reads until the
 //! transaction ends.
 
-use diesel::connection::TransactionManager;
-use diesel::Connection;
-
 use super::QuerySet;
-use crate::backend::{AnyConnection, BackendKind};
+use crate::backend::{in_transaction, AnyConnection, BackendKind};
 use crate::error::{OrmError, Result};
 use crate::model::Model;
 use crate::sql::RowLock;
@@ -49,11 +46,7 @@ impl<M: Model> QuerySet<M> {
 
     /// The backend to lock on; `InvalidQuery` outside a transaction.
     pub(super) fn lock_backend(&self, conn: &mut AnyConnection) -> Result<BackendKind> {
-        type Manager = <AnyConnection as Connection>::TransactionManager;
-        if Manager::transaction_manager_status_mut(conn)
-            .transaction_depth()?
-            .is_none()
-        {
+        if !in_transaction(conn)? {
             return Err(OrmError::InvalidQuery {
                 model: M::meta().name,
                 reason: "select_for_update() outside a transaction locks nothing; run it inside orm_core::write_transaction (or diesel's transaction)".into(),

@@ -568,21 +568,12 @@ impl<M: Model> QuerySet<M> {
 
 /// The model's default ordering as separate terms, to append more to.
 fn default_terms<M: Model>() -> Vec<Fragment> {
-    ordering_terms::<M>(false)
+    order_terms::<M>(M::meta().ordering, false)
 }
 
-/// The model's default ordering as separate terms, reversed if asked
-/// (`last`); by descending key when reversing a model without one.
-fn ordering_terms<M: Model>(reversed: bool) -> Vec<Fragment> {
+/// `terms` of `M`'s table as fragments, each reversed if asked (`last`).
+fn order_terms<M: Model>(terms: &[OrderTerm], reversed: bool) -> Vec<Fragment> {
     let meta = M::meta();
-    let key = [OrderTerm {
-        column: meta.primary_key().name,
-        descending: false,
-    }];
-    let terms = match meta.ordering {
-        [] if reversed => &key[..],
-        terms => terms,
-    };
     terms
         .iter()
         .map(|term| {

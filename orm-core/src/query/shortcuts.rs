@@ -3,7 +3,6 @@
 //! `update_or_create`, and `bulk_update`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::helper_types::{Asc, Desc};
@@ -11,12 +10,11 @@ use diesel::query_builder::QueryFragment;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::ExpressionMethods;
 
-use super::{ordering_terms, DefaultTerm, QuerySet};
+use super::{order_terms, QuerySet};
 use crate::backend::{retry_write, write_transaction, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::OrderTerm;
 use crate::model::{update_fields, Model};
-use crate::sql::Fragment;
 
 impl<M: Model> QuerySet<M> {
     /// The row with the smallest `column` (one query); `NotFound` when
@@ -85,27 +83,28 @@ impl<M: Model> QuerySet<M> {
     /// # Ok(()) }
     /// ```
     pub fn last(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
-        let reversed = match &self.ordering {
-            None => ordering_terms::<M>(true),
-            // Unordered: by descending key.
-            Some(terms) if terms.is_empty() => {
-                let meta = M::meta();
-                vec![Arc::new(DefaultTerm {
-                    table: meta.table,
-                    term: OrderTerm {
-                        column: meta.primary_key().name,
-                        descending: true,
-                    },
-                    nullable: false,
-                }) as Fragment]
-            }
+        let meta = M::meta();
+        let ordering = match &self.ordering {
+            None => meta.ordering,
+            Some(terms) if terms.is_empty() => &[],
             Some(_) => {
                 return Err(OrmError::InvalidQuery {
-                    model: M::meta().name,
+                    model: meta.name,
                     reason: "last() reverses the model's default ordering only; with order_by, order the other way and call first()".into(),
                 })
             }
         };
+        // No ordering (or unordered): by descending key.
+        let by_key = [OrderTerm {
+            column: meta.primary_key().name,
+            descending: false,
+        }];
+        let ordering = if ordering.is_empty() {
+            &by_key[..]
+        } else {
+            ordering
+        };
+        let reversed = order_terms::<M>(ordering, true);
         let mut query = self.clone();
         query.ordering = Some(reversed);
         query.first(conn)
