@@ -38,6 +38,7 @@ mod loading;
 mod meta;
 mod model;
 mod query;
+mod registry;
 mod relations;
 pub mod schema;
 mod sql;
@@ -52,12 +53,13 @@ pub use loading::{
     JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
 };
 pub use meta::{
-    Choices, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta,
-    SqlKind, UuidVersion,
+    Choices, ColumnDefault, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References,
+    RelationMeta, SqlKind, UuidVersion,
 };
 pub use model::Model;
 pub use orm_derive::{Model, OrmEnum};
 pub use query::{QuerySet, Rows, Values};
+pub use registry::Models;
 pub use relations::{
     ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
     ReverseOneToOne,

@@ -5,6 +5,7 @@
 
 mod choices;
 mod decimal;
+mod default;
 mod relations;
 
 use proc_macro2::Span;
@@ -38,6 +39,8 @@ pub struct Model {
     /// The ordering terms, each naming a stored field (set by `check`).
     pub ordering: Vec<Order>,
     pub fields: Vec<Field>,
+    /// `#[orm(renamed_from = "old_table")]`
+    pub renamed_from: Option<String>,
 }
 
 pub struct Field {
@@ -145,6 +148,10 @@ pub struct Column {
     pub generated: Option<&'static str>,
     /// Span of the `primary_key` flag (for duplicate-key errors).
     pub pk_span: Option<Span>,
+    /// `#[orm(default = ...)]`: a `ColumnDefault` expression.
+    pub default: Option<proc_macro2::TokenStream>,
+    /// `#[orm(renamed_from = "old")]`
+    pub renamed_from: Option<String>,
 }
 
 impl Column {
@@ -252,6 +259,7 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
     let mut ordering_lit = None;
     let mut unique_together_lit = None;
     let mut fetch_mode = None;
+    let mut renamed_from = None;
     for entry in &struct_entries {
         match entry.key.to_string().as_str() {
             "table" => {
@@ -270,6 +278,7 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
             "ordering" => ordering_lit = entry.string(errors),
             "unique_together" => unique_together_lit = nonempty(entry, errors),
             "fetch_mode" => fetch_mode = fetch_mode_value(entry, errors),
+            "renamed_from" => renamed_from = nonempty(entry, errors).map(|s| s.value),
             _ => {}
         }
     }
@@ -300,6 +309,7 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
         ordering_attr: ordering_lit,
         ordering: Vec::new(),
         fields: parsed_fields,
+        renamed_from,
     })
 }
 
@@ -423,6 +433,8 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         decimal: None,
         generated: None,
         pk_span: None,
+        default: None,
+        renamed_from: None,
     };
     let mut max_digits = None;
     let mut decimal_places = None;
@@ -440,6 +452,8 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
             }
             "unique" => column.unique = entry.flag(errors),
             "index" => column.index = entry.flag(errors),
+            "default" => column.default = default::parse(entry, sql, &ident.to_string(), errors),
+            "renamed_from" => column.renamed_from = nonempty(entry, errors).map(|s| s.value),
             "max_length" => {
                 if let Some(n) = entry.int(errors) {
                     if sql != SqlKind::Text {
@@ -500,6 +514,13 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         }
     }
     column.decimal = decimal::attrs(max_digits, decimal_places, errors);
+    if let (true, Some(entry)) = (column.primary_key, find("default")) {
+        errors.push(
+            entry.span(),
+            "a primary key takes no `default`: its value is set by you, or generated on save",
+        );
+        column.default = None;
+    }
     if column.primary_key {
         if nullable {
             if sql.is_integer() {

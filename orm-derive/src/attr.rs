@@ -14,6 +14,7 @@ pub const STRUCT_KEYS: &[&str] = &[
     "ordering",
     "unique_together",
     "fetch_mode",
+    "renamed_from",
 ];
 /// Keys accepted on a field.
 pub const FIELD_KEYS: &[&str] = &[
@@ -35,6 +36,8 @@ pub const FIELD_KEYS: &[&str] = &[
     "through_table",
     "through_fields",
     "fetch_mode",
+    "default",
+    "renamed_from",
 ];
 
 /// A string value with the span of its literal.

@@ -28,16 +28,24 @@ fn minimal_model() {
 }
 
 /// Every struct and column option: table, ordering, column, unique, index,
-/// max_length, skip, and nullable fields.
+/// max_length, default, renamed_from, skip, and nullable fields.
 #[test]
 fn model_with_options() {
     let input: DeriveInput = syn::parse_quote! {
-        #[orm(table = "polls_question", ordering = "-pub_date, id")]
+        #[orm(table = "polls_question", ordering = "-pub_date, id", renamed_from = "question")]
         pub struct Question {
             #[orm(primary_key)]
             pub id: Option<i32>,
-            #[orm(column = "text", max_length = 200, unique)]
+            #[orm(column = "text", max_length = 200, unique, renamed_from = "title")]
             pub question_text: String,
+            #[orm(default = -1)]
+            pub rank: i16,
+            #[orm(default = 0.5)]
+            pub weight: f64,
+            #[orm(default = true)]
+            pub open: bool,
+            #[orm(default = "it's new")]
+            pub status: String,
             #[orm(index)]
             pub pub_date: chrono::NaiveDateTime,
             pub note: Option<String>,

@@ -3,8 +3,10 @@
 
 use std::fmt;
 
+mod default;
 mod key;
 
+pub use default::ColumnDefault;
 pub use key::{Key, KeyType};
 
 /// The SQL type family of a column, as stored in [`ColumnMeta`].
@@ -14,6 +16,7 @@ pub use key::{Key, KeyType};
 /// assert_eq!(SqlKind::BigInt.to_string(), "BigInt");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SqlKind {
     /// `i16`
     SmallInt,
@@ -131,6 +134,7 @@ impl Choices {
 /// assert_eq!(orm_core::OnDelete::Cascade.sql(), "CASCADE");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum OnDelete {
     /// Delete the referencing rows too.
     Cascade,
@@ -193,6 +197,11 @@ pub struct ColumnMeta {
     pub choices: Choices,
     /// The foreign-key constraint, if this column is one.
     pub references: Option<References>,
+    /// `#[orm(default = ...)]`: the database default.
+    pub default: Option<ColumnDefault>,
+    /// `#[orm(renamed_from = "old")]`: the column's previous name, read by
+    /// migrations to rename instead of dropping and adding.
+    pub renamed_from: Option<&'static str>,
 }
 
 impl ColumnMeta {
@@ -219,6 +228,8 @@ impl ColumnMeta {
             generated: None,
             choices: Choices::None,
             references: None,
+            default: None,
+            renamed_from: None,
         }
     }
 
@@ -281,6 +292,18 @@ impl ColumnMeta {
         self.references = Some(references);
         self
     }
+
+    /// A database default.
+    pub const fn default(mut self, value: ColumnDefault) -> Self {
+        self.default = Some(value);
+        self
+    }
+
+    /// The column's previous name (for migrations).
+    pub const fn renamed_from(mut self, old: &'static str) -> Self {
+        self.renamed_from = Some(old);
+        self
+    }
 }
 
 /// One term of an ordering: a column and a direction.
@@ -327,6 +350,10 @@ pub struct ModelMeta {
     /// The through models generated for this model's many-to-many fields;
     /// schema creation creates their tables after the models'.
     pub through: &'static [fn() -> &'static ModelMeta],
+    /// `#[orm(renamed_from = "old_table")]` on the struct: the table's
+    /// previous name, read by migrations to rename instead of dropping and
+    /// creating.
+    pub renamed_from: Option<&'static str>,
 }
 
 impl ModelMeta {

@@ -48,6 +48,8 @@ pub fn parse(
         decimal: None,
         generated: None,
         pk_span: None,
+        default: None,
+        renamed_from: None,
     };
     for entry in entries {
         match entry.key.to_string().as_str() {
@@ -76,9 +78,10 @@ pub fn parse(
             }
             "unique" => column.unique = entry.flag(errors),
             "index" => column.index = entry.flag(errors),
+            "renamed_from" => column.renamed_from = nonempty(entry, errors).map(|s| s.value),
             key => errors.push(
                 entry.span(),
-                format!("`{key}` does not apply to a `choices` field; accepted there: choices, column, unique, index"),
+                format!("`{key}` does not apply to a `choices` field; accepted there: choices, column, unique, index, renamed_from"),
             ),
         }
     }

@@ -170,8 +170,10 @@ pub(super) fn parse_relation(
     let mut index = true;
     let mut unique = one_to_one;
     let mut fetch_mode = None;
+    let mut renamed_from = None;
     for entry in entries {
         match entry.key.to_string().as_str() {
+            "renamed_from" => renamed_from = nonempty(entry, errors).map(|s| s.value),
             "column" => {
                 if let Some(s) = nonempty(entry, errors) {
                     column_name = s.value;
@@ -198,7 +200,7 @@ pub(super) fn parse_relation(
             }
             other => errors.push(
                 entry.span(),
-                format!("`{other}` does not apply to a foreign key; accepted: column, null, unique, index, to_field, on_delete, fetch_mode"),
+                format!("`{other}` does not apply to a foreign key; accepted: column, null, unique, index, to_field, on_delete, fetch_mode, renamed_from"),
             ),
         }
     }
@@ -258,5 +260,7 @@ pub(super) fn parse_relation(
         decimal: None,
         generated: None,
         pk_span: None,
+        default: None,
+        renamed_from,
     })))
 }

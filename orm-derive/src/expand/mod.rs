@@ -187,8 +187,10 @@ fn meta(model: &Model) -> TokenStream {
                 on_delete: ::orm_core::OnDelete::#on_delete,
             }))
         });
+        let default = c.default.as_ref().map(|d| quote!(.default(#d)));
+        let renamed_from = c.renamed_from.as_ref().map(|old| quote!(.renamed_from(#old)));
         quote! {
-            ::orm_core::ColumnMeta::new(#field, #column, #kind) #(#flags)* #max_length #decimal #generated #choices #references
+            ::orm_core::ColumnMeta::new(#field, #column, #kind) #(#flags)* #max_length #decimal #generated #choices #references #default #renamed_from
         }
     });
     let ordering = model.ordering.iter().map(|o| {
@@ -201,6 +203,7 @@ fn meta(model: &Model) -> TokenStream {
         .iter()
         .map(|f| &column_of(model, f).name);
     let fetch_mode = fetch_mode_tokens(model.fetch_mode);
+    let renamed_from = option_str(model.renamed_from.as_deref());
     let through = model.many_to_many().filter_map(|(f, m)| match &m.through {
         Through::Auto { .. } => {
             let ty = relations::through_ident(model, &f.ident);
@@ -217,6 +220,7 @@ fn meta(model: &Model) -> TokenStream {
             unique_together: &[#(#unique_together),*],
             fetch_mode: #fetch_mode,
             through: &[#(#through),*],
+            renamed_from: #renamed_from,
         };
     }
 }

@@ -1,0 +1,276 @@
+//! The SQL that creates tables, per backend, written from [`TableDef`]s.
+//!
+//! Constraints and indexes get names derived from the table and columns
+//! (PostgreSQL's own scheme), so a later migration can drop them by name on
+//! every backend.
+
+use crate::backend::BackendKind;
+use crate::meta::SqlKind;
+
+use super::table::{ColumnDef, TableDef};
+
+/// Quotes an identifier for `backend` (`"name"`, or `` `name` `` on MySQL).
+///
+/// ```
+/// use orm_core::{schema::quote, BackendKind};
+/// assert_eq!(quote(BackendKind::Postgres, "order"), "\"order\"");
+/// assert_eq!(quote(BackendKind::Mysql, "we`ird"), "`we``ird`");
+/// ```
+pub fn quote(backend: BackendKind, ident: &str) -> String {
+    match backend {
+        BackendKind::Mysql => format!("`{}`", ident.replace('`', "``")),
+        BackendKind::Sqlite | BackendKind::Postgres => {
+            format!("\"{}\"", ident.replace('"', "\"\""))
+        }
+    }
+}
+
+/// The names given to a table's constraints and indexes.
+///
+/// ```
+/// use orm_core::schema::ddl::names;
+/// assert_eq!(names::unique("tag", "name"), "tag_name_key");
+/// assert_eq!(names::foreign_key("book", "author_id"), "book_author_id_fkey");
+/// assert_eq!(names::index("book", "title"), "book_title_idx");
+/// assert_eq!(names::unique_together("link", &["a".into(), "b".into()]), "link_a_b_uniq");
+/// ```
+pub mod names {
+    /// A single-column unique constraint.
+    pub fn unique(table: &str, column: &str) -> String {
+        format!("{table}_{column}_key")
+    }
+
+    /// A foreign-key constraint.
+    pub fn foreign_key(table: &str, column: &str) -> String {
+        format!("{table}_{column}_fkey")
+    }
+
+    /// A plain index.
+    pub fn index(table: &str, column: &str) -> String {
+        format!("{table}_{column}_idx")
+    }
+
+    /// The `unique_together` constraint.
+    pub fn unique_together(table: &str, columns: &[String]) -> String {
+        format!("{table}_{}_uniq", columns.join("_"))
+    }
+}
+
+/// The column's SQL type on `backend`.
+///
+/// ```
+/// use orm_core::schema::{ddl::column_type, ColumnDef};
+/// use orm_core::{BackendKind, SqlKind};
+/// let mut name = ColumnDef::new("name", SqlKind::Text);
+/// assert_eq!(column_type(BackendKind::Mysql, &name), "LONGTEXT");
+/// name.max_length = Some(80);
+/// assert_eq!(column_type(BackendKind::Mysql, &name), "VARCHAR(80)");
+/// ```
+pub fn column_type(backend: BackendKind, column: &ColumnDef) -> String {
+    use BackendKind::*;
+    use SqlKind::*;
+    if column.auto_increment {
+        return match (backend, column.kind) {
+            (Sqlite, _) => "INTEGER".into(),
+            (Postgres, SmallInt) => "SMALLSERIAL".into(),
+            (Postgres, Integer) => "SERIAL".into(),
+            (Postgres, _) => "BIGSERIAL".into(),
+            (Mysql, SmallInt) => "SMALLINT".into(),
+            (Mysql, Integer) => "INTEGER".into(),
+            (Mysql, _) => "BIGINT".into(),
+        };
+    }
+    match (backend, column.kind) {
+        (_, SmallInt) => "SMALLINT".into(),
+        (_, Integer) => "INTEGER".into(),
+        (_, BigInt) => "BIGINT".into(),
+        (Postgres, Float) | (Sqlite, Float) => "REAL".into(),
+        (Mysql, Float) => "FLOAT".into(),
+        (Postgres, Double) => "DOUBLE PRECISION".into(),
+        (_, Double) => "DOUBLE".into(),
+        (_, Bool) => "BOOLEAN".into(),
+        (Sqlite, Text) => "TEXT".into(),
+        // MySQL cannot index or constrain TEXT without a prefix length, so
+        // keyed text columns become VARCHAR there.
+        (_, Text) => match column.max_length {
+            Some(n) => format!("VARCHAR({n})"),
+            None if backend == Mysql && column.keyed() => "VARCHAR(255)".into(),
+            None if backend == Mysql => "LONGTEXT".into(),
+            None => "TEXT".into(),
+        },
+        (Postgres, Binary) => "BYTEA".into(),
+        (Mysql, Binary) => "LONGBLOB".into(),
+        (Sqlite, Binary) => "BLOB".into(),
+        (_, Date) => "DATE".into(),
+        (Mysql, Time) => "TIME(6)".into(),
+        (_, Time) => "TIME".into(),
+        (Mysql, Timestamp) => "DATETIME(6)".into(),
+        (_, Timestamp) => "TIMESTAMP".into(),
+        (Postgres, Uuid) => "UUID".into(),
+        (Mysql, Uuid) => "BINARY(16)".into(),
+        (Sqlite, Uuid) => "BLOB".into(),
+        (Postgres, TimestampTz) => "TIMESTAMPTZ".into(),
+        (Mysql, TimestampTz) => "DATETIME(6)".into(),
+        (Sqlite, TimestampTz) => "TEXT".into(),
+        (Postgres, Json) => "JSONB".into(),
+        (Mysql, Json) => "JSON".into(),
+        (Sqlite, Json) => "TEXT".into(),
+        (Sqlite, Decimal) => "NUMERIC".into(),
+        (_, Decimal) => match column.decimal {
+            Some((digits, places)) => format!("NUMERIC({digits}, {places})"),
+            // MySQL's bare NUMERIC is DECIMAL(10, 0): take its widest.
+            None if backend == Mysql => "NUMERIC(65, 30)".into(),
+            None => "NUMERIC".into(),
+        },
+    }
+}
+
+/// The column's definition inside `CREATE TABLE` or `ADD COLUMN`: name,
+/// type, NOT NULL, default, primary key and `CHECK`. Unique and foreign-key
+/// constraints are separate, named ones ([`constraints`]).
+///
+/// ```
+/// use orm_core::schema::{ddl::column_definition, ColumnDef};
+/// use orm_core::{BackendKind, SqlKind};
+/// let mut votes = ColumnDef::new("votes", SqlKind::Integer);
+/// votes.default = Some("0".into());
+/// assert_eq!(column_definition(BackendKind::Postgres, &votes), r#""votes" INTEGER NOT NULL DEFAULT 0"#);
+/// ```
+pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
+    let mut sql = format!(
+        "{} {}",
+        quote(backend, &column.name),
+        column_type(backend, column)
+    );
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    if let Some(default) = &column.default {
+        sql.push_str(" DEFAULT ");
+        sql.push_str(default);
+    }
+    if column.primary_key {
+        sql.push_str(" PRIMARY KEY");
+        if column.auto_increment {
+            match backend {
+                BackendKind::Sqlite => sql.push_str(" AUTOINCREMENT"),
+                BackendKind::Mysql => sql.push_str(" AUTO_INCREMENT"),
+                BackendKind::Postgres => {}
+            }
+        }
+    }
+    if let Some(choices) = &column.choices {
+        sql.push_str(&format!(
+            " CHECK ({} IN ({choices}))",
+            quote(backend, &column.name)
+        ));
+    }
+    sql
+}
+
+/// The named table constraints a column carries: its unique constraint and
+/// its foreign key (as they appear in `CREATE TABLE` or after `ADD`).
+pub fn constraints(backend: BackendKind, table: &str, column: &ColumnDef) -> Vec<String> {
+    let q = |ident: &str| quote(backend, ident);
+    let mut out = Vec::new();
+    if column.unique && !column.primary_key {
+        out.push(format!(
+            "CONSTRAINT {} UNIQUE ({})",
+            q(&names::unique(table, &column.name)),
+            q(&column.name)
+        ));
+    }
+    if let Some(reference) = &column.references {
+        out.push(format!(
+            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+            q(&names::foreign_key(table, &column.name)),
+            q(&column.name),
+            q(&reference.table),
+            q(&reference.column),
+            reference.on_delete.sql()
+        ));
+    }
+    out
+}
+
+/// The `unique_together` constraint of `table`, if it has one.
+pub fn unique_together(backend: BackendKind, table: &TableDef) -> Option<String> {
+    if table.unique_together.is_empty() {
+        return None;
+    }
+    let columns: Vec<String> = table
+        .unique_together
+        .iter()
+        .map(|c| quote(backend, c))
+        .collect();
+    Some(format!(
+        "CONSTRAINT {} UNIQUE ({})",
+        quote(
+            backend,
+            &names::unique_together(&table.name, &table.unique_together)
+        ),
+        columns.join(", ")
+    ))
+}
+
+/// `CREATE INDEX` for a column marked `index` (a unique or key column has
+/// its constraint's index instead).
+pub fn create_index(backend: BackendKind, table: &str, column: &ColumnDef) -> Option<String> {
+    (column.index && !column.unique && !column.primary_key).then(|| {
+        format!(
+            "CREATE INDEX {} ON {} ({})",
+            quote(backend, &names::index(table, &column.name)),
+            quote(backend, table),
+            quote(backend, &column.name)
+        )
+    })
+}
+
+/// The `CREATE TABLE` statement of `table` on `backend`, under the name
+/// `name` (the table's own, or a temporary one while SQLite rebuilds it).
+pub fn create_table_statement(backend: BackendKind, table: &TableDef, name: &str) -> String {
+    let mut parts: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| column_definition(backend, c))
+        .collect();
+    for column in &table.columns {
+        parts.extend(constraints(backend, &table.name, column));
+    }
+    parts.extend(unique_together(backend, table));
+    format!(
+        "CREATE TABLE {} ({})",
+        quote(backend, name),
+        parts.join(", ")
+    )
+}
+
+/// The `CREATE INDEX` statements of `table`'s indexed columns.
+pub fn create_indexes(backend: BackendKind, table: &TableDef) -> Vec<String> {
+    table
+        .columns
+        .iter()
+        .filter_map(|c| create_index(backend, &table.name, c))
+        .collect()
+}
+
+/// The statements creating `table` and its indexes on `backend`.
+///
+/// ```
+/// use orm_core::schema::{ddl::create_table, ColumnDef, TableDef};
+/// use orm_core::{BackendKind, SqlKind};
+/// let mut id = ColumnDef::new("id", SqlKind::BigInt);
+/// id.primary_key = true;
+/// let mut name = ColumnDef::new("name", SqlKind::Text);
+/// name.unique = true;
+/// let table = TableDef { name: "tag".into(), columns: vec![id, name], unique_together: vec![] };
+/// assert_eq!(
+///     create_table(BackendKind::Sqlite, &table),
+///     [r#"CREATE TABLE "tag" ("id" BIGINT NOT NULL PRIMARY KEY, "name" TEXT NOT NULL, CONSTRAINT "tag_name_key" UNIQUE ("name"))"#]
+/// );
+/// ```
+pub fn create_table(backend: BackendKind, table: &TableDef) -> Vec<String> {
+    let mut statements = vec![create_table_statement(backend, table, &table.name)];
+    statements.extend(create_indexes(backend, table));
+    statements
+}

@@ -1,0 +1,60 @@
+//! What can go wrong making or running migrations.
+
+use std::path::PathBuf;
+
+/// An error from `orm-migrations`; each says what to do.
+///
+/// ```
+/// let e = orm_migrations::MigrationError::NoMigration { version: "0042".into() };
+/// assert!(e.to_string().contains("showmigrations"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// A model change the generator will not guess at.
+    #[error("cannot generate a migration for {table}.{column}: {reason}")]
+    Unsupported {
+        /// The table.
+        table: String,
+        /// The column (empty for the table itself).
+        column: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// Reading or writing the migrations folder failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A migration's recorded model state is not valid JSON.
+    #[error("{path}: the recorded model state is unreadable ({source}); restore it from version control")]
+    State {
+        /// The `state.json` file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// No migration has this version.
+    #[error("no migration has version {version}; `showmigrations` lists them")]
+    NoMigration {
+        /// The version asked for.
+        version: String,
+    },
+    /// diesel_migrations failed (a statement, the version table...).
+    #[error("migration failed: {0}")]
+    Run(String),
+    /// The database could not be reached or a statement failed.
+    #[error(transparent)]
+    Orm(#[from] orm_core::OrmError),
+}
+
+impl From<diesel::result::Error> for MigrationError {
+    fn from(e: diesel::result::Error) -> Self {
+        MigrationError::Orm(e.into())
+    }
+}
+
+/// `Result` with [`MigrationError`].
+pub type Result<T, E = MigrationError> = std::result::Result<T, E>;

@@ -1,0 +1,240 @@
+//! The migrations folder: one sub-folder per backend, each holding
+//! diesel's layout (`<version>_<name>/up.sql`, `down.sql`), plus the model
+//! state each migration leaves (`state.json`), which the next
+//! `makemigrations` compares the models with.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use orm_core::{BackendKind, Models};
+
+use crate::diff::diff;
+use crate::error::{MigrationError, Result};
+use crate::render::render;
+use crate::state::SchemaState;
+
+/// The file recording the model state after a migration.
+pub const STATE_FILE: &str = "state.json";
+
+/// Every backend, in the order folders are written.
+pub const BACKENDS: [BackendKind; 3] = [
+    BackendKind::Sqlite,
+    BackendKind::Postgres,
+    BackendKind::Mysql,
+];
+
+/// The sub-folder of `backend`'s migrations: `sqlite`, `postgres`, `mysql`.
+///
+/// ```
+/// assert_eq!(orm_migrations::backend_folder(orm_core::BackendKind::Postgres), "postgres");
+/// ```
+pub fn backend_folder(backend: BackendKind) -> &'static str {
+    match backend {
+        BackendKind::Sqlite => "sqlite",
+        BackendKind::Postgres => "postgres",
+        BackendKind::Mysql => "mysql",
+    }
+}
+
+/// One migration on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationFile {
+    /// diesel's version: the folder name up to the first `_`, without `-`.
+    pub version: String,
+    /// The folder name (`2026-12-03-101500_add_tag_slug`).
+    pub name: String,
+    /// The folder.
+    pub path: PathBuf,
+}
+
+/// A migrations folder (`migrations/` of the app, by default).
+///
+/// ```
+/// let dir = orm_migrations::MigrationsDir::new("migrations");
+/// assert!(dir.backend_path(orm_core::BackendKind::Sqlite).ends_with("migrations/sqlite"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct MigrationsDir {
+    root: PathBuf,
+}
+
+/// What `makemigrations` wrote.
+#[derive(Clone, Debug)]
+pub struct Made {
+    /// The folder name, the same under each backend.
+    pub name: String,
+    /// The operations, described.
+    pub operations: Vec<String>,
+    /// The folders written.
+    pub paths: Vec<PathBuf>,
+}
+
+impl MigrationsDir {
+    /// The folder at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        MigrationsDir { root: root.into() }
+    }
+
+    /// The folder of `backend`'s migrations.
+    pub fn backend_path(&self, backend: BackendKind) -> PathBuf {
+        self.root.join(backend_folder(backend))
+    }
+
+    /// `backend`'s migrations, oldest first; none when the folder does not
+    /// exist.
+    pub fn list(&self, backend: BackendKind) -> Result<Vec<MigrationFile>> {
+        let dir = self.backend_path(backend);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(MigrationError::Io { path: dir, source }),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| MigrationError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !entry.path().is_dir() {
+                continue;
+            }
+            let version = name.split('_').next().unwrap_or_default().replace('-', "");
+            found.push(MigrationFile {
+                version,
+                name,
+                path: entry.path(),
+            });
+        }
+        found.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(found)
+    }
+
+    /// The model state the newest migration (of any backend) recorded;
+    /// empty before the first migration.
+    pub fn recorded_state(&self) -> Result<SchemaState> {
+        let newest = BACKENDS
+            .iter()
+            .map(|&b| self.list(b))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .filter(|m| m.path.join(STATE_FILE).is_file())
+            .max_by(|a, b| a.version.cmp(&b.version));
+        let Some(newest) = newest else {
+            return Ok(SchemaState::default());
+        };
+        let path = newest.path.join(STATE_FILE);
+        let text = read(&path)?;
+        serde_json::from_str(&text).map_err(|source| MigrationError::State { path, source })
+    }
+
+    /// Writes the migration taking the recorded state to what `models`
+    /// describe, for each of `backends`; `None` when there is no change.
+    /// `name` defaults to one made from the first operation.
+    pub fn make(
+        &self,
+        models: &Models,
+        name: Option<&str>,
+        backends: &[BackendKind],
+    ) -> Result<Option<Made>> {
+        let recorded = self.recorded_state()?;
+        let ops = diff(&recorded, models)?;
+        if ops.is_empty() {
+            return Ok(None);
+        }
+        let label = match name {
+            Some(name) => slug(name),
+            None if ops.len() == 1 => slug(&ops[0].to_string()),
+            None => format!("{}_and_more", slug(&ops[0].to_string())),
+        };
+        let folder = format!("{}_{label}", self.next_version()?);
+        let state = serde_json::to_string_pretty(&SchemaState::of(models)).map_err(|source| {
+            MigrationError::State {
+                path: PathBuf::from(STATE_FILE),
+                source,
+            }
+        })?;
+        let mut paths = Vec::new();
+        for &backend in backends {
+            let sql = render(backend, &ops, &recorded);
+            let path = self.backend_path(backend).join(&folder);
+            write(&path.join("up.sql"), &sql.up)?;
+            write(&path.join("down.sql"), &sql.down)?;
+            if let Some(metadata) = &sql.metadata {
+                write(&path.join("metadata.toml"), metadata)?;
+            }
+            write(&path.join(STATE_FILE), &format!("{state}\n"))?;
+            paths.push(path);
+        }
+        Ok(Some(Made {
+            name: folder,
+            operations: ops.iter().map(ToString::to_string).collect(),
+            paths,
+        }))
+    }
+
+    /// The folder name prefix of a new migration: the time now
+    /// (`YYYY-MM-DD-HHMMSS`, diesel's format), or one second after the
+    /// newest existing version if that is not later.
+    fn next_version(&self) -> Result<String> {
+        let now: u64 = chrono::Utc::now()
+            .format("%Y%m%d%H%M%S")
+            .to_string()
+            .parse()
+            .unwrap_or_default();
+        let newest = BACKENDS
+            .iter()
+            .map(|&b| self.list(b))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.version.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        let digits = format!("{:014}", now.max(newest + 1));
+        Ok(format!(
+            "{}-{}-{}-{}",
+            &digits[..4],
+            &digits[4..6],
+            &digits[6..8],
+            &digits[8..]
+        ))
+    }
+}
+
+/// `Add column tag.slug` -> `add_column_tag_slug`.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    if trimmed.is_empty() {
+        "migration".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+pub(crate) fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|source| MigrationError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    let io = |source| MigrationError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io)?;
+    }
+    fs::write(path, text).map_err(io)
+}

@@ -1,0 +1,194 @@
+//! PostgreSQL and MySQL/MariaDB: each operation as `ALTER TABLE`
+//! statements.
+
+use orm_core::schema::ddl::{
+    column_definition, column_type, constraints, create_index, create_table, names, quote,
+    unique_together,
+};
+use orm_core::schema::{ColumnDef, TableDef};
+use orm_core::BackendKind;
+
+use super::{drop_table, renames};
+use crate::operation::Operation;
+use crate::state::SchemaState;
+
+pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> Vec<String> {
+    let q = |ident: &str| quote(backend, ident);
+    let alter = |table: &str, change: String| format!("ALTER TABLE {} {change}", q(table));
+    match op {
+        Operation::CreateTable(table) => create_table(backend, table),
+        Operation::DropTable(table) => vec![drop_table(backend, &table.name)],
+        Operation::RenameTable { from, to } => {
+            let mut out = vec![alter(from, format!("RENAME TO {}", q(to)))];
+            if let Some(before) = state.table(from) {
+                let after = TableDef {
+                    name: to.clone(),
+                    ..before.clone()
+                };
+                out.extend(renames::statements(backend, before, &after));
+            }
+            out
+        }
+        Operation::AddColumn { table, column } => {
+            let mut out = vec![alter(
+                table,
+                format!("ADD COLUMN {}", column_definition(backend, column)),
+            )];
+            out.extend(
+                constraints(backend, table, column)
+                    .into_iter()
+                    .map(|c| alter(table, format!("ADD {c}"))),
+            );
+            out.extend(create_index(backend, table, column));
+            out
+        }
+        Operation::DropColumn { table, column } => {
+            let mut out = Vec::new();
+            if backend == BackendKind::Mysql && column.references.is_some() {
+                out.push(alter(
+                    table,
+                    format!(
+                        "DROP FOREIGN KEY {}",
+                        q(&names::foreign_key(table, &column.name))
+                    ),
+                ));
+            }
+            out.push(alter(table, format!("DROP COLUMN {}", q(&column.name))));
+            out
+        }
+        Operation::RenameColumn { table, from, to } => {
+            let mut out = vec![alter(
+                table,
+                format!("RENAME COLUMN {} TO {}", q(from), q(to)),
+            )];
+            if let Some(before) = state.table(table) {
+                let mut after = before.clone();
+                for c in after.columns.iter_mut().filter(|c| &c.name == from) {
+                    c.name = to.clone();
+                }
+                for c in after.unique_together.iter_mut().filter(|c| *c == from) {
+                    *c = to.clone();
+                }
+                out.extend(renames::statements(backend, before, &after));
+            }
+            out
+        }
+        Operation::AlterColumn { table, from, to } => alter_column(backend, table, from, to),
+        Operation::AlterUniqueTogether { table, from, to } => {
+            let mut out = Vec::new();
+            if !from.is_empty() {
+                let name = q(&names::unique_together(table, from));
+                out.push(alter(
+                    table,
+                    match backend {
+                        BackendKind::Mysql => format!("DROP INDEX {name}"),
+                        _ => format!("DROP CONSTRAINT {name}"),
+                    },
+                ));
+            }
+            let after = TableDef {
+                name: table.clone(),
+                columns: Vec::new(),
+                unique_together: to.clone(),
+            };
+            out.extend(unique_together(backend, &after).map(|c| alter(table, format!("ADD {c}"))));
+            out
+        }
+    }
+}
+
+/// Drops what changed of the old column's constraints and index, changes
+/// the column itself, then adds the new constraints and index.
+fn alter_column(
+    backend: BackendKind,
+    table: &str,
+    from: &ColumnDef,
+    to: &ColumnDef,
+) -> Vec<String> {
+    let q = |ident: &str| quote(backend, ident);
+    let alter = |change: String| format!("ALTER TABLE {} {change}", q(table));
+    let mysql = backend == BackendKind::Mysql;
+    let mut out = Vec::new();
+
+    let unique_changed = (from.unique && !from.primary_key) != (to.unique && !to.primary_key);
+    let fk_changed = from.references != to.references;
+    let index_changed = create_index(backend, table, from) != create_index(backend, table, to);
+    if fk_changed && from.references.is_some() {
+        let name = q(&names::foreign_key(table, &from.name));
+        out.push(alter(if mysql {
+            format!("DROP FOREIGN KEY {name}")
+        } else {
+            format!("DROP CONSTRAINT {name}")
+        }));
+    }
+    if unique_changed && from.unique {
+        let name = q(&names::unique(table, &from.name));
+        out.push(alter(if mysql {
+            format!("DROP INDEX {name}")
+        } else {
+            format!("DROP CONSTRAINT {name}")
+        }));
+    }
+    if index_changed && create_index(backend, table, from).is_some() {
+        let name = q(&names::index(table, &from.name));
+        out.push(if mysql {
+            format!("DROP INDEX {name} ON {}", q(table))
+        } else {
+            format!("DROP INDEX {name}")
+        });
+    }
+
+    let column = q(&to.name);
+    if mysql {
+        // MODIFY restates the whole column: type, NULL, default and CHECK.
+        let definition = |c: &ColumnDef| {
+            column_definition(
+                backend,
+                &ColumnDef {
+                    primary_key: false,
+                    ..c.clone()
+                },
+            )
+        };
+        if definition(from) != definition(to) {
+            out.push(alter(format!("MODIFY COLUMN {}", definition(to))));
+        }
+    } else {
+        let new_type = column_type(backend, to);
+        if column_type(backend, from) != new_type {
+            out.push(alter(format!(
+                "ALTER COLUMN {column} TYPE {new_type} USING {column}::{new_type}"
+            )));
+        }
+        if from.nullable != to.nullable {
+            let change = if to.nullable { "DROP" } else { "SET" };
+            out.push(alter(format!("ALTER COLUMN {column} {change} NOT NULL")));
+        }
+        if from.default != to.default {
+            out.push(alter(match &to.default {
+                Some(value) => format!("ALTER COLUMN {column} SET DEFAULT {value}"),
+                None => format!("ALTER COLUMN {column} DROP DEFAULT"),
+            }));
+        }
+        if from.choices != to.choices {
+            let name = q(&renames::check_name(table, &to.name));
+            out.push(alter(format!("DROP CONSTRAINT IF EXISTS {name}")));
+            if let Some(choices) = &to.choices {
+                out.push(alter(format!(
+                    "ADD CONSTRAINT {name} CHECK ({column} IN ({choices}))"
+                )));
+            }
+        }
+    }
+
+    for constraint in constraints(backend, table, to) {
+        let is_fk = constraint.contains("FOREIGN KEY");
+        if (is_fk && fk_changed) || (!is_fk && unique_changed) {
+            out.push(alter(format!("ADD {constraint}")));
+        }
+    }
+    if index_changed {
+        out.extend(create_index(backend, table, to));
+    }
+    out
+}

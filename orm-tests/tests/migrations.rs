@@ -1,0 +1,456 @@
+//! Migrations on every backend: a model set with data goes through a
+//! sequence of changes (add a nullable column, a column with a default,
+//! rename a column, widen a text, add a foreign key, add a many-to-many,
+//! drop a column, rename the table); after each `makemigrations` +
+//! `migrate` the rows are intact and the ORM reads them, `down` returns to
+//! the previous schema, `check` notices a model changed without a
+//! migration, and a failed migration leaves the previous version.
+
+use std::path::PathBuf;
+
+use orm_core::prelude::*;
+use orm_core::{Models, OrmError};
+use orm_migrations::{check, migrate, MigrationsDir, Target};
+use orm_tests::backend_tests;
+use orm_tests::harness::TestDb;
+
+/// Version 1: an author and a book.
+mod v1 {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_author")]
+    pub struct Author {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 50)]
+        pub name: String,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 100)]
+        pub title: String,
+        pub author: ForeignKey<Author>,
+    }
+}
+
+/// Version 2: a nullable column.
+mod v2 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 100)]
+        pub title: String,
+        pub author: ForeignKey<Author>,
+        pub subtitle: Option<String>,
+    }
+}
+
+/// Version 3: a NOT NULL column with a default.
+mod v3 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 100)]
+        pub title: String,
+        pub author: ForeignKey<Author>,
+        pub subtitle: Option<String>,
+        #[orm(default = 0)]
+        pub pages: i32,
+    }
+}
+
+/// Version 4: `title` renamed `heading`.
+mod v4 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 100, renamed_from = "title")]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        pub subtitle: Option<String>,
+        #[orm(default = 0)]
+        pub pages: i32,
+    }
+}
+
+/// Version 5: `heading` up to 200 characters.
+mod v5 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        pub subtitle: Option<String>,
+        #[orm(default = 0)]
+        pub pages: i32,
+    }
+}
+
+/// Version 6: a second, nullable foreign key.
+mod v6 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        pub subtitle: Option<String>,
+        #[orm(default = 0)]
+        pub pages: i32,
+        #[orm(null, on_delete = "set_null")]
+        pub editor: ForeignKey<Author>,
+    }
+}
+
+/// Version 7: a new model and a many-to-many to it.
+mod v7 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_tag")]
+    pub struct Tag {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 30, unique)]
+        pub name: String,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        pub subtitle: Option<String>,
+        #[orm(default = 0)]
+        pub pages: i32,
+        #[orm(null, on_delete = "set_null")]
+        pub editor: ForeignKey<Author>,
+        pub tags: ManyToMany<Tag>,
+    }
+}
+
+/// Version 8: `subtitle` dropped.
+mod v8 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+    pub use super::v7::Tag;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        #[orm(default = 0)]
+        pub pages: i32,
+        #[orm(null, on_delete = "set_null")]
+        pub editor: ForeignKey<Author>,
+        pub tags: ManyToMany<Tag>,
+    }
+}
+
+/// Version 9: the table renamed (its through table follows).
+mod v9 {
+    use orm_core::prelude::*;
+
+    pub use super::v1::Author;
+    pub use super::v7::Tag;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_volume", renamed_from = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        #[orm(default = 0)]
+        pub pages: i32,
+        #[orm(null, on_delete = "set_null")]
+        pub editor: ForeignKey<Author>,
+        pub tags: ManyToMany<Tag>,
+    }
+}
+
+/// A migrations folder of its own, removed at the end.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(db: &TestDb) -> Self {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Folder(std::env::temp_dir().join(format!(
+            "orm-migrations-{}-{}-{n}",
+            std::process::id(),
+            db.backend().name()
+        )))
+    }
+
+    fn dir(&self) -> MigrationsDir {
+        MigrationsDir::new(&self.0)
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A migration error as a test failure.
+fn ok<T>(result: orm_migrations::Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Makes the migration to `models` (for this backend only) and applies it;
+/// returns its version.
+fn step(db: &TestDb, folder: &Folder, models: &Models, name: &str) -> orm_core::Result<String> {
+    let made = ok(folder.dir().make(models, Some(name), &[db.backend()]))
+        .unwrap_or_else(|| panic!("{name}: no changes detected"));
+    let mut conn = db.get()?;
+    let steps = ok(migrate(&mut conn, &folder.dir(), &Target::Latest));
+    assert_eq!(steps.len(), 1, "{name}: {steps:?}");
+    assert!(ok(check(&folder.dir(), models)).is_empty(), "{name}");
+    Ok(made.name)
+}
+
+/// A pool whose connections have not seen the old schema: PostgreSQL's
+/// prepared statements fail ("cached plan must not change result type")
+/// when a migration changed a column they return. SQLite re-prepares by
+/// itself (and a new in-memory pool would be a new database).
+fn reopen(db: &TestDb) -> orm_core::Result<orm_core::Conn> {
+    match db.backend() {
+        orm_core::BackendKind::Sqlite => db.get(),
+        _ => Db::connect(&db.url)?.get(),
+    }
+}
+
+fn to(db: &TestDb, folder: &Folder, version: &str) -> orm_core::Result<()> {
+    let mut conn = db.get()?;
+    ok(migrate(
+        &mut conn,
+        &folder.dir(),
+        &Target::parse(Some(version)),
+    ));
+    Ok(())
+}
+
+backend_tests! {
+    fn model_changes_keep_the_data(db) {
+        let folder = Folder::new(db);
+        let mut conn = db.get()?;
+
+        let v1 = step(db, &folder, &orm_core::models![v1::Author, v1::Book], "initial")?;
+        let mut ann = v1::Author { name: "Ann".into(), ..Default::default() };
+        ann.save(&mut conn)?;
+        let mut dune = v1::Book { title: "Dune".into(), ..Default::default() };
+        dune.author.set(ann.clone());
+        dune.save(&mut conn)?;
+
+        step(db, &folder, &orm_core::models![v2::Author, v2::Book], "subtitle")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let mut book = v2::Book::objects().get(&mut conn)?;
+        assert_eq!((book.title.as_str(), book.subtitle.as_deref()), ("Dune", None));
+        book.subtitle = Some("Part one".into());
+        book.save(&mut conn)?;
+
+        let v3 = step(db, &folder, &orm_core::models![v3::Author, v3::Book], "pages")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let book = v3::Book::objects().get(&mut conn)?;
+        assert_eq!((book.pages, book.subtitle.as_deref()), (0, Some("Part one")));
+
+        let v4 = step(db, &folder, &orm_core::models![v4::Author, v4::Book], "heading")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        assert_eq!(v4::Book::objects().get(&mut conn)?.heading, "Dune");
+
+        step(db, &folder, &orm_core::models![v5::Author, v5::Book], "longer_heading")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let mut book = v5::Book::objects().get(&mut conn)?;
+        book.heading = "D".repeat(150);
+        book.save(&mut conn)?;
+
+        step(db, &folder, &orm_core::models![v6::Author, v6::Book], "editor")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let mut book = v6::Book::objects().get(&mut conn)?;
+        assert_eq!(book.editor.key(), None);
+        book.editor.set(ann.clone());
+        book.save(&mut conn)?;
+        assert_eq!(v6::Book::objects().get(&mut conn)?.editor.key().copied(), ann.id);
+
+        step(db, &folder, &orm_core::models![v7::Author, v7::Book, v7::Tag], "tags")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let book = v7::Book::objects().get(&mut conn)?;
+        let mut classic = v7::Tag { name: "classic".into(), ..Default::default() };
+        classic.save(&mut conn)?;
+        book.tags().add(&mut conn, &[classic])?;
+
+        step(db, &folder, &orm_core::models![v8::Author, v8::Book, v8::Tag], "no_subtitle")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let book = v8::Book::objects().get(&mut conn)?;
+        assert_eq!(book.heading, "D".repeat(150));
+        assert_eq!(book.tags().all(&mut conn)?.len(), 1);
+
+        step(db, &folder, &orm_core::models![v9::Author, v9::Book, v9::Tag], "volume")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let book = v9::Book::objects().get(&mut conn)?;
+        assert_eq!((book.pages, book.editor.key().copied()), (0, ann.id));
+        assert_eq!(book.tags().all(&mut conn)?[0].name, "classic");
+        assert_eq!(v9::Author::objects().count(&mut conn)?, 1);
+
+        // Down to the rename of `title`: the table, the column and the rows
+        // of version 4 are back (the dropped subtitle comes back empty).
+        // The heading is shortened first: version 4 holds 100 characters.
+        let mut book = v9::Book::objects().get(&mut conn)?;
+        book.heading = "Dune".into();
+        book.save(&mut conn)?;
+        drop(conn);
+        to(db, &folder, &v4)?;
+        let mut conn = reopen(db)?;
+        let book = v4::Book::objects().get(&mut conn)?;
+        assert_eq!((book.heading.as_str(), book.subtitle), ("Dune", None));
+        to(db, &folder, &v3)?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        assert_eq!(v3::Book::objects().get(&mut conn)?.title, "Dune");
+        to(db, &folder, &v1)?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        assert_eq!(v1::Book::objects().get(&mut conn)?.title, "Dune");
+        // And up again to the newest.
+        let steps = ok(migrate(&mut conn, &folder.dir(), &Target::Latest));
+        assert_eq!(steps.len(), 8);
+        drop(conn);
+        let mut conn = reopen(db)?;
+        assert_eq!(v9::Book::objects().get(&mut conn)?.heading, "Dune");
+        Ok(())
+    }
+
+    fn check_fails_when_a_model_changed_without_a_migration(db) {
+        let folder = Folder::new(db);
+        step(db, &folder, &orm_core::models![v1::Author, v1::Book], "initial")?;
+        let changes = ok(check(&folder.dir(), &orm_core::models![v2::Author, v2::Book]));
+        assert_eq!(changes, ["add column mig_book.subtitle"]);
+        // The command line says so with exit status 1.
+        let mut out = Vec::new();
+        let args = ["manage", "--migrations", folder.0.to_str().unwrap_or_default(), "check"];
+        let code = orm_migrations::manage::run(&orm_core::models![v2::Author, v2::Book], args, &mut out);
+        assert_eq!(code, std::process::ExitCode::FAILURE);
+        assert!(String::from_utf8_lossy(&out).contains("mig_book.subtitle"));
+        let mut out = Vec::new();
+        let code = orm_migrations::manage::run(&orm_core::models![v1::Author, v1::Book], args, &mut out);
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        Ok(())
+    }
+
+    fn a_failed_migration_leaves_the_previous_version(db) {
+        let folder = Folder::new(db);
+        let v1 = step(db, &folder, &orm_core::models![v1::Author, v1::Book], "initial")?;
+        let mut conn = db.get()?;
+        let mut ann = v1::Author { name: "Ann".into(), ..Default::default() };
+        ann.save(&mut conn)?;
+        // A migration whose last statement fails (the column it renames
+        // does not exist): nothing of it stays where DDL is transactional,
+        // and it is not recorded as applied anywhere.
+        let made = ok(folder.dir().make(&orm_core::models![v2::Author, v2::Book], Some("broken"), &[db.backend()]))
+            .unwrap_or_else(|| panic!("no changes"));
+        let path = folder.dir().backend_path(db.backend()).join(&made.name).join("up.sql");
+        let up = std::fs::read_to_string(&path).unwrap_or_default();
+        let breaking = "ALTER TABLE mig_book RENAME COLUMN no_such_column TO other";
+        let broken = match db.backend() {
+            orm_core::BackendKind::Sqlite => up.replace("CREATE TEMP TABLE", &format!("{breaking};\nCREATE TEMP TABLE")),
+            _ => format!("{up}{breaking};\n"),
+        };
+        std::fs::write(&path, broken).unwrap_or_else(|e| panic!("{e}"));
+        let err = migrate(&mut conn, &folder.dir(), &Target::Latest).unwrap_err();
+        assert!(matches!(err, orm_migrations::MigrationError::Run(_)), "{err}");
+        assert_eq!(ok(orm_migrations::applied(&mut conn)), [v1.split('_').next().unwrap_or_default().replace('-', "")]);
+        if db.backend() != orm_core::BackendKind::Mysql {
+            // The column the migration added is gone with it.
+            let err = v2::Book::objects().count(&mut conn).and_then(|_| v2::Book::objects().first(&mut conn));
+            assert!(matches!(err, Err(OrmError::Database(_))), "{err:?}");
+        }
+        // The connection is usable, and version 1 reads as before.
+        assert_eq!(v1::Author::objects().get(&mut conn)?.name, "Ann");
+        Ok(())
+    }
+}
+
+#[test]
+fn a_not_null_column_without_default_is_refused_with_what_to_do() {
+    mod with_year {
+        pub use super::v1::Author;
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug, Clone, Default)]
+        #[orm(table = "mig_book")]
+        pub struct Book {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            #[orm(max_length = 100)]
+            pub title: String,
+            pub author: ForeignKey<Author>,
+            pub year: i32,
+        }
+    }
+    let recorded = orm_migrations::SchemaState::of(&orm_core::models![v1::Author, v1::Book]);
+    let err = orm_migrations::diff(
+        &recorded,
+        &orm_core::models![with_year::Author, with_year::Book],
+    )
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("mig_book.year"), "{message}");
+    assert!(message.contains("#[orm(default = ...)]"), "{message}");
+}
