@@ -56,6 +56,21 @@ pub use render::{render, MigrationSql};
 pub use run::{applied, check, migrate, migrate_source, show, sql, Status, Steps, Target};
 pub use state::SchemaState;
 
-/// diesel_migrations' macro embedding a migrations folder in the program
-/// (see [`Embedded`]).
-pub use diesel_migrations::embed_migrations;
+/// Embeds one migrations folder in the program (diesel_migrations'
+/// `embed_migrations!`, without the app depending on diesel_migrations
+/// itself); the path is relative to the crate's `Cargo.toml`. See
+/// [`Embedded`].
+#[macro_export]
+macro_rules! embed_migrations {
+    ($path:literal) => {{
+        // The macro's expansion names `diesel_migrations::...`.
+        use $crate::__private::diesel_migrations;
+        diesel_migrations::embed_migrations!($path)
+    }};
+}
+
+/// What the macros use; not API.
+#[doc(hidden)]
+pub mod __private {
+    pub use diesel_migrations;
+}

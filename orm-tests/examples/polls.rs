@@ -12,6 +12,7 @@ use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
 use orm_core::{capture_queries, AnyConnection, OrmError};
 use orm_forms::ModelForm;
+use orm_migrations::{migrate_source, Target};
 use orm_tests::polls::*;
 
 /// Runs one step, printing its description and query count.
@@ -40,17 +41,24 @@ fn day(day: u32) -> NaiveDateTime {
         .unwrap_or_default()
 }
 
-fn main() -> orm_core::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "sqlite::memory:".into());
     let db = Db::connect(&url)?;
     let mut conn = db.get()?;
     println!("Connected to {} ({url}).\n", db.backend());
+    let migrations = MIGRATIONS.for_backend(db.backend());
     if url != "sqlite::memory:" {
-        orm_core::schema::drop_tables(&mut conn, &models())?;
+        // A clean start: revert what an earlier run applied.
+        migrate_source(&mut conn, migrations, &Target::Zero)?;
+        orm_core::schema::drop_all(&mut conn, &models())?;
     }
-    step(&mut conn, "create the tables of the polls app", create_all)?;
+    let applied = MIGRATIONS.run(&mut conn)?;
+    println!(
+        "  - applied {} migration(s): the tables of the polls app",
+        applied.len()
+    );
 
     println!("\n-- Writing");
     let mut authors: Vec<Author> = ["Ada", "Grace", "Linus"]
@@ -254,9 +262,11 @@ fn main() -> orm_core::Result<()> {
     let left = step(&mut conn, "choices left", |c| Choice::objects().count(c))?;
     println!("      -> {left}");
     if url != "sqlite::memory:" {
-        step(&mut conn, "drop the tables", |c| {
-            orm_core::schema::drop_tables(c, &models())
-        })?;
+        let reverted = migrate_source(&mut conn, migrations, &Target::Zero)?;
+        println!(
+            "  - reverted {} migration(s): the tables are gone",
+            reverted.len()
+        );
     }
     Ok(())
 }

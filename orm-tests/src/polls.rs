@@ -282,25 +282,19 @@ pub fn one_choice_each(questions: &[Question]) -> Vec<Choice> {
         .collect()
 }
 
+/// The polls app's migrations (`orm-tests/migrations`, written by
+/// `cargo run -p orm-tests --bin manage -- makemigrations`), compiled in.
+pub const MIGRATIONS: orm_migrations::Embedded = orm_migrations::Embedded {
+    sqlite: orm_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: orm_migrations::embed_migrations!("migrations/postgres"),
+    mysql: orm_migrations::embed_migrations!("migrations/mysql"),
+};
+
 /// Every model of the polls app, referenced tables first.
-pub fn models() -> Vec<&'static orm_core::ModelMeta> {
-    vec![
-        Author::meta(),
-        Tag::meta(),
-        Question::meta(),
-        Choice::meta(),
-        User::meta(),
-        Group::meta(),
-        Profile::meta(),
-        Membership::meta(),
-        Note::meta(),
-        Vote::meta(),
-        Order::meta(),
-        Everything::meta(),
-        Ticket::meta(),
-        Person::meta(),
-        Passport::meta(),
-        Pet::meta(),
+pub fn models() -> orm_core::Models {
+    orm_core::models![
+        Author, Tag, Question, Choice, User, Group, Profile, Membership, Note, Vote, Order,
+        Everything, Ticket, Person, Passport, Pet,
     ]
 }
 
@@ -335,5 +329,5 @@ pub fn create_question(
 
 /// Creates the tables of every polls model (and the generated through tables).
 pub fn create_all(conn: &mut orm_core::AnyConnection) -> orm_core::Result<()> {
-    orm_core::schema::create_tables(conn, &models())
+    orm_core::schema::create_all(conn, &models())
 }

@@ -454,3 +454,118 @@ fn a_not_null_column_without_default_is_refused_with_what_to_do() {
     assert!(message.contains("mig_book.year"), "{message}");
     assert!(message.contains("#[orm(default = ...)]"), "{message}");
 }
+
+/// The schema of each version, in order.
+fn versions() -> Vec<(&'static str, Models)> {
+    vec![
+        ("initial", orm_core::models![v1::Author, v1::Book]),
+        ("subtitle", orm_core::models![v2::Author, v2::Book]),
+        ("pages", orm_core::models![v3::Author, v3::Book]),
+        ("heading", orm_core::models![v4::Author, v4::Book]),
+        ("longer_heading", orm_core::models![v5::Author, v5::Book]),
+        ("editor", orm_core::models![v6::Author, v6::Book]),
+        ("tags", orm_core::models![v7::Author, v7::Book, v7::Tag]),
+        (
+            "no_subtitle",
+            orm_core::models![v8::Author, v8::Book, v8::Tag],
+        ),
+        ("volume", orm_core::models![v9::Author, v9::Book, v9::Tag]),
+    ]
+}
+
+/// The SQL of every step of the sequence, up and down, per backend.
+#[test]
+fn generated_sql() {
+    for backend in orm_migrations::BACKENDS {
+        let mut state = orm_migrations::SchemaState::default();
+        let mut text = String::new();
+        for (name, models) in versions() {
+            let ops = ok(orm_migrations::diff(&state, &models));
+            let sql = orm_migrations::render(backend, &ops, &state);
+            text.push_str(&format!(
+                "-- {name}: up\n{}-- {name}: down\n{}\n",
+                sql.up, sql.down
+            ));
+            state = orm_migrations::SchemaState::of(&models);
+        }
+        insta::assert_snapshot!(
+            format!("sql_{}", orm_migrations::backend_folder(backend)),
+            text
+        );
+    }
+}
+
+/// The polls app's migrations (checked in under `orm-tests/migrations`)
+/// match its models: CI fails when a model changes without a migration.
+#[test]
+fn polls_migrations_agree_with_the_models() {
+    let dir = MigrationsDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+    let changes = ok(check(&dir, &orm_tests::polls::models()));
+    assert!(
+        changes.is_empty(),
+        "run `cargo run -p orm-tests --bin manage -- makemigrations`: {changes:?}"
+    );
+}
+
+backend_tests! {
+    fn embedded_polls_migrations_apply_and_revert(db) {
+        use orm_tests::polls::{Question, Tag, MIGRATIONS};
+        let mut conn = db.get()?;
+        let applied = ok(MIGRATIONS.run(&mut conn));
+        assert_eq!(applied.len(), 1);
+        assert!(ok(MIGRATIONS.run(&mut conn)).is_empty(), "nothing pending the second time");
+        let tags = orm_tests::polls::create_tags(&mut conn, &["a", "b"])?;
+        let question = orm_tests::polls::create_question(&mut conn, "Q?")?;
+        question.tags().set(&mut conn, &tags)?;
+        assert_eq!(Question::objects().get(&mut conn)?.tags().all(&mut conn)?.len(), 2);
+        let reverted = ok(orm_migrations::migrate_source(
+            &mut conn,
+            MIGRATIONS.for_backend(db.backend()),
+            &Target::Zero,
+        ));
+        assert_eq!(reverted.len(), 1);
+        assert!(matches!(Tag::objects().count(&mut conn), Err(OrmError::Database(_))));
+        Ok(())
+    }
+
+    fn command_line_migrates_shows_and_prints_sql(db) {
+        let folder = Folder::new(db);
+        let models = orm_core::models![v1::Author, v1::Book];
+        let file = folder.0.with_extension("sqlite3");
+        let url = match db.backend() {
+            // The command opens its own pool: a file, not `:memory:`.
+            orm_core::BackendKind::Sqlite => format!("sqlite://{}", file.display()),
+            _ => db.url.clone(),
+        };
+        let migrations = folder.0.to_string_lossy().into_owned();
+        let run = |args: &[&str]| {
+            let mut out = Vec::new();
+            let all = ["manage", "--migrations", &migrations, "--database", &url];
+            let code = orm_migrations::manage::run(&models, all.iter().chain(args), &mut out);
+            (code, String::from_utf8_lossy(&out).into_owned())
+        };
+        let (code, out) = run(&["makemigrations", "--name", "first"]);
+        assert_eq!(code, std::process::ExitCode::SUCCESS, "{out}");
+        assert!(out.contains("create table mig_author"), "{out}");
+        assert_eq!(run(&["makemigrations"]).1.trim(), "No changes detected");
+        let (code, out) = run(&["showmigrations"]);
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        assert!(out.starts_with("[ ] ") && out.contains("_first"), "{out}");
+        let (code, out) = run(&["migrate"]);
+        assert_eq!(code, std::process::ExitCode::SUCCESS, "{out}");
+        assert!(out.starts_with("Applied "), "{out}");
+        assert!(run(&["showmigrations"]).1.starts_with("[X] "));
+        let version = out.trim().trim_start_matches("Applied ").to_owned();
+        let (_, sql) = run(&["sqlmigrate", &version]);
+        assert!(sql.contains("CREATE TABLE"), "{sql}");
+        let (_, sql) = run(&["sqlmigrate", &version, "--backwards"]);
+        assert!(sql.contains("DROP TABLE"), "{sql}");
+        let (code, out) = run(&["migrate", "zero"]);
+        assert_eq!((code, out.trim()), (std::process::ExitCode::SUCCESS, format!("Reverted {version}").as_str()));
+        // Unknown versions and commands are errors, with exit codes 1 and 2.
+        assert_eq!(run(&["migrate", "1999"]).0, std::process::ExitCode::FAILURE);
+        assert_eq!(run(&["frobnicate"]).0, std::process::ExitCode::from(2));
+        let _ = std::fs::remove_file(&file);
+        Ok(())
+    }
+}

@@ -285,18 +285,23 @@ fn uuid_column_types() {
     use orm_core::BackendKind::*;
     let sql = |b| schema::create_table_sql(Tag::meta(), b).remove(0);
     assert!(
-        sql(Postgres).contains(
-            r#""id" UUID NOT NULL PRIMARY KEY, "code" UUID NOT NULL UNIQUE, "maybe" UUID,"#
-        ),
+        sql(Postgres)
+            .contains(r#""id" UUID NOT NULL PRIMARY KEY, "code" UUID NOT NULL, "maybe" UUID,"#),
         "{}",
         sql(Postgres)
     );
-    assert!(sql(Mysql).contains("`id` BINARY(16) NOT NULL PRIMARY KEY, `code` BINARY(16) NOT NULL UNIQUE, `maybe` BINARY(16),"), "{}", sql(Mysql));
     assert!(
-        sql(Sqlite).contains(
-            r#""id" BLOB NOT NULL PRIMARY KEY, "code" BLOB NOT NULL UNIQUE, "maybe" BLOB,"#
+        sql(Mysql).contains(
+            "`id` BINARY(16) NOT NULL PRIMARY KEY, `code` BINARY(16) NOT NULL, `maybe` BINARY(16),"
         ),
+        "{}",
+        sql(Mysql)
+    );
+    assert!(
+        sql(Sqlite)
+            .contains(r#""id" BLOB NOT NULL PRIMARY KEY, "code" BLOB NOT NULL, "maybe" BLOB,"#),
         "{}",
         sql(Sqlite)
     );
+    assert!(sql(Postgres).ends_with(r#"CONSTRAINT "uk_tag_code_key" UNIQUE ("code"))"#));
 }

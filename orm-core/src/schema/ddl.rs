@@ -216,7 +216,7 @@ pub fn unique_together(backend: BackendKind, table: &TableDef) -> Option<String>
 /// `CREATE INDEX` for a column marked `index` (a unique or key column has
 /// its constraint's index instead).
 pub fn create_index(backend: BackendKind, table: &str, column: &ColumnDef) -> Option<String> {
-    (column.index && !column.unique && !column.primary_key).then(|| {
+    indexed(column).then(|| {
         format!(
             "CREATE INDEX {} ON {} ({})",
             quote(backend, &names::index(table, &column.name)),
@@ -234,6 +234,17 @@ pub fn create_table_statement(backend: BackendKind, table: &TableDef, name: &str
         .iter()
         .map(|c| column_definition(backend, c))
         .collect();
+    if backend == BackendKind::Mysql {
+        // Declared before the foreign keys, which then use them instead of
+        // creating an index of their own.
+        parts.extend(table.columns.iter().filter(|c| indexed(c)).map(|c| {
+            format!(
+                "INDEX {} ({})",
+                quote(backend, &names::index(&table.name, &c.name)),
+                quote(backend, &c.name)
+            )
+        }));
+    }
     for column in &table.columns {
         parts.extend(constraints(backend, &table.name, column));
     }
@@ -245,13 +256,22 @@ pub fn create_table_statement(backend: BackendKind, table: &TableDef, name: &str
     )
 }
 
-/// The `CREATE INDEX` statements of `table`'s indexed columns.
+/// The `CREATE INDEX` statements of `table`'s indexed columns (none on
+/// MySQL, where [`create_table_statement`] declares them).
 pub fn create_indexes(backend: BackendKind, table: &TableDef) -> Vec<String> {
+    if backend == BackendKind::Mysql {
+        return Vec::new();
+    }
     table
         .columns
         .iter()
         .filter_map(|c| create_index(backend, &table.name, c))
         .collect()
+}
+
+/// Whether the column gets an index of its own.
+fn indexed(column: &ColumnDef) -> bool {
+    column.index && !column.unique && !column.primary_key
 }
 
 /// The statements creating `table` and its indexes on `backend`.

@@ -34,12 +34,13 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
                 table,
                 format!("ADD COLUMN {}", column_definition(backend, column)),
             )];
+            // The index first: a MySQL foreign key then uses it.
+            out.extend(create_index(backend, table, column));
             out.extend(
                 constraints(backend, table, column)
                     .into_iter()
                     .map(|c| alter(table, format!("ADD {c}"))),
             );
-            out.extend(create_index(backend, table, column));
             out
         }
         Operation::DropColumn { table, column } => {
@@ -181,14 +182,14 @@ fn alter_column(
         }
     }
 
+    if index_changed {
+        out.extend(create_index(backend, table, to));
+    }
     for constraint in constraints(backend, table, to) {
         let is_fk = constraint.contains("FOREIGN KEY");
         if (is_fk && fk_changed) || (!is_fk && unique_changed) {
             out.push(alter(format!("ADD {constraint}")));
         }
-    }
-    if index_changed {
-        out.extend(create_index(backend, table, to));
     }
     out
 }

@@ -2,7 +2,9 @@
 //! rebuild (create the new table, copy the rows, drop the old one, rename)
 //! for everything else, with foreign keys checked before the commit.
 
-use orm_core::schema::ddl::{column_definition, create_index, create_indexes, create_table, quote};
+use orm_core::schema::ddl::{
+    column_definition, constraints, create_index, create_indexes, create_table, quote,
+};
 use orm_core::schema::TableDef;
 use orm_core::BackendKind;
 
@@ -99,11 +101,11 @@ pub fn statements(op: &Operation, state: &SchemaState) -> Vec<String> {
             out
         }
         Operation::AlterColumn { table, from, to } => {
-            let index_only = orm_core::schema::ColumnDef {
-                index: to.index,
-                ..from.clone()
-            } == *to;
-            if !index_only {
+            // SQLite's types have no length: a change the table's SQL does
+            // not show (`max_length`) costs nothing, an index is its own
+            // statement, anything else rebuilds the table.
+            let sql = |c| (column_definition(SQLITE, c), constraints(SQLITE, table, c));
+            if sql(from) != sql(to) {
                 return rebuilt();
             }
             match (
@@ -114,7 +116,8 @@ pub fn statements(op: &Operation, state: &SchemaState) -> Vec<String> {
                     "DROP INDEX {}",
                     q(&orm_core::schema::ddl::names::index(table, &from.name))
                 )],
-                (_, created) => created.into_iter().collect(),
+                (None, Some(created)) => vec![created],
+                _ => Vec::new(),
             }
         }
         Operation::AlterUniqueTogether { .. } => rebuilt(),

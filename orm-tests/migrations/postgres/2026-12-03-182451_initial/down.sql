@@ -1,0 +1,17 @@
+DROP TABLE "polls_question_tags";
+DROP TABLE "pet";
+DROP TABLE "passport";
+DROP TABLE "person";
+DROP TABLE "ticket";
+DROP TABLE "everything";
+DROP TABLE "order";
+DROP TABLE "vote";
+DROP TABLE "note";
+DROP TABLE "membership";
+DROP TABLE "profile";
+DROP TABLE "group";
+DROP TABLE "user";
+DROP TABLE "choice";
+DROP TABLE "polls_question";
+DROP TABLE "tag";
+DROP TABLE "author";
