@@ -80,23 +80,33 @@ impl Models {
     }
 }
 
-/// Orders `metas` so each comes after the tables its foreign keys reference,
-/// keeping the given order otherwise. References outside the list, to the
-/// table itself, or in a cycle do not hold a table back.
-fn creation_order(mut pending: Vec<&'static ModelMeta>) -> Vec<&'static ModelMeta> {
-    let mut ordered: Vec<&'static ModelMeta> = Vec::with_capacity(pending.len());
-    while !pending.is_empty() {
-        let waits_for = |meta: &ModelMeta, others: &[&'static ModelMeta]| {
-            meta.columns.iter().filter_map(|c| c.references).any(|r| {
-                let target = (r.model)().table;
-                target != meta.table && others.iter().any(|o| o.table == target)
-            })
-        };
-        let ready = (0..pending.len())
-            .find(|&i| !waits_for(pending[i], &pending))
-            // A cycle: take the first listed and let the rest follow.
-            .unwrap_or(0);
-        ordered.push(pending.remove(ready));
+/// Orders `metas` so each comes after the tables its foreign keys reference
+/// (placed just before it), keeping the given order otherwise. References
+/// outside the list, to the table itself, or closing a cycle do not move a
+/// table.
+fn creation_order(metas: Vec<&'static ModelMeta>) -> Vec<&'static ModelMeta> {
+    fn visit(
+        meta: &'static ModelMeta,
+        metas: &[&'static ModelMeta],
+        seen: &mut Vec<&'static str>,
+        ordered: &mut Vec<&'static ModelMeta>,
+    ) {
+        if seen.contains(&meta.table) {
+            return;
+        }
+        seen.push(meta.table);
+        for reference in meta.columns.iter().filter_map(|c| c.references) {
+            let target = (reference.model)().table;
+            if let Some(&dependency) = metas.iter().find(|m| m.table == target) {
+                visit(dependency, metas, seen, ordered);
+            }
+        }
+        ordered.push(meta);
+    }
+    let mut seen = Vec::with_capacity(metas.len());
+    let mut ordered = Vec::with_capacity(metas.len());
+    for &meta in &metas {
+        visit(meta, &metas, &mut seen, &mut ordered);
     }
     ordered
 }

@@ -13,15 +13,18 @@ use crate::run::{migrate_source, Steps, Target};
 /// ```no_run
 /// use orm_migrations::{embed_migrations, Embedded};
 ///
+/// // Paths from the crate's Cargo.toml: `migrations/sqlite` in an app;
+/// // here, the polls app of this repository.
 /// const MIGRATIONS: Embedded = Embedded {
-///     sqlite: embed_migrations!("migrations/sqlite"),
-///     postgres: embed_migrations!("migrations/postgres"),
-///     mysql: embed_migrations!("migrations/mysql"),
+///     sqlite: embed_migrations!("../orm-tests/migrations/sqlite"),
+///     postgres: embed_migrations!("../orm-tests/migrations/postgres"),
+///     mysql: embed_migrations!("../orm-tests/migrations/mysql"),
 /// };
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let db = orm_core::Db::connect("sqlite://app.db")?;
-/// MIGRATIONS.run(&mut db.get()?)?;
+/// let mut conn = db.get()?;
+/// MIGRATIONS.run(&mut conn)?;
 /// # Ok(()) }
 /// ```
 pub struct Embedded {
