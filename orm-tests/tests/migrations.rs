@@ -216,6 +216,38 @@ mod v9 {
     }
 }
 
+/// Version 10: a column's type, default and index change; another column
+/// becomes nullable and unique.
+mod v10 {
+    use orm_core::prelude::*;
+
+    pub use super::v7::Tag;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_author")]
+    pub struct Author {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 50, unique)]
+        pub name: Option<String>,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_volume", renamed_from = "mig_book")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        #[orm(default = 1, index)]
+        pub pages: i64,
+        #[orm(null, on_delete = "set_null")]
+        pub editor: ForeignKey<Author>,
+        pub tags: ManyToMany<Tag>,
+    }
+}
+
 /// A migrations folder of its own, removed at the end.
 struct Folder(PathBuf);
 
@@ -349,17 +381,32 @@ backend_tests! {
         assert_eq!(book.tags().all(&mut conn)?[0].name, "classic");
         assert_eq!(v9::Author::objects().count(&mut conn)?, 1);
 
+        step(db, &folder, &orm_core::models![v10::Author, v10::Book, v10::Tag], "types")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let mut book = v10::Book::objects().get(&mut conn)?;
+        assert_eq!((book.pages, book.heading.len()), (0, 150));
+        book.pages = 5_000_000_000;
+        book.save(&mut conn)?;
+        let mut nobody = v10::Author { name: None, ..Default::default() };
+        nobody.save(&mut conn)?;
+        let twin = v10::Author { name: Some("Ann".into()), ..Default::default() }.save(&mut conn);
+        assert!(matches!(twin, Err(OrmError::Database(_))), "name is unique now: {twin:?}");
+        nobody.delete(&mut conn)?;
+        book.pages = 7;
+        book.save(&mut conn)?;
+
         // Down to the rename of `title`: the table, the column and the rows
         // of version 4 are back (the dropped subtitle comes back empty).
         // The heading is shortened first: version 4 holds 100 characters.
-        let mut book = v9::Book::objects().get(&mut conn)?;
+        let mut book = v10::Book::objects().get(&mut conn)?;
         book.heading = "Dune".into();
         book.save(&mut conn)?;
         drop(conn);
         to(db, &folder, &v4)?;
         let mut conn = reopen(db)?;
         let book = v4::Book::objects().get(&mut conn)?;
-        assert_eq!((book.heading.as_str(), book.subtitle), ("Dune", None));
+        assert_eq!((book.heading.as_str(), book.subtitle, book.pages), ("Dune", None, 7));
         to(db, &folder, &v3)?;
         drop(conn);
         let mut conn = reopen(db)?;
@@ -370,10 +417,10 @@ backend_tests! {
         assert_eq!(v1::Book::objects().get(&mut conn)?.title, "Dune");
         // And up again to the newest.
         let steps = ok(migrate(&mut conn, &folder.dir(), &Target::Latest));
-        assert_eq!(steps.len(), 8);
+        assert_eq!(steps.len(), 9);
         drop(conn);
         let mut conn = reopen(db)?;
-        assert_eq!(v9::Book::objects().get(&mut conn)?.heading, "Dune");
+        assert_eq!(v10::Book::objects().get(&mut conn)?.heading, "Dune");
         Ok(())
     }
 
@@ -470,6 +517,7 @@ fn versions() -> Vec<(&'static str, Models)> {
             orm_core::models![v8::Author, v8::Book, v8::Tag],
         ),
         ("volume", orm_core::models![v9::Author, v9::Book, v9::Tag]),
+        ("types", orm_core::models![v10::Author, v10::Book, v10::Tag]),
     ]
 }
 
