@@ -248,6 +248,28 @@ mod v10 {
     }
 }
 
+/// Version 11: `unique_together`, and the editor's `on_delete` changes.
+mod v11 {
+    use orm_core::prelude::*;
+
+    pub use super::v10::{Author, Tag};
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_volume", unique_together = "heading, author")]
+    pub struct Book {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 200)]
+        pub heading: String,
+        pub author: ForeignKey<Author>,
+        #[orm(default = 1, index)]
+        pub pages: i64,
+        #[orm(null, on_delete = "cascade")]
+        pub editor: ForeignKey<Author>,
+        pub tags: ManyToMany<Tag>,
+    }
+}
+
 /// A migrations folder of its own, removed at the end.
 struct Folder(PathBuf);
 
@@ -396,10 +418,28 @@ backend_tests! {
         book.pages = 7;
         book.save(&mut conn)?;
 
+        step(db, &folder, &orm_core::models![v11::Author, v11::Book, v11::Tag], "constraints")?;
+        drop(conn);
+        let mut conn = reopen(db)?;
+        let book = v11::Book::objects().get(&mut conn)?;
+        let mut twin = v11::Book { heading: book.heading.clone(), ..Default::default() };
+        twin.author.set_key(book.author.key().copied());
+        let err = twin.save(&mut conn);
+        assert!(matches!(err, Err(OrmError::Database(_))), "unique together: {err:?}");
+        // Deleting the editor now deletes the book with it.
+        let mut editor = v11::Author { name: Some("Ed".into()), ..Default::default() };
+        editor.save(&mut conn)?;
+        let mut edited = v11::Book { heading: "Edited".into(), ..Default::default() };
+        edited.author.set_key(book.author.key().copied());
+        edited.editor.set_key(editor.id);
+        edited.save(&mut conn)?;
+        editor.delete(&mut conn)?;
+        assert_eq!(v11::Book::objects().count(&mut conn)?, 1);
+
         // Down to the rename of `title`: the table, the column and the rows
         // of version 4 are back (the dropped subtitle comes back empty).
         // The heading is shortened first: version 4 holds 100 characters.
-        let mut book = v10::Book::objects().get(&mut conn)?;
+        let mut book = v11::Book::objects().get(&mut conn)?;
         book.heading = "Dune".into();
         book.save(&mut conn)?;
         drop(conn);
@@ -417,10 +457,10 @@ backend_tests! {
         assert_eq!(v1::Book::objects().get(&mut conn)?.title, "Dune");
         // And up again to the newest.
         let steps = ok(migrate(&mut conn, &folder.dir(), &Target::Latest));
-        assert_eq!(steps.len(), 9);
+        assert_eq!(steps.len(), 10);
         drop(conn);
         let mut conn = reopen(db)?;
-        assert_eq!(v10::Book::objects().get(&mut conn)?.heading, "Dune");
+        assert_eq!(v11::Book::objects().get(&mut conn)?.heading, "Dune");
         Ok(())
     }
 
@@ -518,6 +558,7 @@ fn versions() -> Vec<(&'static str, Models)> {
         ),
         ("volume", orm_core::models![v9::Author, v9::Book, v9::Tag]),
         ("types", orm_core::models![v10::Author, v10::Book, v10::Tag]),
+        ("constraints", orm_core::models![v11::Author, v11::Book, v11::Tag]),
     ]
 }
 
