@@ -110,15 +110,21 @@ impl MigrationsDir {
         Ok(found)
     }
 
+    /// The migrations of every backend.
+    fn all(&self) -> Result<Vec<MigrationFile>> {
+        let mut all = Vec::new();
+        for backend in BACKENDS {
+            all.extend(self.list(backend)?);
+        }
+        Ok(all)
+    }
+
     /// The model state the newest migration (of any backend) recorded;
     /// empty before the first migration.
     pub fn recorded_state(&self) -> Result<SchemaState> {
-        let newest = BACKENDS
-            .iter()
-            .map(|&b| self.list(b))
-            .collect::<Result<Vec<_>>>()?
+        let newest = self
+            .all()?
             .into_iter()
-            .flatten()
             .filter(|m| m.path.join(STATE_FILE).is_file())
             .max_by(|a, b| a.version.cmp(&b.version));
         let Some(newest) = newest else {
@@ -183,12 +189,9 @@ impl MigrationsDir {
             .to_string()
             .parse()
             .unwrap_or_default();
-        let newest = BACKENDS
-            .iter()
-            .map(|&b| self.list(b))
-            .collect::<Result<Vec<_>>>()?
+        let newest = self
+            .all()?
             .into_iter()
-            .flatten()
             .filter_map(|m| m.version.parse::<u64>().ok())
             .max()
             .unwrap_or(0);

@@ -36,7 +36,10 @@ fn a_new_name_without_a_hint_is_a_drop_and_an_add_never_a_guess() {
     }
     let ops = diff(&recorded(), &orm_core::models![Item]).unwrap_or_default();
     let described: Vec<String> = ops.iter().map(ToString::to_string).collect();
-    assert_eq!(described, ["add column item.name", "drop column item.title"]);
+    assert_eq!(
+        described,
+        ["add column item.name", "drop column item.title"]
+    );
 }
 
 #[test]
@@ -56,7 +59,10 @@ fn renamed_from_renames() {
     );
     // Once recorded, the hint is inert.
     let after = SchemaState::of(&orm_core::models![Item]);
-    assert_eq!(diff(&after, &orm_core::models![Item]).unwrap_or_default(), []);
+    assert_eq!(
+        diff(&after, &orm_core::models![Item]).unwrap_or_default(),
+        []
+    );
 }
 
 #[test]

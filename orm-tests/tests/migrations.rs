@@ -560,7 +560,10 @@ fn versions() -> Vec<(&'static str, Models)> {
         ),
         ("volume", orm_core::models![v9::Author, v9::Book, v9::Tag]),
         ("types", orm_core::models![v10::Author, v10::Book, v10::Tag]),
-        ("constraints", orm_core::models![v11::Author, v11::Book, v11::Tag]),
+        (
+            "constraints",
+            orm_core::models![v11::Author, v11::Book, v11::Tag],
+        ),
     ]
 }
 

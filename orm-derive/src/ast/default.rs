@@ -61,26 +61,23 @@ pub fn parse(
                 }
             }
         }
-        (Lit::Int(n), SqlKind::Float | SqlKind::Double) => match n.base10_parse::<f64>() {
-            Ok(v) => {
-                let v = if negative { -v } else { v };
-                Some(quote!(::orm_core::ColumnDefault::Float(#v)))
+        (Lit::Int(_) | Lit::Float(_), SqlKind::Float | SqlKind::Double) => {
+            let digits = match &lit {
+                Lit::Int(n) => n.base10_digits(),
+                Lit::Float(x) => x.base10_digits(),
+                _ => "",
+            };
+            match digits.parse::<f64>() {
+                Ok(v) => {
+                    let v = if negative { -v } else { v };
+                    Some(quote!(::orm_core::ColumnDefault::Float(#v)))
+                }
+                Err(e) => {
+                    errors.push(lit.span(), e);
+                    None
+                }
             }
-            Err(e) => {
-                errors.push(n.span(), e);
-                None
-            }
-        },
-        (Lit::Float(x), SqlKind::Float | SqlKind::Double) => match x.base10_parse::<f64>() {
-            Ok(v) => {
-                let v = if negative { -v } else { v };
-                Some(quote!(::orm_core::ColumnDefault::Float(#v)))
-            }
-            Err(e) => {
-                errors.push(x.span(), e);
-                None
-            }
-        },
+        }
         (Lit::Bool(b), SqlKind::Bool) if !negative => {
             let v = b.value;
             Some(quote!(::orm_core::ColumnDefault::Bool(#v)))
