@@ -28,10 +28,10 @@ pub enum MigrationError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A migration's recorded model state is not valid JSON.
-    #[error("{path}: the recorded model state is unreadable ({source}); restore it from version control")]
+    /// A migration's recorded operations are not valid JSON.
+    #[error("{path}: the recorded operations are unreadable ({source}); restore the file from version control")]
     State {
-        /// The `state.json` file.
+        /// The `operations.json` file.
         path: PathBuf,
         /// The cause.
         source: serde_json::Error,

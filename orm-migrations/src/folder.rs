@@ -1,7 +1,8 @@
 //! The migrations folder: one sub-folder per backend, each holding
-//! diesel's layout (`<version>_<name>/up.sql`, `down.sql`), plus the model
-//! state each migration leaves (`state.json`), which the next
-//! `makemigrations` compares the models with.
+//! diesel's layout (`<version>_<name>/up.sql`, `down.sql`), plus the
+//! operations of each migration (`operations.json`): replayed in version
+//! order, they give the schema the next `makemigrations` compares the
+//! models with.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,12 @@ use orm_core::{BackendKind, Models};
 
 use crate::diff::diff;
 use crate::error::{MigrationError, Result};
+use crate::operation::Operation;
 use crate::render::render;
 use crate::state::SchemaState;
 
-/// The file recording the model state after a migration.
-pub const STATE_FILE: &str = "state.json";
+/// The file recording a migration's operations, for replay.
+pub const OPERATIONS_FILE: &str = "operations.json";
 
 /// Every backend, in the order folders are written.
 pub const BACKENDS: [BackendKind; 3] = [
@@ -119,20 +121,32 @@ impl MigrationsDir {
         Ok(all)
     }
 
-    /// The model state the newest migration (of any backend) recorded;
-    /// empty before the first migration.
+    /// The schema the migrations describe: the operations of every
+    /// migration (of any backend, each folder name once), replayed in version
+    /// order from an empty schema. Migrations without an operations file
+    /// (hand-written ones) change nothing here.
+    ///
+    /// Replaying, rather than reading the newest migration's result, keeps
+    /// the changes of two branches that each added a migration.
     pub fn recorded_state(&self) -> Result<SchemaState> {
-        let newest = self
+        let mut migrations: Vec<MigrationFile> = self
             .all()?
             .into_iter()
-            .filter(|m| m.path.join(STATE_FILE).is_file())
-            .max_by(|a, b| a.version.cmp(&b.version));
-        let Some(newest) = newest else {
-            return Ok(SchemaState::default());
-        };
-        let path = newest.path.join(STATE_FILE);
-        let text = read(&path)?;
-        serde_json::from_str(&text).map_err(|source| MigrationError::State { path, source })
+            .filter(|m| m.path.join(OPERATIONS_FILE).is_file())
+            .collect();
+        migrations.sort_by(|a, b| (&a.version, &a.name).cmp(&(&b.version, &b.name)));
+        migrations.dedup_by(|a, b| a.name == b.name);
+        let mut state = SchemaState::default();
+        for migration in migrations {
+            let path = migration.path.join(OPERATIONS_FILE);
+            let text = read(&path)?;
+            let ops: Vec<Operation> = serde_json::from_str(&text)
+                .map_err(|source| MigrationError::State { path, source })?;
+            for op in &ops {
+                op.apply(&mut state);
+            }
+        }
+        Ok(state)
     }
 
     /// Writes the migration taking the recorded state to what `models`
@@ -155,12 +169,11 @@ impl MigrationsDir {
             None => format!("{}_and_more", slug(&ops[0].to_string())),
         };
         let folder = format!("{}_{label}", self.next_version()?);
-        let state = serde_json::to_string_pretty(&SchemaState::of(models)).map_err(|source| {
-            MigrationError::State {
-                path: PathBuf::from(STATE_FILE),
+        let operations =
+            serde_json::to_string_pretty(&ops).map_err(|source| MigrationError::State {
+                path: PathBuf::from(OPERATIONS_FILE),
                 source,
-            }
-        })?;
+            })?;
         let mut paths = Vec::new();
         for &backend in backends {
             let sql = render(backend, &ops, &recorded);
@@ -170,7 +183,7 @@ impl MigrationsDir {
             if let Some(metadata) = &sql.metadata {
                 write(&path.join("metadata.toml"), metadata)?;
             }
-            write(&path.join(STATE_FILE), &format!("{state}\n"))?;
+            write(&path.join(OPERATIONS_FILE), &format!("{operations}\n"))?;
             paths.push(path);
         }
         Ok(Some(Made {

@@ -5,7 +5,7 @@
 //!   with the state the newest migration recorded and writes the next
 //!   migration: `migrations/<backend>/<version>_<name>/up.sql`, `down.sql`
 //!   (diesel's layout, so `diesel migration run` and `embed_migrations!`
-//!   read it), and `state.json`.
+//!   read it), and `operations.json` (what the next one is compared with).
 //! - [`migrate`] applies or reverts them with `diesel_migrations`.
 //! - [`manage::main`] is the command line an app owns (feature `cli`).
 //!
@@ -50,7 +50,7 @@ mod state;
 pub use diff::diff;
 pub use embedded::Embedded;
 pub use error::{MigrationError, Result};
-pub use folder::{backend_folder, Made, MigrationFile, MigrationsDir, BACKENDS, STATE_FILE};
+pub use folder::{backend_folder, Made, MigrationFile, MigrationsDir, BACKENDS, OPERATIONS_FILE};
 pub use operation::Operation;
 pub use render::{render, MigrationSql};
 pub use run::{applied, check, migrate, migrate_source, show, sql, Status, Steps, Target};

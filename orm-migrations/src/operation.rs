@@ -13,7 +13,8 @@ use crate::state::SchemaState;
 /// assert!(matches!(add.reverse(), Operation::DropColumn { .. }));
 /// assert_eq!(add.to_string(), "add column tag.slug");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// `CREATE TABLE` (with its indexes).
     CreateTable(TableDef),
