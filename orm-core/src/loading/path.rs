@@ -5,6 +5,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::backend::levels::Written;
 use crate::backend::AnyConnection;
 use crate::error::Result;
 use crate::meta::RelationMeta;
@@ -45,14 +46,20 @@ pub trait RelationKind<From, To>: Sync {
         None
     }
     /// Stores a joined target (or `None`: the key points at no row) in a
-    /// freshly loaded `parent` (a forward hop).
-    fn attach_target(&self, parent: &From, target: Option<Arc<To>>) {
-        let _ = (parent, target);
+    /// freshly loaded `parent` (a forward hop), read in the transaction
+    /// levels `written`.
+    fn attach_target(&self, parent: &From, target: Option<Arc<To>>, written: &Written) {
+        let _ = (parent, target, written);
     }
     /// Stores a joined row (or none) in a freshly loaded `parent`'s slot
     /// (a reverse one-to-one hop); returns the slot's rows.
-    fn attach_row(&self, parent: &From, row: Option<To>) -> Option<Arc<Vec<To>>> {
-        let _ = (parent, row);
+    fn attach_row(
+        &self,
+        parent: &From,
+        row: Option<To>,
+        written: &Written,
+    ) -> Option<Arc<Vec<To>>> {
+        let _ = (parent, row, written);
         None
     }
     /// How a form writes it.

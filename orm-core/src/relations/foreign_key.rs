@@ -4,7 +4,8 @@
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
@@ -12,7 +13,8 @@ use foldhash::{HashMap, HashSet, HashSetExt};
 
 use super::fill::load_chunks;
 use super::ForeignKeyRel;
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::levels::Written;
+use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{report_n_plus_one, resolve, FetchMode, ModeCell, PeerGroup};
 use crate::meta::{Key, KeyType, RelationMeta};
@@ -33,15 +35,81 @@ pub(crate) struct ToOneCell<T, K> {
     pub(crate) value: OnceLock<Resolved<T>>,
     /// The instances loaded with this one (set once, when the query loads).
     peers: OnceLock<Arc<PeerGroup<ToOneCell<T, K>>>>,
+    /// Set when the value was loaded, or the owner saved, inside a
+    /// transaction; outside transactions it stays empty (no cost).
+    tx: OnceLock<Box<TxState<T, K>>>,
 }
 
-impl<T, K> ToOneCell<T, K> {
+/// What a to-one cell written inside a transaction records.
+struct TxState<T, K> {
+    /// `written` holds levels not settled yet (a hint for the fast path).
+    pending: AtomicBool,
+    written: Mutex<Written>,
+    /// The cell that replaced this one after a rollback of a level its
+    /// value was written in: this one's value is not trusted any more.
+    reloaded: OnceLock<Arc<ToOneCell<T, K>>>,
+}
+
+impl<T, K: Clone> ToOneCell<T, K> {
     fn new(key: Option<K>) -> Arc<Self> {
         Arc::new(ToOneCell {
             key,
             value: OnceLock::new(),
             peers: OnceLock::new(),
+            tx: OnceLock::new(),
         })
+    }
+
+    /// Records that the value was written in the levels `written`.
+    fn stamp(&self, written: &Written) {
+        if written.is_empty() {
+            return;
+        }
+        let state = self.tx.get_or_init(|| {
+            Box::new(TxState {
+                pending: AtomicBool::new(false),
+                written: Mutex::new(Written::default()),
+                reloaded: OnceLock::new(),
+            })
+        });
+        state
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .merge(written);
+        state.pending.store(true, Ordering::Release);
+    }
+
+    /// Whether the value may be trusted: no level it was written in
+    /// rolled back.
+    fn trusted(&self) -> bool {
+        let Some(state) = self.tx.get() else {
+            return true;
+        };
+        if !state.pending.load(Ordering::Acquire) {
+            return true;
+        }
+        let mut written = state.written.lock().unwrap_or_else(PoisonError::into_inner);
+        written.prune();
+        if written.is_empty() {
+            state.pending.store(false, Ordering::Release);
+        }
+        written.is_valid()
+    }
+
+    /// This cell, or the one that replaced it after a rollback (with the
+    /// same key, nothing loaded yet).
+    pub(crate) fn current(self: &Arc<Self>) -> &Arc<Self> {
+        let mut cell = self;
+        while !cell.trusted() {
+            let Some(state) = cell.tx.get() else {
+                break;
+            };
+            cell = state
+                .reloaded
+                .get_or_init(|| ToOneCell::new(cell.key.clone()));
+        }
+        cell
     }
 }
 
@@ -176,8 +244,9 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// Stores what `select_related` joined for this freshly loaded
     /// relation: the target, or `None` when its key points at no row
     /// (remembered as missing). A null key stays unloaded.
-    pub(crate) fn attach_joined(&self, target: Option<Arc<T>>) {
+    pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
         if self.cell.key.is_some() {
+            self.cell.stamp(written);
             let _ = self.cell.value.set(match target {
                 Some(t) => Resolved::Found(t),
                 None => Resolved::Missing,
@@ -187,12 +256,13 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// Whether the target is loaded (or known to be missing).
     pub fn is_loaded(&self) -> bool {
-        self.cell.value.get().is_some()
+        self.cell.current().value.get().is_some()
     }
 
-    /// The loaded target, without querying.
+    /// The loaded target, without querying. A target loaded inside a
+    /// transaction that rolled back since is not returned.
     pub fn cached(&self) -> Option<&T> {
-        match self.cell.value.get() {
+        match self.cell.current().value.get() {
             Some(Resolved::Found(t)) => Some(t),
             _ => None,
         }
@@ -209,9 +279,10 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         K::bind(&self.cell.key, out)
     }
 
-    /// The cell shared with a peer batch (prefetching fills it too).
+    /// The cell shared with a peer batch (prefetching fills it too); the
+    /// one that replaced it after a rollback, if any.
     pub(crate) fn cell(&self) -> &Arc<ToOneCell<T, K>> {
-        &self.cell
+        self.cell.current()
     }
 
     /// Loads the target if needed and returns it; `None` for a null key.
@@ -227,9 +298,10 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         conn: &mut AnyConnection,
         rel: &'static ForeignKeyRel<F, T, K>,
     ) -> Result<Option<&T>> {
-        // The fast path: a loaded value never consults the mode.
+        // The fast path: a loaded value never consults the mode; one
+        // loaded outside any transaction needs no other check.
         match self.cell.value.get() {
-            Some(Resolved::Found(t)) => Ok(Some(t)),
+            Some(Resolved::Found(t)) if self.cell.tx.get().is_none() => Ok(Some(t)),
             _ => self.load_slow(conn, rel),
         }
     }
@@ -243,9 +315,10 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         let Some(key) = &self.cell.key else {
             return Ok(None);
         };
-        if self.cell.value.get().is_none() {
+        let cell = self.cell.current();
+        if cell.value.get().is_none() {
             let mode = self.mode.get();
-            match (resolve(mode, rel.meta.fetch_mode), self.cell.peers.get()) {
+            match (resolve(mode, rel.meta.fetch_mode), cell.peers.get()) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {
                         model: rel.meta.model,
@@ -257,12 +330,12 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 }
                 (FetchMode::One, Some(_)) => {
                     report_n_plus_one(rel.meta);
-                    Self::fetch(conn, rel, std::slice::from_ref(&self.cell), mode)?;
+                    Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?;
                 }
-                _ => Self::fetch(conn, rel, std::slice::from_ref(&self.cell), mode)?,
+                _ => Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?,
             }
         }
-        match self.cell.value.get() {
+        match cell.value.get() {
             Some(Resolved::Found(t)) => Ok(Some(t)),
             _ => Err(missing(rel.meta, &key.to_key())),
         }
@@ -299,6 +372,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             rows = pending.len(),
         )
         .entered();
+        let written = written_now(conn);
         // Joined by key, so the parents need no ordering.
         let unordered = QuerySet::<T>::new().unordered();
         let targets = load_chunks(conn, unordered, rel.meta.target_column(), &keys)?;
@@ -315,6 +389,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                     Some(t) => Resolved::Found(Arc::clone(t)),
                     None => Resolved::Missing,
                 };
+                cell.stamp(&written);
                 let _ = cell.value.set(resolved);
             }
         }
@@ -360,6 +435,16 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
 
     fn has_key(&self) -> bool {
         self.cell.key.is_some()
+    }
+
+    /// The owner was saved inside a transaction: a target cached now
+    /// (set before the save, perhaps a row inserted in that transaction)
+    /// is not trusted after a rollback of it.
+    fn written_in(&self, written: &Written) {
+        let cell = self.cell.current();
+        if cell.value.get().is_some() {
+            cell.stamp(written);
+        }
     }
 
     fn link_peers(&self, group: &[RelationRef<'_>]) {
