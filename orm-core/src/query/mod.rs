@@ -5,22 +5,24 @@ use std::fmt;
 use std::sync::Arc;
 
 use diesel::expression::{AppearsOnTable, Expression};
-use diesel::query_builder::{AsChangeset, AstPass, QueryFragment};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::QueryResult;
 
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
-use crate::backend::{retry_write, AnyConnection, BackendKind, MultiBackend};
+use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{FetchMode, Key, OrderTerm};
-use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
-use crate::sql::{self, Count, Exists, Fragment, Join, Order, RowLock, Select};
+use crate::model::{inherit_fetch_mode, link_peers, Model};
+use crate::sql::{self, Count, Distinct, Exists, Fragment, Join, Order, RowLock, Select};
 
+mod distinct;
 mod keyset;
 mod locking;
 mod rows;
 mod shortcuts;
 mod values;
+mod write;
 
 pub use rows::Rows;
 pub use values::Values;
@@ -51,6 +53,7 @@ pub(crate) struct SelectParts<'a> {
     pub(crate) offset: Option<i64>,
     pub(crate) lock: Option<(RowLock, BackendKind)>,
     pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
+    pub(crate) distinct: Distinct<'a>,
 }
 
 impl<'a> SelectParts<'a> {
@@ -65,6 +68,7 @@ impl<'a> SelectParts<'a> {
         select.by_key = self.by_key;
         select.lock = self.lock;
         select.after = self.after;
+        select.distinct = self.distinct;
         select
     }
 }
@@ -139,6 +143,8 @@ pub struct QuerySet<M: Model> {
     pub(crate) joins: Option<Arc<dyn JoinLoad<M>>>,
     fetch_mode: Option<FetchMode>,
     lock: Option<RowLock>,
+    /// `Some([])`: `DISTINCT`; `Some(terms)`: `DISTINCT ON (terms)`.
+    distinct: Option<Vec<Fragment>>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -152,6 +158,7 @@ impl<M: Model> Clone for QuerySet<M> {
             joins: self.joins.clone(),
             fetch_mode: self.fetch_mode,
             lock: self.lock,
+            distinct: self.distinct.clone(),
         }
     }
 }
@@ -191,6 +198,7 @@ impl<M: Model> QuerySet<M> {
             joins: None,
             fetch_mode: None,
             lock: None,
+            distinct: None,
         }
     }
 
@@ -318,6 +326,7 @@ impl<M: Model> QuerySet<M> {
             Some(lock) => Some((lock, self.lock_backend(conn)?)),
             None => None,
         };
+        self.check_distinct(conn)?;
         let parts = SelectParts {
             filters: &self.filters,
             order: self.order(),
@@ -326,6 +335,7 @@ impl<M: Model> QuerySet<M> {
             offset,
             lock,
             after,
+            distinct: self.distinct_sql(),
         };
         if let Some(joins) = &self.joins {
             return joins.load(conn, parts, self.fetch_mode);
@@ -430,8 +440,10 @@ impl<M: Model> QuerySet<M> {
     /// How many rows match: one `SELECT COUNT(*)` (over a subquery when
     /// the queryset is sliced, so limit and offset apply).
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
-        let select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
+        self.check_distinct(conn)?;
+        let mut select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(self.limit, self.offset);
+        select.distinct = self.distinct_sql();
         let counts = Collect::new(|row: &dyn RawRow| {
             read::<diesel::sql_types::BigInt, i64, _>(row, 0).map(Some)
         });
@@ -450,60 +462,6 @@ impl<M: Model> QuerySet<M> {
             .sliced(Some(1), self.offset);
         let found = Collect::new(|_: &dyn RawRow| Ok(Some(())));
         Ok(!load_into(conn, Exists(select), found)?.rows.is_empty())
-    }
-
-    /// Inserts all `rows` in one transaction, with as few statements as the
-    /// backend's bind limit allows (one INSERT per chunk; on MySQL each
-    /// chunk also reads `LAST_INSERT_ID()` and the session's
-    /// `auto_increment_increment`), and fills in their auto-increment keys.
-    /// When it fails nothing is written and no row keeps a key it gave.
-    pub fn bulk_create(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let unkeyed: Vec<bool> = rows.iter().map(|r| r.pk().is_none()).collect();
-        // After a rollback, keys the failed attempt gave name no row.
-        let forget_keys = |rows: &mut [M]| {
-            for (row, _) in rows.iter_mut().zip(&unkeyed).filter(|(_, new)| **new) {
-                row.set_pk(None);
-            }
-        };
-        let result = retry_write(conn, |conn| {
-            forget_keys(rows);
-            insert_chunked(conn, rows)
-        });
-        if result.is_err() {
-            forget_keys(rows);
-        }
-        result
-    }
-
-    /// Deletes the matching rows in one statement and returns how many.
-    /// A sliced queryset cannot be deleted.
-    pub fn delete(&self, conn: &mut AnyConnection) -> Result<usize> {
-        self.unsliced("delete")?;
-        let statement = sql::Delete {
-            table: M::meta().table,
-            filters: &self.filters,
-        };
-        Ok(statement.execute(conn)?)
-    }
-
-    /// Updates the matching rows in one statement and returns how many.
-    /// `values` is a diesel changeset: `column.eq(value)` or a tuple of them.
-    pub fn update<V>(&self, conn: &mut AnyConnection, values: V) -> Result<usize>
-    where
-        V: AsChangeset<Target = M::Table>,
-        V::Changeset: QueryFragment<MultiBackend> + Send + Sync,
-    {
-        self.unsliced("update")?;
-        let changes = values.as_changeset();
-        let statement = sql::Update {
-            table: M::meta().table,
-            changes: &changes,
-            filters: &self.filters,
-        };
-        Ok(statement.execute(conn)?)
     }
 
     /// Keeps the rows whose primary key is one of `keys` (bind them in
@@ -541,28 +499,6 @@ impl<M: Model> QuerySet<M> {
         self.filters
             .push(sql::key_not_in(M::meta().table, column, keys));
         self
-    }
-
-    /// Points the foreign key `column` of the matching rows at `key` (or
-    /// NULL): one UPDATE.
-    pub(crate) fn update_relation(
-        &self,
-        conn: &mut AnyConnection,
-        column: &'static str,
-        key: Option<Key>,
-    ) -> Result<usize> {
-        self.unsliced("update")?;
-        update_relation_column::<M>(conn, column, key, &self.filters)
-    }
-
-    fn unsliced(&self, what: &str) -> Result<()> {
-        if self.limit.is_some() || self.offset.is_some() {
-            return Err(OrmError::InvalidQuery {
-                model: M::meta().name,
-                reason: format!("cannot {what} a queryset with limit or offset; filter it instead"),
-            });
-        }
-        Ok(())
     }
 }
 
