@@ -5,20 +5,22 @@ use std::fmt;
 use std::sync::Arc;
 
 use diesel::expression::{AppearsOnTable, Expression};
-use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::query_builder::QueryFragment;
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::QueryResult;
 
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
 use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::meta::{FetchMode, Key, OrderTerm};
+use crate::meta::{FetchMode, Key};
 use crate::model::{inherit_fetch_mode, link_peers, Model};
-use crate::sql::{self, Count, Distinct, Exists, Fragment, Join, Order, RowLock, Select};
+use crate::sql::{
+    self, Count, Distinct, Exists, Fragment, Join, Order, OrderJoin, RowLock, Select,
+};
 
 mod distinct;
 mod keyset;
 mod locking;
+mod order;
 mod rows;
 mod shortcuts;
 mod values;
@@ -54,6 +56,7 @@ pub(crate) struct SelectParts<'a> {
     pub(crate) lock: Option<(RowLock, BackendKind)>,
     pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
     pub(crate) distinct: Distinct<'a>,
+    pub(crate) order_joins: &'a [OrderJoin],
 }
 
 impl<'a> SelectParts<'a> {
@@ -69,35 +72,8 @@ impl<'a> SelectParts<'a> {
         select.lock = self.lock;
         select.after = self.after;
         select.distinct = self.distinct;
+        select.order_joins = self.order_joins;
         select
-    }
-}
-
-/// One term of the model's default ordering, as a fragment (when more
-/// terms follow it).
-struct DefaultTerm {
-    table: &'static str,
-    term: OrderTerm,
-    nullable: bool,
-}
-
-impl QueryFragment<MultiBackend> for DefaultTerm {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        if self.nullable {
-            sql::push_column(&mut out, self.table, self.term.column)?;
-            out.push_sql(if self.term.descending {
-                " IS NULL ASC, "
-            } else {
-                " IS NULL DESC, "
-            });
-        }
-        sql::push_column(&mut out, self.table, self.term.column)?;
-        out.push_sql(if self.term.descending {
-            " DESC"
-        } else {
-            " ASC"
-        });
-        Ok(())
     }
 }
 
@@ -145,6 +121,10 @@ pub struct QuerySet<M: Model> {
     lock: Option<RowLock>,
     /// `Some([])`: `DISTINCT`; `Some(terms)`: `DISTINCT ON (terms)`.
     distinct: Option<Vec<Fragment>>,
+    /// The to-one relations the ordering reaches (`order_by_related`).
+    order_joins: Vec<OrderJoin>,
+    /// Why the queryset cannot run, found while building it.
+    invalid: Option<String>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -159,6 +139,8 @@ impl<M: Model> Clone for QuerySet<M> {
             fetch_mode: self.fetch_mode,
             lock: self.lock,
             distinct: self.distinct.clone(),
+            order_joins: self.order_joins.clone(),
+            invalid: self.invalid.clone(),
         }
     }
 }
@@ -199,6 +181,8 @@ impl<M: Model> QuerySet<M> {
             fetch_mode: None,
             lock: None,
             distinct: None,
+            order_joins: Vec::new(),
+            invalid: None,
         }
     }
 
@@ -253,41 +237,30 @@ impl<M: Model> QuerySet<M> {
         self.filter(diesel::dsl::not(predicate))
     }
 
-    /// Orders by `order` (a column, `column.desc()`, or a tuple of them),
-    /// replacing the default or any earlier ordering.
-    pub fn order_by<O>(mut self, order: O) -> Self
-    where
-        O: Expression
-            + AppearsOnTable<M::Table>
-            + QueryFragment<MultiBackend>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.ordering = Some(Vec::new());
-        self.then_order_by(order)
-    }
-
-    /// Adds `order` after the current ordering (after the default one if
-    /// none was chosen yet).
-    pub fn then_order_by<O>(mut self, order: O) -> Self
-    where
-        O: Expression
-            + AppearsOnTable<M::Table>
-            + QueryFragment<MultiBackend>
-            + Send
-            + Sync
-            + 'static,
-    {
-        let terms = self.ordering.get_or_insert_with(default_terms::<M>);
-        terms.push(Arc::new(order));
+    /// Marks the queryset as one that cannot run, for `reason` (the
+    /// first one found is reported, as `OrmError::InvalidQuery`).
+    pub(crate) fn refused(mut self, reason: String) -> Self {
+        self.invalid.get_or_insert(reason);
         self
     }
 
-    /// Drops every ordering, the default one included.
-    pub fn unordered(mut self) -> Self {
-        self.ordering = Some(Vec::new());
-        self
+    /// Refuses, before sending anything, what cannot run: a problem found
+    /// while building, `DISTINCT ON` off PostgreSQL, `distinct()` with an
+    /// ordering across a relation.
+    fn check(&self, conn: &AnyConnection) -> Result<()> {
+        if let Some(reason) = &self.invalid {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: reason.clone(),
+            });
+        }
+        if !self.order_joins.is_empty() && matches!(self.distinct.as_deref(), Some([])) {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: "distinct() with an ordering across a relation: PostgreSQL refuses to order SELECT DISTINCT by a column it does not select; drop distinct() (model rows are distinct) or order by the model's columns".into(),
+            });
+        }
+        self.check_distinct(conn)
     }
 
     /// At most `n` rows.
@@ -300,13 +273,6 @@ impl<M: Model> QuerySet<M> {
     pub fn offset(mut self, n: i64) -> Self {
         self.offset = Some(n.max(0));
         self
-    }
-
-    fn order(&self) -> Order<'_> {
-        match &self.ordering {
-            None => Order::Default,
-            Some(terms) => Order::Terms(terms),
-        }
     }
 
     /// The rows in this queryset's ordering (then by key with `by_key`,
@@ -326,7 +292,7 @@ impl<M: Model> QuerySet<M> {
             Some(lock) => Some((lock, self.lock_backend(conn)?)),
             None => None,
         };
-        self.check_distinct(conn)?;
+        self.check(conn)?;
         let parts = SelectParts {
             filters: &self.filters,
             order: self.order(),
@@ -336,6 +302,7 @@ impl<M: Model> QuerySet<M> {
             lock,
             after,
             distinct: self.distinct_sql(),
+            order_joins: &self.order_joins,
         };
         if let Some(joins) = &self.joins {
             return joins.load(conn, parts, self.fetch_mode);
@@ -440,7 +407,7 @@ impl<M: Model> QuerySet<M> {
     /// How many rows match: one `SELECT COUNT(*)` (over a subquery when
     /// the queryset is sliced, so limit and offset apply).
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
-        self.check_distinct(conn)?;
+        self.check(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(self.limit, self.offset);
         select.distinct = self.distinct_sql();
@@ -500,28 +467,4 @@ impl<M: Model> QuerySet<M> {
             .push(sql::key_not_in(M::meta().table, column, keys));
         self
     }
-}
-
-/// The model's default ordering as separate terms, to append more to.
-fn default_terms<M: Model>() -> Vec<Fragment> {
-    order_terms::<M>(M::meta().ordering, false)
-}
-
-/// `terms` of `M`'s table as fragments, each reversed if asked (`last`).
-fn order_terms<M: Model>(terms: &[OrderTerm], reversed: bool) -> Vec<Fragment> {
-    let meta = M::meta();
-    terms
-        .iter()
-        .map(|term| {
-            let nullable = meta.column(term.column).is_some_and(|c| c.nullable);
-            Arc::new(DefaultTerm {
-                table: meta.table,
-                term: OrderTerm {
-                    column: term.column,
-                    descending: term.descending != reversed,
-                },
-                nullable,
-            }) as Fragment
-        })
-        .collect()
 }

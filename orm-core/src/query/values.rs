@@ -65,11 +65,12 @@ impl<M: Model> QuerySet<M> {
                         .into(),
             });
         }
-        self.check_distinct(conn)?;
+        self.check(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, self.order())
             .sliced(self.limit, self.offset);
         select.extra = Some(extra);
         select.distinct = self.distinct_sql();
+        select.order_joins = &self.order_joins;
         let at = M::meta().columns.len();
         let rows = Collect::new(move |row: &dyn RawRow| {
             Ok(Some((M::from_row(row, 0)?, decode(row, at)?)))
@@ -103,10 +104,11 @@ impl<M: Model> QuerySet<M> {
         E: Values<T> + AppearsOnTable<M::Table> + ValidGrouping<(), IsAggregate = No>,
         T: 'static,
     {
-        self.check_distinct(conn)?;
+        self.check(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, self.values_order())
             .sliced(self.limit, self.offset);
         select.distinct = self.distinct_sql();
+        select.order_joins = &self.order_joins;
         let statement = Expressions {
             list: &columns,
             select,

@@ -22,7 +22,9 @@ mod select;
 pub use related::Lookup;
 pub(crate) use related::{CountRelated, InRelated};
 pub use select::RowLock;
-pub(crate) use select::{Count, Distinct, Exists, Expressions, Join, Keys, Order, Select};
+pub(crate) use select::{
+    Count, Distinct, Exists, Expressions, Join, Keys, Order, OrderJoin, Select,
+};
 
 /// A rendered piece of SQL shared by clones of a queryset: a filter, an
 /// ordering term, a changeset.

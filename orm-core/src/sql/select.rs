@@ -22,6 +22,17 @@ pub(crate) struct Join {
     pub(crate) columns: &'static [ColumnMeta],
 }
 
+/// `LEFT OUTER JOIN table ON table.on = root.parent_column`: a to-one
+/// relation joined under its own table name (not selected), so an
+/// ordering expression on that table (`author::name.asc()`) applies. At
+/// most one row per root row: no duplicates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OrderJoin {
+    pub(crate) table: &'static str,
+    pub(crate) on: &'static str,
+    pub(crate) parent_column: &'static str,
+}
+
 /// The `ORDER BY` of a select.
 #[derive(Clone, Copy)]
 pub(crate) enum Order<'a> {
@@ -113,6 +124,8 @@ pub(crate) struct Select<'a> {
     pub(crate) extra: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
     /// `DISTINCT` / `DISTINCT ON`.
     pub(crate) distinct: Distinct<'a>,
+    /// The relations the ordering reaches.
+    pub(crate) order_joins: &'a [OrderJoin],
 }
 
 impl<'a> Select<'a> {
@@ -135,6 +148,7 @@ impl<'a> Select<'a> {
             after: None,
             extra: None,
             distinct: Distinct::No,
+            order_joins: &[],
         }
     }
 
@@ -152,6 +166,14 @@ impl<'a> Select<'a> {
             push_column(out, &join.alias, join.on)?;
             out.push_sql(" = ");
             push_column(out, &join.parent, join.parent_column)?;
+        }
+        for join in self.order_joins {
+            out.push_sql(" LEFT OUTER JOIN ");
+            out.push_identifier(join.table)?;
+            out.push_sql(" ON ");
+            push_column(out, join.table, join.on)?;
+            out.push_sql(" = ");
+            push_column(out, root.table, join.parent_column)?;
         }
         push_where(out, self.filters)?;
         if let Some(after) = self.after {
