@@ -50,7 +50,8 @@ pub use backend::{
 };
 pub use error::{OrmError, Result};
 pub use loading::{
-    JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
+    JoinPath, Path, Prefetch, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel,
+    Writable,
 };
 pub use meta::{
     Choices, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References, RelationMeta,

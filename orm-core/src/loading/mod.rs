@@ -8,6 +8,8 @@ mod lookups;
 mod order;
 mod path;
 mod prefetch;
+mod prefetch_query;
 
 pub use joins::{JoinPath, SelectPath, Then};
 pub use path::{Path, Rel, RelationKind, RelationVisitor, Relations, ToOne, ToOneRel, Writable};
+pub use prefetch_query::Prefetch;

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use crate::backend::levels::Written;
 use crate::backend::AnyConnection;
-use crate::error::Result;
+use crate::error::{OrmError, Result};
 use crate::meta::RelationMeta;
 use crate::model::Model;
+use crate::query::QuerySet;
 use crate::sql::Lookup;
 
 /// What to do with the objects one hop loaded (the rest of a path).
@@ -61,6 +62,28 @@ pub trait RelationKind<From, To>: Sync {
     ) -> Option<Arc<Vec<To>>> {
         let _ = (parent, row, written);
         None
+    }
+    /// For a prefetch with a queryset: the related rows of each of
+    /// `rows` (in order) that `query` selects, in its ordering, its
+    /// `limit`/`offset` applied per row. Reverse foreign keys and
+    /// many-to-many relations have it.
+    fn load_query(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[&From],
+        query: &QuerySet<To>,
+    ) -> Result<Vec<Vec<To>>>
+    where
+        To: Model + Clone,
+    {
+        let _ = (conn, rows, query);
+        Err(OrmError::InvalidQuery {
+            model: To::meta().name,
+            reason: format!(
+                "a prefetch with a queryset takes a reverse foreign key or a many-to-many relation, not `{}`; select_related or prefetch_related loads a to-one relation",
+                self.field()
+            ),
+        })
     }
     /// How a form writes it.
     fn writable(&self) -> Writable {

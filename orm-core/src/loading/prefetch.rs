@@ -151,6 +151,18 @@ impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
         Some((self.fk.meta(), true))
     }
 
+    fn load_query(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[&O],
+        query: &QuerySet<C>,
+    ) -> Result<Vec<Vec<C>>>
+    where
+        C: Model + Clone,
+    {
+        super::prefetch_query::reverse(self, conn, rows, query)
+    }
+
     fn attach_row(&self, parent: &O, row: Option<C>, written: &Written) -> Option<Arc<Vec<C>>> {
         let owner = self.owner_key(parent)?;
         let rows = Arc::new(row.into_iter().collect::<Vec<C>>());
@@ -178,6 +190,18 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
         let filled = fill_many_to_many(conn, self.through, &targets, mode_of(rows), false)?;
         let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();
         next(conn, &all)
+    }
+
+    fn load_query(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[&O],
+        query: &QuerySet<T>,
+    ) -> Result<Vec<Vec<T>>>
+    where
+        T: Model + Clone,
+    {
+        super::prefetch_query::many_to_many(self, conn, rows, query)
     }
 
     fn writable(&self) -> Writable {

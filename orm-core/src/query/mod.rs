@@ -24,6 +24,7 @@ mod order;
 mod rows;
 mod shortcuts;
 mod values;
+mod window;
 mod write;
 
 pub use rows::Rows;
@@ -33,6 +34,12 @@ pub use values::Values;
 /// `prefetch_related` path).
 pub(crate) trait EagerLoad<M>: Send + Sync {
     fn load(&self, conn: &mut AnyConnection, rows: &[&M]) -> Result<()>;
+}
+
+/// Stores what a prefetch with a queryset loaded into the rows it loaded
+/// (`prefetch_into`: a field of the user's choice).
+pub(crate) trait AttrLoad<M>: Send + Sync {
+    fn load(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()>;
 }
 
 /// Loads a queryset's rows with their `select_related` joins.
@@ -116,6 +123,7 @@ pub struct QuerySet<M: Model> {
     limit: Option<i64>,
     offset: Option<i64>,
     pub(crate) eager: Vec<Arc<dyn EagerLoad<M>>>,
+    pub(crate) into: Vec<Arc<dyn AttrLoad<M>>>,
     pub(crate) joins: Option<Arc<dyn JoinLoad<M>>>,
     fetch_mode: Option<FetchMode>,
     lock: Option<RowLock>,
@@ -135,6 +143,7 @@ impl<M: Model> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             eager: self.eager.clone(),
+            into: self.into.clone(),
             joins: self.joins.clone(),
             fetch_mode: self.fetch_mode,
             lock: self.lock,
@@ -177,6 +186,7 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             eager: Vec::new(),
+            into: Vec::new(),
             joins: None,
             fetch_mode: None,
             lock: None,
@@ -312,24 +322,27 @@ impl<M: Model> QuerySet<M> {
         Ok(rows)
     }
 
-    fn eager_load(&self, conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+    fn eager_load(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
         if self.fetch_mode.is_some() {
             rows.iter()
                 .for_each(|r| inherit_fetch_mode(r, self.fetch_mode));
         }
-        if self.eager.is_empty() || rows.is_empty() {
+        if rows.is_empty() {
             return Ok(());
         }
-        let refs: Vec<&M> = rows.iter().collect();
-        self.eager
-            .iter()
-            .try_for_each(|path| path.load(conn, &refs))
+        if !self.eager.is_empty() {
+            let refs: Vec<&M> = rows.iter().collect();
+            self.eager
+                .iter()
+                .try_for_each(|path| path.load(conn, &refs))?;
+        }
+        self.into.iter().try_for_each(|into| into.load(conn, rows))
     }
 
     /// Runs the query and returns the rows.
     pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
-        let rows = self.fetch(conn, false, self.limit, self.offset, None)?;
-        self.eager_load(conn, &rows)?;
+        let mut rows = self.fetch(conn, false, self.limit, self.offset, None)?;
+        self.eager_load(conn, &mut rows)?;
         Ok(rows)
     }
 
@@ -369,8 +382,8 @@ impl<M: Model> QuerySet<M> {
         after: Option<&(dyn QueryFragment<MultiBackend> + Send + Sync)>,
     ) -> Result<Vec<M>> {
         let offset = (offset > 0).then_some(offset);
-        let rows = self.fetch(conn, true, Some(size), offset, after)?;
-        self.eager_load(conn, &rows)?;
+        let mut rows = self.fetch(conn, true, Some(size), offset, after)?;
+        self.eager_load(conn, &mut rows)?;
         Ok(rows)
     }
 
@@ -379,8 +392,8 @@ impl<M: Model> QuerySet<M> {
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
         let by_key =
             M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
-        let rows = self.fetch(conn, by_key, Some(1), self.offset, None)?;
-        self.eager_load(conn, &rows)?;
+        let mut rows = self.fetch(conn, by_key, Some(1), self.offset, None)?;
+        self.eager_load(conn, &mut rows)?;
         Ok(rows.into_iter().next())
     }
 
@@ -394,7 +407,7 @@ impl<M: Model> QuerySet<M> {
                 model: M::meta().name,
             }),
             1 => {
-                self.eager_load(conn, &rows)?;
+                self.eager_load(conn, &mut rows)?;
                 Ok(rows.remove(0))
             }
             n => Err(OrmError::MultipleFound {

@@ -75,10 +75,10 @@ impl<M: Model> QuerySet<M> {
         let rows = Collect::new(move |row: &dyn RawRow| {
             Ok(Some((M::from_row(row, 0)?, decode(row, at)?)))
         });
-        let (models, values): (Vec<M>, Vec<T>) =
+        let (mut models, values): (Vec<M>, Vec<T>) =
             load_into(conn, select, rows)?.rows.into_iter().unzip();
         link_peers(models.iter());
-        self.eager_load(conn, &models)?;
+        self.eager_load(conn, &mut models)?;
         Ok(models.into_iter().zip(values).collect())
     }
 
