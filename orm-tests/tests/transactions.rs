@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use diesel::Connection;
+use orm_core::fetch::FetchMode;
 use orm_core::prelude::*;
 use orm_core::{
     assert_num_queries, atomic, capture_queries, on_commit, AnyConnection, BackendKind, OrmError,
@@ -250,6 +251,40 @@ backend_tests! {
             q.save(conn)
         })?;
         assert_eq!(assert_num_queries(&mut conn, 0, |c| q.author(c))?.map(|a| a.name.as_str()), Some("Cy"));
+        Ok(())
+    }
+
+    fn peers_reload_together_after_a_rollback(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        for (name, text) in [("Ada", "q1"), ("Bob", "q2"), ("Cy", "q3")] {
+            let mut author = Author { name: name.into(), ..Default::default() };
+            author.save(&mut conn)?;
+            let mut q = create_question(&mut conn, text)?;
+            q.set_author(author);
+            q.save(&mut conn)?;
+        }
+        let questions = Question::objects()
+            .order_by(question::id.asc())
+            .fetch_mode(FetchMode::Peers)
+            .load(&mut conn)?;
+        let name = |q: &Question, c: &mut AnyConnection| -> orm_core::Result<String> {
+            Ok(q.author(c)?.map(|a| a.name.clone()).unwrap_or_default())
+        };
+        let failed: orm_core::Result<()> = atomic(&mut conn, |conn| {
+            Author::objects().update(conn, author::name.eq("X"))?;
+            // One query for the three peers.
+            assert_eq!(assert_num_queries(conn, 1, |c| name(&questions[0], c))?, "X");
+            assert_eq!(assert_num_queries(conn, 0, |c| name(&questions[2], c))?, "X");
+            rollback()
+        });
+        assert!(failed.is_err());
+        // Rolled back: the peers reload, again in one query for all three.
+        assert_eq!(assert_num_queries(&mut conn, 1, |c| name(&questions[1], c))?, "Bob");
+        let rest = assert_num_queries(&mut conn, 0, |c| {
+            Ok::<_, OrmError>([name(&questions[0], c)?, name(&questions[2], c)?])
+        })?;
+        assert_eq!(rest, ["Ada", "Cy"]);
         Ok(())
     }
 }

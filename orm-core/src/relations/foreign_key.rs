@@ -318,7 +318,9 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         let cell = self.cell.current();
         if cell.value.get().is_none() {
             let mode = self.mode.get();
-            match (resolve(mode, rel.meta.fetch_mode), cell.peers.get()) {
+            // The peer group is the original cell's: after a rollback its
+            // members' current cells are loaded together.
+            match (resolve(mode, rel.meta.fetch_mode), self.cell.peers.get()) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {
                         model: rel.meta.model,
@@ -326,7 +328,11 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                     })
                 }
                 (FetchMode::Peers, Some(group)) => {
-                    group.with_live(|peers| Self::fetch(conn, rel, peers, mode))?;
+                    group.with_live(|peers| {
+                        let current: Vec<Arc<ToOneCell<T, K>>> =
+                            peers.iter().map(|p| Arc::clone(p.current())).collect();
+                        Self::fetch(conn, rel, &current, mode)
+                    })?;
                 }
                 (FetchMode::One, Some(_)) => {
                     report_n_plus_one(rel.meta);
