@@ -72,6 +72,19 @@ impl<M: Model> QuerySet<M> {
     /// Adds `order`, an ordering on the table of the to-one relation
     /// `rel`, after the current ordering (after the default one if none
     /// was chosen yet); see [`order_by_related`](Self::order_by_related).
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Author { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>, pub votes: i32, pub author: ForeignKey<Author> }
+    /// // ORDER BY question.votes DESC, author.name ASC
+    /// let ranked = Question::objects()
+    ///     .order_by(question::votes.desc())
+    ///     .then_order_by_related(Question::AUTHOR, author::name.asc());
+    /// # let _ = ranked;
+    /// ```
     pub fn then_order_by_related<T: Model, O>(self, rel: ToOneRel<M, T>, order: O) -> Self
     where
         O: Expression

@@ -80,7 +80,21 @@ impl<M, C: Model> Clone for Prefetch<M, C> {
 
 impl<M: Model, C: Model + Clone> Prefetch<M, C> {
     /// `rel` (a relation constant: `Question::CHOICES`, `Question::TAGS`)
-    /// loaded with `query`.
+    /// loaded with `query`. Building it runs nothing.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>,
+    /// #     #[orm(reverse_of = "question")] pub choices: Related<Choice>,
+    /// #     #[orm(skip)] pub top: Vec<Choice> }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # #[orm(ordering = "-votes")]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question>, pub votes: i32 }
+    /// use orm_core::Prefetch;
+    /// let best = Prefetch::new(Question::CHOICES, Choice::objects().limit(1));
+    /// # let _ = best;
+    /// ```
     pub fn new<J>(rel: Rel<M, C, J>, query: QuerySet<C>) -> Self {
         Prefetch {
             rel: rel.erased(),
@@ -90,6 +104,29 @@ impl<M: Model, C: Model + Clone> Prefetch<M, C> {
 
     /// The related rows of each of `parents`, in order (an empty list for
     /// an unsaved parent): see [`Prefetch`] for the queries.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>,
+    /// #     #[orm(reverse_of = "question")] pub choices: Related<Choice>,
+    /// #     #[orm(skip)] pub top: Vec<Choice> }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # #[orm(ordering = "-votes")]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question>, pub votes: i32 }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_tables(&mut conn, &[Question::meta(), Choice::meta()])?;
+    /// # let mut q = Question::default();
+    /// # q.save(&mut conn)?;
+    /// # q.choices().create(&mut conn, Choice { votes: 3, ..Default::default() })?;
+    /// let questions = Question::objects().load(&mut conn)?;
+    /// let best = orm_core::Prefetch::new(Question::CHOICES, Choice::objects().limit(1));
+    /// let lists = best.load_for(&mut conn, &questions)?; // one list per question
+    /// assert_eq!(lists[0][0].votes, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn load_for(&self, conn: &mut AnyConnection, parents: &[M]) -> Result<Vec<Vec<C>>> {
         let refs: Vec<&M> = parents.iter().collect();
         self.rel.kind().load_query(conn, &refs, &self.query)
@@ -101,6 +138,20 @@ impl<M: Model> QuerySet<M> {
     /// `get`, each chunk of `iter`) and hands each row its related rows
     /// with `to_attr` (`|q, rows| q.top_choices = rows`: a field marked
     /// `#[orm(skip)]`, or anything else). See [`Prefetch`].
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>,
+    /// #     #[orm(reverse_of = "question")] pub choices: Related<Choice>,
+    /// #     #[orm(skip)] pub top: Vec<Choice> }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # #[orm(ordering = "-votes")]
+    /// # pub struct Choice { #[orm(primary_key)] pub id: Option<i64>, pub question: ForeignKey<Question>, pub votes: i32 }
+    /// let best = orm_core::Prefetch::new(Question::CHOICES, Choice::objects().limit(1));
+    /// let questions = Question::objects().prefetch_into(best, |q, rows| q.top = rows);
+    /// # let _ = questions;
+    /// ```
     pub fn prefetch_into<C: Model + Clone>(
         mut self,
         prefetch: Prefetch<M, C>,
