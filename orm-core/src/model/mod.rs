@@ -240,21 +240,21 @@ pub trait RelationField: Any + Send + Sync {
     fn link_peers(&self, group: &[RelationRef<'_>]);
     /// The owner was written inside the transaction levels `written`:
     /// what the field caches now is tied to them (a rollback drops it).
-    fn written_in(&self, written: &Written) {
+    fn written_in(&mut self, written: &Written) {
         let _ = written;
     }
 }
 
 /// Ties what `instance`'s relation fields cache to the transaction `conn`
 /// is in, after a write of `instance` (nothing outside a transaction).
-pub(crate) fn written_in<M: Model>(instance: &M, conn: &mut AnyConnection) {
+pub(crate) fn written_in<M: Model>(instance: &mut M, conn: &mut AnyConnection) {
     let written = written_now(conn);
     if written.is_empty() {
         return;
     }
     let mut index = 0;
-    while let Some(r) = instance.relation(index) {
-        r.field.written_in(&written);
+    while let Some(field) = instance.relation_mut(index) {
+        field.written_in(&written);
         index += 1;
     }
 }

@@ -4,13 +4,13 @@
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
 use foldhash::{HashMap, HashSet, HashSetExt};
 
+use super::cell::{Resolved, ToOneCell};
 use super::fill::load_chunks;
 use super::ForeignKeyRel;
 use crate::backend::levels::Written;
@@ -20,98 +20,6 @@ use crate::fetch::{report_n_plus_one, resolve, FetchMode, ModeCell, PeerGroup};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 use crate::query::QuerySet;
-
-/// What a to-one cell holds once resolved.
-pub(crate) enum Resolved<T> {
-    Found(Arc<T>),
-    /// The key points at no row: the same error every time.
-    Missing,
-}
-
-/// The shared state of one instance's to-one relation: its key and the
-/// loaded target. Shared (`Arc`) so a peer batch can fill it.
-pub(crate) struct ToOneCell<T, K> {
-    pub(crate) key: Option<K>,
-    pub(crate) value: OnceLock<Resolved<T>>,
-    /// The instances loaded with this one (set once, when the query loads).
-    peers: OnceLock<Arc<PeerGroup<ToOneCell<T, K>>>>,
-    /// Set when the value was loaded, or the owner saved, inside a
-    /// transaction; outside transactions it stays empty (no cost).
-    tx: OnceLock<Box<TxState<T, K>>>,
-}
-
-/// What a to-one cell written inside a transaction records.
-struct TxState<T, K> {
-    /// `written` holds levels not settled yet (a hint for the fast path).
-    pending: AtomicBool,
-    written: Mutex<Written>,
-    /// The cell that replaced this one after a rollback of a level its
-    /// value was written in: this one's value is not trusted any more.
-    reloaded: OnceLock<Arc<ToOneCell<T, K>>>,
-}
-
-impl<T, K: Clone> ToOneCell<T, K> {
-    fn new(key: Option<K>) -> Arc<Self> {
-        Arc::new(ToOneCell {
-            key,
-            value: OnceLock::new(),
-            peers: OnceLock::new(),
-            tx: OnceLock::new(),
-        })
-    }
-
-    /// Records that the value was written in the levels `written`.
-    fn stamp(&self, written: &Written) {
-        if written.is_empty() {
-            return;
-        }
-        let state = self.tx.get_or_init(|| {
-            Box::new(TxState {
-                pending: AtomicBool::new(false),
-                written: Mutex::new(Written::default()),
-                reloaded: OnceLock::new(),
-            })
-        });
-        state
-            .written
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .merge(written);
-        state.pending.store(true, Ordering::Release);
-    }
-
-    /// Whether the value may be trusted: no level it was written in
-    /// rolled back.
-    fn trusted(&self) -> bool {
-        let Some(state) = self.tx.get() else {
-            return true;
-        };
-        if !state.pending.load(Ordering::Acquire) {
-            return true;
-        }
-        let mut written = state.written.lock().unwrap_or_else(PoisonError::into_inner);
-        written.prune();
-        if written.is_empty() {
-            state.pending.store(false, Ordering::Release);
-        }
-        written.is_valid()
-    }
-
-    /// This cell, or the one that replaced it after a rollback (with the
-    /// same key, nothing loaded yet).
-    pub(crate) fn current(self: &Arc<Self>) -> &Arc<Self> {
-        let mut cell = self;
-        while !cell.trusted() {
-            let Some(state) = cell.tx.get() else {
-                break;
-            };
-            cell = state
-                .reloaded
-                .get_or_init(|| ToOneCell::new(cell.key.clone()));
-        }
-        cell
-    }
-}
 
 /// A forward foreign key to `T`, stored as the value `K` of `T`'s key (or of
 /// its `to_field` column), with a cache slot for the loaded `T`.
@@ -236,9 +144,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// and forms, which know the value `target` is referenced by).
     #[doc(hidden)]
     pub fn set_resolved(&mut self, key: Option<K>, target: T) {
-        let cell = ToOneCell::new(key);
-        let _ = cell.value.set(Resolved::Found(Arc::new(target)));
-        self.cell = cell;
+        self.cell = ToOneCell::with(key, Resolved::Found(Arc::new(target)));
     }
 
     /// Stores what `select_related` joined for this freshly loaded
@@ -246,23 +152,19 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// (remembered as missing). A null key stays unloaded.
     pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
         if self.cell.key.is_some() {
-            self.cell.stamp(written);
-            let _ = self.cell.value.set(match target {
-                Some(t) => Resolved::Found(t),
-                None => Resolved::Missing,
-            });
+            self.cell.fill(Resolved::of(target), written);
         }
     }
 
     /// Whether the target is loaded (or known to be missing).
     pub fn is_loaded(&self) -> bool {
-        self.cell.current().value.get().is_some()
+        !self.cell.current().is_empty()
     }
 
     /// The loaded target, without querying. A target loaded inside a
     /// transaction that rolled back since is not returned.
     pub fn cached(&self) -> Option<&T> {
-        match self.cell.current().value.get() {
+        match self.cell.current().get() {
             Some(Resolved::Found(t)) => Some(t),
             _ => None,
         }
@@ -300,9 +202,9 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     ) -> Result<Option<&T>> {
         // The fast path: a loaded value never consults the mode; one
         // loaded outside any transaction needs no other check.
-        match self.cell.value.get() {
-            Some(Resolved::Found(t)) if self.cell.tx.get().is_none() => Ok(Some(t)),
-            _ => self.load_slow(conn, rel),
+        match self.cell.found() {
+            Some(t) => Ok(Some(t)),
+            None => self.load_slow(conn, rel),
         }
     }
 
@@ -316,7 +218,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             return Ok(None);
         };
         let cell = self.cell.current();
-        if cell.value.get().is_none() {
+        if cell.is_empty() {
             let mode = self.mode.get();
             // The peer group is the original cell's: after a rollback its
             // members' current cells are loaded together.
@@ -341,7 +243,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 _ => Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?,
             }
         }
-        match cell.value.get() {
+        match cell.get() {
             Some(Resolved::Found(t)) => Ok(Some(t)),
             _ => Err(missing(rel.meta, &key.to_key())),
         }
@@ -359,7 +261,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     ) -> Result<()> {
         let pending: Vec<&Arc<ToOneCell<T, K>>> = cells
             .iter()
-            .filter(|c| c.key.is_some() && c.value.get().is_none())
+            .filter(|c| c.key.is_some() && c.is_empty())
             .collect();
         if pending.is_empty() {
             return Ok(());
@@ -391,12 +293,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             .collect();
         for cell in pending {
             if let Some(key) = &cell.key {
-                let resolved = match by_key.get(key) {
-                    Some(t) => Resolved::Found(Arc::clone(t)),
-                    None => Resolved::Missing,
-                };
-                cell.stamp(&written);
-                let _ = cell.value.set(resolved);
+                cell.fill(Resolved::of(by_key.get(key).cloned()), &written);
             }
         }
         Ok(())
@@ -416,9 +313,7 @@ impl<T: Model> ForeignKey<T, T::Key> {
 
     /// Like [`set`](Self::set), sharing an already shared object.
     pub fn set_arc(&mut self, target: Arc<T>) {
-        let cell = ToOneCell::new(target.pk());
-        let _ = cell.value.set(Resolved::Found(target));
-        self.cell = cell;
+        self.cell = ToOneCell::with(target.pk(), Resolved::Found(target));
     }
 }
 
@@ -446,10 +341,9 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     /// The owner was saved inside a transaction: a target cached now
     /// (set before the save, perhaps a row inserted in that transaction)
     /// is not trusted after a rollback of it.
-    fn written_in(&self, written: &Written) {
-        let cell = self.cell.current();
-        if cell.value.get().is_some() {
-            cell.stamp(written);
+    fn written_in(&mut self, written: &Written) {
+        if let Some(tied) = self.cell.current().written_in(written) {
+            self.cell = tied;
         }
     }
 

@@ -59,6 +59,7 @@ macro_rules! manager_cache_control {
     };
 }
 
+mod cell;
 mod descriptor;
 mod fields;
 pub(crate) mod fill;
