@@ -218,7 +218,7 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
 
     fn link_new(&self, from: &O, conn: &mut AnyConnection, to: &[T]) -> Result<()> {
         let manager = ManyToManyManager::new(from, self);
-        manager.set_cached(Vec::new());
+        manager.cache_none(conn);
         manager.add(conn, to)
     }
 }

@@ -186,6 +186,15 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
         Ok(())
     }
 
+    /// Caches "no related rows" for an owner just inserted (on `conn`,
+    /// tied to its transaction), so a following `add` keeps the cache.
+    pub(crate) fn cache_none(&self, conn: &mut AnyConnection) {
+        if let Some(key) = &self.owner {
+            self.slot
+                .put(key.clone(), Arc::new(Vec::new()), written_now(conn));
+        }
+    }
+
     /// Unlinks everything: one DELETE. The cache is filled with nothing, so
     /// the next `all` costs no query.
     pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
