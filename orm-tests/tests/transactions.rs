@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use orm_core::fetch::FetchMode;
 use orm_core::prelude::*;
@@ -285,6 +286,40 @@ backend_tests! {
             Ok::<_, OrmError>([name(&questions[0], c)?, name(&questions[2], c)?])
         })?;
         assert_eq!(rest, ["Ada", "Cy"]);
+        Ok(())
+    }
+
+    fn a_swallowed_error_on_postgresql_rolls_the_block_back(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        create_tags(&mut conn, &["taken"])?;
+        let sent = Sent::default();
+        let result: orm_core::Result<()> = atomic(&mut conn, |conn| {
+            create_tags(conn, &["new"])?;
+            sent.push(conn, "sent")?;
+            // A failing statement (not in a savepoint), swallowed.
+            assert!(conn.batch_execute("SELECT * FROM no_such_table").is_err());
+            Ok(())
+        });
+        let kept = Tag::objects().filter(tag::name.eq("new")).count(&mut conn)?;
+        if db.backend() == BackendKind::Postgres {
+            // PostgreSQL aborted the transaction: reported, nothing kept,
+            // no callback.
+            assert!(matches!(result, Err(OrmError::Transaction { .. })), "{result:?}");
+            assert_eq!((kept, sent.taken().len()), (0, 0));
+        } else {
+            // SQLite and MySQL go on after a failed statement.
+            result?;
+            assert_eq!((kept, sent.taken()), (1, vec!["sent"]));
+        }
+        // In a nested atomic the failure is the savepoint's only.
+        atomic(&mut conn, |conn| {
+            create_tags(conn, &["newer"])?;
+            let inner = atomic(conn, |conn| conn.batch_execute("SELECT * FROM no_such_table").map_err(OrmError::from));
+            assert!(inner.is_err());
+            Ok::<_, OrmError>(())
+        })?;
+        assert_eq!(Tag::objects().filter(tag::name.eq("newer")).count(&mut conn)?, 1);
         Ok(())
     }
 }

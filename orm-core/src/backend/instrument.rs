@@ -64,6 +64,7 @@ impl Instrumentation for PoolInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = &event {
             self.shared.failed.store(true, Ordering::Relaxed);
+            self.levels().statement_failed();
         }
         match &event {
             InstrumentationEvent::BeginTransaction { depth, .. } => {

@@ -30,6 +30,8 @@ pub(crate) struct Level {
     /// Begun by `atomic` (or `write_transaction`), which runs the
     /// callbacks after the outermost commit.
     managed: AtomicBool,
+    /// A statement failed in it (PostgreSQL then aborts it).
+    failed: AtomicBool,
     /// The `on_commit` callbacks registered in it (and in the savepoints
     /// released into it), in order.
     callbacks: Mutex<Vec<Callback>>,
@@ -41,6 +43,7 @@ impl Level {
             state: AtomicU8::new(OPEN),
             parent,
             managed: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             callbacks: Mutex::new(Vec::new()),
         })
     }
@@ -89,6 +92,11 @@ impl Level {
 
     pub(crate) fn is_managed(&self) -> bool {
         self.managed.load(Ordering::Acquire)
+    }
+
+    /// Whether a statement failed while this level was the innermost.
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
     }
 
     pub(crate) fn push_callback(&self, callback: Callback) {
@@ -162,9 +170,10 @@ impl Written {
     }
 }
 
-/// A connection's open levels, by depth (index 0: the transaction).
+/// A connection's levels, by depth (index 0: the transaction), and the
+/// current depth.
 #[derive(Default)]
-pub(crate) struct Levels(Vec<Arc<Level>>);
+pub(crate) struct Levels(Vec<Arc<Level>>, usize);
 
 impl Levels {
     /// `BEGIN` or `SAVEPOINT` at `depth` (1 for the transaction).
@@ -172,12 +181,21 @@ impl Levels {
         self.0.truncate(depth.saturating_sub(1));
         let parent = self.0.last().cloned();
         self.0.push(Level::new(parent));
+        self.1 = depth;
+    }
+
+    /// A statement failed: marks the innermost open level.
+    pub(crate) fn statement_failed(&mut self) {
+        if let Some(level) = self.1.checked_sub(1).and_then(|i| self.0.get(i)) {
+            level.failed.store(true, Ordering::Release);
+        }
     }
 
     /// `COMMIT` (depth 1) or `RELEASE SAVEPOINT`: a released savepoint's
     /// callbacks move to its parent. The level stays in place until the
     /// next `begin` at its depth, so a failed commit's rollback finds it.
     pub(crate) fn commit(&mut self, depth: usize) {
+        self.1 = depth.saturating_sub(1);
         let Some(level) = depth.checked_sub(1).and_then(|i| self.0.get(i)) else {
             return;
         };
@@ -203,6 +221,7 @@ impl Levels {
     /// `ROLLBACK` or `ROLLBACK TO SAVEPOINT` at `depth`: the level and
     /// everything written in it is gone, its callbacks dropped.
     pub(crate) fn rollback(&mut self, depth: usize) {
+        self.1 = depth.saturating_sub(1);
         if let Some(level) = depth.checked_sub(1).and_then(|i| self.0.get(i)) {
             level.state.store(ROLLED_BACK, Ordering::Release);
             level
@@ -215,6 +234,7 @@ impl Levels {
 
     /// The connection closed: an open transaction never committed.
     pub(crate) fn abandon(&mut self) {
+        self.1 = 0;
         for level in self.0.drain(..) {
             if level.state.load(Ordering::Acquire) == OPEN {
                 level.state.store(ROLLED_BACK, Ordering::Release);

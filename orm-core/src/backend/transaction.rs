@@ -9,7 +9,7 @@ use diesel::Connection;
 
 use super::instrument;
 use super::levels::{Level, Written};
-use super::AnyConnection;
+use super::{AnyConnection, BackendKind};
 use crate::error::{OrmError, Result};
 
 /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back
@@ -26,6 +26,11 @@ use crate::error::{OrmError, Result};
 ///   queries the database again. After a commit they stay: 0 queries.
 ///   This holds for any transaction on a connection from [`Db`](crate::Db)
 ///   (diesel's `transaction` too).
+///
+/// - On PostgreSQL, a statement that failed inside the block (its error
+///   swallowed, outside a nested `atomic`) aborted the transaction: `Ok`
+///   then rolls back and returns [`OrmError::Transaction`] instead of a
+///   `COMMIT` PostgreSQL would turn into a silent rollback.
 ///
 /// On SQLite it begins with a plain (deferred) `BEGIN`; use
 /// [`write_transaction`] for a block that writes while other connections
@@ -183,21 +188,28 @@ fn run<T, E: From<OrmError>>(
     immediate: bool,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
 ) -> Result<T, E> {
-    let outermost = !in_transaction(conn)?;
-    begin(conn, outermost && immediate).map_err(OrmError::from)?;
-    let level = if outermost {
-        instrument::level(conn, 1)
-    } else {
-        None
-    };
-    if let Some(level) = &level {
+    let depth = depth(conn)?.unwrap_or(0) + 1;
+    begin(conn, depth == 1 && immediate).map_err(OrmError::from)?;
+    let level = instrument::level(conn, depth);
+    if let (1, Some(level)) = (depth, &level) {
         level.set_managed();
     }
     match f(conn) {
         Ok(value) => {
+            if conn.backend() == BackendKind::Postgres
+                && level.as_ref().is_some_and(|l| l.has_failed())
+            {
+                // PostgreSQL aborted it: its COMMIT would roll back
+                // without an error.
+                let _ = Manager::rollback_transaction(conn);
+                return Err(OrmError::Transaction {
+                    reason: "a statement failed inside this atomic block and PostgreSQL aborted the transaction, so it was rolled back; return the error from the closure, or run the statement that may fail in a nested atomic (a savepoint)",
+                }
+                .into());
+            }
             // On a failed `COMMIT`, diesel rolls back itself.
             Manager::commit_transaction(conn).map_err(OrmError::from)?;
-            if let Some(level) = level {
+            if let (1, Some(level)) = (depth, level) {
                 for callback in level.take_callbacks() {
                     callback();
                 }
