@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use orm_core::fetch::FetchMode;
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, capture_queries, AnyConnection, OrmError, Prefetch};
 use orm_tests::backend_tests;
@@ -75,6 +76,10 @@ backend_tests! {
         assert!(log.queries()[0].contains("ROW_NUMBER() OVER (PARTITION BY"), "{:?}", log.queries());
         // The relation's own cache is untouched.
         assert!(!questions[0].choices().is_cached());
+        // The rows take the parents' instance fetch mode.
+        let raising = Question::objects().order_by(question::id.asc()).fetch_mode(FetchMode::Raise).load(&mut conn)?;
+        let lists = top_two.load_for(&mut conn, &raising)?;
+        assert_eq!(lists[0][0].fetch_mode(), Some(FetchMode::Raise));
 
         // An offset and a custom ordering.
         let next = Prefetch::new(

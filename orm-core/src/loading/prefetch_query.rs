@@ -103,7 +103,8 @@ impl<M: Model, C: Model + Clone> Prefetch<M, C> {
     }
 
     /// The related rows of each of `parents`, in order (an empty list for
-    /// an unsaved parent): see [`Prefetch`] for the queries.
+    /// an unsaved parent): see [`Prefetch`] for the queries. They take the
+    /// parents' fetch mode unless the queryset sets one.
     ///
     /// ```
     /// # use orm_core::prelude::*;
@@ -129,7 +130,10 @@ impl<M: Model, C: Model + Clone> Prefetch<M, C> {
     /// ```
     pub fn load_for(&self, conn: &mut AnyConnection, parents: &[M]) -> Result<Vec<Vec<C>>> {
         let refs: Vec<&M> = parents.iter().collect();
-        self.rel.kind().load_query(conn, &refs, &self.query)
+        // The rows take the parents' instance mode, as prefetch_related's.
+        let mode = parents.first().and_then(|p| p.fetch_mode());
+        let query = self.query.clone().inherit_fetch_mode(mode);
+        self.rel.kind().load_query(conn, &refs, &query)
     }
 }
 
