@@ -18,6 +18,25 @@ pub struct Person {
     pub parent: ForeignKey<Person>,
 }
 
+/// Two relations to one table: ordering across both is ambiguous.
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "order_team")]
+pub struct Team {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+/// A game between two teams.
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "order_game")]
+pub struct Game {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub home: ForeignKey<Team>,
+    pub away: ForeignKey<Team>,
+}
+
 fn texts(questions: &[Question]) -> Vec<&str> {
     questions.iter().map(|q| q.question_text.as_str()).collect()
 }
@@ -127,6 +146,18 @@ backend_tests! {
         })
         .unwrap_err();
         assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("own table")), "{err}");
+        // Two relations to one table.
+        orm_core::schema::create_tables(&mut conn, &[Team::meta(), Game::meta()])?;
+        let both = Game::objects()
+            .order_by_related(Game::HOME, team::name.asc())
+            .then_order_by_related(Game::AWAY, team::name.asc());
+        let err = assert_num_queries(&mut conn, 0, |c| both.load(c)).unwrap_err();
+        assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("two relations")), "{err}");
+        // One of them twice is fine.
+        let home = Game::objects()
+            .order_by_related(Game::HOME, team::name.asc())
+            .then_order_by_related(Game::HOME, team::id.desc());
+        assert!(assert_num_queries(&mut conn, 1, |c| home.load(c))?.is_empty());
         // distinct() with a joined ordering: PostgreSQL would refuse it.
         let err = assert_num_queries(&mut conn, 0, |c| {
             Question::objects().distinct().order_by_related(Question::AUTHOR, author::name.asc()).load(c)
