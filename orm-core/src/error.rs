@@ -119,6 +119,13 @@ pub enum OrmError {
         /// The messages per field (`__all__` for the whole input).
         errors: std::collections::BTreeMap<String, Vec<String>>,
     },
+    /// A transaction helper was used where it cannot do what it says
+    /// (`on_commit` inside a transaction that `atomic` did not begin).
+    #[error("transaction: {reason}")]
+    Transaction {
+        /// What is wrong and how to fix it.
+        reason: &'static str,
+    },
     /// A value read from or written to the database does not fit the Rust field.
     #[error("{model}.{field}: {reason}")]
     Value {

@@ -46,11 +46,13 @@ mod testing;
 mod types;
 
 pub use backend::{
-    write_transaction, AnyConnection, BackendKind, Conn, DatabaseUrl, Db, DbBuilder, MultiBackend,
+    atomic, on_commit, write_transaction, AnyConnection, BackendKind, Conn, DatabaseUrl, Db,
+    DbBuilder, MultiBackend,
 };
 pub use error::{OrmError, Result};
 pub use loading::{
-    JoinPath, Path, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel, Writable,
+    JoinPath, Path, Prefetch, Rel, RelationVisitor, Relations, SelectPath, Then, ToOne, ToOneRel,
+    Writable,
 };
 pub use meta::{
     Choices, ColumnDefault, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References,
@@ -82,6 +84,7 @@ pub mod __private_v1 {
 
     pub use crate::__orm_enum_impls as orm_enum_impls;
     pub use crate::backend::checked;
+    pub use crate::backend::levels::Written;
     pub use crate::backend::row::{read, RawRow};
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;

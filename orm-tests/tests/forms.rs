@@ -86,6 +86,28 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_form_saved_in_a_rolled_back_transaction_keeps_no_cache(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let ids = tag_ids(&mut conn)?;
+        let body = format!("question_text=Gone&pub_date=2026-11-21+10%3A30&tags={}&tags={}", ids[0], ids[1]);
+        let form = ModelForm::<Question>::new().bind_urlencoded(&body);
+        let mut saved = None;
+        let failed: orm_core::Result<()> = orm_core::atomic(&mut conn, |c| {
+            let q = form.save(c)?;
+            // Inside: cached, no query.
+            assert_eq!(assert_num_queries(c, 0, |c| q.tags().all(c))?.len(), 2);
+            saved = Some(q);
+            Err(OrmError::Transaction { reason: "rolled back on purpose" })
+        });
+        assert!(matches!(failed, Err(OrmError::Transaction { .. })), "{failed:?}");
+        let q = saved.ok_or(OrmError::NotFound { model: "Question" })?;
+        // The row and its links are gone: the cache is not trusted, the
+        // read asks the database (the links: none, so no second query).
+        assert!(assert_num_queries(&mut conn, 1, |c| q.tags().all(c))?.is_empty());
+        Ok(())
+    }
+
     fn editing_sets_the_difference(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::Connection;
 
+use super::levels::{Level, Levels};
 use super::AnyConnection;
 
 /// Where a capture records the statements: their SQL, in order.
@@ -24,6 +25,8 @@ struct Shared {
     /// Whether a statement failed since the pool last looked: the
     /// connection may have died (see [`take_failure`]).
     failed: AtomicBool,
+    /// Its transaction and savepoints (see [`levels`](super::levels)).
+    levels: Mutex<Levels>,
 }
 
 /// Makes an app's instrumentation for each new connection.
@@ -61,6 +64,19 @@ impl Instrumentation for PoolInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = &event {
             self.shared.failed.store(true, Ordering::Relaxed);
+            self.levels().statement_failed();
+        }
+        match &event {
+            InstrumentationEvent::BeginTransaction { depth, .. } => {
+                self.levels().begin(depth.get() as usize)
+            }
+            InstrumentationEvent::CommitTransaction { depth, .. } => {
+                self.levels().commit(depth.get() as usize)
+            }
+            InstrumentationEvent::RollbackTransaction { depth, .. } => {
+                self.levels().rollback(depth.get() as usize)
+            }
+            _ => {}
         }
         if let InstrumentationEvent::StartQuery { query, .. } = &event {
             let captures = self
@@ -85,8 +101,19 @@ impl Instrumentation for PoolInstrumentation {
     }
 }
 
+impl PoolInstrumentation {
+    fn levels(&self) -> std::sync::MutexGuard<'_, Levels> {
+        self.shared
+            .levels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl Drop for PoolInstrumentation {
     fn drop(&mut self) {
+        // The connection closes: what its open transaction wrote is gone.
+        self.levels().abandon();
         let address = (self as *mut Self).cast::<()>() as usize;
         let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
         if registry
@@ -142,4 +169,14 @@ pub(crate) fn capture(conn: &mut AnyConnection, log: Statements) -> Option<Captu
         .unwrap_or_else(PoisonError::into_inner)
         .push(log);
     Some(Capture(shared))
+}
+
+/// The transaction level at `depth` (1: the transaction) on `conn`;
+/// `None` for a connection the pool did not open.
+pub(crate) fn level(conn: &mut AnyConnection, depth: usize) -> Option<Arc<Level>> {
+    shared(conn)?
+        .levels
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .at(depth)
 }

@@ -8,14 +8,15 @@ pub mod checked;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod connect;
 pub(crate) mod instrument;
+pub(crate) mod levels;
 mod pool;
 pub(crate) mod row;
 mod transaction;
 mod url;
 
 pub use pool::{Conn, Db, DbBuilder};
-pub use transaction::write_transaction;
-pub(crate) use transaction::{in_transaction, retry_write};
+pub use transaction::{atomic, on_commit, write_transaction};
+pub(crate) use transaction::{in_transaction, retry_write, written_now};
 pub use url::DatabaseUrl;
 
 /// Declares `AnyConnection` over the backends compiled in: diesel's

@@ -1,24 +1,82 @@
-//! Write transactions: every multi-statement write of the crate runs in
-//! one, and on SQLite it takes the write lock up front.
+//! Transactions: `atomic` with savepoints and `on_commit` callbacks,
+//! write transactions (every multi-statement write of the crate runs in
+//! one; on SQLite it takes the write lock up front), deadlock retries.
 
 #[cfg(feature = "sqlite")]
 use diesel::connection::AnsiTransactionManager;
 use diesel::connection::TransactionManager;
 use diesel::Connection;
 
-use super::AnyConnection;
+use super::instrument;
+use super::levels::{Level, Written};
+use super::{AnyConnection, BackendKind};
 use crate::error::{OrmError, Result};
 
-/// Runs `f` in a transaction meant to write, committing when it returns
-/// `Ok` and rolling back when it returns `Err`; inside another transaction
-/// it is a savepoint, as diesel's `transaction` is.
+/// Runs `f` in a transaction: commits when it returns `Ok`, rolls back
+/// when it returns `Err` (the closure's error is returned). Inside another
+/// transaction it is a savepoint: an inner `atomic` that fails rolls back
+/// its own work only, and the outer one goes on.
 ///
-/// On SQLite the outermost one starts with `BEGIN IMMEDIATE`: it takes the
-/// write lock first, so a busy database makes it wait (the busy timeout)
-/// instead of failing with "database is locked" when a read turns into a
-/// write half-way through, as a plain (deferred) `BEGIN` does. Elsewhere it
-/// is diesel's `transaction`. The crate's own writes (relation managers,
-/// `bulk_create`, form saves) use it; use it for yours.
+/// - [`on_commit`] callbacks registered inside run once the outermost
+///   transaction has committed, in order; a rollback drops the ones
+///   registered in what it rolled back (a savepoint's, or all).
+/// - Relation caches written inside (managers' rows, loaded foreign keys,
+///   prefetches) record the transaction level they were written in; after
+///   a rollback of that level they count as empty, so the next read
+///   queries the database again. After a commit they stay: 0 queries.
+///   This holds for any transaction on a connection from [`Db`](crate::Db)
+///   (diesel's `transaction` too).
+///
+/// - On PostgreSQL, a statement that failed inside the block (its error
+///   swallowed, outside a nested `atomic`) aborted the transaction: `Ok`
+///   then rolls back and returns [`OrmError::Transaction`] instead of a
+///   `COMMIT` PostgreSQL would turn into a silent rollback.
+///
+/// On SQLite it begins with a plain (deferred) `BEGIN`; use
+/// [`write_transaction`] for a block that writes while other connections
+/// write too.
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// use std::sync::{Arc, Mutex};
+/// use diesel::connection::SimpleConnection;
+///
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// conn.batch_execute("CREATE TABLE t (x INTEGER)")?;
+/// let sent = Arc::new(Mutex::new(Vec::new()));
+/// orm_core::atomic(&mut conn, |conn| {
+///     conn.batch_execute("INSERT INTO t VALUES (1)")?;
+///     let log = Arc::clone(&sent);
+///     orm_core::on_commit(conn, move || log.lock().unwrap().push("mail 1"))?;
+///     // A savepoint that fails: its insert and its callback are gone.
+///     let inner: orm_core::Result<()> = orm_core::atomic(conn, |conn| {
+///         conn.batch_execute("INSERT INTO t VALUES (2)")?;
+///         let log = Arc::clone(&sent);
+///         orm_core::on_commit(conn, move || log.lock().unwrap().push("mail 2"))?;
+///         Err(orm_core::OrmError::NotFound { model: "T" })
+///     });
+///     assert!(inner.is_err());
+///     assert!(sent.lock().unwrap().is_empty()); // nothing before the commit
+///     Ok::<_, orm_core::OrmError>(())
+/// })?;
+/// assert_eq!(*sent.lock().unwrap(), ["mail 1"]);
+/// # Ok(()) }
+/// ```
+pub fn atomic<T, E: From<OrmError>>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    run(conn, false, f)
+}
+
+/// [`atomic`] for a block meant to write: on SQLite the outermost one
+/// starts with `BEGIN IMMEDIATE`, taking the write lock first, so a busy
+/// database makes it wait (the busy timeout) instead of failing with
+/// "database is locked" when a read turns into a write half-way through,
+/// as a plain (deferred) `BEGIN` does. Elsewhere it is [`atomic`]. The
+/// crate's own writes (relation managers, `bulk_create`, form saves) use
+/// it; use it for yours.
 ///
 /// ```
 /// # fn main() -> orm_core::Result<()> {
@@ -41,23 +99,142 @@ pub fn write_transaction<T>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
-    #[cfg(feature = "sqlite")]
-    if !in_transaction(conn)? {
-        #[allow(irrefutable_let_patterns)] // SQLite may be the only backend
-        if let AnyConnection::Sqlite(sqlite) = conn {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-            return finish(conn, f);
-        }
+    run(conn, true, f)
+}
+
+/// Runs `callback` once the transaction `conn` is in has committed (the
+/// outermost one, begun by [`atomic`] or [`write_transaction`]); outside
+/// a transaction, at once. A rollback of the transaction, or of the
+/// savepoint it was registered in, drops it. Callbacks run in the order
+/// they were registered, after `COMMIT` returned, on the thread that
+/// committed; a panic in one propagates and the later ones do not run.
+///
+/// Errors with [`OrmError::Transaction`] when the outermost transaction
+/// was begun otherwise (diesel's `transaction`), or `conn` was not opened
+/// by [`Db`](crate::Db): nothing would run the callback.
+///
+/// ```
+/// # fn main() -> orm_core::Result<()> {
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let db = orm_core::Db::connect("sqlite::memory:")?;
+/// let mut conn = db.get()?;
+/// let ran = Arc::new(AtomicBool::new(false));
+/// let flag = Arc::clone(&ran);
+/// let rolled_back: orm_core::Result<()> = orm_core::atomic(&mut conn, |conn| {
+///     orm_core::on_commit(conn, move || flag.store(true, Ordering::SeqCst))?;
+///     Err(orm_core::OrmError::NotFound { model: "Job" })
+/// });
+/// assert!(rolled_back.is_err());
+/// assert!(!ran.load(Ordering::SeqCst)); // dropped with the rollback
+/// # Ok(()) }
+/// ```
+pub fn on_commit(conn: &mut AnyConnection, callback: impl FnOnce() + Send + 'static) -> Result<()> {
+    let Some(depth) = depth(conn)? else {
+        callback();
+        return Ok(());
+    };
+    let Some(level) = instrument::level(conn, depth) else {
+        return Err(OrmError::Transaction {
+            reason: "on_commit needs a connection from orm_core::Db (its instrumentation sees the commit); this one was opened otherwise or its instrumentation replaced",
+        });
+    };
+    if !level.root().is_managed() {
+        return Err(OrmError::Transaction {
+            reason: "on_commit inside a transaction not begun by orm_core::atomic or write_transaction: nothing would run the callback after its commit; begin the outermost transaction with atomic",
+        });
     }
-    conn.transaction(f)
+    level.push_callback(Box::new(callback));
+    Ok(())
+}
+
+type Manager = <AnyConnection as Connection>::TransactionManager;
+
+/// The transaction depth of `conn` (1: in a transaction, 2: in a
+/// savepoint of it...), `None` outside one.
+fn depth(conn: &mut AnyConnection) -> Result<Option<usize>> {
+    Ok(Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .map(|d| d.get() as usize))
 }
 
 /// Whether `conn` is inside a transaction.
 pub(crate) fn in_transaction(conn: &mut AnyConnection) -> Result<bool> {
-    type Manager = <AnyConnection as Connection>::TransactionManager;
-    Ok(Manager::transaction_manager_status_mut(conn)
-        .transaction_depth()?
-        .is_some())
+    Ok(depth(conn)?.is_some())
+}
+
+/// The transaction level a cache written now on `conn` belongs to:
+/// nothing outside a transaction (a cheap check of the connection's own
+/// state); an already rolled-back level when the state is unknown (the
+/// transaction manager broken, a connection not from the pool), so such a
+/// cache is never trusted.
+pub(crate) fn written_now(conn: &mut AnyConnection) -> Written {
+    match depth(conn) {
+        Ok(None) => Written::default(),
+        Ok(Some(depth)) => {
+            Written::at(instrument::level(conn, depth).unwrap_or_else(Level::rolled_back))
+        }
+        Err(_) => Written::at(Level::rolled_back()),
+    }
+}
+
+/// Begins a transaction (or a savepoint), runs `f`, commits on `Ok` and
+/// rolls back on `Err`, as diesel's `transaction` does (the closure's
+/// error wins over a failed rollback); after the outermost commit, runs
+/// the `on_commit` callbacks.
+fn run<T, E: From<OrmError>>(
+    conn: &mut AnyConnection,
+    immediate: bool,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let depth = depth(conn)?.unwrap_or(0) + 1;
+    begin(conn, depth == 1 && immediate).map_err(OrmError::from)?;
+    let level = instrument::level(conn, depth);
+    if let (1, Some(level)) = (depth, &level) {
+        level.set_managed();
+    }
+    match f(conn) {
+        Ok(value) => {
+            if conn.backend() == BackendKind::Postgres
+                && level.as_ref().is_some_and(|l| l.has_failed())
+            {
+                // PostgreSQL aborted it: its COMMIT would roll back
+                // without an error.
+                let _ = Manager::rollback_transaction(conn);
+                return Err(OrmError::Transaction {
+                    reason: "a statement failed inside this atomic block and PostgreSQL aborted the transaction, so it was rolled back; return the error from the closure, or run the statement that may fail in a nested atomic (a savepoint)",
+                }
+                .into());
+            }
+            // On a failed `COMMIT`, diesel rolls back itself.
+            Manager::commit_transaction(conn).map_err(OrmError::from)?;
+            if let (1, Some(level)) = (depth, level) {
+                for callback in level.take_callbacks() {
+                    callback();
+                }
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = Manager::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
+
+/// `BEGIN` (`BEGIN IMMEDIATE` on SQLite when `immediate`), or a savepoint
+/// inside a transaction.
+fn begin(conn: &mut AnyConnection, immediate: bool) -> diesel::QueryResult<()> {
+    #[cfg(feature = "sqlite")]
+    if immediate {
+        #[allow(irrefutable_let_patterns)] // SQLite may be the only backend
+        if let AnyConnection::Sqlite(sqlite) = conn {
+            return AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE");
+        }
+    }
+    let _ = immediate;
+    Manager::begin_transaction(conn)
 }
 
 /// How many times the crate runs one of its own writes in all when the
@@ -97,31 +274,4 @@ fn rolled_back(e: &OrmError) -> bool {
             _
         ))
     )
-}
-
-/// Runs `f` inside the transaction just begun and ends it as diesel's
-/// `transaction` does: commit on `Ok`; rollback on `Err` or when the
-/// commit fails, keeping the first error.
-#[cfg(feature = "sqlite")]
-fn finish<T>(
-    conn: &mut AnyConnection,
-    f: impl FnOnce(&mut AnyConnection) -> Result<T>,
-) -> Result<T> {
-    type Manager = <AnyConnection as Connection>::TransactionManager;
-    match f(conn) {
-        Ok(value) => match Manager::commit_transaction(conn) {
-            Ok(()) => Ok(value),
-            Err(commit) => {
-                // The commit's error is what the caller needs; a failed
-                // rollback after it adds nothing.
-                let _ = Manager::rollback_transaction(conn);
-                Err(commit.into())
-            }
-        },
-        Err(e) => {
-            // As diesel's `transaction`: the closure's error wins.
-            let _ = Manager::rollback_transaction(conn);
-            Err(e)
-        }
-    }
 }

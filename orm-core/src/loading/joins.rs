@@ -69,8 +69,9 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 
 use super::path::{Path, Rel, RelationKind, ToOneRel};
+use crate::backend::levels::Written;
 use crate::backend::row::{load_into, RawRow, RowSink};
-use crate::backend::AnyConnection;
+use crate::backend::{written_now, AnyConnection};
 use crate::error::Result;
 use crate::meta::{FetchMode, KeyType};
 use crate::model::{inherit_fetch_mode, link_peers, Model};
@@ -291,6 +292,7 @@ impl<M: Model> JoinLoad<M> for Joins<M> {
         let mut plan = Plan {
             joins: Vec::new(),
             width: root.columns.len(),
+            written: written_now(conn),
         };
         let hops: Vec<Box<dyn HopLoad<M>>> = self
             .0
@@ -456,6 +458,7 @@ impl<From: Model, To: Model> JoinNode<From> for Node<From, To> {
                 kind: self.kind,
                 offset,
                 key_index,
+                written: plan.written.clone(),
                 seen: HashMap::new(),
                 targets: Vec::new(),
                 children,
@@ -465,6 +468,7 @@ impl<From: Model, To: Model> JoinNode<From> for Node<From, To> {
                 kind: self.kind,
                 offset,
                 key_index,
+                written: plan.written.clone(),
                 groups: Vec::new(),
                 children,
             })
@@ -477,6 +481,8 @@ struct Plan {
     joins: Vec<Join>,
     /// Columns selected so far (the root's, then each join's).
     width: usize,
+    /// The transaction levels the query runs in (the caches it fills).
+    written: Written,
 }
 
 /// Decodes one hop's target from each row, once per distinct key.
@@ -501,6 +507,7 @@ struct HopState<From: 'static, To: Model> {
     kind: &'static dyn RelationKind<From, To>,
     offset: usize,
     key_index: usize,
+    written: Written,
     seen: HashMap<To::Key, usize>,
     targets: Vec<Arc<To>>,
     children: Vec<Box<dyn HopLoad<To>>>,
@@ -510,7 +517,7 @@ impl<From, To: Model> HopLoad<From> for HopState<From, To> {
     fn attach(&mut self, parent: &From, row: &dyn RawRow) -> diesel::deserialize::Result<()> {
         // A joined row always has its key: NULL means no row matched.
         let Some(key) = To::Key::read(row, self.key_index)? else {
-            self.kind.attach_target(parent, None);
+            self.kind.attach_target(parent, None, &self.written);
             return Ok(());
         };
         let target = match self.seen.get(&key) {
@@ -526,7 +533,7 @@ impl<From, To: Model> HopLoad<From> for HopState<From, To> {
                 target
             }
         };
-        self.kind.attach_target(parent, Some(target));
+        self.kind.attach_target(parent, Some(target), &self.written);
         Ok(())
     }
 
@@ -547,6 +554,7 @@ struct ReverseHopState<From: 'static, To: Model> {
     kind: &'static dyn RelationKind<From, To>,
     offset: usize,
     key_index: usize,
+    written: Written,
     /// The slots' rows, for peer linking.
     groups: Vec<Arc<Vec<To>>>,
     children: Vec<Box<dyn HopLoad<To>>>,
@@ -564,7 +572,8 @@ impl<From, To: Model> HopLoad<From> for ReverseHopState<From, To> {
                 Some(target)
             }
         };
-        self.groups.extend(self.kind.attach_row(parent, target));
+        self.groups
+            .extend(self.kind.attach_row(parent, target, &self.written));
         Ok(())
     }
 

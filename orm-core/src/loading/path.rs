@@ -5,10 +5,12 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::backend::levels::Written;
 use crate::backend::AnyConnection;
-use crate::error::Result;
+use crate::error::{OrmError, Result};
 use crate::meta::RelationMeta;
 use crate::model::Model;
+use crate::query::QuerySet;
 use crate::sql::Lookup;
 
 /// What to do with the objects one hop loaded (the rest of a path).
@@ -45,15 +47,43 @@ pub trait RelationKind<From, To>: Sync {
         None
     }
     /// Stores a joined target (or `None`: the key points at no row) in a
-    /// freshly loaded `parent` (a forward hop).
-    fn attach_target(&self, parent: &From, target: Option<Arc<To>>) {
-        let _ = (parent, target);
+    /// freshly loaded `parent` (a forward hop), read in the transaction
+    /// levels `written`.
+    fn attach_target(&self, parent: &From, target: Option<Arc<To>>, written: &Written) {
+        let _ = (parent, target, written);
     }
     /// Stores a joined row (or none) in a freshly loaded `parent`'s slot
     /// (a reverse one-to-one hop); returns the slot's rows.
-    fn attach_row(&self, parent: &From, row: Option<To>) -> Option<Arc<Vec<To>>> {
-        let _ = (parent, row);
+    fn attach_row(
+        &self,
+        parent: &From,
+        row: Option<To>,
+        written: &Written,
+    ) -> Option<Arc<Vec<To>>> {
+        let _ = (parent, row, written);
         None
+    }
+    /// For a prefetch with a queryset: the related rows of each of
+    /// `rows` (in order) that `query` selects, in its ordering, its
+    /// `limit`/`offset` applied per row. Reverse foreign keys and
+    /// many-to-many relations have it.
+    fn load_query(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[&From],
+        query: &QuerySet<To>,
+    ) -> Result<Vec<Vec<To>>>
+    where
+        To: Model + Clone,
+    {
+        let _ = (conn, rows, query);
+        Err(OrmError::InvalidQuery {
+            model: To::meta().name,
+            reason: format!(
+                "a prefetch with a queryset takes a reverse foreign key or a many-to-many relation, not `{}`; select_related or prefetch_related loads a to-one relation",
+                self.field()
+            ),
+        })
     }
     /// How a form writes it.
     fn writable(&self) -> Writable {

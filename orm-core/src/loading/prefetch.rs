@@ -6,6 +6,7 @@ use std::sync::Arc;
 use foldhash::{HashSet, HashSetExt};
 
 use super::path::{Next, Path, RelationKind, Writable};
+use crate::backend::levels::Written;
 use crate::backend::AnyConnection;
 use crate::error::Result;
 use crate::meta::{Key, KeyType, RelationMeta};
@@ -94,8 +95,8 @@ impl<F: Model, T: Model, K: KeyType> RelationKind<F, T> for ForeignKeyRel<F, T, 
         Some((self.meta, false))
     }
 
-    fn attach_target(&self, parent: &F, target: Option<Arc<T>>) {
-        (self.field)(parent).attach_joined(target);
+    fn attach_target(&self, parent: &F, target: Option<Arc<T>>, written: &Written) {
+        (self.field)(parent).attach_joined(target, written);
     }
 
     fn writable(&self) -> Writable {
@@ -150,10 +151,22 @@ impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
         Some((self.fk.meta(), true))
     }
 
-    fn attach_row(&self, parent: &O, row: Option<C>) -> Option<Arc<Vec<C>>> {
+    fn load_query(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[&O],
+        query: &QuerySet<C>,
+    ) -> Result<Vec<Vec<C>>>
+    where
+        C: Model + Clone,
+    {
+        super::prefetch_query::reverse(self, conn, rows, query)
+    }
+
+    fn attach_row(&self, parent: &O, row: Option<C>, written: &Written) -> Option<Arc<Vec<C>>> {
         let owner = self.owner_key(parent)?;
         let rows = Arc::new(row.into_iter().collect::<Vec<C>>());
-        (self.slot)(parent).put(owner, Arc::clone(&rows));
+        (self.slot)(parent).put(owner, Arc::clone(&rows), written.clone());
         Some(rows)
     }
 }
@@ -179,6 +192,18 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
         next(conn, &all)
     }
 
+    fn load_query(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[&O],
+        query: &QuerySet<T>,
+    ) -> Result<Vec<Vec<T>>>
+    where
+        T: Model + Clone,
+    {
+        super::prefetch_query::many_to_many(self, conn, rows, query)
+    }
+
     fn writable(&self) -> Writable {
         if self.forward {
             Writable::Many
@@ -193,7 +218,7 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
 
     fn link_new(&self, from: &O, conn: &mut AnyConnection, to: &[T]) -> Result<()> {
         let manager = ManyToManyManager::new(from, self);
-        manager.set_cached(Vec::new());
+        manager.cache_none(conn);
         manager.add(conn, to)
     }
 }

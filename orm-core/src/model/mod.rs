@@ -12,8 +12,9 @@ use diesel::deserialize;
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
 
+use crate::backend::levels::Written;
 use crate::backend::row::{FromRawRow, RawRow};
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyType, ModelMeta};
 
@@ -158,12 +159,16 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// another unique column is written with an UPDATE, then an INSERT if
     /// no row had the key.
     fn save(&mut self, conn: &mut AnyConnection) -> Result<()> {
-        crud::save(self, conn)
+        crud::save(self, conn)?;
+        written_in(self, conn);
+        Ok(())
     }
 
     /// Inserts the row; an auto-increment key is filled in. One query.
     fn insert(&mut self, conn: &mut AnyConnection) -> Result<()> {
-        crud::insert(self, conn)
+        crud::insert(self, conn)?;
+        written_in(self, conn);
+        Ok(())
     }
 
     /// Deletes the row. An auto-increment key is cleared, so a later
@@ -233,6 +238,25 @@ pub trait RelationField: Any + Send + Sync {
     /// Makes `group` (this field of the instances one query loaded, this
     /// one first) one peer group.
     fn link_peers(&self, group: &[RelationRef<'_>]);
+    /// The owner was written inside the transaction levels `written`:
+    /// what the field caches now is tied to them (a rollback drops it).
+    fn written_in(&mut self, written: &Written) {
+        let _ = written;
+    }
+}
+
+/// Ties what `instance`'s relation fields cache to the transaction `conn`
+/// is in, after a write of `instance` (nothing outside a transaction).
+pub(crate) fn written_in<M: Model>(instance: &mut M, conn: &mut AnyConnection) {
+    let written = written_now(conn);
+    if written.is_empty() {
+        return;
+    }
+    let mut index = 0;
+    while let Some(field) = instance.relation_mut(index) {
+        field.written_in(&written);
+        index += 1;
+    }
 }
 
 /// Gives `instance` (and its relation fields) the instance mode `mode`;

@@ -25,6 +25,10 @@ impl<M: Model> QuerySet<M> {
             Some(terms) if terms.is_empty() => &[],
             Some(_) => return None,
         };
+        if self.distinct_on_terms().is_some() {
+            // `DISTINCT ON` terms lead the ordering.
+            return None;
+        }
         let key = meta.columns.iter().position(|c| c.primary_key)?;
         let mut terms: Vec<Term> = Vec::with_capacity(default.len() + 1);
         for term in default {

@@ -5,22 +5,27 @@ use std::fmt;
 use std::sync::Arc;
 
 use diesel::expression::{AppearsOnTable, Expression};
-use diesel::query_builder::{AsChangeset, AstPass, QueryFragment};
+use diesel::query_builder::QueryFragment;
 use diesel::sql_types::BoolOrNullableBool;
-use diesel::{QueryResult, RunQueryDsl};
 
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
-use crate::backend::{retry_write, AnyConnection, BackendKind, MultiBackend};
+use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::meta::{FetchMode, Key, OrderTerm};
-use crate::model::{inherit_fetch_mode, insert_chunked, link_peers, update_relation_column, Model};
-use crate::sql::{self, Count, Exists, Fragment, Join, Order, RowLock, Select};
+use crate::meta::{FetchMode, Key};
+use crate::model::{inherit_fetch_mode, link_peers, Model};
+use crate::sql::{
+    self, Count, Distinct, Exists, Fragment, Join, Order, OrderJoin, RowLock, Select,
+};
 
+mod distinct;
 mod keyset;
 mod locking;
+mod order;
 mod rows;
 mod shortcuts;
 mod values;
+mod window;
+mod write;
 
 pub use rows::Rows;
 pub use values::Values;
@@ -29,6 +34,12 @@ pub use values::Values;
 /// `prefetch_related` path).
 pub(crate) trait EagerLoad<M>: Send + Sync {
     fn load(&self, conn: &mut AnyConnection, rows: &[&M]) -> Result<()>;
+}
+
+/// Stores what a prefetch with a queryset loaded into the rows it loaded
+/// (`prefetch_into`: a field of the user's choice).
+pub(crate) trait AttrLoad<M>: Send + Sync {
+    fn load(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()>;
 }
 
 /// Loads a queryset's rows with their `select_related` joins.
@@ -51,6 +62,8 @@ pub(crate) struct SelectParts<'a> {
     pub(crate) offset: Option<i64>,
     pub(crate) lock: Option<(RowLock, BackendKind)>,
     pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
+    pub(crate) distinct: Distinct<'a>,
+    pub(crate) order_joins: &'a [OrderJoin],
 }
 
 impl<'a> SelectParts<'a> {
@@ -65,35 +78,9 @@ impl<'a> SelectParts<'a> {
         select.by_key = self.by_key;
         select.lock = self.lock;
         select.after = self.after;
+        select.distinct = self.distinct;
+        select.order_joins = self.order_joins;
         select
-    }
-}
-
-/// One term of the model's default ordering, as a fragment (when more
-/// terms follow it).
-struct DefaultTerm {
-    table: &'static str,
-    term: OrderTerm,
-    nullable: bool,
-}
-
-impl QueryFragment<MultiBackend> for DefaultTerm {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        if self.nullable {
-            sql::push_column(&mut out, self.table, self.term.column)?;
-            out.push_sql(if self.term.descending {
-                " IS NULL ASC, "
-            } else {
-                " IS NULL DESC, "
-            });
-        }
-        sql::push_column(&mut out, self.table, self.term.column)?;
-        out.push_sql(if self.term.descending {
-            " DESC"
-        } else {
-            " ASC"
-        });
-        Ok(())
     }
 }
 
@@ -136,9 +123,16 @@ pub struct QuerySet<M: Model> {
     limit: Option<i64>,
     offset: Option<i64>,
     pub(crate) eager: Vec<Arc<dyn EagerLoad<M>>>,
+    pub(crate) into: Vec<Arc<dyn AttrLoad<M>>>,
     pub(crate) joins: Option<Arc<dyn JoinLoad<M>>>,
     fetch_mode: Option<FetchMode>,
     lock: Option<RowLock>,
+    /// `Some([])`: `DISTINCT`; `Some(terms)`: `DISTINCT ON (terms)`.
+    distinct: Option<Vec<Fragment>>,
+    /// The to-one relations the ordering reaches (`order_by_related`).
+    order_joins: Vec<OrderJoin>,
+    /// Why the queryset cannot run, found while building it.
+    invalid: Option<String>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -149,9 +143,13 @@ impl<M: Model> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             eager: self.eager.clone(),
+            into: self.into.clone(),
             joins: self.joins.clone(),
             fetch_mode: self.fetch_mode,
             lock: self.lock,
+            distinct: self.distinct.clone(),
+            order_joins: self.order_joins.clone(),
+            invalid: self.invalid.clone(),
         }
     }
 }
@@ -188,9 +186,13 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             eager: Vec::new(),
+            into: Vec::new(),
             joins: None,
             fetch_mode: None,
             lock: None,
+            distinct: None,
+            order_joins: Vec::new(),
+            invalid: None,
         }
     }
 
@@ -245,41 +247,30 @@ impl<M: Model> QuerySet<M> {
         self.filter(diesel::dsl::not(predicate))
     }
 
-    /// Orders by `order` (a column, `column.desc()`, or a tuple of them),
-    /// replacing the default or any earlier ordering.
-    pub fn order_by<O>(mut self, order: O) -> Self
-    where
-        O: Expression
-            + AppearsOnTable<M::Table>
-            + QueryFragment<MultiBackend>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.ordering = Some(Vec::new());
-        self.then_order_by(order)
-    }
-
-    /// Adds `order` after the current ordering (after the default one if
-    /// none was chosen yet).
-    pub fn then_order_by<O>(mut self, order: O) -> Self
-    where
-        O: Expression
-            + AppearsOnTable<M::Table>
-            + QueryFragment<MultiBackend>
-            + Send
-            + Sync
-            + 'static,
-    {
-        let terms = self.ordering.get_or_insert_with(default_terms::<M>);
-        terms.push(Arc::new(order));
+    /// Marks the queryset as one that cannot run, for `reason` (the
+    /// first one found is reported, as `OrmError::InvalidQuery`).
+    pub(crate) fn refused(mut self, reason: String) -> Self {
+        self.invalid.get_or_insert(reason);
         self
     }
 
-    /// Drops every ordering, the default one included.
-    pub fn unordered(mut self) -> Self {
-        self.ordering = Some(Vec::new());
-        self
+    /// Refuses, before sending anything, what cannot run: a problem found
+    /// while building, `DISTINCT ON` off PostgreSQL, `distinct()` with an
+    /// ordering across a relation.
+    fn check(&self, conn: &AnyConnection) -> Result<()> {
+        if let Some(reason) = &self.invalid {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: reason.clone(),
+            });
+        }
+        if !self.order_joins.is_empty() && matches!(self.distinct.as_deref(), Some([])) {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: "distinct() with an ordering across a relation: PostgreSQL refuses to order SELECT DISTINCT by a column it does not select; drop distinct() (model rows are distinct) or order by the model's columns".into(),
+            });
+        }
+        self.check_distinct(conn)
     }
 
     /// At most `n` rows.
@@ -292,13 +283,6 @@ impl<M: Model> QuerySet<M> {
     pub fn offset(mut self, n: i64) -> Self {
         self.offset = Some(n.max(0));
         self
-    }
-
-    fn order(&self) -> Order<'_> {
-        match &self.ordering {
-            None => Order::Default,
-            Some(terms) => Order::Terms(terms),
-        }
     }
 
     /// The rows in this queryset's ordering (then by key with `by_key`,
@@ -318,6 +302,7 @@ impl<M: Model> QuerySet<M> {
             Some(lock) => Some((lock, self.lock_backend(conn)?)),
             None => None,
         };
+        self.check(conn)?;
         let parts = SelectParts {
             filters: &self.filters,
             order: self.order(),
@@ -326,6 +311,8 @@ impl<M: Model> QuerySet<M> {
             offset,
             lock,
             after,
+            distinct: self.distinct_sql(),
+            order_joins: &self.order_joins,
         };
         if let Some(joins) = &self.joins {
             return joins.load(conn, parts, self.fetch_mode);
@@ -335,24 +322,27 @@ impl<M: Model> QuerySet<M> {
         Ok(rows)
     }
 
-    fn eager_load(&self, conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+    fn eager_load(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
         if self.fetch_mode.is_some() {
             rows.iter()
                 .for_each(|r| inherit_fetch_mode(r, self.fetch_mode));
         }
-        if self.eager.is_empty() || rows.is_empty() {
+        if rows.is_empty() {
             return Ok(());
         }
-        let refs: Vec<&M> = rows.iter().collect();
-        self.eager
-            .iter()
-            .try_for_each(|path| path.load(conn, &refs))
+        if !self.eager.is_empty() {
+            let refs: Vec<&M> = rows.iter().collect();
+            self.eager
+                .iter()
+                .try_for_each(|path| path.load(conn, &refs))?;
+        }
+        self.into.iter().try_for_each(|into| into.load(conn, rows))
     }
 
     /// Runs the query and returns the rows.
     pub fn load(&self, conn: &mut AnyConnection) -> Result<Vec<M>> {
-        let rows = self.fetch(conn, false, self.limit, self.offset, None)?;
-        self.eager_load(conn, &rows)?;
+        let mut rows = self.fetch(conn, false, self.limit, self.offset, None)?;
+        self.eager_load(conn, &mut rows)?;
         Ok(rows)
     }
 
@@ -392,8 +382,8 @@ impl<M: Model> QuerySet<M> {
         after: Option<&(dyn QueryFragment<MultiBackend> + Send + Sync)>,
     ) -> Result<Vec<M>> {
         let offset = (offset > 0).then_some(offset);
-        let rows = self.fetch(conn, true, Some(size), offset, after)?;
-        self.eager_load(conn, &rows)?;
+        let mut rows = self.fetch(conn, true, Some(size), offset, after)?;
+        self.eager_load(conn, &mut rows)?;
         Ok(rows)
     }
 
@@ -402,8 +392,8 @@ impl<M: Model> QuerySet<M> {
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
         let by_key =
             M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
-        let rows = self.fetch(conn, by_key, Some(1), self.offset, None)?;
-        self.eager_load(conn, &rows)?;
+        let mut rows = self.fetch(conn, by_key, Some(1), self.offset, None)?;
+        self.eager_load(conn, &mut rows)?;
         Ok(rows.into_iter().next())
     }
 
@@ -417,7 +407,7 @@ impl<M: Model> QuerySet<M> {
                 model: M::meta().name,
             }),
             1 => {
-                self.eager_load(conn, &rows)?;
+                self.eager_load(conn, &mut rows)?;
                 Ok(rows.remove(0))
             }
             n => Err(OrmError::MultipleFound {
@@ -430,8 +420,10 @@ impl<M: Model> QuerySet<M> {
     /// How many rows match: one `SELECT COUNT(*)` (over a subquery when
     /// the queryset is sliced, so limit and offset apply).
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
-        let select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
+        self.check(conn)?;
+        let mut select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(self.limit, self.offset);
+        select.distinct = self.distinct_sql();
         let counts = Collect::new(|row: &dyn RawRow| {
             read::<diesel::sql_types::BigInt, i64, _>(row, 0).map(Some)
         });
@@ -450,60 +442,6 @@ impl<M: Model> QuerySet<M> {
             .sliced(Some(1), self.offset);
         let found = Collect::new(|_: &dyn RawRow| Ok(Some(())));
         Ok(!load_into(conn, Exists(select), found)?.rows.is_empty())
-    }
-
-    /// Inserts all `rows` in one transaction, with as few statements as the
-    /// backend's bind limit allows (one INSERT per chunk; on MySQL each
-    /// chunk also reads `LAST_INSERT_ID()` and the session's
-    /// `auto_increment_increment`), and fills in their auto-increment keys.
-    /// When it fails nothing is written and no row keeps a key it gave.
-    pub fn bulk_create(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let unkeyed: Vec<bool> = rows.iter().map(|r| r.pk().is_none()).collect();
-        // After a rollback, keys the failed attempt gave name no row.
-        let forget_keys = |rows: &mut [M]| {
-            for (row, _) in rows.iter_mut().zip(&unkeyed).filter(|(_, new)| **new) {
-                row.set_pk(None);
-            }
-        };
-        let result = retry_write(conn, |conn| {
-            forget_keys(rows);
-            insert_chunked(conn, rows)
-        });
-        if result.is_err() {
-            forget_keys(rows);
-        }
-        result
-    }
-
-    /// Deletes the matching rows in one statement and returns how many.
-    /// A sliced queryset cannot be deleted.
-    pub fn delete(&self, conn: &mut AnyConnection) -> Result<usize> {
-        self.unsliced("delete")?;
-        let statement = sql::Delete {
-            table: M::meta().table,
-            filters: &self.filters,
-        };
-        Ok(statement.execute(conn)?)
-    }
-
-    /// Updates the matching rows in one statement and returns how many.
-    /// `values` is a diesel changeset: `column.eq(value)` or a tuple of them.
-    pub fn update<V>(&self, conn: &mut AnyConnection, values: V) -> Result<usize>
-    where
-        V: AsChangeset<Target = M::Table>,
-        V::Changeset: QueryFragment<MultiBackend> + Send + Sync,
-    {
-        self.unsliced("update")?;
-        let changes = values.as_changeset();
-        let statement = sql::Update {
-            table: M::meta().table,
-            changes: &changes,
-            filters: &self.filters,
-        };
-        Ok(statement.execute(conn)?)
     }
 
     /// Keeps the rows whose primary key is one of `keys` (bind them in
@@ -542,50 +480,4 @@ impl<M: Model> QuerySet<M> {
             .push(sql::key_not_in(M::meta().table, column, keys));
         self
     }
-
-    /// Points the foreign key `column` of the matching rows at `key` (or
-    /// NULL): one UPDATE.
-    pub(crate) fn update_relation(
-        &self,
-        conn: &mut AnyConnection,
-        column: &'static str,
-        key: Option<Key>,
-    ) -> Result<usize> {
-        self.unsliced("update")?;
-        update_relation_column::<M>(conn, column, key, &self.filters)
-    }
-
-    fn unsliced(&self, what: &str) -> Result<()> {
-        if self.limit.is_some() || self.offset.is_some() {
-            return Err(OrmError::InvalidQuery {
-                model: M::meta().name,
-                reason: format!("cannot {what} a queryset with limit or offset; filter it instead"),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// The model's default ordering as separate terms, to append more to.
-fn default_terms<M: Model>() -> Vec<Fragment> {
-    order_terms::<M>(M::meta().ordering, false)
-}
-
-/// `terms` of `M`'s table as fragments, each reversed if asked (`last`).
-fn order_terms<M: Model>(terms: &[OrderTerm], reversed: bool) -> Vec<Fragment> {
-    let meta = M::meta();
-    terms
-        .iter()
-        .map(|term| {
-            let nullable = meta.column(term.column).is_some_and(|c| c.nullable);
-            Arc::new(DefaultTerm {
-                table: meta.table,
-                term: OrderTerm {
-                    column: term.column,
-                    descending: term.descending != reversed,
-                },
-                nullable,
-            }) as Fragment
-        })
-        .collect()
 }

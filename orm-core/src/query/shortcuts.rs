@@ -10,7 +10,8 @@ use diesel::query_builder::QueryFragment;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::ExpressionMethods;
 
-use super::{order_terms, QuerySet};
+use super::order::order_terms;
+use super::QuerySet;
 use crate::backend::{retry_write, write_transaction, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::OrderTerm;

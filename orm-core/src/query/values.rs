@@ -65,17 +65,20 @@ impl<M: Model> QuerySet<M> {
                         .into(),
             });
         }
+        self.check(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, self.order())
             .sliced(self.limit, self.offset);
         select.extra = Some(extra);
+        select.distinct = self.distinct_sql();
+        select.order_joins = &self.order_joins;
         let at = M::meta().columns.len();
         let rows = Collect::new(move |row: &dyn RawRow| {
             Ok(Some((M::from_row(row, 0)?, decode(row, at)?)))
         });
-        let (models, values): (Vec<M>, Vec<T>) =
+        let (mut models, values): (Vec<M>, Vec<T>) =
             load_into(conn, select, rows)?.rows.into_iter().unzip();
         link_peers(models.iter());
-        self.eager_load(conn, &models)?;
+        self.eager_load(conn, &mut models)?;
         Ok(models.into_iter().zip(values).collect())
     }
 
@@ -101,8 +104,11 @@ impl<M: Model> QuerySet<M> {
         E: Values<T> + AppearsOnTable<M::Table> + ValidGrouping<(), IsAggregate = No>,
         T: 'static,
     {
-        let select = Select::new(M::meta(), &[], &self.filters, self.order())
+        self.check(conn)?;
+        let mut select = Select::new(M::meta(), &[], &self.filters, self.values_order())
             .sliced(self.limit, self.offset);
+        select.distinct = self.distinct_sql();
+        select.order_joins = &self.order_joins;
         let statement = Expressions {
             list: &columns,
             select,
@@ -135,10 +141,10 @@ impl<M: Model> QuerySet<M> {
         E: Values<T> + AppearsOnTable<M::Table> + ValidGrouping<(), IsAggregate = Yes>,
         T: 'static,
     {
-        if self.limit.is_some() || self.offset.is_some() {
+        if self.limit.is_some() || self.offset.is_some() || self.distinct_on_terms().is_some() {
             return Err(OrmError::InvalidQuery {
                 model: M::meta().name,
-                reason: "cannot aggregate a queryset with limit or offset; filter it instead"
+                reason: "cannot aggregate a queryset with limit, offset or distinct_on; filter it instead"
                     .into(),
             });
         }

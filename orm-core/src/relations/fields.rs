@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, PoisonError};
 
 use super::slot::{LazySlot, Slot};
+use crate::backend::levels::Written;
 use crate::fetch::FetchMode;
 use crate::meta::{Key, KeyType};
 use crate::model::{Model, RelationField, RelationRef};
@@ -135,7 +136,7 @@ macro_rules! slot_field {
             /// Caches `rows` for the owner key `key` (prefetching and cache control).
             pub fn set_cached(&self, key: Key, mut rows: Vec<$param>) {
                 rows.sort_by(Model::cmp_default);
-                self.slot.put(key, Arc::new(rows));
+                self.slot.put(key, Arc::new(rows), Written::default());
             }
 
             /// The cached rows for `key`, without querying.

@@ -10,8 +10,9 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use super::descriptor::ChildKey;
 use super::slot::Slot;
 use super::through::Links;
+use crate::backend::levels::Written;
 use crate::backend::row::{load_into, Collect, RawRow};
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyType};
 use crate::model::{inherit_fetch_mode, Model};
@@ -110,6 +111,7 @@ pub(crate) fn fill_reverse<C: Model>(
     batch: bool,
 ) -> Result<Vec<Arc<Vec<C>>>> {
     let keys = distinct_keys(slots.iter().map(|(_, k)| k));
+    let written = written_now(conn);
     let _batch = tracing::debug_span!(
         "orm.batch",
         model = C::meta().name,
@@ -123,7 +125,7 @@ pub(crate) fn fill_reverse<C: Model>(
         .into_iter()
         .filter_map(|c| Some((fk.key(&c)?, c)))
         .collect();
-    Ok(fill_slots_with(slots, children, batch))
+    Ok(fill_slots_with(slots, children, batch, &written))
 }
 
 /// Two queries (links, then targets) for the many-to-many of every owner
@@ -136,6 +138,7 @@ pub(crate) fn fill_many_to_many<T: Model + Clone>(
     batch: bool,
 ) -> Result<Vec<Arc<Vec<T>>>> {
     let keys = distinct_keys(slots.iter().map(|(_, k)| k));
+    let written = written_now(conn);
     let _batch = tracing::debug_span!(
         "orm.batch",
         model = T::meta().name,
@@ -165,7 +168,7 @@ pub(crate) fn fill_many_to_many<T: Model + Clone>(
         .iter()
         .zip(owners)
         .flat_map(|(target, owners)| owners.into_iter().map(move |o| (o, target.clone())));
-    Ok(fill_slots_with(slots, linked, batch))
+    Ok(fill_slots_with(slots, linked, batch, &written))
 }
 
 /// The keys, each once, in order.
@@ -186,6 +189,7 @@ pub(crate) fn fill_slots_with<C>(
     slots: &[(&Slot<C>, Key)],
     children: impl IntoIterator<Item = (Key, C)>,
     only_empty: bool,
+    written: &Written,
 ) -> Vec<Arc<Vec<C>>> {
     // Each distinct owner key gets a group; `group_of[i]` is slot i's.
     let mut index: HashMap<&Key, usize> = HashMap::with_capacity(slots.len());
@@ -209,9 +213,9 @@ pub(crate) fn fill_slots_with<C>(
         .map(|((slot, key), i)| {
             let group = Arc::clone(&groups[i]);
             if only_empty {
-                slot.put_if_absent(key.clone(), Arc::clone(&group));
+                slot.put_if_absent(key.clone(), Arc::clone(&group), written);
             } else {
-                slot.put(key.clone(), Arc::clone(&group));
+                slot.put(key.clone(), Arc::clone(&group), written.clone());
             }
             group
         })
@@ -280,7 +284,7 @@ fn reorder<C: Model + Clone>(conn: &mut AnyConnection, slot: &Slot<C>, key: &Key
         .enumerate()
         .map(|(i, k)| (k, i))
         .collect();
-    slot.edit(key, |rows| {
+    slot.edit(key, &written_now(conn), |rows| {
         rows.sort_by_key(|r| {
             r.pk()
                 .and_then(|k| position.get(&k.to_key()).copied())

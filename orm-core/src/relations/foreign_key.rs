@@ -4,46 +4,22 @@
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
 use foldhash::{HashMap, HashSet, HashSetExt};
 
+use super::cell::{Resolved, ToOneCell};
 use super::fill::load_chunks;
 use super::ForeignKeyRel;
-use crate::backend::{AnyConnection, MultiBackend};
+use crate::backend::levels::Written;
+use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{report_n_plus_one, resolve, FetchMode, ModeCell, PeerGroup};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 use crate::query::QuerySet;
-
-/// What a to-one cell holds once resolved.
-pub(crate) enum Resolved<T> {
-    Found(Arc<T>),
-    /// The key points at no row: the same error every time.
-    Missing,
-}
-
-/// The shared state of one instance's to-one relation: its key and the
-/// loaded target. Shared (`Arc`) so a peer batch can fill it.
-pub(crate) struct ToOneCell<T, K> {
-    pub(crate) key: Option<K>,
-    pub(crate) value: OnceLock<Resolved<T>>,
-    /// The instances loaded with this one (set once, when the query loads).
-    peers: OnceLock<Arc<PeerGroup<ToOneCell<T, K>>>>,
-}
-
-impl<T, K> ToOneCell<T, K> {
-    fn new(key: Option<K>) -> Arc<Self> {
-        Arc::new(ToOneCell {
-            key,
-            value: OnceLock::new(),
-            peers: OnceLock::new(),
-        })
-    }
-}
 
 /// A forward foreign key to `T`, stored as the value `K` of `T`'s key (or of
 /// its `to_field` column), with a cache slot for the loaded `T`.
@@ -168,31 +144,27 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// and forms, which know the value `target` is referenced by).
     #[doc(hidden)]
     pub fn set_resolved(&mut self, key: Option<K>, target: T) {
-        let cell = ToOneCell::new(key);
-        let _ = cell.value.set(Resolved::Found(Arc::new(target)));
-        self.cell = cell;
+        self.cell = ToOneCell::with(key, Resolved::Found(Arc::new(target)));
     }
 
     /// Stores what `select_related` joined for this freshly loaded
     /// relation: the target, or `None` when its key points at no row
     /// (remembered as missing). A null key stays unloaded.
-    pub(crate) fn attach_joined(&self, target: Option<Arc<T>>) {
+    pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
         if self.cell.key.is_some() {
-            let _ = self.cell.value.set(match target {
-                Some(t) => Resolved::Found(t),
-                None => Resolved::Missing,
-            });
+            self.cell.fill(Resolved::of(target), written);
         }
     }
 
     /// Whether the target is loaded (or known to be missing).
     pub fn is_loaded(&self) -> bool {
-        self.cell.value.get().is_some()
+        !self.cell.current().is_empty()
     }
 
-    /// The loaded target, without querying.
+    /// The loaded target, without querying. A target loaded inside a
+    /// transaction that rolled back since is not returned.
     pub fn cached(&self) -> Option<&T> {
-        match self.cell.value.get() {
+        match self.cell.current().get() {
             Some(Resolved::Found(t)) => Some(t),
             _ => None,
         }
@@ -209,9 +181,10 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         K::bind(&self.cell.key, out)
     }
 
-    /// The cell shared with a peer batch (prefetching fills it too).
+    /// The cell shared with a peer batch (prefetching fills it too); the
+    /// one that replaced it after a rollback, if any.
     pub(crate) fn cell(&self) -> &Arc<ToOneCell<T, K>> {
-        &self.cell
+        self.cell.current()
     }
 
     /// Loads the target if needed and returns it; `None` for a null key.
@@ -227,10 +200,11 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         conn: &mut AnyConnection,
         rel: &'static ForeignKeyRel<F, T, K>,
     ) -> Result<Option<&T>> {
-        // The fast path: a loaded value never consults the mode.
-        match self.cell.value.get() {
-            Some(Resolved::Found(t)) => Ok(Some(t)),
-            _ => self.load_slow(conn, rel),
+        // The fast path: a loaded value never consults the mode; one
+        // loaded outside any transaction needs no other check.
+        match self.cell.found() {
+            Some(t) => Ok(Some(t)),
+            None => self.load_slow(conn, rel),
         }
     }
 
@@ -243,8 +217,11 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         let Some(key) = &self.cell.key else {
             return Ok(None);
         };
-        if self.cell.value.get().is_none() {
+        let cell = self.cell.current();
+        if cell.is_empty() {
             let mode = self.mode.get();
+            // The peer group is the original cell's: after a rollback its
+            // members' current cells are loaded together.
             match (resolve(mode, rel.meta.fetch_mode), self.cell.peers.get()) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {
@@ -253,16 +230,20 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                     })
                 }
                 (FetchMode::Peers, Some(group)) => {
-                    group.with_live(|peers| Self::fetch(conn, rel, peers, mode))?;
+                    group.with_live(|peers| {
+                        let current: Vec<Arc<ToOneCell<T, K>>> =
+                            peers.iter().map(|p| Arc::clone(p.current())).collect();
+                        Self::fetch(conn, rel, &current, mode)
+                    })?;
                 }
                 (FetchMode::One, Some(_)) => {
                     report_n_plus_one(rel.meta);
-                    Self::fetch(conn, rel, std::slice::from_ref(&self.cell), mode)?;
+                    Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?;
                 }
-                _ => Self::fetch(conn, rel, std::slice::from_ref(&self.cell), mode)?,
+                _ => Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?,
             }
         }
-        match self.cell.value.get() {
+        match cell.get() {
             Some(Resolved::Found(t)) => Ok(Some(t)),
             _ => Err(missing(rel.meta, &key.to_key())),
         }
@@ -280,7 +261,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     ) -> Result<()> {
         let pending: Vec<&Arc<ToOneCell<T, K>>> = cells
             .iter()
-            .filter(|c| c.key.is_some() && c.value.get().is_none())
+            .filter(|c| c.key.is_some() && c.is_empty())
             .collect();
         if pending.is_empty() {
             return Ok(());
@@ -299,6 +280,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             rows = pending.len(),
         )
         .entered();
+        let written = written_now(conn);
         // Joined by key, so the parents need no ordering.
         let unordered = QuerySet::<T>::new().unordered();
         let targets = load_chunks(conn, unordered, rel.meta.target_column(), &keys)?;
@@ -311,11 +293,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             .collect();
         for cell in pending {
             if let Some(key) = &cell.key {
-                let resolved = match by_key.get(key) {
-                    Some(t) => Resolved::Found(Arc::clone(t)),
-                    None => Resolved::Missing,
-                };
-                let _ = cell.value.set(resolved);
+                cell.fill(Resolved::of(by_key.get(key).cloned()), &written);
             }
         }
         Ok(())
@@ -335,9 +313,7 @@ impl<T: Model> ForeignKey<T, T::Key> {
 
     /// Like [`set`](Self::set), sharing an already shared object.
     pub fn set_arc(&mut self, target: Arc<T>) {
-        let cell = ToOneCell::new(target.pk());
-        let _ = cell.value.set(Resolved::Found(target));
-        self.cell = cell;
+        self.cell = ToOneCell::with(target.pk(), Resolved::Found(target));
     }
 }
 
@@ -360,6 +336,15 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
 
     fn has_key(&self) -> bool {
         self.cell.key.is_some()
+    }
+
+    /// The owner was saved inside a transaction: a target cached now
+    /// (set before the save, perhaps a row inserted in that transaction)
+    /// is not trusted after a rollback of it.
+    fn written_in(&mut self, written: &Written) {
+        if let Some(tied) = self.cell.current().written_in(written) {
+            self.cell = tied;
+        }
     }
 
     fn link_peers(&self, group: &[RelationRef<'_>]) {

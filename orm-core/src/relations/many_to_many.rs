@@ -13,7 +13,7 @@ use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
 use super::slot::Slot;
 use super::through::Links;
-use crate::backend::{retry_write, AnyConnection, MultiBackend};
+use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{Key, ModelMeta};
 use crate::model::{inherit_fetch_mode, Model};
@@ -125,8 +125,9 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
             let k = self.target_key(&target)?;
             self.links.link(conn, &key, std::slice::from_ref(&k))
         })?;
-        self.slot
-            .edit(&key, |rows| insert_sorted(rows, target.clone()));
+        self.slot.edit(&key, &written_now(conn), |rows| {
+            insert_sorted(rows, target.clone())
+        });
         keep_database_order(conn, self.slot, &key);
         Ok(target)
     }
@@ -153,7 +154,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links.link(conn, &key, &wanted))?;
         let mut added = false;
-        self.slot.edit(&key, |rows| {
+        self.slot.edit(&key, &written_now(conn), |rows| {
             let mut cached: HashSet<Key> = rows
                 .iter()
                 .filter_map(|r| self.target_key(r).ok())
@@ -179,10 +180,19 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
         let keys = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links.unlink(conn, &key, Some(&keys)))?;
         let keys: HashSet<Key> = keys.into_iter().collect();
-        self.slot.edit(&key, |rows| {
+        self.slot.edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
         });
         Ok(())
+    }
+
+    /// Caches "no related rows" for an owner just inserted (on `conn`,
+    /// tied to its transaction), so a following `add` keeps the cache.
+    pub(crate) fn cache_none(&self, conn: &mut AnyConnection) {
+        if let Some(key) = &self.owner {
+            self.slot
+                .put(key.clone(), Arc::new(Vec::new()), written_now(conn));
+        }
     }
 
     /// Unlinks everything: one DELETE. The cache is filled with nothing, so
@@ -190,7 +200,7 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
         let key = self.owner()?.clone();
         self.links.unlink(conn, &key, None)?;
-        self.slot.put(key, Arc::new(Vec::new()));
+        self.slot.put(key, Arc::new(Vec::new()), written_now(conn));
         Ok(())
     }
 
@@ -214,7 +224,8 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
             .cloned()
             .collect();
         rows.sort_by(Model::cmp_default);
-        self.slot.put(key.clone(), Arc::new(rows));
+        self.slot
+            .put(key.clone(), Arc::new(rows), written_now(conn));
         keep_database_order(conn, self.slot, &key);
         Ok(())
     }

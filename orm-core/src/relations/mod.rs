@@ -22,10 +22,16 @@ macro_rules! manager_cache_control {
         /// Caches `rows` as the related rows (sorted in the related
         /// model's default ordering), bound to the owner's current key; the
         /// next `all` costs no query. Does nothing for an unsaved owner.
+        /// Not tied to a transaction: a rollback does not drop it (rows
+        /// the manager itself loads or writes are tied to theirs).
         pub fn set_cached(&self, mut rows: Vec<$row>) {
             if let Some(key) = &self.owner {
                 rows.sort_by(Model::cmp_default);
-                self.slot.put(key.clone(), Arc::new(rows));
+                self.slot.put(
+                    key.clone(),
+                    Arc::new(rows),
+                    crate::backend::levels::Written::default(),
+                );
             }
         }
 
@@ -53,6 +59,7 @@ macro_rules! manager_cache_control {
     };
 }
 
+mod cell;
 mod descriptor;
 mod fields;
 pub(crate) mod fill;

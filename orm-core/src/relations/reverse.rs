@@ -13,7 +13,7 @@ use foldhash::{HashSet, HashSetExt};
 use super::descriptor::{ChildKey, ReverseRel};
 use super::fill::{fill_reverse, keep_database_order, load_in};
 use super::slot::Slot;
-use crate::backend::{retry_write, AnyConnection, MultiBackend};
+use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{resolve, FetchMode};
 use crate::meta::{Key, KeyType, ModelMeta};
@@ -144,7 +144,8 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         self.link_in_memory(children, &key);
         let mut rows = distinct(children);
         rows.sort_by(Model::cmp_default);
-        self.slot.put(key.clone(), Arc::new(rows));
+        self.slot
+            .put(key.clone(), Arc::new(rows), written_now(conn));
         keep_database_order(conn, self.slot, &key);
         Ok(())
     }
@@ -160,7 +161,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         inherit_fetch_mode(&child, self.slot.mode.get());
         child.save(conn)?;
         let pk = child.pk().map(|k| k.to_key());
-        self.slot.edit(&key, |rows| {
+        self.slot.edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().map(|k| k.to_key()) != pk);
             insert_sorted(rows, child.clone());
         });
@@ -181,7 +182,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         retry_write(conn, |conn| self.point_all(conn, &pks, &key))?;
         self.link_in_memory(children, &key);
         let pks: HashSet<Key> = pks.into_iter().collect();
-        self.slot.edit(&key, |rows| {
+        self.slot.edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())));
             for child in distinct(children) {
                 insert_sorted(rows, child);
@@ -205,7 +206,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
             self.fk.set_key(child, None);
         }
         let pks: HashSet<Key> = pks.into_iter().collect();
-        self.slot.edit(&key, |rows| {
+        self.slot.edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())))
         });
         Ok(())
@@ -217,7 +218,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         let key = self.owner()?.clone();
         self.query()?
             .update_relation(conn, self.fk.meta().column, None)?;
-        self.slot.put(key, Arc::new(Vec::new()));
+        self.slot.put(key, Arc::new(Vec::new()), written_now(conn));
         Ok(())
     }
 

@@ -4,15 +4,27 @@
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::backend::levels::Written;
 use crate::error::Result;
 use crate::fetch::{resolve, FetchMode, ModeCell, PeerGroup};
 use crate::meta::Key;
 
 /// A to-many cache: the related rows, bound to the owner key they were
-/// loaded for.
+/// loaded for and to the transaction levels they were written in (none
+/// outside transactions): after a rollback of one, the cache counts as
+/// empty.
 pub(crate) struct Bound<C> {
     pub(crate) key: Key,
     pub(crate) rows: Arc<Vec<C>>,
+    pub(crate) written: Written,
+}
+
+impl<C> Bound<C> {
+    /// Holds rows for `key` that may be trusted.
+    #[inline]
+    fn holds(&self, key: &Key) -> bool {
+        &self.key == key && self.written.is_valid()
+    }
 }
 
 /// The slot shared by reverse and many-to-many managers.
@@ -101,12 +113,15 @@ impl<C> Slot<C> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
             .as_ref()
-            .filter(|b| &b.key == key)
+            .filter(|b| b.holds(key))
             .map(|b| Arc::clone(&b.rows))
     }
 
-    pub(crate) fn put(&self, key: Key, rows: Arc<Vec<C>>) {
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(Bound { key, rows });
+    /// Caches `rows` for `key`, written in the transaction levels
+    /// `written` (see [`written_now`](crate::backend::written_now)).
+    pub(crate) fn put(&self, key: Key, rows: Arc<Vec<C>>, written: Written) {
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Bound { key, rows, written });
         self.filled.store(true, AtomicOrdering::Release);
     }
 
@@ -116,10 +131,11 @@ impl<C> Slot<C> {
     }
 
     /// Fills the cache unless it already holds rows for `key`.
-    pub(crate) fn put_if_absent(&self, key: Key, rows: Arc<Vec<C>>) {
+    pub(crate) fn put_if_absent(&self, key: Key, rows: Arc<Vec<C>>, written: &Written) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.as_ref().is_none_or(|b| b.key != key) {
-            *cache = Some(Bound { key, rows });
+        if cache.as_ref().is_none_or(|b| !b.holds(&key)) {
+            let written = written.clone();
+            *cache = Some(Bound { key, rows, written });
             self.filled.store(true, AtomicOrdering::Release);
         }
     }
@@ -130,15 +146,17 @@ impl<C> Slot<C> {
         self.peers.get().filter(|_| self.owner.get() == Some(key))
     }
 
-    /// Applies `edit` to a filled cache bound to `key`; an empty or
-    /// differently-bound cache stays as it is.
-    pub(crate) fn edit(&self, key: &Key, edit: impl FnOnce(&mut Vec<C>))
+    /// Applies `edit` to a filled cache bound to `key`, written now in
+    /// the levels `written`; an empty, differently-bound or rolled-back
+    /// cache stays as it is.
+    pub(crate) fn edit(&self, key: &Key, written: &Written, edit: impl FnOnce(&mut Vec<C>))
     where
         C: Clone,
     {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(bound) = cache.as_mut().filter(|b| &b.key == key) {
+        if let Some(bound) = cache.as_mut().filter(|b| b.holds(key)) {
             edit(Arc::make_mut(&mut bound.rows));
+            bound.written.merge(written);
         }
     }
 }
@@ -186,7 +204,7 @@ impl<C> LazySlot<C> {
         let slot: Arc<Slot<C>> = Arc::default();
         slot.mode.set(mode);
         if let Some(b) = cache.as_ref() {
-            slot.put(b.key.clone(), Arc::clone(&b.rows));
+            slot.put(b.key.clone(), Arc::clone(&b.rows), b.written.clone());
         }
         LazySlot(OnceLock::from(slot))
     }

@@ -22,7 +22,11 @@ mod select;
 pub use related::Lookup;
 pub(crate) use related::{CountRelated, InRelated};
 pub use select::RowLock;
-pub(crate) use select::{Count, Exists, Expressions, Join, Keys, Order, Select};
+mod window;
+pub(crate) use select::{
+    Count, Distinct, Exists, Expressions, Join, Keys, Order, OrderJoin, Select,
+};
+pub(crate) use window::{Ranked, RowNumber};
 
 /// A rendered piece of SQL shared by clones of a queryset: a filter, an
 /// ordering term, a changeset.

@@ -22,6 +22,17 @@ pub(crate) struct Join {
     pub(crate) columns: &'static [ColumnMeta],
 }
 
+/// `LEFT OUTER JOIN table ON table.on = root.parent_column`: a to-one
+/// relation joined under its own table name (not selected), so an
+/// ordering expression on that table (`author::name.asc()`) applies. At
+/// most one row per root row: no duplicates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OrderJoin {
+    pub(crate) table: &'static str,
+    pub(crate) on: &'static str,
+    pub(crate) parent_column: &'static str,
+}
+
 /// The `ORDER BY` of a select.
 #[derive(Clone, Copy)]
 pub(crate) enum Order<'a> {
@@ -29,6 +40,49 @@ pub(crate) enum Order<'a> {
     Default,
     /// Terms the queryset chose (none: unordered).
     Terms(&'a [Fragment]),
+}
+
+/// Whether a select keeps only distinct rows.
+#[derive(Clone, Copy, Default)]
+pub(crate) enum Distinct<'a> {
+    /// Every row.
+    #[default]
+    No,
+    /// `SELECT DISTINCT`.
+    All,
+    /// PostgreSQL's `SELECT DISTINCT ON (terms)`: the first row of each
+    /// group of equal `terms`; the terms also lead the `ORDER BY`.
+    On(&'a [Fragment]),
+}
+
+impl Distinct<'_> {
+    /// ` DISTINCT` or ` DISTINCT ON (…)`, after `SELECT`.
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        match self {
+            Distinct::No => {}
+            Distinct::All => out.push_sql("DISTINCT "),
+            Distinct::On(terms) => {
+                out.push_sql("DISTINCT ON (");
+                push_list(out, terms)?;
+                out.push_sql(") ");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `a, b, …`.
+fn push_list<'b>(
+    out: &mut AstPass<'_, 'b, MultiBackend>,
+    terms: &'b [Fragment],
+) -> QueryResult<()> {
+    for (i, term) in terms.iter().enumerate() {
+        if i > 0 {
+            out.push_sql(", ");
+        }
+        term.walk_ast(out.reborrow())?;
+    }
+    Ok(())
 }
 
 /// How `select_for_update` locks the rows it reads.
@@ -68,6 +122,10 @@ pub(crate) struct Select<'a> {
     pub(crate) after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
     /// One more selected value after the columns (an annotation).
     pub(crate) extra: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
+    /// `DISTINCT` / `DISTINCT ON`.
+    pub(crate) distinct: Distinct<'a>,
+    /// The relations the ordering reaches.
+    pub(crate) order_joins: &'a [OrderJoin],
 }
 
 impl<'a> Select<'a> {
@@ -89,6 +147,8 @@ impl<'a> Select<'a> {
             lock: None,
             after: None,
             extra: None,
+            distinct: Distinct::No,
+            order_joins: &[],
         }
     }
 
@@ -107,6 +167,14 @@ impl<'a> Select<'a> {
             out.push_sql(" = ");
             push_column(out, &join.parent, join.parent_column)?;
         }
+        for join in self.order_joins {
+            out.push_sql(" LEFT OUTER JOIN ");
+            out.push_identifier(join.table)?;
+            out.push_sql(" ON ");
+            push_column(out, join.table, join.on)?;
+            out.push_sql(" = ");
+            push_column(out, root.table, join.parent_column)?;
+        }
         push_where(out, self.filters)?;
         if let Some(after) = self.after {
             out.push_sql(if self.filters.is_empty() {
@@ -118,6 +186,13 @@ impl<'a> Select<'a> {
             out.push_sql(")");
         }
         let mut first = true;
+        if let Distinct::On(terms) = self.distinct {
+            if !terms.is_empty() {
+                out.push_sql(" ORDER BY ");
+                push_list(out, terms)?;
+                first = false;
+            }
+        }
         match self.order {
             Order::Default => {
                 push_default_order(out, root.table, root.columns, root.ordering, &mut first)?
@@ -187,6 +262,7 @@ fn push_lock(
 impl QueryFragment<MultiBackend> for Select<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         out.push_sql("SELECT ");
+        self.distinct.walk(&mut out)?;
         let root = self.root.columns.iter().map(|c| (self.root.table, c));
         let joined = self
             .joins
@@ -208,17 +284,24 @@ impl QueryFragment<MultiBackend> for Select<'_> {
 
 untyped_query!(impl['a] Select<'a>);
 
-/// `SELECT COUNT(*)` of a select's rows; a sliced select is counted as a
-/// subquery, so the slice applies.
+/// `SELECT COUNT(*)` of a select's rows; a sliced select, or one with
+/// `DISTINCT ON`, is counted as a subquery, so the slice and the
+/// distinct groups apply. (A plain `DISTINCT` of model rows, which hold
+/// their key, changes nothing to count.)
 pub(crate) struct Count<'a>(pub(crate) Select<'a>);
 
 impl QueryFragment<MultiBackend> for Count<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        if self.0.limit.is_none() && self.0.offset.is_none() {
+        let on = matches!(self.0.distinct, Distinct::On(_));
+        if self.0.limit.is_none() && self.0.offset.is_none() && !on {
             out.push_sql("SELECT COUNT(*)");
             return self.0.walk_from(&mut out);
         }
-        out.push_sql("SELECT COUNT(*) FROM (SELECT 1 AS ");
+        out.push_sql("SELECT COUNT(*) FROM (SELECT ");
+        if on {
+            self.0.distinct.walk(&mut out)?;
+        }
+        out.push_sql("1 AS ");
         out.push_identifier("one")?;
         self.0.walk_from(&mut out)?;
         out.push_sql(") AS ");
@@ -263,6 +346,7 @@ pub(crate) struct Expressions<'a> {
 impl QueryFragment<MultiBackend> for Expressions<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         out.push_sql("SELECT ");
+        self.select.distinct.walk(&mut out)?;
         self.list.walk_ast(out.reborrow())?;
         self.select.walk_from(&mut out)
     }
