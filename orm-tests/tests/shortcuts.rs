@@ -110,6 +110,16 @@ backend_tests! {
             Choice::objects().values_list(c, (choice::choice_text, choice::votes))
         })?;
         assert_eq!(rows, [("b".to_string(), 10), ("c".to_string(), 5), ("a".to_string(), 3)]);
+        // Into a struct of the caller's: the same one query.
+        #[derive(Debug, PartialEq)]
+        struct Tally { text: String, votes: i32 }
+        impl From<(String, i32)> for Tally {
+            fn from((text, votes): (String, i32)) -> Self { Tally { text, votes } }
+        }
+        let tallies: Vec<Tally> = assert_num_queries(&mut conn, 1, |c| {
+            Choice::objects().filter(choice::votes.lt(10)).values_as(c, (choice::choice_text, choice::votes))
+        })?;
+        assert_eq!(tallies, [Tally { text: "c".into(), votes: 5 }, Tally { text: "a".into(), votes: 3 }]);
         let texts: Vec<(String,)> = Choice::objects().filter(choice::votes.gt(4)).limit(1).values_list(&mut conn, (choice::choice_text,))?;
         assert_eq!(texts, [("b".to_string(),)]);
         use diesel::dsl::{count_star, max, min, sum};

@@ -117,6 +117,45 @@ impl<M: Model> QuerySet<M> {
         Ok(load_into(conn, statement, rows)?.rows)
     }
 
+    /// [`values_list`](QuerySet::values_list) into a type of the caller's
+    /// built from each row's tuple (`S: From<T>`): Django's `values()` with
+    /// a struct instead of a dict. One query, no model built.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String, pub uses: i32 }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// #[derive(Debug, PartialEq)]
+    /// struct Usage { name: String, uses: i32 }
+    ///
+    /// impl From<(String, i32)> for Usage {
+    ///     fn from((name, uses): (String, i32)) -> Self {
+    ///         Usage { name, uses }
+    ///     }
+    /// }
+    ///
+    /// Tag { name: "rust".into(), uses: 3, ..Default::default() }.save(&mut conn)?;
+    /// let rows: Vec<Usage> = Tag::objects().values_as(&mut conn, (tag::name, tag::uses))?;
+    /// assert_eq!(rows, [Usage { name: "rust".into(), uses: 3 }]);
+    /// # Ok(()) }
+    /// ```
+    pub fn values_as<S, E, T>(&self, conn: &mut AnyConnection, columns: E) -> Result<Vec<S>>
+    where
+        S: From<T>,
+        E: Values<T> + AppearsOnTable<M::Table> + ValidGrouping<(), IsAggregate = No>,
+        T: 'static,
+    {
+        Ok(self
+            .values_list(conn, columns)?
+            .into_iter()
+            .map(S::from)
+            .collect())
+    }
+
     /// Aggregates over the queryset's rows (`count`, `sum`, `avg`, `min`,
     /// `max` from `diesel::dsl`, as a tuple): one query, one typed tuple.
     /// Aggregates of no rows are NULL (except counts): decode them into
