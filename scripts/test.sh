@@ -11,7 +11,11 @@
 #      and waits (up to ~30 s each) until they accept connections;
 #   3. runs `cargo nextest run --workspace --all-features`;
 #   4. runs the doctests, `cargo test --workspace --all-features --doc`
-#      (nextest does not run them).
+#      (nextest does not run them);
+#   5. runs the tests of models wider than 32 columns, `wide-tables/`: a
+#      cargo workspace of its own, with diesel's `128-column-tables` (which
+#      would slow every build of the main workspace by minutes), built in
+#      the same ./target. Skipped when arguments are passed to nextest.
 #
 # Servers: the tests use ORM_TEST_POSTGRES_URL and ORM_TEST_MYSQL_URL
 # (defaults postgres://postgres@127.0.0.1:5432/test and
@@ -20,7 +24,8 @@
 # fail under CI=true and be skipped, with a message, otherwise; CI is passed
 # through unchanged.
 #
-# Extra arguments go to nextest, e.g. `bash scripts/test.sh -E 'test(crud)'`.
+# Extra arguments go to nextest, e.g. `bash scripts/test.sh -E 'test(crud)'`
+# (the main workspace's run only).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -138,3 +143,9 @@ cargo nextest run --workspace --all-features --no-fail-fast "$@"
 
 say "cargo test --workspace --all-features --doc"
 cargo test --workspace --all-features --doc
+
+# --- 5. tables wider than 32 columns ----------------------------------------
+if [[ $# -eq 0 ]]; then
+    say "cargo nextest run --manifest-path wide-tables/Cargo.toml"
+    cargo nextest run --manifest-path wide-tables/Cargo.toml --target-dir target --no-fail-fast
+fi
