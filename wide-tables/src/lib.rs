@@ -4,8 +4,8 @@
 //! This crate is its own cargo workspace, outside the main one, so that
 //! diesel compiled with `128-column-tables` (several CPU-minutes per build)
 //! is built once, here, and not by every `--all-features` build of the
-//! workspace. `scripts/test.sh` (and so CI) runs its tests after the main
-//! suite.
+//! workspace. `scripts/test.sh` (and so CI) builds it in the background
+//! while the main suite runs, and runs its tests after.
 //!
 //! The columns cycle through `i32`, `String`, `Option<i64>`, `bool`, `f64`
 //! and `NaiveDateTime`: column `cN` has the type at `(N - 1) % 6`.
