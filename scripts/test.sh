@@ -11,7 +11,16 @@
 #      and waits (up to ~30 s each) until they accept connections;
 #   3. runs `cargo nextest run --workspace --all-features`;
 #   4. runs the doctests, `cargo test --workspace --all-features --doc`
-#      (nextest does not run them).
+#      (nextest does not run them);
+#   5. runs the tests of models wider than 32 columns, `wide-tables/`: a
+#      cargo workspace of its own, with diesel's `128-column-tables` (which
+#      would slow every build of the main workspace by minutes). Its build,
+#      about 5 CPU-minutes nearly all in one compiler process (up to 11 GB
+#      of memory), starts in the background after step 1, in its own
+#      target directory (target/wide-tables; cargo builds one thing at a
+#      time in a target directory), so it overlaps steps 2 to 4; its log is
+#      target/wide-tables-build.log. Skipped when arguments are passed to
+#      nextest.
 #
 # Servers: the tests use ORM_TEST_POSTGRES_URL and ORM_TEST_MYSQL_URL
 # (defaults postgres://postgres@127.0.0.1:5432/test and
@@ -20,7 +29,8 @@
 # fail under CI=true and be skipped, with a message, otherwise; CI is passed
 # through unchanged.
 #
-# Extra arguments go to nextest, e.g. `bash scripts/test.sh -E 'test(crud)'`.
+# Extra arguments go to nextest, e.g. `bash scripts/test.sh -E 'test(crud)'`
+# (the main workspace's run only).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -60,6 +70,20 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     say "installing cargo-nextest (not found)"
     cargo install --locked cargo-nextest
+fi
+
+# Step 5's build, in the background (it needs the client libraries above).
+WIDE_TARGET=target/wide-tables
+WIDE_LOG=target/wide-tables-build.log
+WIDE_PID=""
+if [[ $# -eq 0 ]]; then
+    mkdir -p target
+    say "building wide-tables/ in the background (log: $WIDE_LOG)"
+    cargo nextest run --manifest-path wide-tables/Cargo.toml --target-dir "$WIDE_TARGET" \
+        --no-run >"$WIDE_LOG" 2>&1 &
+    WIDE_PID=$!
+    # Stop it if this script fails before waiting for it.
+    trap 'if [[ -n "$WIDE_PID" ]]; then kill "$WIDE_PID" 2>/dev/null || true; fi' EXIT
 fi
 
 # --- 2. database servers ----------------------------------------------------
@@ -138,3 +162,17 @@ cargo nextest run --workspace --all-features --no-fail-fast "$@"
 
 say "cargo test --workspace --all-features --doc"
 cargo test --workspace --all-features --doc
+
+# --- 5. tables wider than 32 columns ----------------------------------------
+if [[ -n "$WIDE_PID" ]]; then
+    say "cargo nextest run --manifest-path wide-tables/Cargo.toml (waiting for its build)"
+    build_status=0
+    wait "$WIDE_PID" || build_status=$?
+    WIDE_PID=""
+    cat "$WIDE_LOG"
+    if [[ $build_status -ne 0 ]]; then
+        echo "the build of wide-tables/ failed (exit $build_status)" >&2
+        exit "$build_status"
+    fi
+    cargo nextest run --manifest-path wide-tables/Cargo.toml --target-dir "$WIDE_TARGET" --no-fail-fast
+fi

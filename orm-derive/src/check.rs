@@ -1,13 +1,17 @@
 //! Rules across fields, checked once the struct is parsed: one primary
-//! key, distinct column names, at most 32 columns, unambiguous reverse
+//! key, distinct column names, at most 128 columns, unambiguous reverse
 //! sides, and attributes that name fields (`ordering`, `unique_together`).
 //! Every problem is pushed to `errors`; nothing stops at the first.
 
 use crate::ast::{Column, Field, FieldKind, Model, Order, Reverse};
 use crate::ctx::Errors;
 
-/// diesel's table limit with its `32-column-tables` feature.
-pub const MAX_COLUMNS: usize = 32;
+/// diesel's largest table, with its `128-column-tables` feature. The
+/// derive cannot see which of diesel's `32-`, `64-` or `128-column-tables`
+/// features the application turned on (cargo unifies them in the app's
+/// diesel), so it accepts up to 128 columns and leaves a narrower limit to
+/// `diesel::table!`, whose error names the feature to turn on.
+pub const MAX_COLUMNS: usize = 128;
 
 /// Checks `model`, and resolves its `ordering` and `unique_together`
 /// attributes into the fields they name (dropping the terms in error).
@@ -70,12 +74,12 @@ fn reverse_names(model: &Model, errors: &mut Errors) {
 }
 
 fn columns(model: &Model, errors: &mut Errors) {
-    // Column names are unique, and there are at most 32 (diesel's limit).
+    // Column names are unique, and there are at most 128 (diesel's limit).
     let columns: Vec<(&Field, &Column)> = model.columns().collect();
     if let Some((field, _)) = columns.get(MAX_COLUMNS) {
         errors.push(
             field.ident.span(),
-            format!("a model maps at most {MAX_COLUMNS} columns; mark extra fields #[orm(skip)] or split the model"),
+            format!("a model maps at most {MAX_COLUMNS} columns (diesel's limit, with its `128-column-tables` feature); mark extra fields #[orm(skip)] or split the model"),
         );
     }
     for (i, (field, column)) in columns.iter().enumerate() {

@@ -233,3 +233,36 @@ fn model_with_choices() {
     };
     insta::assert_snapshot!(expand(input));
 }
+
+/// A struct with a key and `plain` more `i32` columns.
+fn wide_model(plain: usize) -> DeriveInput {
+    let fields = (1..=plain).map(|i| quote::format_ident!("c{i}"));
+    syn::parse_quote! {
+        pub struct Wide {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            #(pub #fields: i32,)*
+        }
+    }
+}
+
+/// Up to 128 columns are accepted (diesel's `128-column-tables` limit;
+/// whether the app's diesel has the feature is `diesel::table!`'s to say),
+/// and every column is in the table; a 129th is the derive's error.
+#[test]
+fn column_count_limit_is_diesels_largest() {
+    let widest = expand(wide_model(127));
+    assert!(
+        !widest.contains("compile_error"),
+        "128 columns are rejected"
+    );
+    assert!(
+        widest.contains("c127 -> Integer"),
+        "the 128th column is missing"
+    );
+    let too_wide = expand(wide_model(128));
+    assert!(
+        too_wide.contains("a model maps at most 128 columns"),
+        "129 columns are accepted"
+    );
+}
