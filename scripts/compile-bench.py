@@ -5,6 +5,8 @@ schema in plain diesel, built side by side; prints CPU seconds and ratios.
     python3 scripts/compile-bench.py                 # N = 10, 50, 200; 1 run
     python3 scripts/compile-bench.py -n 10 -n 50     # chosen sizes
     python3 scripts/compile-bench.py --repeat 3      # median of 3 runs
+    python3 scripts/compile-bench.py --orm-features postgres,mysql
+                                                     # the ORM app with every backend
 
 The schema (issue 17): N models with 6 plain columns each (text, integer,
 boolean, double, timestamp, nullable text) and an auto-increment key; per
@@ -15,7 +17,8 @@ and its relation (load the parent; add and list the many-to-many targets).
 
 - The ORM app: `#[derive(Model)]` (the many-to-many's through model is
   generated), on `orm_core::AnyConnection`, orm-core's default features
-  (SQLite, bundled).
+  (SQLite, bundled), plus `--orm-features` (PostgreSQL and MySQL compiled
+  in too, as an app that picks its backend from a URL has them).
 - The diesel app: `table!`, `Queryable`, `Selectable`, `Identifiable`,
   `Insertable`, `AsChangeset`, `Associations`, with an explicit join table
   per many-to-many, `joinable!` and `allow_tables_to_appear_in_same_query!`
@@ -77,6 +80,9 @@ def title(renamed):
 
 # ---------------------------------------------------------------- ORM app
 
+# orm-core features of the ORM app (`--orm-features`), as TOML strings.
+ORM_FEATURES = ""
+
 ORM_CARGO = """[package]
 name = "orm_app"
 version = "0.1.0"
@@ -86,7 +92,7 @@ publish = false
 [workspace]
 
 [dependencies]
-orm-core = {{ path = "{repo}/orm-core" }}
+orm-core = {{ path = "{repo}/orm-core", features = [{features}] }}
 diesel = {{ version = "2.3", default-features = false, features = ["chrono"] }}
 chrono = {{ version = "0.4", default-features = false, features = ["clock", "std"] }}
 """
@@ -352,7 +358,7 @@ def write(path, text):
 
 
 def generate(app_dir, name, n, cargo, model, conn, err):
-    write(app_dir / "Cargo.toml", cargo.format(repo=REPO))
+    write(app_dir / "Cargo.toml", cargo.format(repo=REPO, features=ORM_FEATURES))
     lock = app_dir / "Cargo.lock"
     if not lock.exists():
         shutil.copy(REPO / "Cargo.lock", lock)
@@ -419,7 +425,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, action="append", help="number of models (repeatable)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure; the median is shown")
+    parser.add_argument(
+        "--orm-features",
+        default="",
+        help="orm-core features for the ORM app, comma-separated (e.g. postgres,mysql: every "
+        "backend compiled in, as a multi-backend app has); default: orm-core's defaults (SQLite)",
+    )
     args = parser.parse_args()
+    global ORM_FEATURES
+    ORM_FEATURES = ", ".join(f'"{f.strip()}"' for f in args.orm_features.split(",") if f.strip())
     sizes = args.n or [10, 50, 200]
     rows = []
     for n in sizes:
