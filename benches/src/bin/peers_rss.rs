@@ -8,25 +8,27 @@
 //! /usr/bin/time -v target/release/peers_rss typed 100000 sqlite
 //! ```
 //!
-//! Arguments: `orm` or `typed` (required), N (default 100,000), `sqlite`
-//! (default, in memory) or `postgres` (the server's memory is not the
-//! process's). Both modes build the data set with the same code (the
-//! ORM's `bulk_create`, on the connection they then read from: the pool's
-//! for `orm`, a plain `SqliteConnection` / `PgConnection` for `typed`), then
-//! run the loop `ROUNDS` times, keeping one result alive at a time, and
-//! print the checksum. Compare "Maximum resident set size" of the two runs.
+//! Arguments: `orm`, `typed` or `setup` (required), N (default 100,000),
+//! `sqlite` (default, in memory) or `postgres` (the server's memory is not
+//! the process's), rounds (default 3). Both `orm` and `typed` build the
+//! data set with the same code (the ORM's `bulk_create`, on the connection
+//! they then read from: the pool's for `orm`, a plain `SqliteConnection` /
+//! `PgConnection` for `typed`), then run the loop `rounds` times, keeping
+//! one result alive at a time, and print the checksum. `setup` only builds
+//! the data set (what both share). Compare "Maximum resident set size" of
+//! the runs. Many rounds make a profile of the loop (`perf record`).
 
 use std::process::ExitCode;
 
 use orm_benches::{fixture, two_hop, typed};
 use orm_core::BackendKind;
 
-/// Loop runs per process (the peak is that of one result; more rounds
-/// show whether it grows).
+/// Loop runs per process by default (the peak is that of one result;
+/// more rounds show whether it grows).
 const ROUNDS: usize = 3;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: peers_rss orm|typed [N] [sqlite|postgres]");
+    eprintln!("usage: peers_rss orm|typed|setup [N] [sqlite|postgres] [rounds]");
     ExitCode::from(2)
 }
 
@@ -45,15 +47,20 @@ fn main() -> ExitCode {
         Some("postgres") => BackendKind::Postgres,
         Some(_) => return usage(),
     };
+    let rounds = match args.get(3).map(|s| s.parse::<usize>()) {
+        None => ROUNDS,
+        Some(Ok(r)) => r,
+        Some(Err(_)) => return usage(),
+    };
     let Some(db) = fixture::open(backend) else {
         return ExitCode::FAILURE;
     };
-    let mut sums = Vec::with_capacity(ROUNDS);
+    let mut sums = Vec::with_capacity(rounds);
     match mode.as_str() {
         "orm" => {
             let mut conn = db.get().expect("take a connection from the pool");
             two_hop::setup(&mut conn, n);
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 sums.push(two_hop::orm_peers(&mut conn));
             }
         }
@@ -66,9 +73,13 @@ fn main() -> ExitCode {
                 two_hop::setup(&mut conn, n);
             }
             let mut conn = typed::typed_copy(&db, |c| two_hop::setup(c, n));
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 sums.push(two_hop::typed(&mut conn));
             }
+        }
+        "setup" => {
+            let mut conn = db.get().expect("take a connection from the pool");
+            two_hop::setup(&mut conn, n);
         }
         _ => return usage(),
     }
