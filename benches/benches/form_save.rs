@@ -1,24 +1,29 @@
 //! A `ModelForm` saving a new question with 50 tags (a many-to-many), then
 //! reading the tags back, against hand-written diesel doing the same writes
-//! and reads, in the same run, on SQLite and PostgreSQL.
+//! and reads on a typed connection (the headline baseline) and on the ORM's
+//! `AnyConnection`, in the same run, on SQLite and PostgreSQL.
 //!
 //! Each iteration runs inside a transaction that is rolled back, so the
 //! tables do not grow (both sides alike), and handles the same submitted
 //! body (`question_text=...&pub_date=2026-01-01+00%3A00&tags=1&tags=2...`):
 //!
-//! - `diesel` (baseline): decode the body, check the text length, parse the
+//! - `typed` (the headline baseline): on `SqliteConnection` (its own
+//!   in-memory copy of the tables) / `PgConnection` (the same private
+//!   schema), decode the body, check the text length, parse the
 //!   date and the 50 ids; validate the ids with one `SELECT id FROM tag
 //!   WHERE id IN (...)`; in a transaction, `INSERT ... RETURNING id` the
 //!   question and INSERT the 50 links in one statement; then SELECT the tags
 //!   back (one query: `tag.id IN (SELECT tag_id FROM the links)`, ordered
 //!   by name) — 4 queries;
+//! - `diesel`: the same code on the ORM's `AnyConnection`;
 //! - `form`: `ModelForm::<Question>::new().bind_urlencoded(body)`, then
 //!   `.save(&mut conn)` (validation loads the 50 tags, then the INSERT of
 //!   the question and of the links, in a transaction), then
-//!   `q.tags().all(&mut conn)`, which the validated tags answer: 3 queries,
-//!   none for the read-back.
+//!   `q.tags().all(&mut conn)`, which the validated tags answer: 3 queries (4 on PostgreSQL,
+//!   where the cached tags are ordered in the collation), none for the read-back.
 //!
-//! The query counts are checked before timing and printed. After
+//! The query counts are checked before timing and printed (those of
+//! `diesel`, whose code `typed` shares). After
 //! criterion's samples the two are also timed alternately, round by round
 //! (`ratio::paired`).
 //!
@@ -37,6 +42,7 @@ use diesel::sql_types::{BigInt, Bool};
 use orm_benches::alloc::CountingAlloc;
 use orm_benches::fixture;
 use orm_benches::ratio::{self, timed, Comparison};
+use orm_benches::typed::{typed_copy, TypedConn};
 use orm_core::is_transaction_control;
 use orm_core::{capture_queries, schema, AnyConnection, BackendKind, CapturedQueries, Model};
 use orm_forms::ModelForm;
@@ -69,8 +75,8 @@ fn fold(sum: u64, id: i64, name: &str) -> u64 {
 }
 
 /// Runs `f` in a transaction that is then rolled back; returns what `f`
-/// returned.
-fn rolled_back<R>(conn: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> R) -> R {
+/// returned. Any diesel connection: `AnyConnection` or a typed one.
+fn rolled_back<C: Connection, R>(conn: &mut C, f: impl FnOnce(&mut C) -> R) -> R {
     let mut out = None;
     let result = conn.transaction::<(), DieselError, _>(|c| {
         out = Some(f(c));
@@ -197,8 +203,8 @@ fn parse(body: &str) -> Submitted {
     }
 }
 
-/// Runs `$e` with `$c` bound to the inner connection (batch inserts and
-/// RETURNING need the concrete backend).
+/// Runs `$e` with `$c` bound to the inner connection of an `AnyConnection`
+/// (batch inserts and RETURNING need the concrete backend).
 macro_rules! per_backend {
     ($conn:expr, $c:ident => $e:expr) => {{
         #[allow(unreachable_patterns)]
@@ -211,53 +217,80 @@ macro_rules! per_backend {
     }};
 }
 
-/// Validates and writes: 3 queries. Returns the new question's id.
-fn diesel_write(conn: &mut AnyConnection, s: &Submitted) -> i64 {
-    let found: Vec<i64> = tag::table
-        .filter(tag::id.eq_any(&s.tags))
-        .select(tag::id)
-        .load(conn)
-        .expect("validate the tag ids");
-    assert_eq!(found.len(), s.tags.len(), "every submitted tag exists");
-    conn.transaction::<_, DieselError, _>(|conn| {
-        let id: i64 = per_backend!(conn, c => diesel::insert_into(question::table)
-            .values((
-                question::question_text.eq(&s.text),
-                question::pub_date.eq(s.pub_date),
-            ))
-            .returning(question::id)
-            .get_result(c)?);
-        let links: Vec<_> = s
-            .tags
-            .iter()
-            .map(|&t| {
-                (
-                    question_tags::question_id.eq(id),
-                    question_tags::tag_id.eq(t),
-                )
-            })
-            .collect();
-        per_backend!(conn, c => diesel::insert_into(question_tags::table)
-            .values(&links)
-            .execute(c)?);
-        Ok(id)
-    })
-    .expect("insert the question and its links")
+/// Runs `$e` with `$c` bound to a connection that is already concrete.
+macro_rules! direct {
+    ($conn:expr, $c:ident => $e:expr) => {{
+        let $c = &mut *$conn;
+        $e
+    }};
+}
+
+/// Validates and writes: 3 queries; evaluates to the new question's id.
+/// `$concrete` names the macro that reaches the concrete connection
+/// ([`per_backend!`] on `AnyConnection`, [`direct!`] on a typed one).
+macro_rules! diesel_write {
+    ($conn:expr, $s:expr, $concrete:ident) => {{
+        let conn = $conn;
+        let s: &Submitted = $s;
+        let found: Vec<i64> = tag::table
+            .filter(tag::id.eq_any(&s.tags))
+            .select(tag::id)
+            .load(conn)
+            .expect("validate the tag ids");
+        assert_eq!(found.len(), s.tags.len(), "every submitted tag exists");
+        conn.transaction::<_, DieselError, _>(|conn| {
+            let id: i64 = $concrete!(conn, c => diesel::insert_into(question::table)
+                .values((
+                    question::question_text.eq(&s.text),
+                    question::pub_date.eq(s.pub_date),
+                ))
+                .returning(question::id)
+                .get_result(c)?);
+            let links: Vec<_> = s
+                .tags
+                .iter()
+                .map(|&t| {
+                    (
+                        question_tags::question_id.eq(id),
+                        question_tags::tag_id.eq(t),
+                    )
+                })
+                .collect();
+            $concrete!(conn, c => diesel::insert_into(question_tags::table)
+                .values(&links)
+                .execute(c)?);
+            Ok(id)
+        })
+        .expect("insert the question and its links")
+    }};
 }
 
 /// The question's tags, ordered by name: 1 query. The generated tables do
 /// not declare that they may appear in one query (no `joinable!`), so the
 /// subquery on the links is an SQL fragment with a bound id.
+macro_rules! diesel_read {
+    ($conn:expr, $id:expr) => {{
+        let rows: Vec<(i64, String)> = tag::table
+            .filter(
+                sql::<Bool>(r#""tag"."id" IN (SELECT "tag_id" FROM "polls_question_tags" WHERE "question_id" = "#)
+                    .bind::<BigInt, _>($id)
+                    .sql(")"),
+            )
+            .order(tag::name.asc())
+            .load($conn)
+            .expect("read the tags back");
+        rows
+    }};
+}
+
+/// [`diesel_write!`] on the ORM's `AnyConnection`.
+fn diesel_write(conn: &mut AnyConnection, s: &Submitted) -> i64 {
+    diesel_write!(conn, s, per_backend)
+}
+
+/// [`diesel_read!`] on the ORM's `AnyConnection`.
 fn diesel_read(conn: &mut AnyConnection, id: i64) -> Vec<(i64, String)> {
-    tag::table
-        .filter(
-            sql::<Bool>(r#""tag"."id" IN (SELECT "tag_id" FROM "polls_question_tags" WHERE "question_id" = "#)
-                .bind::<BigInt, _>(id)
-                .sql(")"),
-        )
-        .order(tag::name.asc())
-        .load(conn)
-        .expect("read the tags back")
+    diesel_read!(conn, id)
 }
 
 fn checksum_rows(rows: &[(i64, String)]) -> u64 {
@@ -266,13 +299,22 @@ fn checksum_rows(rows: &[(i64, String)]) -> u64 {
         .fold(0, |sum, t| fold(sum, t.0, &t.1))
 }
 
-/// One hand-written iteration, rolled back.
-fn diesel_iteration(conn: &mut AnyConnection, body: &str) -> u64 {
+/// One hand-written iteration on the ORM's `AnyConnection`, rolled back.
+fn diesel_iteration(conn: &mut AnyConnection, _: &mut TypedConn, body: &str) -> u64 {
     rolled_back(conn, |c| {
         let submitted = parse(body);
         let id = diesel_write(c, &submitted);
         checksum_rows(&diesel_read(c, id))
     })
+}
+
+/// One hand-written iteration on the typed connection, rolled back.
+fn typed_iteration(_: &mut AnyConnection, typed: &mut TypedConn, body: &str) -> u64 {
+    orm_benches::on_typed!(typed, conn => rolled_back(conn, |c| {
+        let submitted = parse(body);
+        let id = diesel_write!(&mut *c, &submitted, direct);
+        checksum_rows(&diesel_read!(&mut *c, id))
+    }))
 }
 
 // ---------------------------------------------------------------------------
@@ -296,7 +338,7 @@ fn orm_read(conn: &mut AnyConnection, q: &Question) -> u64 {
 }
 
 /// One ORM iteration, rolled back.
-fn orm_iteration(conn: &mut AnyConnection, body: &str) -> u64 {
+fn orm_iteration(conn: &mut AnyConnection, _: &mut TypedConn, body: &str) -> u64 {
     rolled_back(conn, |c| {
         let q = orm_write(c, body);
         orm_read(c, &q)
@@ -328,7 +370,7 @@ fn list(log: &CapturedQueries) -> String {
 
 /// Same tags from both sides; the queries of the writes and of the
 /// read-back, asserted and printed. Nothing stays in the tables.
-fn check(conn: &mut AnyConnection, backend: BackendKind, body: &str) {
+fn check(conn: &mut AnyConnection, backend: BackendKind, collation_cost: usize, body: &str) {
     // The table names the read-back's SQL fragment spells out.
     assert_eq!(
         (Tag::meta().table, QuestionTags::meta().table),
@@ -359,9 +401,12 @@ fn check(conn: &mut AnyConnection, backend: BackendKind, body: &str) {
         "ORM read-back: {:#?}",
         orm_read_log.queries()
     );
+    // Validation, INSERT of the question, INSERT of the links; on
+    // PostgreSQL one more to order the cached tags in the database's
+    // collation (`TestDb::collation_cost`).
     assert_eq!(
         orm_write_log.count(),
-        3,
+        3 + collation_cost,
         "ORM save: {:#?}",
         orm_write_log.queries()
     );
@@ -394,9 +439,14 @@ fn check(conn: &mut AnyConnection, backend: BackendKind, body: &str) {
     println!();
 }
 
-type Variant = fn(&mut AnyConnection, &str) -> u64;
+/// One iteration of a variant: on the ORM's connection or the typed one.
+type Variant = fn(&mut AnyConnection, &mut TypedConn, &str) -> u64;
 
-const VARIANTS: [(&str, Variant); 2] = [("diesel", diesel_iteration), ("form", orm_iteration)];
+const VARIANTS: [(&str, Variant); 3] = [
+    ("typed", typed_iteration),
+    ("diesel", diesel_iteration),
+    ("form", orm_iteration),
+];
 
 fn form_save(c: &mut Criterion) {
     for backend in BACKENDS {
@@ -405,14 +455,24 @@ fn form_save(c: &mut Criterion) {
         };
         let mut conn = db.get().expect("take a connection from the pool");
         let ids = setup(&mut conn).expect("create and fill the tables");
+        let mut typed = typed_copy(&db, |c| {
+            let typed_ids = setup(c).expect("create and fill the typed copy");
+            assert_eq!(typed_ids, ids, "the typed copy has the same tags");
+        });
         let body = body(&ids);
-        check(&mut conn, backend, &body);
+        check(&mut conn, backend, db.collation_cost(), &body);
+        let expected = orm_iteration(&mut conn, &mut typed, &body);
+        assert_eq!(
+            typed_iteration(&mut conn, &mut typed, &body),
+            expected,
+            "typed diesel reads the same tags in the same order"
+        );
 
         let mut group = c.benchmark_group(format!("form_save/{}", fixture::slug(backend)));
         group.sample_size(SAMPLES);
         for (variant, routine) in VARIANTS {
             let k = key(backend, variant);
-            let mut routine = || routine(&mut conn, &body);
+            let mut routine = || routine(&mut conn, &mut typed, &body);
             group.bench_function(BenchmarkId::new(variant, CHOSEN), |b| {
                 b.iter_custom(|iters| timed(&k, SAMPLES, iters, &mut routine))
             });
@@ -423,9 +483,10 @@ fn form_save(c: &mut Criterion) {
         if keys.iter().all(|k| ratio::sampled(k)) {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
             ratio::paired(&keys, PAIRED_BUDGET, 20, |v| {
-                black_box(VARIANTS[v].1(&mut conn, &body));
+                black_box(VARIANTS[v].1(&mut conn, &mut typed, &body));
             });
         }
+        drop(typed);
         drop(conn);
         // Dropping the handle drops the private PostgreSQL schema.
         drop(db);
@@ -433,18 +494,28 @@ fn form_save(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let comparisons: Vec<Comparison> = BACKENDS
-        .iter()
-        .map(|&backend| Comparison {
-            label: format!("ModelForm save + read-back, {backend}, {CHOSEN} tags"),
-            orm: key(backend, "form"),
-            baseline: key(backend, "diesel"),
-            target: None,
-        })
-        .collect();
+    let comparisons = |baseline: &str, variants: &[&str]| -> Vec<Comparison> {
+        BACKENDS
+            .iter()
+            .flat_map(|&backend| {
+                variants.iter().map(move |&variant| Comparison {
+                    label: format!("{variant}: save + read-back, {backend}, {CHOSEN} tags"),
+                    orm: key(backend, variant),
+                    baseline: key(backend, baseline),
+                    target: None,
+                })
+            })
+            .collect()
+    };
     ratio::report(
-        "form save with a 50-item many-to-many, then reading it back (baseline: hand-written diesel)",
-        &comparisons,
+        "form save with a 50-item many-to-many, then reading it back (baseline: hand-written \
+         diesel on a typed connection; `diesel` = the same on AnyConnection)",
+        &comparisons("typed", &["form", "diesel"]),
+    );
+    ratio::report(
+        "form save with a 50-item many-to-many, then reading it back (baseline: hand-written \
+         diesel on AnyConnection)",
+        &comparisons("diesel", &["form"]),
     );
 }
 

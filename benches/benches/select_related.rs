@@ -1,16 +1,19 @@
 //! `select_related` along a two-hop chain (choice -> question -> author),
-//! against hand-written diesel's typed join in the same run, on SQLite and
-//! PostgreSQL.
+//! against a hand-written diesel join on a typed connection (the headline
+//! baseline) and on the ORM's `AnyConnection`, in the same run, on SQLite
+//! and PostgreSQL.
 //!
 //! N choices, ten per question, each question with an author (one author
 //! per ten questions). Each iteration loads the choices with their question
 //! and author and folds, for every choice, its id, its question's id and
 //! its author's name length into an order-sensitive checksum:
 //!
-//! - `diesel` (baseline): one query,
+//! - `typed` (the headline baseline): on `SqliteConnection` /
+//!   `PgConnection`, one query,
 //!   `choice.inner_join(question.left_join(author))` selecting the three
 //!   rows as tuples, in `Choice::objects()`'s ordering (`votes DESC, id`);
 //!   each row carries its own copy of the question and author;
+//! - `diesel`: the same code on the ORM's `AnyConnection`;
 //! - `select_related`: `Choice::objects().select_related(Choice::QUESTION.then(Question::AUTHOR))`,
 //!   then `choice.question(c)?.author(c)?` for every choice (one query,
 //!   none in the loop; rows sharing a question share one object);
@@ -18,7 +21,7 @@
 //!   choices, then one `IN` query per hop), for reference.
 //!
 //! Sizes: 1,000 and 10,000 choices (`ORM_BENCH_MAX_N` lowers the top).
-//! No design-brief target: the table shows where the joined path stands.
+//! Issue-10 target: `select_related` ≤ 1.05x the typed diesel join.
 //!
 //! `cargo bench -p orm-benches --bench select_related`
 
@@ -26,14 +29,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use orm_benches::alloc::{count_allocs, CountingAlloc};
-use orm_benches::fixture::{self, ChoiceRow, QuestionRow};
+use orm_benches::fixture::{self, AuthorRow, ChoiceRow, QuestionRow};
 use orm_benches::ratio;
-use orm_benches::variants::{self, Variant};
-use orm_core::{capture_queries, schema, AnyConnection, BackendKind, Model};
-use orm_tests::polls::{author, choice, question, Author, Choice, Question};
+use orm_benches::typed::{self, TypedConn};
+use orm_benches::variants::{self, Routine, Variant};
+use orm_core::{capture_queries, AnyConnection, BackendKind};
+use orm_tests::polls::{author, choice, question, Choice, Question};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -43,9 +46,6 @@ const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
 const SIZES: [usize; 2] = [1_000, 10_000];
 /// Questions per author.
 const QUESTIONS_PER_AUTHOR: usize = 10;
-
-/// An `author` row: id, name, email.
-type AuthorRow = (i64, String, Option<String>);
 
 fn key(backend: BackendKind, variant: &str, n: usize) -> String {
     format!("select_related/{}/{variant}/{n}", fixture::slug(backend))
@@ -61,49 +61,46 @@ fn fold(sum: u64, choice: i64, question: i64, author_name: usize) -> u64 {
 
 /// The poll tables with `n` choices over `n / 10` questions, each question
 /// pointing at one of `n / 100` authors.
-fn setup(conn: &mut AnyConnection, n: usize) -> orm_core::Result<()> {
-    fixture::create_poll_tables(conn)?;
+fn setup(conn: &mut AnyConnection, n: usize) {
+    fixture::create_poll_tables(conn).expect("create the poll tables");
     let questions = n / fixture::CHOICES_PER_QUESTION;
-    fixture::populate(conn, questions, n)?;
-    let mut authors: Vec<Author> = (0..questions.div_ceil(QUESTIONS_PER_AUTHOR))
-        .map(|i| Author {
-            name: format!("Author number {i}"),
-            ..Default::default()
-        })
-        .collect();
-    Author::objects().bulk_create(conn, &mut authors)?;
-    let first = authors.first().and_then(|a| a.id).unwrap_or(1);
-    let count = authors.len() as i64;
-    // Question i gets author (i mod count): consecutive ids from `first`.
-    let table = schema::quote(conn.backend(), Question::meta().table);
-    conn.batch_execute(&format!(
-        "UPDATE {table} SET author_id = {first} + (id % {count})"
-    ))?;
-    if conn.backend() == BackendKind::Postgres {
-        let author = schema::quote(BackendKind::Postgres, Author::meta().table);
-        conn.batch_execute(&format!("ANALYZE {table}; ANALYZE {author}"))?;
-    }
-    Ok(())
+    fixture::populate(conn, questions, n).expect("insert the questions and choices");
+    fixture::add_authors(conn, questions.div_ceil(QUESTIONS_PER_AUTHOR))
+        .expect("insert the authors");
 }
 
-/// Hand-written diesel: one typed join, the rows as tuples.
+/// Hand-written diesel over a connection expression: one typed join, the
+/// rows as tuples.
+macro_rules! diesel_join {
+    ($conn:expr) => {{
+        let conn = $conn;
+        let rows: Vec<(ChoiceRow, QuestionRow, Option<AuthorRow>)> = choice::table
+            .inner_join(question::table.left_join(author::table))
+            .select((
+                choice::all_columns,
+                question::all_columns,
+                author::all_columns.nullable(),
+            ))
+            .order((choice::votes.desc(), choice::id.asc()))
+            .load(conn)
+            .expect("load the joined rows");
+        let mut sum = 0;
+        for (c, q, a) in &rows {
+            let (c, q, a) = black_box((c, q, a));
+            sum = fold(sum, c.0, q.0, a.as_ref().map_or(0, |a| a.1.len()));
+        }
+        sum
+    }};
+}
+
+/// Hand-written diesel on the ORM's `AnyConnection`.
 fn diesel_join(conn: &mut AnyConnection) -> u64 {
-    let rows: Vec<(ChoiceRow, QuestionRow, Option<AuthorRow>)> = choice::table
-        .inner_join(question::table.left_join(author::table))
-        .select((
-            choice::all_columns,
-            question::all_columns,
-            author::all_columns.nullable(),
-        ))
-        .order((choice::votes.desc(), choice::id.asc()))
-        .load(conn)
-        .expect("load the joined rows");
-    let mut sum = 0;
-    for (c, q, a) in &rows {
-        let (c, q, a) = black_box((c, q, a));
-        sum = fold(sum, c.0, q.0, a.as_ref().map_or(0, |a| a.1.len()));
-    }
-    sum
+    diesel_join!(conn)
+}
+
+/// Hand-written diesel on a typed connection.
+fn typed_join(conn: &mut TypedConn) -> u64 {
+    orm_benches::on_typed!(conn, c => diesel_join!(c))
 }
 
 /// The loop over `choice.question(c)?.author(c)?` for choices loaded by the caller.
@@ -141,18 +138,24 @@ fn orm_prefetch(conn: &mut AnyConnection) -> u64 {
     orm_loop(conn, &choices)
 }
 
-const VARIANTS: [Variant<u64>; 3] = [
-    ("diesel", diesel_join),
-    ("select_related", orm_select_related),
-    ("prefetch", orm_prefetch),
+const VARIANTS: [Variant<u64>; 4] = [
+    ("typed", Routine::Typed(typed_join)),
+    ("diesel", Routine::Any(diesel_join)),
+    ("select_related", Routine::Any(orm_select_related)),
+    ("prefetch", Routine::Any(orm_prefetch)),
 ];
 
 /// Same checksum from every variant with the expected number of queries;
 /// prints what each allocates per iteration.
-fn check(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
-    let (expected, log) = capture_queries(conn, diesel_join);
-    assert_eq!(log.count(), 1, "hand-written diesel: 1 query");
+fn check(conn: &mut AnyConnection, typed: &mut TypedConn, backend: BackendKind, n: usize) {
+    let expected = typed_join(typed);
     assert_ne!(expected, 0);
+    let (sum, log) = capture_queries(conn, diesel_join);
+    assert_eq!(
+        (sum, log.count()),
+        (expected, 1),
+        "hand-written diesel: same result, 1 query"
+    );
     for (variant, routine, queries) in [
         (
             "select_related",
@@ -172,7 +175,7 @@ fn check(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
     println!();
     println!("==== select_related, {backend}, {n} choices: allocations per iteration");
     for (variant, routine) in VARIANTS {
-        let (sum, stats) = count_allocs(|| routine(conn));
+        let (sum, stats) = count_allocs(|| routine.call(conn, typed));
         assert_eq!(sum, expected);
         println!(
             "  {variant:<15} {:>7} allocations, {:>9} bytes",
@@ -182,30 +185,43 @@ fn check(conn: &mut AnyConnection, backend: BackendKind, n: usize) {
 }
 
 fn select_related(c: &mut Criterion) {
-    fixture::each_data_set(&BACKENDS, &fixture::sizes(&SIZES), |conn, backend, n| {
-        setup(conn, n).expect("create and fill the tables");
-        check(conn, backend, n);
-        variants::run(
-            c,
-            &format!("select_related/{}", fixture::slug(backend)),
-            n,
-            conn,
-            &VARIANTS,
-            |variant| key(backend, variant, n),
-            Duration::from_secs(3),
-        );
-    });
+    typed::each_typed_data_set(
+        &BACKENDS,
+        &fixture::sizes(&SIZES),
+        setup,
+        |conn, typed, backend, n| {
+            check(conn, typed, backend, n);
+            variants::run(
+                c,
+                &format!("select_related/{}", fixture::slug(backend)),
+                n,
+                (conn, typed),
+                &VARIANTS,
+                |variant| key(backend, variant, n),
+                Duration::from_secs(3),
+            );
+        },
+    );
 }
 
 fn report(_: &mut Criterion) {
-    let variants = [("select_related", None), ("prefetch", None)];
     let sizes = fixture::sizes(&SIZES);
-    let comparisons = ratio::against_diesel(&BACKENDS, &sizes, &variants, key, |n| {
-        format!("{n} choices")
-    });
+    let unit = |n| format!("{n} choices");
+    let headline = [
+        ("select_related", Some(1.05)),
+        ("prefetch", None),
+        ("diesel", None),
+    ];
     ratio::report(
-        "select_related, choice -> question -> author (baseline: hand-written diesel join)",
-        &comparisons,
+        "select_related, choice -> question -> author (baseline: hand-written diesel join \
+         on a typed connection; `diesel` = the same on AnyConnection)",
+        &ratio::against_typed(&BACKENDS, &sizes, &headline, key, unit),
+    );
+    let variants = [("select_related", None), ("prefetch", None)];
+    ratio::report(
+        "select_related, choice -> question -> author (baseline: hand-written diesel join \
+         on AnyConnection)",
+        &ratio::against_diesel(&BACKENDS, &sizes, &variants, key, unit),
     );
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::connection::SimpleConnection;
-use orm_core::{schema, AnyConnection, BackendKind, Model};
+use orm_core::{schema, AnyConnection, BackendKind, Model, OrmError};
 use orm_tests::harness::{self, TestDb};
 use orm_tests::polls::{Author, Choice, Question};
 
@@ -22,6 +22,9 @@ pub type ChoiceRow = (i64, i64, String, i32);
 
 /// A `polls_question` row: id, text, pub_date, author_id.
 pub type QuestionRow = (i64, String, NaiveDateTime, Option<i64>);
+
+/// An `author` row: id, name, email.
+pub type AuthorRow = (i64, String, Option<String>);
 
 /// The sizes of `all` up to `ORM_BENCH_MAX_N` (all of them when unset).
 pub fn sizes(all: &[usize]) -> Vec<usize> {
@@ -127,7 +130,7 @@ pub fn populate(
         ids.extend(rows.iter().filter_map(|q| q.id));
     }
     if ids.len() != questions {
-        return Err(orm_core::OrmError::InvalidQuery {
+        return Err(OrmError::InvalidQuery {
             model: "Question",
             reason: format!(
                 "bulk_create returned {} keys for {questions} rows",
@@ -157,4 +160,35 @@ pub fn populate(
         }
     }
     Ok(ids)
+}
+
+/// Inserts `count` authors (`Author number {i}`) and gives question `q` the
+/// author `first + (q.id mod count)`, so every author asks about as many
+/// questions. Call after [`populate`].
+pub fn add_authors(conn: &mut AnyConnection, count: usize) -> orm_core::Result<()> {
+    let mut authors: Vec<Author> = (0..count)
+        .map(|i| Author {
+            name: format!("Author number {i}"),
+            ..Default::default()
+        })
+        .collect();
+    Author::objects().bulk_create(conn, &mut authors)?;
+    let first = authors
+        .first()
+        .and_then(|a| a.id)
+        .ok_or_else(|| OrmError::InvalidQuery {
+            model: "Author",
+            reason: "bulk_create returned no key".to_owned(),
+        })?;
+    let count = authors.len() as i64;
+    // Consecutive ids from `first`.
+    let table = schema::quote(conn.backend(), Question::meta().table);
+    conn.batch_execute(&format!(
+        "UPDATE {table} SET author_id = {first} + (id % {count})"
+    ))?;
+    if conn.backend() == BackendKind::Postgres {
+        let author = schema::quote(BackendKind::Postgres, Author::meta().table);
+        conn.batch_execute(&format!("ANALYZE {table}; ANALYZE {author}"))?;
+    }
+    Ok(())
 }

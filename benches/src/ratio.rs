@@ -13,7 +13,10 @@
 //! the load can change between an ORM path and its baseline. [`paired`]
 //! complements it: it alternates the ORM paths and the baseline round by
 //! round and takes the median of the per-round ratios, which cancels load
-//! that changes slower than a round. [`report`] prints both.
+//! that changes slower than a round. [`report`] prints both. The paired
+//! ratios are kept for every pair of variants of a round, so one run gives
+//! ORM / typed diesel (the headline), AnyConnection diesel / typed diesel
+//! (what MultiConnection dispatch costs) and ORM / AnyConnection diesel.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -29,8 +32,9 @@ struct Series {
 
 static SAMPLES: Mutex<BTreeMap<String, Series>> = Mutex::new(BTreeMap::new());
 
-/// Paired ratios (ORM / baseline), by the key of the ORM benchmark.
-static PAIRED: Mutex<BTreeMap<String, Paired>> = Mutex::new(BTreeMap::new());
+/// Paired ratios (variant / baseline), by the keys of the variant and of
+/// the baseline.
+static PAIRED: Mutex<BTreeMap<(String, String), Paired>> = Mutex::new(BTreeMap::new());
 
 /// A ratio from [`paired`] rounds.
 #[derive(Clone, Copy, Debug)]
@@ -126,10 +130,10 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// variant `v` in `0..keys.len()` (the order rotating from round to round),
 /// for about `budget` and at least `min_rounds` rounds. A routine for a
 /// nanosecond path runs its own batch of accesses in a loop (the same
-/// count for every variant). Variant 0 is the baseline; for every other
-/// variant the median over rounds of its time divided by the baseline's
-/// time in the same round is stored under its key, for [`report`], and
-/// returned.
+/// count for every variant). For every pair of variants, the median over
+/// rounds of one's time divided by the other's time in the same round is
+/// stored under both keys, for [`paired_ratio`] and [`report`]; the ratios
+/// of every other variant against variant 0 are returned.
 pub fn paired(
     keys: &[&str],
     budget: Duration,
@@ -151,30 +155,38 @@ pub fn paired(
     }
     let mut results = Vec::new();
     let mut stored = PAIRED.lock().unwrap_or_else(PoisonError::into_inner);
-    for (v, key) in keys.iter().enumerate().skip(1) {
-        let mut ratios: Vec<f64> = times[v]
-            .iter()
-            .zip(&times[0])
-            .map(|(t, base)| t / base)
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let p = Paired {
-            ratio: quantile(&ratios, 0.5),
-            quartiles: (quantile(&ratios, 0.25), quantile(&ratios, 0.75)),
-            rounds: ratios.len(),
-        };
-        stored.insert((*key).to_owned(), p);
-        results.push(p);
+    for (b, base_key) in keys.iter().enumerate() {
+        for (v, key) in keys.iter().enumerate() {
+            if v == b {
+                continue;
+            }
+            let mut ratios: Vec<f64> = times[v]
+                .iter()
+                .zip(&times[b])
+                .map(|(t, base)| t / base)
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            let p = Paired {
+                ratio: quantile(&ratios, 0.5),
+                quartiles: (quantile(&ratios, 0.25), quantile(&ratios, 0.75)),
+                rounds: ratios.len(),
+            };
+            stored.insert(((*key).to_owned(), (*base_key).to_owned()), p);
+            if b == 0 {
+                results.push(p);
+            }
+        }
     }
     results
 }
 
-/// The paired ratio stored for the ORM benchmark `key`.
-pub fn paired_ratio(key: &str) -> Option<Paired> {
+/// The paired ratio of the benchmark `key` against `baseline`, when both
+/// ran in the same paired rounds.
+pub fn paired_ratio(key: &str, baseline: &str) -> Option<Paired> {
     PAIRED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(key)
+        .get(&(key.to_owned(), baseline.to_owned()))
         .copied()
 }
 
@@ -211,10 +223,36 @@ pub struct Comparison {
 }
 
 /// The comparisons of a benchmark over data sets: for every backend and
-/// size, each `(variant, target)` against the `"diesel"` baseline, keyed by
+/// size, each `(variant, target)` against the `"diesel"` baseline
+/// (hand-written diesel on the ORM's `AnyConnection`); see [`against`].
+pub fn against_diesel(
+    backends: &[BackendKind],
+    sizes: &[usize],
+    variants: &[(&str, Option<f64>)],
+    key: impl Fn(BackendKind, &str, usize) -> String,
+    unit: impl Fn(usize) -> String,
+) -> Vec<Comparison> {
+    against("diesel", backends, sizes, variants, key, unit)
+}
+
+/// The comparisons against the `"typed"` baseline (hand-written diesel on
+/// a typed connection, the headline); see [`against`].
+pub fn against_typed(
+    backends: &[BackendKind],
+    sizes: &[usize],
+    variants: &[(&str, Option<f64>)],
+    key: impl Fn(BackendKind, &str, usize) -> String,
+    unit: impl Fn(usize) -> String,
+) -> Vec<Comparison> {
+    against("typed", backends, sizes, variants, key, unit)
+}
+
+/// The comparisons of a benchmark over data sets: for every backend and
+/// size, each `(variant, target)` against the variant `baseline`, keyed by
 /// `key(backend, variant, n)` and labelled `"{variant}, {backend}, {what}"`
 /// where `what` is `unit(n)` (`N = 1000`, `1000 questions`).
-pub fn against_diesel(
+pub fn against(
+    baseline: &str,
     backends: &[BackendKind],
     sizes: &[usize],
     variants: &[(&str, Option<f64>)],
@@ -228,7 +266,7 @@ pub fn against_diesel(
                 comparisons.push(Comparison {
                     label: format!("{variant}, {backend}, {}", unit(n)),
                     orm: key(backend, variant, n),
-                    baseline: key(backend, "diesel", n),
+                    baseline: key(backend, baseline, n),
                     target,
                 });
             }
@@ -249,7 +287,7 @@ pub fn report(title: &str, comparisons: &[Comparison]) -> Vec<String> {
             continue;
         };
         let ratio = orm.median_ns / base.median_ns;
-        let paired = paired_ratio(&c.orm);
+        let paired = paired_ratio(&c.orm, &c.baseline);
         let judged = paired.map_or(ratio, |p| p.ratio);
         let verdict = match c.target {
             Some(t) if judged <= t => format!("≤ {t}x: met"),

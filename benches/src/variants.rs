@@ -1,6 +1,8 @@
 //! Runs the variants of one data set the same way in every relation
 //! benchmark: criterion's samples for each variant, then the paired rounds
-//! ([`ratio::paired`]) that alternate them.
+//! ([`ratio::paired`]) that alternate them. A variant runs on the ORM's
+//! `AnyConnection` (the ORM paths and hand-written diesel on it) or on a
+//! typed diesel connection ([`TypedConn`], the headline baseline).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -9,9 +11,37 @@ use criterion::{BenchmarkId, Criterion, SamplingMode};
 use orm_core::AnyConnection;
 
 use crate::ratio::{self, timed};
+use crate::typed::TypedConn;
 
-/// A variant: its name and one iteration, which returns a checksum.
-pub type Variant<R> = (&'static str, fn(&mut AnyConnection) -> R);
+/// One iteration of a variant, on the connection it runs on; it returns a
+/// checksum.
+pub enum Routine<R> {
+    /// On the ORM's `AnyConnection`: the ORM, or diesel through it.
+    Any(fn(&mut AnyConnection) -> R),
+    /// Hand-written diesel on a typed connection.
+    Typed(fn(&mut TypedConn) -> R),
+}
+
+impl<R> Clone for Routine<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Routine<R> {}
+
+impl<R> Routine<R> {
+    /// Runs one iteration on the connection the routine takes.
+    pub fn call(self, conn: &mut AnyConnection, typed: &mut TypedConn) -> R {
+        match self {
+            Routine::Any(f) => f(conn),
+            Routine::Typed(f) => f(typed),
+        }
+    }
+}
+
+/// A variant: its name and one iteration.
+pub type Variant<R> = (&'static str, Routine<R>);
 
 /// How long the paired rounds of one data set run.
 pub const PAIRED_BUDGET: Duration = Duration::from_secs(5);
@@ -27,7 +57,7 @@ pub fn sample_size(n: usize) -> usize {
     }
 }
 
-/// Benchmarks each variant on `conn` in the criterion group `group` (ids
+/// Benchmarks each variant on `conn` or `typed` in the criterion group `group` (ids
 /// `variant/n`, recorded under `key(variant)`), then, when every variant
 /// was sampled, alternates them round by round (at least 10 rounds; 5 for
 /// 100,000 rows). Data sets of 10,000 rows and more take flat samples after
@@ -36,7 +66,7 @@ pub fn run<R>(
     c: &mut Criterion,
     group: &str,
     n: usize,
-    conn: &mut AnyConnection,
+    (conn, typed): (&mut AnyConnection, &mut TypedConn),
     variants: &[Variant<R>],
     key: impl Fn(&str) -> String,
     large_measurement: Duration,
@@ -52,7 +82,7 @@ pub fn run<R>(
     }
     for &(name, routine) in variants {
         let k = key(name);
-        let mut routine = || routine(&mut *conn);
+        let mut routine = || routine.call(&mut *conn, &mut *typed);
         criterion_group.bench_function(BenchmarkId::new(name, n), |b| {
             b.iter_custom(|iters| timed(&k, samples, iters, &mut routine))
         });
@@ -64,7 +94,7 @@ pub fn run<R>(
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let min_rounds = if n >= 100_000 { 5 } else { 10 };
         ratio::paired(&keys, PAIRED_BUDGET, min_rounds, |v| {
-            black_box(variants[v].1(&mut *conn));
+            black_box(variants[v].1.call(&mut *conn, &mut *typed));
         });
     }
 }
