@@ -171,26 +171,41 @@ pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
 /// The named table constraints a column carries: its unique constraint and
 /// its foreign key (as they appear in `CREATE TABLE` or after `ADD`).
 pub fn constraints(backend: BackendKind, table: &str, column: &ColumnDef) -> Vec<String> {
-    let q = |ident: &str| quote(backend, ident);
-    let mut out = Vec::new();
-    if column.unique && !column.primary_key {
-        out.push(format!(
+    unique_constraint(backend, table, column)
+        .into_iter()
+        .chain(foreign_key_constraint(backend, table, column))
+        .collect()
+}
+
+/// The column's single-column unique constraint, if it has one (a primary
+/// key is unique already).
+pub fn unique_constraint(backend: BackendKind, table: &str, column: &ColumnDef) -> Option<String> {
+    (column.unique && !column.primary_key).then(|| {
+        format!(
             "CONSTRAINT {} UNIQUE ({})",
-            q(&names::unique(table, &column.name)),
-            q(&column.name)
-        ));
-    }
-    if let Some(reference) = &column.references {
-        out.push(format!(
+            quote(backend, &names::unique(table, &column.name)),
+            quote(backend, &column.name)
+        )
+    })
+}
+
+/// The column's foreign-key constraint, if it references another table.
+pub fn foreign_key_constraint(
+    backend: BackendKind,
+    table: &str,
+    column: &ColumnDef,
+) -> Option<String> {
+    let q = |ident: &str| quote(backend, ident);
+    column.references.as_ref().map(|reference| {
+        format!(
             "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
             q(&names::foreign_key(table, &column.name)),
             q(&column.name),
             q(&reference.table),
             q(&reference.column),
             reference.on_delete.sql()
-        ));
-    }
-    out
+        )
+    })
 }
 
 /// The `unique_together` constraint of `table`, if it has one.

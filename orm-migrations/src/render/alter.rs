@@ -2,8 +2,8 @@
 //! statements.
 
 use orm_core::schema::ddl::{
-    column_definition, column_type, constraints, create_index, create_table, names, quote,
-    unique_together,
+    column_definition, column_type, constraints, create_index, create_table,
+    foreign_key_constraint, names, quote, unique_constraint, unique_together,
 };
 use orm_core::schema::{ColumnDef, TableDef};
 use orm_core::BackendKind;
@@ -185,11 +185,15 @@ fn alter_column(
     if index_changed {
         out.extend(create_index(backend, table, to));
     }
-    for constraint in constraints(backend, table, to) {
-        let is_fk = constraint.contains("FOREIGN KEY");
-        if (is_fk && fk_changed) || (!is_fk && unique_changed) {
-            out.push(alter(format!("ADD {constraint}")));
-        }
-    }
+    let added = [
+        unique_constraint(backend, table, to).filter(|_| unique_changed),
+        foreign_key_constraint(backend, table, to).filter(|_| fk_changed),
+    ];
+    out.extend(
+        added
+            .into_iter()
+            .flatten()
+            .map(|c| alter(format!("ADD {c}"))),
+    );
     out
 }

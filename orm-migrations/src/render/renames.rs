@@ -1,7 +1,7 @@
 //! Renaming the constraints and indexes whose names derive from a table or
 //! column name, after the table or column is renamed.
 
-use orm_core::schema::ddl::{create_index, names, quote};
+use orm_core::schema::ddl::{create_index, foreign_key_constraint, names, quote};
 use orm_core::schema::TableDef;
 use orm_core::BackendKind;
 
@@ -43,9 +43,7 @@ pub fn statements(backend: BackendKind, before: &TableDef, after: &TableDef) -> 
                 let column = &after.columns[r.column];
                 out.push(format!("ALTER TABLE {table} DROP FOREIGN KEY {old}"));
                 out.extend(
-                    orm_core::schema::ddl::constraints(backend, &after.name, column)
-                        .into_iter()
-                        .filter(|c| c.contains("FOREIGN KEY"))
+                    foreign_key_constraint(backend, &after.name, column)
                         .map(|c| format!("ALTER TABLE {table} ADD {c}")),
                 );
             }
