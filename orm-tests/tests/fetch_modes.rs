@@ -164,6 +164,46 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_clone_leaves_the_peer_batch_and_keeps_what_was_loaded(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let choices = with_fetch_mode(FetchMode::Peers, || Choice::objects().load(&mut conn))?;
+        // A clone taken before loading is an instance of its own: it loads
+        // for itself (one key bound), and the originals stay unloaded.
+        let early = choices[0].clone();
+        let (_, log) = orm_core::capture_queries(&mut conn, |c| {
+            with_fetch_mode(FetchMode::Peers, || early.question(c).map(|_| ()))
+        });
+        assert_eq!(log.count(), 1);
+        let binds = log.queries()[0].split("binds: [").nth(1).unwrap_or("").to_owned();
+        assert_eq!(binds.trim_end_matches(']').split(',').count(), 1, "{binds}");
+        assert!(choices.iter().all(|ch| !ch.question.is_loaded()));
+        // The originals are still one batch: one query for all of them.
+        assert_num_queries(&mut conn, 1, |c| {
+            with_fetch_mode(FetchMode::Peers, || choices[1].question(c).map(|_| ()))
+        })?;
+        assert!(choices.iter().all(|ch| ch.question.is_loaded()));
+        // A clone taken after loading keeps the loaded target.
+        let late = choices[2].clone();
+        let text = with_fetch_mode(FetchMode::Raise, || late.question(&mut conn).map(|q| q.question_text.clone()))?;
+        assert_eq!(text, choices[2].question.cached().map(|q| q.question_text.clone()).unwrap_or_default());
+        Ok(())
+    }
+
+    fn a_dropped_instance_frees_its_cached_rows(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut questions = with_fetch_mode(FetchMode::Peers, || Question::objects().load(&mut conn))?;
+        assert_num_queries(&mut conn, 1, |c| questions[0].choices().all(c).map(|_| ()))?;
+        let rows = questions[1].choices().cached().ok_or(OrmError::NotFound { model: "Choice" })?;
+        assert_eq!(std::sync::Arc::strong_count(&rows), 2, "the slot and this handle");
+        drop(questions.remove(1));
+        assert_eq!(std::sync::Arc::strong_count(&rows), 1, "the dropped instance's rows are freed");
+        // The other peers keep theirs.
+        assert_num_queries(&mut conn, 0, |c| questions.iter().try_for_each(|q| q.choices().all(c).map(|_| ())))?;
+        Ok(())
+    }
+
     fn unfiltered_to_many_access_loads_for_every_peer(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

@@ -1,10 +1,10 @@
-//! Fetch modes and peer groups.
+//! Fetch modes and peer batches.
 //!
 //! Instances loaded by one query are *peers*. Under [`FetchMode::Peers`]
 //! (the default), touching a to-one relation that is not loaded yet on one
 //! instance loads it, in one query, for every live peer whose value is not
 //! loaded yet. Peers are held weakly: dropped instances are not fetched for,
-//! and a group whose instances are all dropped is freed.
+//! and a batch whose instances are all dropped is freed.
 //!
 //! [`FetchMode::One`] loads for the touched instance only (lazy loading);
 //! [`FetchMode::Raise`] returns [`OrmError::FetchBlocked`](crate::OrmError::FetchBlocked).
@@ -31,4 +31,4 @@ pub use diagnostics::count_n_plus_one;
 pub(crate) use diagnostics::report_n_plus_one;
 pub use mode::{current_fetch_mode, set_global_fetch_mode, with_fetch_mode, FetchScope};
 pub(crate) use mode::{resolve, ModeCell};
-pub(crate) use peers::PeerGroup;
+pub(crate) use peers::{Batch, Member, Release};

@@ -1,43 +1,147 @@
-//! Peer groups: the instances one query loaded, held weakly, so touching a
-//! relation on one of them can load it for all.
+//! Peer batches: the relation cells of the instances one query loaded, in
+//! one shared allocation, so touching a relation on one of them can load it
+//! for all.
+//!
+//! A query result gets one [`Batch`] per relation field; each instance
+//! holds a [`Member`] handle (the batch and its index) instead of a cell
+//! and a group of its own. Linking a result therefore costs one allocation
+//! per relation field, not one or two per instance (issue 10).
+//!
+//! Peers are held weakly in the sense that matters: a dropped instance
+//! marks its entry dead, and batches skip dead entries. A dead entry's
+//! storage lives until the last instance of the batch is dropped; what an
+//! entry caches can be released when its instance goes (see
+//! [`Release`]).
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// The members of one peer group for one relation: weak references to the
-/// relation cells of instances loaded together. The mutex also serializes
-/// batches, so two threads touching the same group run the batch once.
-pub(crate) struct PeerGroup<C> {
-    members: Mutex<Vec<Weak<C>>>,
+/// What an entry does when its instance is dropped: to-many slots drop
+/// their rows; to-one cells keep their target until the batch is freed
+/// (a loaded target cannot be taken back through a shared reference).
+pub(crate) trait Release {
+    fn release(&self) {}
 }
 
-impl<C> PeerGroup<C> {
-    /// Makes `members` (instances loaded together) one group: `slot` gives
-    /// each member's place for it. Fewer than two members make no group.
-    pub(crate) fn link(members: &[&Arc<C>], slot: impl Fn(&C) -> &OnceLock<Arc<PeerGroup<C>>>) {
-        if members.len() < 2 {
-            return;
+struct Entry<C> {
+    cell: C,
+    alive: AtomicBool,
+}
+
+impl<C> Entry<C> {
+    fn new(cell: C) -> Self {
+        Entry {
+            cell,
+            alive: AtomicBool::new(true),
         }
-        let group = Arc::new(PeerGroup {
-            members: Mutex::new(members.iter().map(|m| Arc::downgrade(m)).collect()),
-        });
-        for member in members {
-            let _ = slot(member).set(Arc::clone(&group));
+    }
+}
+
+/// The cells of one relation field for the instances one query loaded (or
+/// the cell of one instance loaded alone). The mutex serializes batch
+/// loads, so two threads touching the same batch run the load once.
+pub(crate) struct Batch<C> {
+    entries: Entries<C>,
+    lock: Mutex<()>,
+}
+
+/// A batch of one keeps its entry inline: one allocation, as a cell of
+/// its own would cost.
+enum Entries<C> {
+    One(Entry<C>),
+    Many(Box<[Entry<C>]>),
+}
+
+impl<C> Entries<C> {
+    #[inline]
+    fn get(&self, index: u32) -> &Entry<C> {
+        match self {
+            Entries::One(entry) => entry,
+            Entries::Many(entries) => &entries[index as usize],
         }
     }
 
-    /// Runs `batch` with the group locked, on the live members; dead
-    /// members are dropped from the group.
-    pub(crate) fn with_live<R>(&self, batch: impl FnOnce(&[Arc<C>]) -> R) -> R {
-        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        let live: Vec<Arc<C>> = members.iter().filter_map(Weak::upgrade).collect();
-        if live.len() < members.len() {
-            // Dead members keep their cell's allocation alive through the
-            // `Weak`: drop them, and the spare capacity with them.
-            members.retain(|w| w.strong_count() > 0);
-            if members.len() < members.capacity() / 2 {
-                members.shrink_to_fit();
-            }
+    fn as_slice(&self) -> &[Entry<C>] {
+        match self {
+            Entries::One(entry) => std::slice::from_ref(entry),
+            Entries::Many(entries) => entries,
         }
-        batch(&live)
+    }
+}
+
+impl<C: Release> Batch<C> {
+    /// One batch of `cells`, and a member handle per cell (in order).
+    /// Fewer than two cells make no batch: `None`.
+    pub(crate) fn link(cells: Vec<C>) -> Option<impl Iterator<Item = Member<C>>> {
+        let len = u32::try_from(cells.len()).ok().filter(|&n| n >= 2)?;
+        let batch = Arc::new(Batch {
+            entries: Entries::Many(cells.into_iter().map(Entry::new).collect()),
+            lock: Mutex::new(()),
+        });
+        Some((0..len).map(move |index| Member {
+            batch: Arc::clone(&batch),
+            index,
+        }))
+    }
+
+    /// A member alone: the cell of an instance in no query's batch.
+    pub(crate) fn alone(cell: C) -> Member<C> {
+        Member {
+            batch: Arc::new(Batch {
+                entries: Entries::One(Entry::new(cell)),
+                lock: Mutex::new(()),
+            }),
+            index: 0,
+        }
+    }
+
+    /// Runs `load` with the batch locked, on the cells of the live members.
+    pub(crate) fn with_live<R>(&self, load: impl FnOnce(&[&C]) -> R) -> R {
+        let _serial = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let live: Vec<&C> = self
+            .entries
+            .as_slice()
+            .iter()
+            .filter(|e| e.alive.load(Ordering::Acquire))
+            .map(|e| &e.cell)
+            .collect();
+        load(&live)
+    }
+}
+
+/// An instance's place in a [`Batch`]: dereferences to its cell. Dropping
+/// it marks the entry dead and releases what the cell caches.
+pub(crate) struct Member<C: Release> {
+    batch: Arc<Batch<C>>,
+    index: u32,
+}
+
+impl<C: Release> Member<C> {
+    /// The batch this member belongs to.
+    pub(crate) fn batch(&self) -> &Batch<C> {
+        &self.batch
+    }
+
+    /// Whether the batch is a query's (not a cell of its own).
+    pub(crate) fn in_batch(&self) -> bool {
+        matches!(self.batch.entries, Entries::Many(_))
+    }
+}
+
+impl<C: Release> Deref for Member<C> {
+    type Target = C;
+
+    #[inline]
+    fn deref(&self) -> &C {
+        &self.batch.entries.get(self.index).cell
+    }
+}
+
+impl<C: Release> Drop for Member<C> {
+    fn drop(&mut self) {
+        let entry = self.batch.entries.get(self.index);
+        entry.alive.store(false, Ordering::Release);
+        entry.cell.release();
     }
 }

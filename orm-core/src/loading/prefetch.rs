@@ -79,7 +79,7 @@ impl<F: Model, T: Model, K: KeyType> RelationKind<F, T> for ForeignKeyRel<F, T, 
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&F], next: Next<'_, T>) -> Result<()> {
         let cells: Vec<_> = rows
             .iter()
-            .map(|r| Arc::clone((self.field)(r).cell()))
+            .filter_map(|r| (self.field)(r).to_load())
             .collect();
         ForeignKey::<T, K>::fetch(conn, self, &cells, mode_of(rows))?;
         let mut seen = HashSet::new();
@@ -130,7 +130,7 @@ impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, C>) -> Result<()> {
         let targets: Vec<(&Slot<C>, Key)> = rows
             .iter()
-            .filter_map(|r| Some(((self.slot)(r), self.owner_key(r)?)))
+            .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)))
             .collect();
         let (loaded, pending): (Vec<_>, Vec<_>) = targets
             .into_iter()
@@ -185,7 +185,7 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, T>) -> Result<()> {
         let targets: Vec<(&Slot<T>, Key)> = rows
             .iter()
-            .filter_map(|r| Some(((self.slot)(r), self.owner_key(r)?)))
+            .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)))
             .collect();
         let filled = fill_many_to_many(conn, self.through, &targets, mode_of(rows), false)?;
         let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();

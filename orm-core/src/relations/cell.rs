@@ -1,5 +1,5 @@
-//! The cell of a to-one relation: its key and the loaded target, shared
-//! with the instance's peers; a target loaded inside a transaction records
+//! The cell of a to-one relation: the loaded target, in the instance or
+//! in its query's peer batch; a target loaded inside a transaction records
 //! the transaction levels, and after a rollback of one the cell hands over
 //! to a fresh one.
 
@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::backend::levels::Written;
-use crate::fetch::PeerGroup;
 
 /// What a to-one cell holds once resolved.
 pub(crate) enum Resolved<T, K> {
@@ -65,7 +64,7 @@ pub(crate) struct TxValue<T, K> {
     written: Mutex<Written>,
     /// The cell that replaced this one after a rollback of a level the
     /// value was written in.
-    reloaded: OnceLock<Arc<ToOneCell<T, K>>>,
+    reloaded: OnceLock<Box<ToOneCell<T, K>>>,
 }
 
 impl<T, K> TxValue<T, K> {
@@ -91,29 +90,26 @@ impl<T, K> TxValue<T, K> {
     }
 }
 
-/// The shared state of one instance's to-one relation: its key and the
-/// loaded target. Shared (`Arc`) so a peer batch can fill it.
+/// The loaded target of one instance's to-one relation (the key is the
+/// field's, or the peer batch entry's).
 pub(crate) struct ToOneCell<T, K> {
-    pub(crate) key: Option<K>,
     value: OnceLock<Resolved<T, K>>,
-    /// The instances loaded with this one (set once, when the query loads).
-    pub(crate) peers: OnceLock<Arc<PeerGroup<ToOneCell<T, K>>>>,
 }
 
-impl<T, K: Clone> ToOneCell<T, K> {
-    pub(crate) fn new(key: Option<K>) -> Arc<Self> {
-        Arc::new(ToOneCell {
-            key,
+impl<T, K> Default for ToOneCell<T, K> {
+    fn default() -> Self {
+        ToOneCell {
             value: OnceLock::new(),
-            peers: OnceLock::new(),
-        })
+        }
     }
+}
 
-    /// A cell pointing at `key` with `value` loaded already.
-    pub(crate) fn with(key: Option<K>, value: Resolved<T, K>) -> Arc<Self> {
-        let cell = ToOneCell::new(key);
-        let _ = cell.value.set(value);
-        cell
+impl<T, K> ToOneCell<T, K> {
+    /// A cell with `value` loaded already.
+    pub(crate) fn with(value: Resolved<T, K>) -> Self {
+        ToOneCell {
+            value: OnceLock::from(value),
+        }
     }
 
     /// The found target, if loaded outside any transaction: the cached
@@ -143,23 +139,37 @@ impl<T, K: Clone> ToOneCell<T, K> {
         let _ = self.value.set(value.within(written));
     }
 
-    /// This cell, or the one that replaced it after a rollback (with the
-    /// same key, nothing loaded yet).
-    pub(crate) fn current(self: &Arc<Self>) -> &Arc<Self> {
+    /// This cell, or the one that replaced it after a rollback (nothing
+    /// loaded yet).
+    pub(crate) fn current(&self) -> &Self {
         let mut cell = self;
         while let Some(Resolved::InTransaction(tx)) = cell.value.get() {
             if tx.trusted() {
                 break;
             }
-            cell = tx.reloaded.get_or_init(|| ToOneCell::new(cell.key.clone()));
+            cell = tx.reloaded.get_or_init(Box::default);
         }
         cell
+    }
+
+    /// A cell of its own holding what the current cell holds (a clone of
+    /// the instance), tied to the same transaction levels.
+    pub(crate) fn duplicate(&self) -> Self {
+        let cell = self.current();
+        match cell.value.get() {
+            None => ToOneCell::default(),
+            Some(Resolved::InTransaction(tx)) => {
+                let written = tx.written.lock().unwrap_or_else(PoisonError::into_inner);
+                ToOneCell::with(tx.value.copy().within(&written))
+            }
+            Some(plain) => ToOneCell::with(plain.copy()),
+        }
     }
 
     /// The owner was saved in the levels `written`: the loaded value is
     /// tied to them too. Returns the cell to use instead, when this one's
     /// value was not tied to a transaction yet.
-    pub(crate) fn written_in(self: &Arc<Self>, written: &Written) -> Option<Arc<Self>> {
+    pub(crate) fn written_in(&self, written: &Written) -> Option<Self> {
         if written.is_empty() {
             return None;
         }
@@ -168,10 +178,7 @@ impl<T, K: Clone> ToOneCell<T, K> {
                 tx.merge(written);
                 None
             }
-            plain => Some(ToOneCell::with(
-                self.key.clone(),
-                plain.copy().within(written),
-            )),
+            plain => Some(ToOneCell::with(plain.copy().within(written))),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! compiler (no column names dispatched at run time).
 
 use super::through::Through;
-use super::{ForeignKey, Slot};
+use super::{ForeignKey, LazySlot};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::Model;
 
@@ -89,7 +89,7 @@ pub struct ReverseRel<Owner: 'static, Child: 'static> {
     /// The child's foreign key to the owner.
     pub fk: &'static dyn ForeignKeyAccess<Child, Owner>,
     /// The owner's slot.
-    pub slot: fn(&Owner) -> &Slot<Child>,
+    pub slot: fn(&Owner) -> &LazySlot<Child>,
 }
 
 impl<Owner, Child> ReverseRel<Owner, Child> {
@@ -114,7 +114,7 @@ pub struct ManyToManyRel<Owner: 'static, Target: 'static> {
     /// The key of an owner its links point at (without dynamic dispatch).
     pub owner_key: fn(&Owner) -> Option<Key>,
     /// The owner's slot.
-    pub slot: fn(&Owner) -> &Slot<Target>,
+    pub slot: fn(&Owner) -> &LazySlot<Target>,
 }
 
 impl<Owner, Target> ManyToManyRel<Owner, Target> {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, PoisonError};
 
-use super::slot::{LazySlot, Slot};
+use super::slot::LazySlot;
 use crate::backend::levels::Written;
 use crate::fetch::FetchMode;
 use crate::meta::{Key, KeyType};
@@ -87,7 +87,7 @@ macro_rules! slot_field {
         impl<$param: Model $(, $extra: KeyType)?> $ty<$param $(, $extra)?> {
             /// The slot (allocated on first use).
             #[doc(hidden)]
-            pub fn __slot(&self) -> &Slot<$param> {
+            pub fn __slot(&self) -> &LazySlot<$param> {
                 &self.slot
             }
         }
@@ -113,9 +113,9 @@ macro_rules! slot_field {
             }
 
             fn link_peers(&self, group: &[RelationRef<'_>]) {
-                Slot::link(group.iter().filter_map(|r| {
+                LazySlot::link(group.iter().filter_map(|r| {
                     let field = r.field.as_any().downcast_ref::<Self>()?;
-                    Some((&*field.slot, r.owner.clone()))
+                    Some((&field.slot, r.owner.clone()))
                 }));
             }
         }

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
@@ -16,7 +16,7 @@ use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::fetch::{report_n_plus_one, resolve, FetchMode, ModeCell, PeerGroup};
+use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell, Release};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 use crate::query::QuerySet;
@@ -63,11 +63,24 @@ use crate::query::QuerySet;
 /// # Ok(()) }
 /// ```
 pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
-    cell: Arc<ToOneCell<T, K>>,
+    key: Option<K>,
+    /// Where the target is loaded: the instance's entry in the peer batch
+    /// of the query that loaded it (set when the query links its rows),
+    /// or an entry of its own, allocated on first use.
+    cell: OnceLock<Member<Peer<T, K>>>,
     /// The instance's fetch mode: its own, not shared with clones.
     mode: ModeCell,
     _target: PhantomData<fn() -> T>,
 }
+
+/// A foreign key's entry in a peer batch: its key and loaded target.
+pub(crate) struct Peer<T, K> {
+    key: Option<K>,
+    cell: ToOneCell<T, K>,
+}
+
+/// A dropped instance's target stays until the batch is freed.
+impl<T, K> Release for Peer<T, K> {}
 
 /// A one-to-one relation: a foreign key with a unique constraint. Its
 /// reverse side is [`ReverseOneToOne`].
@@ -75,29 +88,28 @@ pub type OneToOne<T, K = <T as Model>::Key> = ForeignKey<T, K>;
 
 impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
     fn default() -> Self {
-        ForeignKey {
-            cell: ToOneCell::new(None),
-            mode: ModeCell::default(),
-            _target: PhantomData,
-        }
+        ForeignKey::from_optional_key(None)
     }
 }
 
+/// A clone holds the key and a copy of the loaded target; it is in no
+/// peer batch and does not see what the original loads later.
 impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
     fn clone(&self) -> Self {
         let mode = ModeCell::default();
         mode.set(self.mode.get());
-        ForeignKey {
-            cell: Arc::clone(&self.cell),
-            mode,
-            _target: PhantomData,
+        let mut clone = ForeignKey::from_optional_key(self.key.clone());
+        clone.mode = mode;
+        if let Some(cell) = self.loaded() {
+            clone.reset(self.key.clone(), cell.duplicate());
         }
+        clone
     }
 }
 
 impl<T: Model, K: KeyType> PartialEq for ForeignKey<T, K> {
     fn eq(&self, other: &Self) -> bool {
-        self.cell.key == other.cell.key
+        self.key == other.key
     }
 }
 
@@ -105,7 +117,7 @@ impl<T: Model, K: KeyType> fmt::Debug for ForeignKey<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ForeignKey")
             .field("to", &T::meta().name)
-            .field("key", &self.cell.key)
+            .field("key", &self.key)
             .field("loaded", &self.is_loaded())
             .finish()
     }
@@ -114,57 +126,68 @@ impl<T: Model, K: KeyType> fmt::Debug for ForeignKey<T, K> {
 impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// A relation pointing at `key`, nothing loaded.
     pub fn from_key(key: K) -> Self {
-        ForeignKey {
-            cell: ToOneCell::new(Some(key)),
-            mode: ModeCell::default(),
-            _target: PhantomData,
-        }
+        ForeignKey::from_optional_key(Some(key))
     }
 
     /// A nullable relation from an optional key (what a row holds).
     pub fn from_optional_key(key: Option<K>) -> Self {
         ForeignKey {
-            cell: ToOneCell::new(key),
+            key,
+            cell: OnceLock::new(),
             mode: ModeCell::default(),
             _target: PhantomData,
         }
     }
 
+    /// Points at `key` with `cell` (a cell of its own, allocated if it
+    /// holds something), leaving any peer batch; the fetch mode stays.
+    fn reset(&mut self, key: Option<K>, cell: ToOneCell<T, K>) {
+        self.cell = if cell.is_empty() {
+            OnceLock::new()
+        } else {
+            OnceLock::from(Batch::alone(Peer {
+                key: key.clone(),
+                cell,
+            }))
+        };
+        self.key = key;
+    }
+
     /// The key value; never queries.
     pub fn key(&self) -> Option<&K> {
-        self.cell.key.as_ref()
+        self.key.as_ref()
     }
 
     /// Points the relation at `key` and drops the cached object.
     pub fn set_key(&mut self, key: Option<K>) {
-        self.cell = ToOneCell::new(key);
+        self.reset(key, ToOneCell::default());
     }
 
     /// Points the relation at `key` and caches `target` (generated setters
     /// and forms, which know the value `target` is referenced by).
     #[doc(hidden)]
     pub fn set_resolved(&mut self, key: Option<K>, target: T) {
-        self.cell = ToOneCell::with(key, Resolved::Found(Arc::new(target)));
+        self.reset(key, ToOneCell::with(Resolved::Found(Arc::new(target))));
     }
 
     /// Stores what `select_related` joined for this freshly loaded
     /// relation: the target, or `None` when its key points at no row
     /// (remembered as missing). A null key stays unloaded.
     pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
-        if self.cell.key.is_some() {
-            self.cell.fill(Resolved::of(target), written);
+        if self.key.is_some() {
+            self.member().cell.fill(Resolved::of(target), written);
         }
     }
 
     /// Whether the target is loaded (or known to be missing).
     pub fn is_loaded(&self) -> bool {
-        !self.cell.current().is_empty()
+        self.loaded().is_some_and(|cell| !cell.is_empty())
     }
 
     /// The loaded target, without querying. A target loaded inside a
     /// transaction that rolled back since is not returned.
     pub fn cached(&self) -> Option<&T> {
-        match self.cell.current().get() {
+        match self.loaded()?.get() {
             Some(Resolved::Found(t)) => Some(t),
             _ => None,
         }
@@ -172,19 +195,37 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// Drops the cached target; the key stays.
     pub fn invalidate(&mut self) {
-        self.cell = ToOneCell::new(self.cell.key.clone());
+        self.cell = OnceLock::new();
     }
 
     /// Binds the key as a parameter (writes of the row).
     #[doc(hidden)]
     pub fn bind<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        K::bind(&self.cell.key, out)
+        K::bind(&self.key, out)
     }
 
-    /// The cell shared with a peer batch (prefetching fills it too); the
-    /// one that replaced it after a rollback, if any.
-    pub(crate) fn cell(&self) -> &Arc<ToOneCell<T, K>> {
-        self.cell.current()
+    /// The instance's entry: in its query's peer batch, or its own
+    /// (allocated now if needed).
+    fn member(&self) -> &Member<Peer<T, K>> {
+        self.cell.get_or_init(|| {
+            Batch::alone(Peer {
+                key: self.key.clone(),
+                cell: ToOneCell::default(),
+            })
+        })
+    }
+
+    /// The current cell (the one that replaced it after a rollback, if
+    /// any), when the instance has one yet.
+    fn loaded(&self) -> Option<&ToOneCell<T, K>> {
+        self.cell.get().map(|member| member.cell.current())
+    }
+
+    /// The key and the cell to load into (prefetching fills it too), for
+    /// a relation whose key is set.
+    pub(crate) fn to_load(&self) -> Option<(&K, &ToOneCell<T, K>)> {
+        let key = self.key.as_ref()?;
+        Some((key, self.member().cell.current()))
     }
 
     /// Loads the target if needed and returns it; `None` for a null key.
@@ -202,7 +243,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     ) -> Result<Option<&T>> {
         // The fast path: a loaded value never consults the mode; one
         // loaded outside any transaction needs no other check.
-        match self.cell.found() {
+        match self.cell.get().and_then(|member| member.cell.found()) {
             Some(t) => Ok(Some(t)),
             None => self.load_slow(conn, rel),
         }
@@ -214,33 +255,35 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         conn: &mut AnyConnection,
         rel: &'static ForeignKeyRel<F, T, K>,
     ) -> Result<Option<&T>> {
-        let Some(key) = &self.cell.key else {
+        let Some((key, cell)) = self.to_load() else {
             return Ok(None);
         };
-        let cell = self.cell.current();
         if cell.is_empty() {
             let mode = self.mode.get();
-            // The peer group is the original cell's: after a rollback its
-            // members' current cells are loaded together.
-            match (resolve(mode, rel.meta.fetch_mode), self.cell.peers.get()) {
+            // After a rollback the batch members' current cells are
+            // loaded together.
+            let batch = self.cell.get().filter(|m| m.in_batch()).map(|m| m.batch());
+            match (resolve(mode, rel.meta.fetch_mode), batch) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {
                         model: rel.meta.model,
                         field: rel.meta.field,
                     })
                 }
-                (FetchMode::Peers, Some(group)) => {
-                    group.with_live(|peers| {
-                        let current: Vec<Arc<ToOneCell<T, K>>> =
-                            peers.iter().map(|p| Arc::clone(p.current())).collect();
+                (FetchMode::Peers, Some(batch)) => {
+                    batch.with_live(|peers| {
+                        let current: Vec<(&K, &ToOneCell<T, K>)> = peers
+                            .iter()
+                            .filter_map(|p| Some((p.key.as_ref()?, p.cell.current())))
+                            .collect();
                         Self::fetch(conn, rel, &current, mode)
                     })?;
                 }
                 (FetchMode::One, Some(_)) => {
                     report_n_plus_one(rel.meta);
-                    Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?;
+                    Self::fetch(conn, rel, &[(key, cell)], mode)?;
                 }
-                _ => Self::fetch(conn, rel, std::slice::from_ref(cell), mode)?,
+                _ => Self::fetch(conn, rel, &[(key, cell)], mode)?,
             }
         }
         match cell.get() {
@@ -249,27 +292,25 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         }
     }
 
-    /// One query (per chunk) for the cells whose key is set and value is
-    /// not loaded yet; each gets its target, peers sharing a parent share
-    /// one object, and a key with no row is remembered as missing. The
-    /// targets take the instance mode `inherit`.
+    /// One query (per chunk) for the cells (with their keys) whose value
+    /// is not loaded yet; each gets its target, peers sharing a parent
+    /// share one object, and a key with no row is remembered as missing.
+    /// The targets take the instance mode `inherit`.
     pub(crate) fn fetch<F>(
         conn: &mut AnyConnection,
         rel: &ForeignKeyRel<F, T, K>,
-        cells: &[Arc<ToOneCell<T, K>>],
+        cells: &[(&K, &ToOneCell<T, K>)],
         inherit: Option<FetchMode>,
     ) -> Result<()> {
-        let pending: Vec<&Arc<ToOneCell<T, K>>> = cells
-            .iter()
-            .filter(|c| c.key.is_some() && c.is_empty())
-            .collect();
+        let pending: Vec<&(&K, &ToOneCell<T, K>)> =
+            cells.iter().filter(|(_, c)| c.is_empty()).collect();
         if pending.is_empty() {
             return Ok(());
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_capacity(pending.len());
         let keys: Vec<Key> = pending
             .iter()
-            .filter_map(|c| c.key.as_ref())
+            .map(|(k, _)| *k)
             .filter(|k| seen.insert(*k))
             .map(KeyType::to_key)
             .collect();
@@ -291,10 +332,8 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 Some(((rel.target_key)(&t)?, Arc::new(t)))
             })
             .collect();
-        for cell in pending {
-            if let Some(key) = &cell.key {
-                cell.fill(Resolved::of(by_key.get(key).cloned()), &written);
-            }
+        for (key, cell) in pending {
+            cell.fill(Resolved::of(by_key.get(*key).cloned()), &written);
         }
         Ok(())
     }
@@ -313,7 +352,7 @@ impl<T: Model> ForeignKey<T, T::Key> {
 
     /// Like [`set`](Self::set), sharing an already shared object.
     pub fn set_arc(&mut self, target: Arc<T>) {
-        self.cell = ToOneCell::with(target.pk(), Resolved::Found(target));
+        self.reset(target.pk(), ToOneCell::with(Resolved::Found(target)));
     }
 }
 
@@ -335,27 +374,41 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     }
 
     fn has_key(&self) -> bool {
-        self.cell.key.is_some()
+        self.key.is_some()
     }
 
     /// The owner was saved inside a transaction: a target cached now
     /// (set before the save, perhaps a row inserted in that transaction)
     /// is not trusted after a rollback of it.
     fn written_in(&mut self, written: &Written) {
-        if let Some(tied) = self.cell.current().written_in(written) {
-            self.cell = tied;
+        if let Some(tied) = self.loaded().and_then(|cell| cell.written_in(written)) {
+            let key = self.key.take();
+            self.reset(key, tied);
         }
     }
 
+    /// One batch for the fields of `group` with a key (a null key never
+    /// loads anything) and no cell yet (a join attaches its target first:
+    /// such a relation is loaded already).
     fn link_peers(&self, group: &[RelationRef<'_>]) {
-        // A null key never loads anything: it needs no peers.
-        let cells: Vec<&Arc<ToOneCell<T, K>>> = group
+        let fields: Vec<(&Self, &K)> = group
             .iter()
             .filter_map(|r| r.field.as_any().downcast_ref::<Self>())
-            .map(|f| &f.cell)
-            .filter(|cell| cell.key.is_some())
+            .filter(|f| f.cell.get().is_none())
+            .filter_map(|f| Some((f, f.key.as_ref()?)))
             .collect();
-        PeerGroup::link(&cells, |cell| &cell.peers);
+        let cells = fields
+            .iter()
+            .map(|(_, key)| Peer {
+                key: Some((*key).clone()),
+                cell: ToOneCell::default(),
+            })
+            .collect();
+        if let Some(members) = Batch::link(cells) {
+            for ((field, _), member) in fields.iter().zip(members) {
+                let _ = field.cell.set(member);
+            }
+        }
     }
 }
 

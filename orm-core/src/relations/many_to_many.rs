@@ -11,7 +11,7 @@ use foldhash::{HashSet, HashSetExt};
 use super::descriptor::ManyToManyRel;
 use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
-use super::slot::Slot;
+use super::slot::LazySlot;
 use super::through::Links;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
@@ -30,7 +30,7 @@ pub struct ManyToManyManager<'a, T: Model> {
     /// The owner's model (its name for errors, its declared fetch mode).
     owner_model: &'static ModelMeta,
     links: &'static dyn Links<T>,
-    slot: &'a Slot<T>,
+    slot: &'a LazySlot<T>,
 }
 
 impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {

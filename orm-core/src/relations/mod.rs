@@ -48,7 +48,7 @@ macro_rules! manager_cache_control {
         /// The slot's address: the same for every access on one instance.
         #[doc(hidden)]
         pub fn slot_ptr(&self) -> *const () {
-            (self.slot as *const Slot<$row>).cast()
+            (self.slot as *const LazySlot<$row>).cast()
         }
 
         fn owner(&self) -> Result<&Key> {
@@ -74,5 +74,5 @@ pub use fields::{ManyToMany, Related, ReverseOneToOne};
 pub use foreign_key::{ForeignKey, OneToOne};
 pub use many_to_many::ManyToManyManager;
 pub use reverse::{reverse_one, One, RelatedManager};
-pub use slot::Slot;
+pub use slot::{LazySlot, Slot};
 pub use through::{Links, Through, ThroughPair};

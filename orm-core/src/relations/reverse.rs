@@ -12,7 +12,7 @@ use foldhash::{HashSet, HashSetExt};
 
 use super::descriptor::{ChildKey, ReverseRel};
 use super::fill::{fill_reverse, keep_database_order, load_in};
-use super::slot::Slot;
+use super::slot::LazySlot;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{resolve, FetchMode};
@@ -31,7 +31,7 @@ pub struct RelatedManager<'a, C: Model> {
     owner_model: &'static ModelMeta,
     /// The children's foreign key to the owner.
     fk: &'static dyn ChildKey<C>,
-    slot: &'a Slot<C>,
+    slot: &'a LazySlot<C>,
 }
 
 impl<'a, C: Model> RelatedManager<'a, C> {
@@ -356,7 +356,7 @@ pub fn reverse_one<O: Model, C: Model>(
     rel: &'static ReverseRel<O, C>,
 ) -> Result<Option<One<C>>> {
     let model = O::meta();
-    let slot: &Slot<C> = (rel.slot)(owner);
+    let slot: &LazySlot<C> = (rel.slot)(owner);
     let Some(key) = rel.owner_key(owner) else {
         return Ok(None);
     };

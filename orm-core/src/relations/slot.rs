@@ -1,12 +1,13 @@
 //! The instance slot of a to-many relation: the related rows, bound to the
-//! owner key they were loaded for, shared with the instance's peers.
+//! owner key they were loaded for; for instances a query loaded, an entry
+//! of that query's peer batch.
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::backend::levels::Written;
 use crate::error::Result;
-use crate::fetch::{resolve, FetchMode, ModeCell, PeerGroup};
+use crate::fetch::{resolve, Batch, FetchMode, Member, ModeCell, Release};
 use crate::meta::Key;
 
 /// A to-many cache: the related rows, bound to the owner key they were
@@ -36,76 +37,46 @@ pub struct Slot<C> {
     filled: AtomicBool,
     /// The owner instance's fetch mode, inherited by the rows loaded here.
     pub(crate) mode: ModeCell,
-    /// The owner's key when it was loaded, and the slots of the instances
-    /// loaded with it: an unfiltered `all()` under PEERS fills them all.
-    owner: OnceLock<Key>,
-    peers: OnceLock<Arc<PeerGroup<Slot<C>>>>,
+    /// In a peer batch: the owner's key when it was loaded (an unfiltered
+    /// `all()` under PEERS fills every live peer's slot).
+    owner: Option<Key>,
 }
 
 impl<C> Default for Slot<C> {
     fn default() -> Self {
-        Slot {
-            cache: Mutex::new(None),
-            filled: AtomicBool::new(false),
-            mode: ModeCell::default(),
-            owner: OnceLock::new(),
-            peers: OnceLock::new(),
+        Slot::owned_by(None)
+    }
+}
+
+/// A dropped instance's rows are freed with it.
+impl<C> Release for Slot<C> {
+    fn release(&self) {
+        if self.filled.load(AtomicOrdering::Acquire) {
+            self.clear();
         }
     }
 }
 
 impl<C> Slot<C> {
-    /// Makes the slots of instances loaded together peers, each bound to
-    /// its owner's key.
-    pub(crate) fn link<'a>(items: impl IntoIterator<Item = (&'a Arc<Slot<C>>, Option<Key>)>)
-    where
-        C: 'a,
-    {
-        let members: Vec<&Arc<Slot<C>>> = items
-            .into_iter()
-            .filter_map(|(slot, key)| {
-                let _ = slot.owner.set(key?);
-                Some(slot)
-            })
-            .collect();
-        PeerGroup::link(&members, |slot| &slot.peers);
+    fn owned_by(owner: Option<Key>) -> Self {
+        Slot {
+            cache: Mutex::new(None),
+            filled: AtomicBool::new(false),
+            mode: ModeCell::default(),
+            owner,
+        }
     }
 
     /// The live peers (this slot included) whose rows are not cached yet,
-    /// with their owner keys; `None` when the batch does not apply.
-    pub(crate) fn pending_peers(peers: &[Arc<Slot<C>>]) -> Vec<(&Slot<C>, Key)> {
+    /// with their owner keys.
+    fn pending_peers<'a>(peers: &[&'a Slot<C>]) -> Vec<(&'a Slot<C>, Key)> {
         peers
             .iter()
             .filter_map(|s| {
-                let key = s.owner.get()?;
-                s.get(key).is_none().then(|| (&**s, key.clone()))
+                let key = s.owner.as_ref()?;
+                s.get(key).is_none().then(|| (*s, key.clone()))
             })
             .collect()
-    }
-
-    /// The rows for `key`: from the cache (nothing else is read); else,
-    /// when the fetch mode (this slot's, over the model's `declared` one)
-    /// is PEERS, filled by `fill` for every live peer still empty (a
-    /// batch); else filled for this slot alone. `fill` gets the slots with
-    /// their owner keys and whether it runs as a batch.
-    pub(crate) fn get_or_fill(
-        &self,
-        key: &Key,
-        declared: Option<FetchMode>,
-        mut fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
-    ) -> Result<Arc<Vec<C>>> {
-        if let Some(rows) = self.get(key) {
-            return Ok(rows);
-        }
-        let mode = resolve(self.mode.get(), declared);
-        if let (FetchMode::Peers, Some(group)) = (mode, self.batch_group(key)) {
-            group.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
-            if let Some(rows) = self.get(key) {
-                return Ok(rows);
-            }
-        }
-        let filled = fill(&[(self, key.clone())], false)?;
-        Ok(filled.into_iter().next().unwrap_or_default())
     }
 
     #[inline]
@@ -140,12 +111,6 @@ impl<C> Slot<C> {
         }
     }
 
-    /// Whether a peer batch applies: the slot is in a group and its owner
-    /// still has the key it was loaded with.
-    pub(crate) fn batch_group(&self, key: &Key) -> Option<&Arc<PeerGroup<Slot<C>>>> {
-        self.peers.get().filter(|_| self.owner.get() == Some(key))
-    }
-
     /// Applies `edit` to a filled cache bound to `key`, written now in
     /// the levels `written`; an empty, differently-bound or rolled-back
     /// cache stays as it is.
@@ -161,12 +126,28 @@ impl<C> Slot<C> {
     }
 }
 
-/// A relation field's slot, allocated on first use: a default instance, or
-/// a clone of an instance whose slot holds no rows and no fetch mode, costs
-/// no allocation for it. Rows loaded by a query allocate theirs when they
-/// join their peer group. Dereferences to the slot, allocating it if
-/// needed; the slot never moves afterwards.
-pub(crate) struct LazySlot<C>(OnceLock<Arc<Slot<C>>>);
+/// A relation field's slot: allocated on first use, or the instance's
+/// entry in the peer batch of the query that loaded it. A default
+/// instance, or a clone of an instance whose slot holds no rows and no
+/// fetch mode, costs no allocation for it. Dereferences to the slot,
+/// allocating it if needed; the slot never moves afterwards.
+#[doc(hidden)]
+pub struct LazySlot<C>(OnceLock<Held<C>>);
+
+enum Held<C> {
+    Own(Box<Slot<C>>),
+    Peer(Member<Slot<C>>),
+}
+
+impl<C> Held<C> {
+    #[inline]
+    fn slot(&self) -> &Slot<C> {
+        match self {
+            Held::Own(slot) => slot,
+            Held::Peer(member) => member,
+        }
+    }
+}
 
 impl<C> Default for LazySlot<C> {
     fn default() -> Self {
@@ -175,23 +156,73 @@ impl<C> Default for LazySlot<C> {
 }
 
 impl<C> std::ops::Deref for LazySlot<C> {
-    type Target = Arc<Slot<C>>;
+    type Target = Slot<C>;
 
     #[inline]
-    fn deref(&self) -> &Arc<Slot<C>> {
-        self.0.get_or_init(Arc::default)
+    fn deref(&self) -> &Slot<C> {
+        self.0.get_or_init(|| Held::Own(Box::default())).slot()
     }
 }
 
 impl<C> LazySlot<C> {
     /// The slot if it was allocated.
-    pub(crate) fn peek(&self) -> Option<&Arc<Slot<C>>> {
-        self.0.get()
+    pub(crate) fn peek(&self) -> Option<&Slot<C>> {
+        self.0.get().map(Held::slot)
+    }
+
+    /// Makes the slots of instances loaded together (each with its
+    /// owner's key) one peer batch; slots allocated already (rows a join
+    /// attached) stay out of it.
+    pub(crate) fn link<'a>(items: impl Iterator<Item = (&'a LazySlot<C>, Option<Key>)>)
+    where
+        C: 'a,
+    {
+        let (fields, cells): (Vec<&LazySlot<C>>, Vec<Slot<C>>) = items
+            .filter(|(field, _)| field.0.get().is_none())
+            .filter_map(|(field, key)| Some((field, Slot::owned_by(Some(key?)))))
+            .unzip();
+        if let Some(members) = Batch::link(cells) {
+            for (field, member) in fields.into_iter().zip(members) {
+                let _ = field.0.set(Held::Peer(member));
+            }
+        }
+    }
+
+    /// The rows for `key`: from the cache (nothing else is read); else,
+    /// when the fetch mode (the slot's, over the model's `declared` one)
+    /// is PEERS and the slot is in a peer batch for this key, filled by
+    /// `fill` for every live peer still empty (a batch); else filled for
+    /// this slot alone. `fill` gets the slots with their owner keys and
+    /// whether it runs as a batch.
+    pub(crate) fn get_or_fill(
+        &self,
+        key: &Key,
+        declared: Option<FetchMode>,
+        mut fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
+    ) -> Result<Arc<Vec<C>>> {
+        let slot: &Slot<C> = self;
+        if let Some(rows) = slot.get(key) {
+            return Ok(rows);
+        }
+        let mode = resolve(slot.mode.get(), declared);
+        if let (FetchMode::Peers, Some(Held::Peer(member))) = (mode, self.0.get()) {
+            // The owner still has the key it was loaded with.
+            if member.owner.as_ref() == Some(key) {
+                member
+                    .batch()
+                    .with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
+                if let Some(rows) = slot.get(key) {
+                    return Ok(rows);
+                }
+            }
+        }
+        let filled = fill(&[(slot, key.clone())], false)?;
+        Ok(filled.into_iter().next().unwrap_or_default())
     }
 
     /// A slot for a clone of the instance: it keeps the fetch mode and
-    /// shares the cached rows (bound to their key); nothing to keep, no
-    /// allocation.
+    /// shares the cached rows (bound to their key), in no peer batch;
+    /// nothing to keep, no allocation.
     pub(crate) fn cloned(&self) -> Self {
         let Some(source) = self.peek() else {
             return LazySlot::default();
@@ -201,11 +232,11 @@ impl<C> LazySlot<C> {
             return LazySlot::default();
         }
         let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot: Arc<Slot<C>> = Arc::default();
+        let slot: Box<Slot<C>> = Box::default();
         slot.mode.set(mode);
         if let Some(b) = cache.as_ref() {
             slot.put(b.key.clone(), Arc::clone(&b.rows), b.written.clone());
         }
-        LazySlot(OnceLock::from(slot))
+        LazySlot(OnceLock::from(Held::Own(slot)))
     }
 }
