@@ -70,13 +70,27 @@ impl<C> Entries<C> {
     }
 }
 
+/// The cells of a batch being linked, collected in place (linking a large
+/// result allocates its entries once).
+pub(crate) struct Cells<C>(Vec<Entry<C>>);
+
+impl<C> Cells<C> {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Cells(Vec::with_capacity(capacity))
+    }
+
+    pub(crate) fn push(&mut self, cell: C) {
+        self.0.push(Entry::new(cell));
+    }
+}
+
 impl<C: Release> Batch<C> {
     /// One batch of `cells`, and a member handle per cell (in order).
     /// Fewer than two cells make no batch: `None`.
-    pub(crate) fn link(cells: Vec<C>) -> Option<impl Iterator<Item = Member<C>>> {
-        let len = u32::try_from(cells.len()).ok().filter(|&n| n >= 2)?;
+    pub(crate) fn link(cells: Cells<C>) -> Option<impl Iterator<Item = Member<C>>> {
+        let len = u32::try_from(cells.0.len()).ok().filter(|&n| n >= 2)?;
         let batch = Arc::new(Batch {
-            entries: Entries::Many(cells.into_iter().map(Entry::new).collect()),
+            entries: Entries::Many(cells.0.into_boxed_slice()),
             lock: Mutex::new(()),
         });
         Some((0..len).map(move |index| Member {
@@ -99,13 +113,14 @@ impl<C: Release> Batch<C> {
     /// Runs `load` with the batch locked, on the cells of the live members.
     pub(crate) fn with_live<R>(&self, load: impl FnOnce(&[&C]) -> R) -> R {
         let _serial = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let live: Vec<&C> = self
-            .entries
-            .as_slice()
-            .iter()
-            .filter(|e| e.alive.load(Ordering::Acquire))
-            .map(|e| &e.cell)
-            .collect();
+        let entries = self.entries.as_slice();
+        let mut live: Vec<&C> = Vec::with_capacity(entries.len());
+        live.extend(
+            entries
+                .iter()
+                .filter(|e| e.alive.load(Ordering::Acquire))
+                .map(|e| &e.cell),
+        );
         load(&live)
     }
 }

@@ -236,8 +236,8 @@ pub trait RelationField: Any + Send + Sync {
         true
     }
     /// Makes `group` (this field of the instances one query loaded, this
-    /// one first) one peer group.
-    fn link_peers(&self, group: &[RelationRef<'_>]);
+    /// one first) one peer batch.
+    fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>);
     /// The owner was written inside the transaction levels `written`:
     /// what the field caches now is tied to them (a rollback drops it).
     fn written_in(&mut self, written: &Written) {
@@ -277,11 +277,12 @@ pub(crate) fn inherit_fetch_mode<M: Model>(instance: &M, mode: Option<FetchMode>
 pub(crate) fn link_peers<'a, M: Model>(rows: impl Iterator<Item = &'a M> + Clone) {
     let mut index = 0;
     loop {
-        let group: Vec<RelationRef<'_>> = rows.clone().filter_map(|r| r.relation(index)).collect();
-        let Some(first) = group.first() else {
+        let mut group = rows.clone().filter_map(|r| r.relation(index));
+        let Some(first) = group.next() else {
             return;
         };
-        first.field.link_peers(&group);
+        let field = first.field;
+        field.link_peers(&mut std::iter::once(first).chain(group));
         index += 1;
     }
 }

@@ -112,10 +112,10 @@ macro_rules! slot_field {
                 $ty::invalidate(self);
             }
 
-            fn link_peers(&self, group: &[RelationRef<'_>]) {
-                LazySlot::link(group.iter().filter_map(|r| {
+            fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {
+                LazySlot::link(group.filter_map(|r| {
                     let field = r.field.as_any().downcast_ref::<Self>()?;
-                    Some((&field.slot, r.owner.clone()))
+                    Some((&field.slot, r.owner))
                 }));
             }
         }

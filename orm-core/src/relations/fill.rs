@@ -150,25 +150,27 @@ pub(crate) fn fill_many_to_many<T: Model + Clone>(
     let target_keys = distinct_keys(links.iter().map(|(_, t)| t));
     let targets = load_in::<T>(conn, through.target_column(), &target_keys)?;
     targets.iter().for_each(|t| inherit_fetch_mode(t, mode));
-    // The owners of each target, by the target's position in its default
-    // ordering (the order the database returned them in).
+    // Each target's position in its default ordering (the order the
+    // database returned them in).
     let position: HashMap<Key, usize> = targets
         .iter()
         .enumerate()
         .filter_map(|(i, t)| Some((through.target_key(t)?, i)))
         .collect();
-    let mut owners: Vec<Vec<Key>> = vec![Vec::new(); targets.len()];
-    for (owner, target) in links {
-        if let Some(&i) = position.get(&target) {
-            owners[i].push(owner);
+    // Each owner group's targets, by position; then cloned in that order,
+    // each group allocated once.
+    let groups = Groups::of(slots);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+    for (owner, target) in &links {
+        if let (Some(group), Some(&at)) = (groups.get(owner), position.get(target)) {
+            members[group].push(at);
         }
     }
-    // One (owner, target) per link, in the targets' order.
-    let linked = targets
-        .iter()
-        .zip(owners)
-        .flat_map(|(target, owners)| owners.into_iter().map(move |o| (o, target.clone())));
-    Ok(fill_slots_with(slots, linked, batch, &written))
+    let rows = members.into_iter().map(|mut at| {
+        at.sort_unstable();
+        at.into_iter().map(|i| targets[i].clone()).collect()
+    });
+    Ok(groups.fill(slots, rows, batch, &written))
 }
 
 /// The keys, each once, in order.
@@ -185,41 +187,76 @@ pub(crate) fn distinct_keys<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<
 /// children of no slot are dropped. Returns the groups, in the order of
 /// `slots`. With `only_empty` (peer batches), a slot filled meanwhile (a
 /// write on another thread) keeps its rows.
-pub(crate) fn fill_slots_with<C>(
+fn fill_slots_with<C>(
     slots: &[(&Slot<C>, Key)],
     children: impl IntoIterator<Item = (Key, C)>,
     only_empty: bool,
     written: &Written,
 ) -> Vec<Arc<Vec<C>>> {
-    // Each distinct owner key gets a group; `group_of[i]` is slot i's.
-    let mut index: HashMap<&Key, usize> = HashMap::with_capacity(slots.len());
-    let group_of: Vec<usize> = slots
-        .iter()
-        .map(|(_, key)| {
-            let next = index.len();
-            *index.entry(key).or_insert(next)
-        })
+    let groups = Groups::of(slots);
+    let mut rows: Vec<Vec<C>> = std::iter::repeat_with(Vec::new)
+        .take(groups.len())
         .collect();
-    let mut groups: Vec<Vec<C>> = std::iter::repeat_with(Vec::new).take(index.len()).collect();
     for (key, child) in children {
-        if let Some(&i) = index.get(&key) {
-            groups[i].push(child);
+        if let Some(group) = groups.get(&key) {
+            rows[group].push(child);
         }
     }
-    let groups: Vec<Arc<Vec<C>>> = groups.into_iter().map(Arc::new).collect();
-    slots
-        .iter()
-        .zip(group_of)
-        .map(|((slot, key), i)| {
-            let group = Arc::clone(&groups[i]);
-            if only_empty {
-                slot.put_if_absent(key.clone(), Arc::clone(&group), written);
-            } else {
-                slot.put(key.clone(), Arc::clone(&group), written.clone());
-            }
-            group
-        })
-        .collect()
+    groups.fill(slots, rows, only_empty, written)
+}
+
+/// The distinct owner keys of some slots: each gets a group.
+struct Groups<'k> {
+    index: HashMap<&'k Key, usize>,
+    /// Slot i's group.
+    group_of: Vec<usize>,
+}
+
+impl<'k> Groups<'k> {
+    fn of<C>(slots: &'k [(&Slot<C>, Key)]) -> Self {
+        let mut index: HashMap<&Key, usize> = HashMap::with_capacity(slots.len());
+        let group_of = slots
+            .iter()
+            .map(|(_, key)| {
+                let next = index.len();
+                *index.entry(key).or_insert(next)
+            })
+            .collect();
+        Groups { index, group_of }
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn get(&self, key: &Key) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// Puts each group's `rows` (in group order) into its slots; returns
+    /// each slot's rows.
+    fn fill<C>(
+        self,
+        slots: &[(&Slot<C>, Key)],
+        rows: impl IntoIterator<Item = Vec<C>>,
+        only_empty: bool,
+        written: &Written,
+    ) -> Vec<Arc<Vec<C>>> {
+        let rows: Vec<Arc<Vec<C>>> = rows.into_iter().map(Arc::new).collect();
+        slots
+            .iter()
+            .zip(self.group_of)
+            .map(|((slot, key), group)| {
+                let rows = Arc::clone(&rows[group]);
+                if only_empty {
+                    slot.put_if_absent(key.clone(), Arc::clone(&rows), written);
+                } else {
+                    slot.put(key.clone(), Arc::clone(&rows), written.clone());
+                }
+                rows
+            })
+            .collect()
+    }
 }
 
 /// Whether Rust's order of `M`'s default ordering may differ from the

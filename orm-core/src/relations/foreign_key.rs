@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
-use foldhash::{HashMap, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::cell::{Resolved, ToOneCell};
 use super::fill::load_chunks;
@@ -16,7 +16,9 @@ use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell, Release};
+use crate::fetch::{
+    report_n_plus_one, resolve, Batch, Cells, FetchMode, Member, ModeCell, Release,
+};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 use crate::query::QuerySet;
@@ -272,10 +274,12 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 }
                 (FetchMode::Peers, Some(batch)) => {
                     batch.with_live(|peers| {
-                        let current: Vec<(&K, &ToOneCell<T, K>)> = peers
-                            .iter()
-                            .filter_map(|p| Some((p.key.as_ref()?, p.cell.current())))
-                            .collect();
+                        let mut current = Vec::with_capacity(peers.len());
+                        current.extend(
+                            peers
+                                .iter()
+                                .filter_map(|p| Some((p.key.as_ref()?, p.cell.current()))),
+                        );
                         Self::fetch(conn, rel, &current, mode)
                     })?;
                 }
@@ -302,18 +306,20 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         cells: &[(&K, &ToOneCell<T, K>)],
         inherit: Option<FetchMode>,
     ) -> Result<()> {
-        let pending: Vec<&(&K, &ToOneCell<T, K>)> =
-            cells.iter().filter(|(_, c)| c.is_empty()).collect();
+        let mut pending: Vec<&(&K, &ToOneCell<T, K>)> = Vec::with_capacity(cells.len());
+        pending.extend(cells.iter().filter(|(_, c)| c.is_empty()));
         if pending.is_empty() {
             return Ok(());
         }
         let mut seen = HashSet::with_capacity(pending.len());
-        let keys: Vec<Key> = pending
-            .iter()
-            .map(|(k, _)| *k)
-            .filter(|k| seen.insert(*k))
-            .map(KeyType::to_key)
-            .collect();
+        let mut keys: Vec<Key> = Vec::with_capacity(pending.len());
+        keys.extend(
+            pending
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| seen.insert(*k))
+                .map(KeyType::to_key),
+        );
         let _batch = tracing::debug_span!(
             "orm.batch",
             model = rel.meta.target(),
@@ -325,13 +331,11 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         // Joined by key, so the parents need no ordering.
         let unordered = QuerySet::<T>::new().unordered();
         let targets = load_chunks(conn, unordered, rel.meta.target_column(), &keys)?;
-        let by_key: HashMap<K, Arc<T>> = targets
-            .into_iter()
-            .filter_map(|t| {
-                inherit_fetch_mode(&t, inherit);
-                Some(((rel.target_key)(&t)?, Arc::new(t)))
-            })
-            .collect();
+        let mut by_key: HashMap<K, Arc<T>> = HashMap::with_capacity(targets.len());
+        by_key.extend(targets.into_iter().filter_map(|t| {
+            inherit_fetch_mode(&t, inherit);
+            Some(((rel.target_key)(&t)?, Arc::new(t)))
+        }));
         for (key, cell) in pending {
             cell.fill(Resolved::of(by_key.get(*key).cloned()), &written);
         }
@@ -390,22 +394,24 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     /// One batch for the fields of `group` with a key (a null key never
     /// loads anything) and no cell yet (a join attaches its target first:
     /// such a relation is loaded already).
-    fn link_peers(&self, group: &[RelationRef<'_>]) {
-        let fields: Vec<(&Self, &K)> = group
-            .iter()
-            .filter_map(|r| r.field.as_any().downcast_ref::<Self>())
-            .filter(|f| f.cell.get().is_none())
-            .filter_map(|f| Some((f, f.key.as_ref()?)))
-            .collect();
-        let cells = fields
-            .iter()
-            .map(|(_, key)| Peer {
-                key: Some((*key).clone()),
-                cell: ToOneCell::default(),
-            })
-            .collect();
+    fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {
+        let capacity = group.size_hint().1.unwrap_or(0);
+        let mut fields: Vec<&Self> = Vec::with_capacity(capacity);
+        let mut cells = Cells::with_capacity(capacity);
+        for r in group {
+            let Some(field) = r.field.as_any().downcast_ref::<Self>() else {
+                continue;
+            };
+            if let (Some(key), None) = (&field.key, field.cell.get()) {
+                fields.push(field);
+                cells.push(Peer {
+                    key: Some(key.clone()),
+                    cell: ToOneCell::default(),
+                });
+            }
+        }
         if let Some(members) = Batch::link(cells) {
-            for ((field, _), member) in fields.iter().zip(members) {
+            for (field, member) in fields.into_iter().zip(members) {
                 let _ = field.cell.set(member);
             }
         }

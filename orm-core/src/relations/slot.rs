@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::backend::levels::Written;
 use crate::error::Result;
-use crate::fetch::{resolve, Batch, FetchMode, Member, ModeCell, Release};
+use crate::fetch::{resolve, Batch, Cells, FetchMode, Member, ModeCell, Release};
 use crate::meta::Key;
 
 /// A to-many cache: the related rows, bound to the owner key they were
@@ -177,10 +177,15 @@ impl<C> LazySlot<C> {
     where
         C: 'a,
     {
-        let (fields, cells): (Vec<&LazySlot<C>>, Vec<Slot<C>>) = items
-            .filter(|(field, _)| field.0.get().is_none())
-            .filter_map(|(field, key)| Some((field, Slot::owned_by(Some(key?)))))
-            .unzip();
+        let capacity = items.size_hint().1.unwrap_or(0);
+        let mut fields: Vec<&LazySlot<C>> = Vec::with_capacity(capacity);
+        let mut cells = Cells::with_capacity(capacity);
+        for (field, key) in items {
+            if let (Some(key), None) = (key, field.0.get()) {
+                fields.push(field);
+                cells.push(Slot::owned_by(Some(key)));
+            }
+        }
         if let Some(members) = Batch::link(cells) {
             for (field, member) in fields.into_iter().zip(members) {
                 let _ = field.0.set(Held::Peer(member));
