@@ -150,13 +150,23 @@ impl QueryFragment<MultiBackend> for Never {
 
 /// `"table"."column" IN (keys)`: the keys bound as one list (chunk them
 /// below the backend's bind limit first). Keys of mixed kinds match
-/// nothing.
+/// nothing. One key is `"table"."column" = key`: diesel does not cache the
+/// prepared statement of an `IN` list with binds (SQLite, MySQL), and a
+/// single-key lookup (`get`, lazy loading) repeats the same statement.
 pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) -> Fragment {
     fn all<T>(keys: &[Key], f: impl Fn(&Key) -> Option<T>) -> Option<Vec<T>> {
         keys.iter().map(f).collect()
     }
-    let Some(first) = keys.first() else {
-        return Arc::new(Never);
+    let first = match keys {
+        [] => return Arc::new(Never),
+        [key] => {
+            return Arc::new(ColumnIs {
+                table,
+                column,
+                key: key.clone(),
+            })
+        }
+        [first, ..] => first,
     };
     let matched = match first {
         Key::Int(_) => all(keys, |k| match k {
@@ -202,6 +212,21 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
             }),
     };
     matched.unwrap_or_else(|| Arc::new(Never))
+}
+
+/// `"table"."column" = key`.
+struct ColumnIs {
+    table: &'static str,
+    column: &'static str,
+    key: Key,
+}
+
+impl QueryFragment<MultiBackend> for ColumnIs {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        push_column(&mut out, self.table, self.column)?;
+        out.push_sql(" = ");
+        self.key.bind(&mut out)
+    }
 }
 
 /// `"table"."column" IN (key, ...)`, each key bound by itself (a non-empty
