@@ -160,3 +160,60 @@ impl<C: Release> Drop for Member<C> {
         entry.cell.release();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{Batch, Cells, Release};
+
+    /// A cell counting its releases.
+    struct Counted<'a>(u32, &'a AtomicUsize);
+
+    impl Release for Counted<'_> {
+        fn release(&self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn cells<'a>(n: u32, released: &'a AtomicUsize) -> Cells<Counted<'a>> {
+        let mut cells = Cells::with_capacity(n as usize);
+        (0..n).for_each(|i| cells.push(Counted(i, released)));
+        cells
+    }
+
+    fn live(batch: &Batch<Counted<'_>>) -> Vec<u32> {
+        batch.with_live(|cells| cells.iter().map(|c| c.0).collect())
+    }
+
+    #[test]
+    fn fewer_than_two_cells_make_no_batch() {
+        let released = AtomicUsize::new(0);
+        assert!(Batch::link(cells(0, &released)).is_none());
+        assert!(Batch::link(cells(1, &released)).is_none());
+        let alone = Batch::alone(Counted(7, &released));
+        assert!(!alone.in_batch());
+        assert_eq!(alone.0, 7);
+    }
+
+    #[test]
+    fn dropped_members_leave_the_batch_and_release_their_cell() {
+        let released = AtomicUsize::new(0);
+        let mut members: Vec<_> = Batch::link(cells(4, &released))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        assert_eq!(members.len(), 4);
+        assert!(members.iter().all(|m| m.in_batch()));
+        assert_eq!(
+            members.iter().map(|m| m.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        let second = members.remove(1);
+        drop(second);
+        assert_eq!(released.load(Ordering::Relaxed), 1);
+        assert_eq!(live(members[0].batch()), [0, 2, 3]);
+        members.truncate(1);
+        assert_eq!(released.load(Ordering::Relaxed), 3);
+        assert_eq!(live(members[0].batch()), [0]);
+    }
+}
