@@ -72,22 +72,44 @@ impl<C> Entries<C> {
 
 /// The cells of a batch being linked, collected in place (linking a large
 /// result allocates its entries once).
-pub(crate) struct Cells<C>(Vec<Entry<C>>);
+struct Cells<C>(Vec<Entry<C>>);
 
 impl<C> Cells<C> {
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    fn with_capacity(capacity: usize) -> Self {
         Cells(Vec::with_capacity(capacity))
     }
 
-    pub(crate) fn push(&mut self, cell: C) {
+    fn push(&mut self, cell: C) {
         self.0.push(Entry::new(cell));
     }
 }
 
 impl<C: Release> Batch<C> {
+    /// Makes one batch of the cells of `items` (each with the place its
+    /// member goes), sized from the iterator's upper bound; `place` stores
+    /// each member. Fewer than two cells make no batch.
+    pub(crate) fn link_each<'a, P: 'a>(
+        items: impl Iterator<Item = (&'a P, C)>,
+        place: impl Fn(&'a P, Member<C>),
+    ) {
+        let capacity = items.size_hint().1.unwrap_or(0);
+        let mut places = Vec::with_capacity(capacity);
+        let mut cells = Cells::with_capacity(capacity);
+        for (at, cell) in items {
+            places.push(at);
+            cells.push(cell);
+        }
+        if let Some(members) = Batch::link(cells) {
+            places
+                .into_iter()
+                .zip(members)
+                .for_each(|(at, m)| place(at, m));
+        }
+    }
+
     /// One batch of `cells`, and a member handle per cell (in order).
     /// Fewer than two cells make no batch: `None`.
-    pub(crate) fn link(cells: Cells<C>) -> Option<impl Iterator<Item = Member<C>>> {
+    fn link(cells: Cells<C>) -> Option<impl Iterator<Item = Member<C>>> {
         let len = u32::try_from(cells.0.len()).ok().filter(|&n| n >= 2)?;
         let batch = Arc::new(Batch {
             entries: Entries::Many(cells.0.into_boxed_slice()),

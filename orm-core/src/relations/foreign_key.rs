@@ -16,9 +16,7 @@ use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::fetch::{
-    report_n_plus_one, resolve, Batch, Cells, FetchMode, Member, ModeCell, Release,
-};
+use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell, Release};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 use crate::query::QuerySet;
@@ -75,10 +73,19 @@ pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     _target: PhantomData<fn() -> T>,
 }
 
-/// A foreign key's entry in a peer batch: its key and loaded target.
+/// A foreign key's entry in a peer batch: its key (for the batch load;
+/// `None` in a cell of its own, whose field holds the key) and loaded
+/// target.
 pub(crate) struct Peer<T, K> {
     key: Option<K>,
     cell: ToOneCell<T, K>,
+}
+
+impl<T, K> Peer<T, K> {
+    /// A cell of its own (a batch of one) holding `cell`.
+    fn alone(cell: ToOneCell<T, K>) -> Member<Self> {
+        Batch::alone(Peer { key: None, cell })
+    }
 }
 
 /// A dropped instance's target stays until the batch is freed.
@@ -102,8 +109,8 @@ impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
         mode.set(self.mode.get());
         let mut clone = ForeignKey::from_optional_key(self.key.clone());
         clone.mode = mode;
-        if let Some(cell) = self.loaded() {
-            clone.reset(self.key.clone(), cell.duplicate());
+        if let Some(cell) = self.loaded().filter(|cell| !cell.is_empty()) {
+            clone.cell = OnceLock::from(Peer::alone(cell.duplicate()));
         }
         clone
     }
@@ -147,10 +154,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         self.cell = if cell.is_empty() {
             OnceLock::new()
         } else {
-            OnceLock::from(Batch::alone(Peer {
-                key: key.clone(),
-                cell,
-            }))
+            OnceLock::from(Peer::alone(cell))
         };
         self.key = key;
     }
@@ -209,12 +213,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// The instance's entry: in its query's peer batch, or its own
     /// (allocated now if needed).
     fn member(&self) -> &Member<Peer<T, K>> {
-        self.cell.get_or_init(|| {
-            Batch::alone(Peer {
-                key: self.key.clone(),
-                cell: ToOneCell::default(),
-            })
-        })
+        self.cell.get_or_init(|| Peer::alone(ToOneCell::default()))
     }
 
     /// The current cell (the one that replaced it after a rollback, if
@@ -395,26 +394,18 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     /// loads anything) and no cell yet (a join attaches its target first:
     /// such a relation is loaded already).
     fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {
-        let capacity = group.size_hint().1.unwrap_or(0);
-        let mut fields: Vec<&Self> = Vec::with_capacity(capacity);
-        let mut cells = Cells::with_capacity(capacity);
-        for r in group {
-            let Some(field) = r.field.as_any().downcast_ref::<Self>() else {
-                continue;
+        let fields = group.filter_map(|r| {
+            let field = r.field.as_any().downcast_ref::<Self>()?;
+            let key = field.key.as_ref().filter(|_| field.cell.get().is_none())?;
+            let cell = Peer {
+                key: Some(key.clone()),
+                cell: ToOneCell::default(),
             };
-            if let (Some(key), None) = (&field.key, field.cell.get()) {
-                fields.push(field);
-                cells.push(Peer {
-                    key: Some(key.clone()),
-                    cell: ToOneCell::default(),
-                });
-            }
-        }
-        if let Some(members) = Batch::link(cells) {
-            for (field, member) in fields.into_iter().zip(members) {
-                let _ = field.cell.set(member);
-            }
-        }
+            Some((field, cell))
+        });
+        Batch::link_each(fields, |field, member| {
+            let _ = field.cell.set(member);
+        });
     }
 }
 

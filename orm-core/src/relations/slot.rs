@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::backend::levels::Written;
 use crate::error::Result;
-use crate::fetch::{resolve, Batch, Cells, FetchMode, Member, ModeCell, Release};
+use crate::fetch::{resolve, Batch, FetchMode, Member, ModeCell, Release};
 use crate::meta::Key;
 
 /// A to-many cache: the related rows, bound to the owner key they were
@@ -177,20 +177,13 @@ impl<C> LazySlot<C> {
     where
         C: 'a,
     {
-        let capacity = items.size_hint().1.unwrap_or(0);
-        let mut fields: Vec<&LazySlot<C>> = Vec::with_capacity(capacity);
-        let mut cells = Cells::with_capacity(capacity);
-        for (field, key) in items {
-            if let (Some(key), None) = (key, field.0.get()) {
-                fields.push(field);
-                cells.push(Slot::owned_by(Some(key)));
-            }
-        }
-        if let Some(members) = Batch::link(cells) {
-            for (field, member) in fields.into_iter().zip(members) {
-                let _ = field.0.set(Held::Peer(member));
-            }
-        }
+        let slots = items.filter_map(|(field, key)| {
+            let key = key.filter(|_| field.0.get().is_none())?;
+            Some((field, Slot::owned_by(Some(key))))
+        });
+        Batch::link_each(slots, |field, member| {
+            let _ = field.0.set(Held::Peer(member));
+        });
     }
 
     /// The rows for `key`: from the cache (nothing else is read); else,
