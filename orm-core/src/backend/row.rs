@@ -119,20 +119,22 @@ where
 }
 
 /// Receives the rows of a query one by one (a joined select builds its
-/// models and their relations from each row).
+/// models and their relations from each row; link pairs are read with
+/// their key kinds). `row` is generic, so a sink reads each column
+/// without a dynamic call.
 pub(crate) trait RowSink: Any {
-    fn row(&mut self, row: &dyn RawRow) -> deserialize::Result<()>;
+    fn row<R: RawRow + ?Sized>(&mut self, row: &R) -> deserialize::Result<()>;
 }
 
 thread_local! {
     /// The sink of the `load_into` running on this thread. It is set and
     /// taken back within one synchronous diesel `load` call (no other code
     /// runs between), so it is never seen by another query.
-    static SINK: RefCell<Option<Box<dyn RowSink>>> = const { RefCell::new(None) };
+    static SINK: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
 /// A row of any `RawRow` type seen as `dyn RawRow` (`R` may be unsized).
-struct AsDyn<'r, R: ?Sized>(&'r R);
+pub(crate) struct AsDyn<'r, R: ?Sized>(pub(crate) &'r R);
 
 impl<R: RawRow + ?Sized> RawRow for AsDyn<'_, R> {
     fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool {
@@ -148,15 +150,19 @@ impl<R: RawRow + ?Sized> RawRow for AsDyn<'_, R> {
     }
 }
 
-/// The placeholder a sink's rows decode to: zero-sized, so collecting
-/// them allocates nothing.
-pub(crate) struct Sunk;
+/// The placeholder the rows of a sink `S` decode to: zero-sized, so
+/// collecting them allocates nothing.
+pub(crate) struct Sunk<S>(PhantomData<fn() -> S>);
 
-impl FromRawRow for Sunk {
+impl<S: RowSink> FromRawRow for Sunk<S> {
+    #[inline]
     fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
-        SINK.with(|sink| match sink.borrow_mut().as_mut() {
-            Some(sink) => sink.row(&AsDyn(row)).map(|()| Sunk),
-            None => Err("a row arrived with no sink to receive it".into()),
+        SINK.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match slot.as_mut().and_then(|sink| sink.downcast_mut::<S>()) {
+                Some(sink) => sink.row(row).map(|()| Sunk(PhantomData)),
+                None => Err("a row arrived with no sink to receive it".into()),
+            }
         })
     }
 }
@@ -169,9 +175,9 @@ impl FromRawRow for Sunk {
 pub(crate) fn load_into<'q, S, Q>(conn: &mut AnyConnection, query: Q, sink: S) -> Result<S>
 where
     S: RowSink,
-    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<Sunk>>,
+    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<Sunk<S>>>,
 {
-    struct Restore(Option<Box<dyn RowSink>>);
+    struct Restore(Option<Box<dyn Any>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
@@ -180,7 +186,7 @@ where
     }
     let previous = SINK.with(|slot| slot.borrow_mut().replace(Box::new(sink)));
     let restore = Restore(previous);
-    let loaded = load::<Sunk, Q>(conn, query);
+    let loaded = load::<Sunk<S>, Q>(conn, query);
     let sink = SINK.with(|slot| slot.borrow_mut().take());
     drop(restore);
     loaded?;
@@ -219,8 +225,8 @@ impl<T: 'static, F> RowSink for Collect<T, F>
 where
     F: FnMut(&dyn RawRow) -> deserialize::Result<Option<T>> + 'static,
 {
-    fn row(&mut self, row: &dyn RawRow) -> deserialize::Result<()> {
-        if let Some(value) = (self.decode)(row)? {
+    fn row<R: RawRow + ?Sized>(&mut self, row: &R) -> deserialize::Result<()> {
+        if let Some(value) = (self.decode)(&AsDyn(row))? {
             self.rows.push(value);
         }
         Ok(())

@@ -70,7 +70,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use super::path::{Path, Rel, RelationKind, ToOneRel};
 use crate::backend::levels::Written;
-use crate::backend::row::{load_into, RawRow, RowSink};
+use crate::backend::row::{load_into, AsDyn, RawRow, RowSink};
 use crate::backend::{written_now, AnyConnection};
 use crate::error::Result;
 use crate::meta::{FetchMode, KeyType};
@@ -368,11 +368,14 @@ struct JoinedRows<M> {
     rows: Vec<M>,
 }
 
+/// The root model decodes from the row type itself; each hop (its target
+/// type erased) reads the row as `dyn RawRow`.
 impl<M: Model> RowSink for JoinedRows<M> {
-    fn row(&mut self, row: &dyn RawRow) -> diesel::deserialize::Result<()> {
+    #[inline]
+    fn row<R: RawRow + ?Sized>(&mut self, row: &R) -> diesel::deserialize::Result<()> {
         let instance = M::from_row(row, 0)?;
         for hop in &mut self.hops {
-            hop.attach(&instance, row)?;
+            hop.attach(&instance, &AsDyn(row))?;
         }
         self.rows.push(instance);
         Ok(())

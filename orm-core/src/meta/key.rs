@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryResult;
 
 use super::{SqlKind, UuidVersion};
-use crate::backend::row::RawRow;
+use crate::backend::row::{FromRawRow, RawRow};
 use crate::backend::MultiBackend;
 
 /// A key value a relation or cache can be bound to: an integer, a text or
@@ -36,8 +36,8 @@ pub enum Key {
 impl Key {
     /// Reads column `index` of `row`, a key column of SQL type `kind`;
     /// `None` for NULL.
-    pub(crate) fn read(
-        row: &dyn RawRow,
+    pub(crate) fn read<R: RawRow + ?Sized>(
+        row: &R,
         index: usize,
         kind: SqlKind,
     ) -> diesel::deserialize::Result<Option<Key>> {
@@ -99,6 +99,17 @@ impl fmt::Display for Key {
     }
 }
 
+/// A row of one key column (`INSERT ... RETURNING` keys, keys in the
+/// database's order), decoded without a row sink; `None` for NULL.
+pub(crate) struct KeyColumn<K>(pub(crate) Option<K>);
+
+impl<K: KeyType> FromRawRow for KeyColumn<K> {
+    #[inline]
+    fn build<R: RawRow + ?Sized>(row: &R) -> diesel::deserialize::Result<Self> {
+        K::read(row, 0).map(KeyColumn)
+    }
+}
+
 /// Rust types usable as primary keys and relation targets.
 ///
 /// ```
@@ -116,7 +127,8 @@ pub trait KeyType: sealed::Sealed + Clone + Eq + Hash + fmt::Debug + Send + Sync
     fn from_key(key: &Key) -> Option<Self>;
     /// Reads the (nullable) column `index` of a result row.
     #[doc(hidden)]
-    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>>;
+    fn read<R: RawRow + ?Sized>(row: &R, index: usize)
+        -> diesel::deserialize::Result<Option<Self>>;
     /// Binds an optional key (a foreign-key column) as a parameter.
     #[doc(hidden)]
     fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
@@ -155,7 +167,7 @@ macro_rules! int_key {
                     _ => None,
                 }
             }
-            fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+            fn read<R: RawRow + ?Sized>(row: &R, index: usize) -> diesel::deserialize::Result<Option<Self>> {
                 // The column has this width: the value fits.
                 Ok(row.int(index, $bits)?.and_then(|v| <$t>::try_from(v).ok()))
             }
@@ -179,7 +191,10 @@ impl KeyType for String {
             _ => None,
         }
     }
-    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+    fn read<R: RawRow + ?Sized>(
+        row: &R,
+        index: usize,
+    ) -> diesel::deserialize::Result<Option<Self>> {
         row.text(index)
     }
     fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
@@ -200,7 +215,10 @@ impl KeyType for uuid::Uuid {
             _ => None,
         }
     }
-    fn read(row: &dyn RawRow, index: usize) -> diesel::deserialize::Result<Option<Self>> {
+    fn read<R: RawRow + ?Sized>(
+        row: &R,
+        index: usize,
+    ) -> diesel::deserialize::Result<Option<Self>> {
         crate::backend::row::read::<Nullable<diesel::sql_types::Uuid>, Option<Self>, _>(row, index)
     }
     fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {

@@ -7,6 +7,7 @@ mod default;
 mod key;
 
 pub use default::ColumnDefault;
+pub(crate) use key::KeyColumn;
 pub use key::{Key, KeyType};
 
 /// The SQL type family of a column, as stored in [`ColumnMeta`].

@@ -9,7 +9,7 @@ use super::Model;
 use crate::backend::row::{load, load_into, read, Collect, RawRow};
 use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::meta::{Key, KeyType};
+use crate::meta::{Key, KeyColumn, KeyType};
 use crate::sql::{self, Fragment, Order, Select};
 
 /// The instance's key, or `Unsaved`.
@@ -221,8 +221,8 @@ fn insert_returning<M: Model>(
         on_conflict: OnConflict::Fail,
     };
     if backend != BackendKind::Mysql {
-        let keys = Collect::new(|row: &dyn RawRow| M::Key::read(row, 0));
-        return Ok(load_into(conn, statement, keys)?.rows);
+        let keys = load::<KeyColumn<M::Key>, _>(conn, statement)?;
+        return Ok(keys.into_iter().filter_map(|KeyColumn(key)| key).collect());
     }
     let inserted = statement.execute(conn)? as i64;
     let (first, step) = mysql_assigned_keys(conn)?;

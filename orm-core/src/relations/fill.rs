@@ -11,10 +11,10 @@ use super::descriptor::ChildKey;
 use super::slot::Slot;
 use super::through::Links;
 use crate::backend::levels::Written;
-use crate::backend::row::{load_into, Collect, RawRow};
+use crate::backend::row::{load, load_into, RawRow, RowSink};
 use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::Result;
-use crate::meta::{FetchMode, Key, KeyType};
+use crate::meta::{FetchMode, Key, KeyColumn, KeyType, SqlKind};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
 use crate::sql::{self, untyped_query, Fragment};
@@ -91,14 +91,29 @@ pub(crate) fn load_links<Th: Model>(
             columns: [owner, target],
             filter: [sql::key_in(meta.table, owner, chunk)],
         };
-        let pairs = Collect::new(move |row: &dyn RawRow| {
-            let owner = Key::read(row, 0, owner_kind)?;
-            let target = Key::read(row, 1, target_kind)?;
-            Ok(owner.zip(target))
-        });
-        links.extend(load_into(conn, query, pairs)?.rows);
+        let pairs = LinkPairs {
+            kinds: (owner_kind, target_kind),
+            pairs: std::mem::take(&mut links),
+        };
+        links = load_into(conn, query, pairs)?.pairs;
     }
     Ok(links)
+}
+
+/// The `(owner, target)` key pairs of link rows, keys read by kind.
+struct LinkPairs {
+    kinds: (SqlKind, SqlKind),
+    pairs: Vec<(Key, Key)>,
+}
+
+impl RowSink for LinkPairs {
+    #[inline]
+    fn row<R: RawRow + ?Sized>(&mut self, row: &R) -> diesel::deserialize::Result<()> {
+        let owner = Key::read(row, 0, self.kinds.0)?;
+        let target = Key::read(row, 1, self.kinds.1)?;
+        self.pairs.extend(owner.zip(target));
+        Ok(())
+    }
 }
 
 /// One query (per chunk) for the children of every owner in `slots`,
@@ -307,10 +322,11 @@ fn reorder<C: Model + Clone>(conn: &mut AnyConnection, slot: &Slot<C>, key: &Key
     for chunk in keys.chunks(conn.backend().max_in_list()) {
         let filters = [sql::key_in(meta.table, meta.primary_key().name, chunk)];
         let select = sql::Select::new(meta, &[], &filters, sql::Order::Default);
-        let read = Collect::new(|row: &dyn RawRow| {
-            <C::Key as crate::meta::KeyType>::read(row, 0).map(|k| k.map(|k| k.to_key()))
-        });
-        ordered.extend(load_into(conn, sql::Keys(select), read)?.rows);
+        let keys = load::<KeyColumn<C::Key>, _>(conn, sql::Keys(select))?;
+        ordered.extend(
+            keys.into_iter()
+                .filter_map(|KeyColumn(key)| Some(key?.to_key())),
+        );
     }
     if ordered.len() > conn.backend().max_in_list() {
         // Chunks are each in order, not merged: keep Rust's order.
