@@ -11,10 +11,11 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use diesel::backend::Backend;
+use diesel::connection::DefaultLoadingMode;
 use diesel::deserialize::{self, FromSql, QueryableByName};
 use diesel::query_dsl::methods::LoadQuery;
 use diesel::row::{Field, NamedRow, Row};
-use diesel::RunQueryDsl;
+use diesel::{QueryResult, RunQueryDsl};
 
 use super::{AnyConnection, MultiBackend};
 use crate::error::Result;
@@ -108,14 +109,16 @@ impl<T: FromRawRow> QueryableByName<MultiBackend> for Decoded<T> {
     }
 }
 
-/// Runs `query` (an untyped query) and decodes each row as a `T`.
-pub(crate) fn load<'q, T, Q>(conn: &mut AnyConnection, query: Q) -> Result<Vec<T>>
+/// Runs `query` (an untyped query) and decodes each row as a `T`,
+/// collected straight into the result (no vector of wrappers to unwrap).
+pub(crate) fn load<'c, 'q, T, Q>(conn: &'c mut AnyConnection, query: Q) -> Result<Vec<T>>
 where
     T: FromRawRow + 'static,
-    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<T>>,
+    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<T>> + 'c,
 {
-    let rows: Vec<Decoded<T>> = query.load(conn)?;
-    Ok(rows.into_iter().map(|Decoded(row)| row).collect())
+    let rows = query.load_iter::<Decoded<T>, DefaultLoadingMode>(conn)?;
+    let rows: QueryResult<Vec<T>> = rows.map(|row| row.map(|Decoded(row)| row)).collect();
+    Ok(rows?)
 }
 
 /// Receives the rows of a query one by one (a joined select builds its
