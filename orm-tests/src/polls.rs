@@ -284,6 +284,7 @@ pub fn one_choice_each(questions: &[Question]) -> Vec<Choice> {
 
 /// The polls app's migrations (`orm-tests/migrations`, written by
 /// `cargo run -p orm-tests --bin manage -- makemigrations`), compiled in.
+#[cfg(feature = "app")]
 pub const MIGRATIONS: orm_migrations::Embedded = orm_migrations::Embedded {
     sqlite: orm_migrations::embed_migrations!("migrations/sqlite"),
     postgres: orm_migrations::embed_migrations!("migrations/postgres"),

@@ -2,7 +2,7 @@
 //! `tests/ui/` must fail to compile with exactly the `.stderr` beside it.
 //!
 //! After a deliberate change to a message, regenerate the expected output
-//! with `TRYBUILD=overwrite cargo test -p orm-tests --test compile_fail` and
+//! with `TRYBUILD=overwrite cargo test -p orm-tests --test suite compile_fail` and
 //! review the diff.
 
 #[test]

@@ -1,0 +1,41 @@
+//! The integration tests of orm-core, run on SQLite, PostgreSQL and
+//! MariaDB: one test binary, one module per file of `tests/`.
+//!
+//! One binary instead of one per file: orm-core's generic code is
+//! instantiated for the polls models once, and linked once, which makes
+//! the suite build in much less time. Each test still runs in a process
+//! of its own under nextest (`scripts/test.sh`).
+
+mod bad_values;
+mod cache_order;
+mod column_types;
+mod compile_fail;
+mod concurrency;
+mod crud;
+mod distinct;
+mod dropped_connection;
+mod eager_loading;
+mod enums;
+mod exact_writes;
+mod faults;
+mod fetch_mode_inheritance;
+mod fetch_mode_levels;
+mod fetch_modes;
+mod fetch_modes_prop;
+mod forms;
+mod json_columns;
+mod large_peer_groups;
+mod locking;
+mod lookups;
+mod many_to_many;
+mod migrations;
+mod order_related;
+mod peers_threads;
+mod prefetch_query;
+mod relations;
+mod select_related;
+mod serde;
+mod shortcuts;
+mod streaming;
+mod transactions;
+mod uuid_keys;
