@@ -136,11 +136,13 @@ pub(crate) fn fill_reverse<C: Model>(
     .entered();
     let children = load_in::<C>(conn, fk.meta().column, &keys)?;
     children.iter().for_each(|c| inherit_fetch_mode(c, mode));
-    let children: Vec<(Key, C)> = children
-        .into_iter()
-        .filter_map(|c| Some((fk.key(&c)?, c)))
-        .collect();
-    Ok(fill_slots_with(slots, children, batch, &written))
+    Ok(fill_slots_with(
+        slots,
+        children,
+        |c| fk.key(c),
+        batch,
+        &written,
+    ))
 }
 
 /// Two queries (links, then targets) for the many-to-many of every owner
@@ -204,16 +206,26 @@ pub(crate) fn distinct_keys<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<
 /// write on another thread) keeps its rows.
 fn fill_slots_with<C>(
     slots: &[(&Slot<C>, Key)],
-    children: impl IntoIterator<Item = (Key, C)>,
+    children: Vec<C>,
+    key: impl Fn(&C) -> Option<Key>,
     only_empty: bool,
     written: &Written,
 ) -> Vec<Arc<Vec<C>>> {
     let groups = Groups::of(slots);
-    let mut rows: Vec<Vec<C>> = std::iter::repeat_with(Vec::new)
-        .take(groups.len())
+    // Each child's group, then each group's size: every child is moved
+    // once, into a vector of the exact size.
+    let mut sizes = vec![0usize; groups.len()];
+    let group_of: Vec<Option<usize>> = children
+        .iter()
+        .map(|child| {
+            let group = groups.get(&key(child)?)?;
+            sizes[group] += 1;
+            Some(group)
+        })
         .collect();
-    for (key, child) in children {
-        if let Some(group) = groups.get(&key) {
+    let mut rows: Vec<Vec<C>> = sizes.into_iter().map(Vec::with_capacity).collect();
+    for (child, group) in children.into_iter().zip(group_of) {
+        if let Some(group) = group {
             rows[group].push(child);
         }
     }
