@@ -6,7 +6,8 @@
 #
 # What it does, in order:
 #   1. installs the C client libraries diesel links against
-#      (default-libmysqlclient-dev, libpq-dev) with apt-get, only if missing;
+#      (default-libmysqlclient-dev, libpq-dev) with apt-get, and
+#      cargo-nextest, only if missing (scripts/install-deps.sh);
 #   2. starts the local PostgreSQL and MariaDB servers if they do not answer,
 #      and waits (up to ~30 s each) until they accept connections;
 #   3. runs `cargo nextest run --workspace --all-features`;
@@ -19,8 +20,10 @@
 #      of memory), starts in the background after step 1, in its own
 #      target directory (target/wide-tables; cargo builds one thing at a
 #      time in a target directory), so it overlaps steps 2 to 4; its log is
-#      target/wide-tables-build.log. Skipped when arguments are passed to
-#      nextest.
+#      target/wide-tables-build.log. Steps 3 and 4 run at a lower priority
+#      (nice 5): that build's one long compiler process (diesel) is what the
+#      whole run waits for, so it gets a core of its own and the main suite
+#      the rest. Skipped when arguments are passed to nextest.
 #
 # Servers: the tests use ORM_TEST_POSTGRES_URL and ORM_TEST_MYSQL_URL
 # (defaults postgres://postgres@127.0.0.1:5432/test and
@@ -54,23 +57,8 @@ as_root() {
     fi
 }
 
-# --- 1. system packages -----------------------------------------------------
-missing=()
-for pkg in default-libmysqlclient-dev libpq-dev pkg-config; do
-    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
-        missing+=("$pkg")
-    fi
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    say "installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
-
-if ! cargo nextest --version >/dev/null 2>&1; then
-    say "installing cargo-nextest (not found)"
-    cargo install --locked cargo-nextest
-fi
+# --- 1. system packages and cargo-nextest ----------------------------------
+bash scripts/install-deps.sh
 
 # Step 5's build, in the background (it needs the client libraries above).
 WIDE_TARGET=target/wide-tables
@@ -158,10 +146,10 @@ fi
 
 # --- 3. tests ---------------------------------------------------------------
 say "cargo nextest run --workspace --all-features"
-cargo nextest run --workspace --all-features --no-fail-fast "$@"
+nice -n 5 cargo nextest run --workspace --all-features --no-fail-fast "$@"
 
 say "cargo test --workspace --all-features --doc"
-cargo test --workspace --all-features --doc
+nice -n 5 cargo test --workspace --all-features --doc
 
 # --- 5. tables wider than 32 columns ----------------------------------------
 if [[ -n "$WIDE_PID" ]]; then
