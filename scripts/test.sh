@@ -13,17 +13,18 @@
 #   3. runs `cargo nextest run --workspace --all-features`;
 #   4. runs the doctests, `cargo test --workspace --all-features --doc`
 #      (nextest does not run them);
-#   5. runs the tests of models wider than 32 columns, `wide-tables/`: a
-#      cargo workspace of its own, with diesel's `128-column-tables` (which
-#      would slow every build of the main workspace by minutes). Its build,
-#      about 5 CPU-minutes nearly all in one compiler process (up to 11 GB
-#      of memory), starts in the background after step 1, in its own
-#      target directory (target/wide-tables; cargo builds one thing at a
-#      time in a target directory), so it overlaps steps 2 to 4; its log is
-#      target/wide-tables-build.log. Steps 3 and 4 run at a lower priority
-#      (nice 5): that build's one long compiler process (diesel) is what the
-#      whole run waits for, so it gets a core of its own and the main suite
-#      the rest. Skipped when arguments are passed to nextest.
+#   5. runs the tests of models wider than 32 columns (40 and 64),
+#      `wide-tables/`: a cargo workspace of its own, with diesel's
+#      `64-column-tables` (which would slow every build of the main
+#      workspace). Its build starts in the background after step 1, in its
+#      own target directory (target/wide-tables; cargo builds one thing at
+#      a time in a target directory), so it overlaps steps 2 to 4; its log
+#      is target/wide-tables-build.log. Steps 3 and 4 run at a lower
+#      priority (nice 5), so that build's one long compiler process
+#      (diesel) keeps a core. Skipped when arguments are passed to nextest.
+#      The 100-column model (`--features columns-128`, diesel's
+#      `128-column-tables`: about 5 more CPU-minutes and 11 GB) is not run
+#      here; see wide-tables/Cargo.toml.
 #
 # Servers: the tests use ORM_TEST_POSTGRES_URL and ORM_TEST_MYSQL_URL
 # (defaults postgres://postgres@127.0.0.1:5432/test and

@@ -1,11 +1,14 @@
-//! Models of 40 and 100 columns on every backend: create the table, save,
+//! Models of 40 and 64 columns (and 100, feature `columns-128`) on every
+//! backend: create the table, save,
 //! load, filter and order by a column past the 32nd, update (by `save` and
 //! by a queryset), bulk-create and refresh.
 
 use orm_core::prelude::*;
 use orm_core::schema;
 use orm_tests::backend_tests;
-use orm_wide_tables::{wide100, wide40, Fill, Wide100, Wide40};
+#[cfg(feature = "columns-128")]
+use orm_wide_tables::{wide100, Wide100};
+use orm_wide_tables::{wide40, wide64, Fill, Wide40, Wide64};
 
 /// The round trip of one wide model: `$model` with table module `$table`,
 /// an `i32` column `$int` and a `String` column `$text` past the 32nd.
@@ -81,6 +84,13 @@ backend_tests! {
         (wide_round_trip!(Wide40, wide40, c37, c38, 40))(db)
     }
 
+    fn sixty_four_columns(db) {
+        (wide_round_trip!(Wide64, wide64, c61, c62, 64))(db)
+    }
+}
+
+#[cfg(feature = "columns-128")]
+backend_tests! {
     fn one_hundred_columns(db) {
         (wide_round_trip!(Wide100, wide100, c97, c98, 100))(db)
     }
