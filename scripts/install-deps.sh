@@ -7,19 +7,8 @@
 #   bash scripts/install-deps.sh
 set -euo pipefail
 
-say() { printf '\n==> %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n "$@"
-    else
-        warn "not root and no sudo: cannot run '$*'"
-        return 1
-    fi
-}
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/common.sh
 
 missing=()
 for pkg in default-libmysqlclient-dev libpq-dev pkg-config; do

@@ -44,19 +44,7 @@ if [[ -n "${CI+set}" ]]; then
     export CI
 fi
 
-say() { printf '\n==> %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n "$@"
-    else
-        warn "not root and no sudo: cannot run '$*'"
-        return 1
-    fi
-}
+source scripts/common.sh
 
 # --- 1. system packages and cargo-nextest ----------------------------------
 bash scripts/install-deps.sh
