@@ -91,6 +91,7 @@ pub(crate) fn load_links<Th: Model>(
             columns: [owner, target],
             filter: [sql::key_in(meta.table, owner, chunk)],
         };
+        // The sink appends to the pairs of the chunks before (no copy).
         let pairs = LinkPairs {
             kinds: (owner_kind, target_kind),
             pairs: std::mem::take(&mut links),
