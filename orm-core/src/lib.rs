@@ -63,7 +63,7 @@ pub use orm_derive::{Model, OrmEnum};
 pub use query::{QuerySet, Rows, Values};
 pub use registry::Models;
 pub use relations::{
-    ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager,
+    ForeignKey, ManyToMany, ManyToManyManager, One, OneToOne, Related, RelatedManager, RelatedRows,
     ReverseOneToOne,
 };
 pub use sql::RowLock;

@@ -26,7 +26,7 @@ backend_tests! {
         // Tag ordering: "name".
         assert_eq!(names(&first), ["db", "orm", "rust"]);
         let again = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?;
-        assert!(Arc::ptr_eq(&first, &again));
+        assert!(Arc::ptr_eq(first.as_arc(), again.as_arc()));
         assert_eq!(assert_num_queries(&mut conn, 0, |c| q.tags().count(c))?, 3);
         // The reverse side.
         let rust = Tag::objects().filter(tag::name.eq("rust")).get(&mut conn)?;

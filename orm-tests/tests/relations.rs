@@ -111,11 +111,48 @@ backend_tests! {
         // Default ordering of Choice: "-votes, id".
         assert_eq!(all.iter().map(|c| c.choice_text.as_str()).collect::<Vec<_>>(), ["high", "low"]);
         let again = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?;
-        assert!(Arc::ptr_eq(&all, &again), "the cached rows are pointer-identical");
+        assert!(Arc::ptr_eq(all.as_arc(), again.as_arc()), "the cached rows are pointer-identical");
         assert_eq!(assert_num_queries(&mut conn, 0, |c| q.choices().count(c))?, 2);
         assert!(assert_num_queries(&mut conn, 0, |c| q.choices().exists(c))?);
         let filtered = q.choices().query()?.filter(choice::votes.gt(2)).load(&mut conn)?;
         assert_eq!(filtered.len(), 1);
+        Ok(())
+    }
+
+    fn cached_reads_borrow_the_published_rows_and_see_every_write(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q = question(&mut conn, "q")?;
+        let low = choice(&mut conn, &q, "low", 1)?;
+        let mut q = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        let texts = |rows: &[Choice]| rows.iter().map(|c| c.choice_text.clone()).collect::<Vec<_>>();
+        {
+            let first = assert_num_queries(&mut conn, 1, |c| q.choices().all(c))?;
+            // A cached read borrows the same rows (published in the instance).
+            let again = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?;
+            assert!(std::ptr::eq(&first[0], &again[0]));
+            // A write through the manager is seen by the next read, with no query;
+            // rows read before it stay a snapshot.
+            q.choices().create(&mut conn, Choice { choice_text: "high".into(), votes: 5, ..Default::default() })?;
+            let after = assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?;
+            assert_eq!(texts(&after), ["high", "low"]);
+            assert_eq!(texts(&first), ["low"]);
+            assert_eq!(assert_num_queries(&mut conn, 0, |c| q.choices().count(c))?, 2);
+            // Cache control is seen too.
+            q.choices().set_cached(vec![low.clone()]);
+            assert_eq!(texts(&assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?), ["low"]);
+            q.choices().invalidate();
+            assert_eq!(texts(&assert_num_queries(&mut conn, 1, |c| q.choices().all(c))?), ["high", "low"]);
+            assert_eq!(texts(&assert_num_queries(&mut conn, 0, |c| q.choices().all(c))?), ["high", "low"]);
+        }
+        // A new key (copy by clearing the key, then save): the published rows
+        // are bound to the old one.
+        q.id = None;
+        q.save(&mut conn)?;
+        assert!(assert_num_queries(&mut conn, 1, |c| q.choices().all(c))?.is_empty());
+        // Refreshing the instance forgets what was published.
+        q.refresh_from_db(&mut conn)?;
+        assert!(!q.choices().is_cached());
         Ok(())
     }
 

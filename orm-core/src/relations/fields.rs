@@ -110,6 +110,7 @@ macro_rules! slot_field {
 
             fn invalidate(&mut self) {
                 $ty::invalidate(self);
+                self.slot.unpublish();
             }
 
             fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {

@@ -13,9 +13,10 @@ use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
 use super::slot::LazySlot;
 use super::through::Links;
+use super::RelatedRows;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::meta::{Key, ModelMeta};
+use crate::meta::Key;
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
 
@@ -25,50 +26,56 @@ use crate::query::QuerySet;
 /// Reads: `all` costs two queries the first time (the links, then the
 /// targets in their default ordering) and none afterwards. Writes keep a
 /// filled cache exact and ordered; see each method for its query count.
-pub struct ManyToManyManager<'a, T: Model> {
-    owner: Option<Key>,
-    /// The owner's model (its name for errors, its declared fetch mode).
-    owner_model: &'static ModelMeta,
-    links: &'static dyn Links<T>,
-    slot: &'a LazySlot<T>,
+pub struct ManyToManyManager<'a, O: Model, T: Model> {
+    owner: &'a O,
+    rel: &'a ManyToManyRel<O, T>,
 }
 
-impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
+impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// Used by generated accessors.
     #[doc(hidden)]
-    pub fn new<O: Model>(owner: &'a O, rel: &ManyToManyRel<O, T>) -> Self {
-        ManyToManyManager {
-            owner: rel.owner_key(owner),
-            owner_model: O::meta(),
-            links: rel.through,
-            slot: (rel.slot)(owner),
-        }
+    #[inline]
+    pub fn new(owner: &'a O, rel: &'a ManyToManyRel<O, T>) -> Self {
+        ManyToManyManager { owner, rel }
+    }
+
+    /// The owner's slot.
+    #[inline(always)]
+    fn slot(&self) -> &'a LazySlot<T> {
+        (self.rel.slot)(self.owner)
+    }
+
+    /// The links, seen from the owner.
+    fn links(&self) -> &'static dyn Links<T> {
+        self.rel.through
     }
 
     fn target_key(&self, target: &T) -> Result<Key> {
-        self.links.target_key(target).ok_or(OrmError::Unsaved {
+        self.links().target_key(target).ok_or(OrmError::Unsaved {
             model: T::meta().name,
         })
     }
 
     /// The target keys linked now: from a filled cache, else one query.
     fn current_keys(&self, conn: &mut AnyConnection) -> Result<Vec<Key>> {
-        if let Some(rows) = self.slot.get(self.owner()?) {
+        if let Some(rows) = self.slot().cached(&self.owner()?) {
             return rows.iter().map(|t| self.target_key(t)).collect();
         }
-        let owner = std::slice::from_ref(self.owner()?);
-        let links = self.links.links(conn, owner)?;
+        let owner = self.owner()?;
+        let owner = std::slice::from_ref(&owner);
+        let links = self.links().links(conn, owner)?;
         Ok(links.into_iter().map(|(_, target)| target).collect())
     }
 
     /// The related rows in `T`'s default ordering: two queries the first
     /// time, cached in the instance afterwards (zero queries).
-    pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<T>>> {
+    #[inline(always)]
+    pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, T>> {
         let key = self.owner()?;
-        self.slot
-            .get_or_fill(key, self.owner_model.fetch_mode, |slots, batch| {
-                let mode = self.slot.mode.get();
-                fill_many_to_many(conn, self.links, slots, mode, batch)
+        self.slot()
+            .read(&key, O::meta().fetch_mode, |slots, batch| {
+                let mode = self.slot().mode.get();
+                fill_many_to_many(conn, self.links(), slots, mode, batch)
             })
     }
 
@@ -76,17 +83,17 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
 
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
-        match self.slot.get(self.owner()?) {
+        match self.slot().cached(&self.owner()?) {
             Some(rows) => Ok(rows.len() as i64),
-            None => self.links.count(conn, self.owner()?),
+            None => self.links().count(conn, &self.owner()?),
         }
     }
 
     /// Whether any row is related: from the cache, or one query.
     pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
-        match self.slot.get(self.owner()?) {
+        match self.slot().cached(&self.owner()?) {
             Some(rows) => Ok(!rows.is_empty()),
-            None => self.links.exists(conn, self.owner()?),
+            None => self.links().exists(conn, &self.owner()?),
         }
     }
 
@@ -96,8 +103,8 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     pub fn query(&self, conn: &mut AnyConnection) -> Result<QuerySet<T>> {
         let keys = self.current_keys(conn)?;
         Ok(QuerySet::new()
-            .filter_keys(self.links.target_column(), &keys)
-            .inherit_fetch_mode(self.slot.mode.get()))
+            .filter_keys(self.links().target_column(), &keys)
+            .inherit_fetch_mode(self.slot().mode.get()))
     }
 
     /// The one related row matching `predicate`; errors with `NotFound` or
@@ -118,17 +125,17 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     /// Saves `target` (one INSERT) and links it (one INSERT), in one
     /// transaction; a filled cache gets it, in order.
     pub fn create(&self, conn: &mut AnyConnection, mut target: T) -> Result<T> {
-        let key = self.owner()?.clone();
-        inherit_fetch_mode(&target, self.slot.mode.get());
+        let key = self.owner()?;
+        inherit_fetch_mode(&target, self.slot().mode.get());
         retry_write(conn, |conn| {
             target.save(conn)?;
             let k = self.target_key(&target)?;
-            self.links.link(conn, &key, std::slice::from_ref(&k))
+            self.links().link(conn, &key, std::slice::from_ref(&k))
         })?;
-        self.slot.edit(&key, &written_now(conn), |rows| {
+        self.slot().edit(&key, &written_now(conn), |rows| {
             insert_sorted(rows, target.clone())
         });
-        keep_database_order(conn, self.slot, &key);
+        keep_database_order(conn, self.slot(), &key);
         Ok(target)
     }
 
@@ -150,11 +157,11 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     /// holds (another instance may have linked or unlinked meanwhile). A
     /// filled cache gets the rows it lacks, in order.
     pub fn add(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
-        retry_write(conn, |conn| self.links.link(conn, &key, &wanted))?;
+        retry_write(conn, |conn| self.links().link(conn, &key, &wanted))?;
         let mut added = false;
-        self.slot.edit(&key, &written_now(conn), |rows| {
+        self.slot().edit(&key, &written_now(conn), |rows| {
             let mut cached: HashSet<Key> = rows
                 .iter()
                 .filter_map(|r| self.target_key(r).ok())
@@ -169,18 +176,18 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
             }
         });
         if added {
-            keep_database_order(conn, self.slot, &key);
+            keep_database_order(conn, self.slot(), &key);
         }
         Ok(())
     }
 
     /// Unlinks `targets`: one DELETE. A filled cache loses them.
     pub fn remove(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         let keys = self.keys_of(targets)?;
-        retry_write(conn, |conn| self.links.unlink(conn, &key, Some(&keys)))?;
+        retry_write(conn, |conn| self.links().unlink(conn, &key, Some(&keys)))?;
         let keys: HashSet<Key> = keys.into_iter().collect();
-        self.slot.edit(&key, &written_now(conn), |rows| {
+        self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
         });
         Ok(())
@@ -189,8 +196,8 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     /// Caches "no related rows" for an owner just inserted (on `conn`,
     /// tied to its transaction), so a following `add` keeps the cache.
     pub(crate) fn cache_none(&self, conn: &mut AnyConnection) {
-        if let Some(key) = &self.owner {
-            self.slot
+        if let Some(key) = self.owner_key() {
+            self.slot()
                 .put(key.clone(), Arc::new(Vec::new()), written_now(conn));
         }
     }
@@ -198,9 +205,10 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     /// Unlinks everything: one DELETE. The cache is filled with nothing, so
     /// the next `all` costs no query.
     pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
-        let key = self.owner()?.clone();
-        self.links.unlink(conn, &key, None)?;
-        self.slot.put(key, Arc::new(Vec::new()), written_now(conn));
+        let key = self.owner()?;
+        self.links().unlink(conn, &key, None)?;
+        self.slot()
+            .put(key, Arc::new(Vec::new()), written_now(conn));
         Ok(())
     }
 
@@ -211,11 +219,11 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
     /// `targets` in `T`'s default ordering, so the next `all` costs no
     /// query. On error the database and the cache are left as they were.
     pub fn set(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| {
-            self.links.unlink_except(conn, &key, &wanted)?;
-            self.links.link(conn, &key, &wanted)
+            self.links().unlink_except(conn, &key, &wanted)?;
+            self.links().link(conn, &key, &wanted)
         })?;
         let mut seen = HashSet::new();
         let mut rows: Vec<T> = targets
@@ -224,9 +232,9 @@ impl<'a, T: Model + Clone> ManyToManyManager<'a, T> {
             .cloned()
             .collect();
         rows.sort_by(Model::cmp_default);
-        self.slot
+        self.slot()
             .put(key.clone(), Arc::new(rows), written_now(conn));
-        keep_database_order(conn, self.slot, &key);
+        keep_database_order(conn, self.slot(), &key);
         Ok(())
     }
 }

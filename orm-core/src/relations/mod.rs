@@ -14,9 +14,8 @@ macro_rules! manager_cache_control {
     ($row:ident) => {
         /// Whether the rows are cached for the current key.
         pub fn is_cached(&self) -> bool {
-            self.owner
-                .as_ref()
-                .is_some_and(|k| self.slot.get(k).is_some())
+            self.owner_key()
+                .is_some_and(|k| self.slot().cached(&k).is_some())
         }
 
         /// Caches `rows` as the related rows (sorted in the related
@@ -25,10 +24,10 @@ macro_rules! manager_cache_control {
         /// Not tied to a transaction: a rollback does not drop it (rows
         /// the manager itself loads or writes are tied to theirs).
         pub fn set_cached(&self, mut rows: Vec<$row>) {
-            if let Some(key) = &self.owner {
+            if let Some(key) = self.owner_key() {
                 rows.sort_by(Model::cmp_default);
-                self.slot.put(
-                    key.clone(),
+                self.slot().put(
+                    key,
                     Arc::new(rows),
                     crate::backend::levels::Written::default(),
                 );
@@ -37,23 +36,30 @@ macro_rules! manager_cache_control {
 
         /// Drops the cached rows; the next `all` queries.
         pub fn invalidate(&self) {
-            self.slot.clear();
+            self.slot().clear();
         }
 
         /// The cached rows for the owner's current key, without querying.
         pub fn cached(&self) -> Option<Arc<Vec<$row>>> {
-            self.slot.get(self.owner.as_ref()?)
+            self.slot().get(&self.owner_key()?)
         }
 
         /// The slot's address: the same for every access on one instance.
         #[doc(hidden)]
         pub fn slot_ptr(&self) -> *const () {
-            (self.slot as *const LazySlot<$row>).cast()
+            (self.slot() as *const LazySlot<$row>).cast()
         }
 
-        fn owner(&self) -> Result<&Key> {
-            self.owner.as_ref().ok_or_else(|| OrmError::Unsaved {
-                model: self.owner_model.name,
+        /// The owner's key its related rows point at (`None`: unsaved).
+        #[inline(always)]
+        fn owner_key(&self) -> Option<Key> {
+            (self.rel.owner_key)(self.owner)
+        }
+
+        #[inline(always)]
+        fn owner(&self) -> Result<Key> {
+            self.owner_key().ok_or_else(|| OrmError::Unsaved {
+                model: O::meta().name,
             })
         }
     };
@@ -66,6 +72,7 @@ pub(crate) mod fill;
 mod foreign_key;
 mod many_to_many;
 mod reverse;
+mod rows;
 mod slot;
 mod through;
 
@@ -74,5 +81,6 @@ pub use fields::{ManyToMany, Related, ReverseOneToOne};
 pub use foreign_key::{ForeignKey, OneToOne};
 pub use many_to_many::ManyToManyManager;
 pub use reverse::{reverse_one, One, RelatedManager};
+pub use rows::RelatedRows;
 pub use slot::{LazySlot, Slot};
 pub use through::{Links, Through, ThroughPair};

@@ -13,46 +13,52 @@ use foldhash::{HashSet, HashSetExt};
 use super::descriptor::{ChildKey, ReverseRel};
 use super::fill::{fill_reverse, keep_database_order, load_in};
 use super::slot::LazySlot;
+use super::RelatedRows;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{resolve, FetchMode};
-use crate::meta::{Key, KeyType, ModelMeta};
+use crate::meta::{Key, KeyType};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
 
 /// The manager of a reverse foreign key: `question.choices()`.
 ///
-/// It borrows the instance's slot; building it allocates nothing.
+/// It borrows the instance and the relation's descriptor: building it
+/// costs two pointer stores and allocates nothing.
 /// `all` caches the rows in the slot (bound to the owner's key), `count`
 /// and `exists` use the cache when it is filled.
-pub struct RelatedManager<'a, C: Model> {
-    owner: Option<Key>,
-    /// The owner's model (its name for errors, its declared fetch mode).
-    owner_model: &'static ModelMeta,
-    /// The children's foreign key to the owner.
-    fk: &'static dyn ChildKey<C>,
-    slot: &'a LazySlot<C>,
+pub struct RelatedManager<'a, O: Model, C: Model> {
+    owner: &'a O,
+    rel: &'a ReverseRel<O, C>,
 }
 
-impl<'a, C: Model> RelatedManager<'a, C> {
+impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     /// Used by generated accessors.
     #[doc(hidden)]
-    pub fn new<O: Model>(owner: &'a O, rel: &ReverseRel<O, C>) -> Self {
-        RelatedManager {
-            owner: rel.owner_key(owner),
-            owner_model: O::meta(),
-            fk: rel.fk,
-            slot: (rel.slot)(owner),
-        }
+    #[inline]
+    pub fn new(owner: &'a O, rel: &'a ReverseRel<O, C>) -> Self {
+        RelatedManager { owner, rel }
+    }
+
+    /// The owner's slot.
+    #[inline(always)]
+    fn slot(&self) -> &'a LazySlot<C> {
+        (self.rel.slot)(self.owner)
+    }
+
+    /// The children's foreign key to the owner.
+    fn fk(&self) -> &'static dyn ChildKey<C> {
+        self.rel.fk
     }
 
     /// The related rows in `C`'s default ordering: cached after the first
     /// call (one query), zero queries afterwards.
-    pub fn all(&self, conn: &mut AnyConnection) -> Result<Arc<Vec<C>>> {
+    #[inline(always)]
+    pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
         let key = self.owner()?;
-        self.slot
-            .get_or_fill(key, self.owner_model.fetch_mode, |slots, batch| {
-                fill_reverse(conn, self.fk, slots, self.slot.mode.get(), batch)
+        self.slot()
+            .read(&key, O::meta().fetch_mode, |slots, batch| {
+                fill_reverse(conn, self.fk(), slots, self.slot().mode.get(), batch)
             })
     }
 
@@ -61,7 +67,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
         let key = self.owner()?;
-        match self.slot.get(key) {
+        match self.slot().cached(&key) {
             Some(rows) => Ok(rows.len() as i64),
             None => self.query()?.count(conn),
         }
@@ -70,7 +76,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// Whether any related row exists: from the cache, or one query.
     pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
         let key = self.owner()?;
-        match self.slot.get(key) {
+        match self.slot().cached(&key) {
             Some(rows) => Ok(!rows.is_empty()),
             None => self.query()?.exists(conn),
         }
@@ -79,10 +85,11 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// A queryset over the related rows, to filter further (not cached);
     /// what it loads takes the owner's fetch mode.
     pub fn query(&self) -> Result<QuerySet<C>> {
-        let owner = std::slice::from_ref(self.owner()?);
+        let owner = self.owner()?;
+        let owner = std::slice::from_ref(&owner);
         Ok(QuerySet::new()
-            .filter_keys(self.fk.meta().column, owner)
-            .inherit_fetch_mode(self.slot.mode.get()))
+            .filter_keys(self.fk().meta().column, owner)
+            .inherit_fetch_mode(self.slot().mode.get()))
     }
 
     /// The related rows matching `predicate` (a diesel expression on `C`'s
@@ -127,7 +134,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         C: Clone,
     {
         self.nullable("set")?;
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         let wanted = pks_of(children)?;
         retry_write(conn, |conn| {
             let others = if wanted.len() > conn.backend().max_in_list() {
@@ -138,15 +145,15 @@ impl<'a, C: Model> RelatedManager<'a, C> {
                 self.query()?
                     .exclude_keys(C::meta().primary_key().name, &wanted)
             };
-            others.update_relation(conn, self.fk.meta().column, None)?;
+            others.update_relation(conn, self.fk().meta().column, None)?;
             self.point_all(conn, &wanted, &key)
         })?;
         self.link_in_memory(children, &key);
         let mut rows = distinct(children);
         rows.sort_by(Model::cmp_default);
-        self.slot
+        self.slot()
             .put(key.clone(), Arc::new(rows), written_now(conn));
-        keep_database_order(conn, self.slot, &key);
+        keep_database_order(conn, self.slot(), &key);
         Ok(())
     }
 
@@ -156,16 +163,16 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     where
         C: Clone,
     {
-        let key = self.owner()?.clone();
-        self.fk.set_key(&mut child, Some(&key));
-        inherit_fetch_mode(&child, self.slot.mode.get());
+        let key = self.owner()?;
+        self.fk().set_key(&mut child, Some(&key));
+        inherit_fetch_mode(&child, self.slot().mode.get());
         child.save(conn)?;
         let pk = child.pk().map(|k| k.to_key());
-        self.slot.edit(&key, &written_now(conn), |rows| {
+        self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().map(|k| k.to_key()) != pk);
             insert_sorted(rows, child.clone());
         });
-        keep_database_order(conn, self.slot, &key);
+        keep_database_order(conn, self.slot(), &key);
         Ok(child)
     }
 
@@ -177,18 +184,18 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     where
         C: Clone,
     {
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         let pks = pks_of(children)?;
         retry_write(conn, |conn| self.point_all(conn, &pks, &key))?;
         self.link_in_memory(children, &key);
         let pks: HashSet<Key> = pks.into_iter().collect();
-        self.slot.edit(&key, &written_now(conn), |rows| {
+        self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())));
             for child in distinct(children) {
                 insert_sorted(rows, child);
             }
         });
-        keep_database_order(conn, self.slot, &key);
+        keep_database_order(conn, self.slot(), &key);
         Ok(())
     }
 
@@ -199,14 +206,14 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         C: Clone,
     {
         self.nullable("remove")?;
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         let pks = pks_of(children)?;
         retry_write(conn, |conn| self.point(conn, self.query()?, &pks, None))?;
         for child in children.iter_mut() {
-            self.fk.set_key(child, None);
+            self.fk().set_key(child, None);
         }
         let pks: HashSet<Key> = pks.into_iter().collect();
-        self.slot.edit(&key, &written_now(conn), |rows| {
+        self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())))
         });
         Ok(())
@@ -215,10 +222,11 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// Unlinks every related row (one UPDATE); the cache becomes empty.
     pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
         self.nullable("clear")?;
-        let key = self.owner()?.clone();
+        let key = self.owner()?;
         self.query()?
-            .update_relation(conn, self.fk.meta().column, None)?;
-        self.slot.put(key, Arc::new(Vec::new()), written_now(conn));
+            .update_relation(conn, self.fk().meta().column, None)?;
+        self.slot()
+            .put(key, Arc::new(Vec::new()), written_now(conn));
         Ok(())
     }
 
@@ -236,7 +244,7 @@ impl<'a, C: Model> RelatedManager<'a, C> {
         for chunk in pks.chunks(conn.backend().max_in_list()) {
             updated += rows.clone().filter_keys(pk, chunk).update_relation(
                 conn,
-                self.fk.meta().column,
+                self.fk().meta().column,
                 key.clone(),
             )?;
         }
@@ -269,12 +277,12 @@ impl<'a, C: Model> RelatedManager<'a, C> {
     /// Sets the foreign key of `children` to `key`, in memory.
     fn link_in_memory(&self, children: &mut [C], key: &Key) {
         for child in children.iter_mut() {
-            self.fk.set_key(child, Some(key));
+            self.fk().set_key(child, Some(key));
         }
     }
 
     fn nullable(&self, op: &str) -> Result<()> {
-        let rel = self.fk.meta();
+        let rel = self.fk().meta();
         if rel.nullable {
             Ok(())
         } else {

@@ -2,9 +2,10 @@
 //! owner key they were loaded for; for instances a query loaded, an entry
 //! of that query's peer batch.
 
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::RelatedRows;
 use crate::backend::levels::Written;
 use crate::error::Result;
 use crate::fetch::{resolve, Batch, FetchMode, Member, ModeCell, Release};
@@ -35,6 +36,12 @@ pub struct Slot<C> {
     /// Whether `cache` holds rows: lets a clone skip the lock when there
     /// is nothing to share (a hint; the cache itself is the truth).
     filled: AtomicBool,
+    /// Counts the writes of `cache`: rows an owner published (see
+    /// [`LazySlot`]) are current while it has not moved.
+    version: AtomicU64,
+    /// Whether the rows were read since the last write: the second read
+    /// publishes them (a loop reading each instance once publishes none).
+    read_once: AtomicBool,
     /// The owner instance's fetch mode, inherited by the rows loaded here.
     pub(crate) mode: ModeCell,
     /// In a peer batch: the owner's key when it was loaded (an unfiltered
@@ -62,6 +69,8 @@ impl<C> Slot<C> {
         Slot {
             cache: Mutex::new(None),
             filled: AtomicBool::new(false),
+            version: AtomicU64::new(0),
+            read_once: AtomicBool::new(false),
             mode: ModeCell::default(),
             owner,
         }
@@ -91,14 +100,37 @@ impl<C> Slot<C> {
     /// Caches `rows` for `key`, written in the transaction levels
     /// `written` (see [`written_now`](crate::backend::written_now)).
     pub(crate) fn put(&self, key: Key, rows: Arc<Vec<C>>, written: Written) {
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(Bound { key, rows, written });
-        self.filled.store(true, AtomicOrdering::Release);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        *cache = Some(Bound { key, rows, written });
+        self.wrote(true);
     }
 
     pub(crate) fn clear(&self) {
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        self.filled.store(false, AtomicOrdering::Release);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        *cache = None;
+        self.wrote(false);
+    }
+
+    /// Records a write of the cache (made under its lock): whether it
+    /// holds rows now, and a new version.
+    fn wrote(&self, filled: bool) {
+        self.filled.store(filled, AtomicOrdering::Release);
+        self.read_once.store(false, AtomicOrdering::Relaxed);
+        self.version.fetch_add(1, AtomicOrdering::Release);
+    }
+
+    /// The rows for `key` and the cache's version, when they may be
+    /// published: bound outside any transaction (or in transactions
+    /// committed since), so nothing but a write (which moves the version)
+    /// can make them stale.
+    fn snapshot(&self, key: &Key) -> Option<(Arc<Vec<C>>, u64)> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let bound = cache.as_mut().filter(|b| b.key == *key)?;
+        bound.written.prune();
+        bound.written.is_empty().then(|| {
+            let version = self.version.load(AtomicOrdering::Acquire);
+            (Arc::clone(&bound.rows), version)
+        })
     }
 
     /// Fills the cache unless it already holds rows for `key`.
@@ -107,7 +139,7 @@ impl<C> Slot<C> {
         if cache.as_ref().is_none_or(|b| !b.holds(&key)) {
             let written = written.clone();
             *cache = Some(Bound { key, rows, written });
-            self.filled.store(true, AtomicOrdering::Release);
+            self.wrote(true);
         }
     }
 
@@ -122,6 +154,7 @@ impl<C> Slot<C> {
         if let Some(bound) = cache.as_mut().filter(|b| b.holds(key)) {
             edit(Arc::make_mut(&mut bound.rows));
             bound.written.merge(written);
+            self.wrote(true);
         }
     }
 }
@@ -131,8 +164,19 @@ impl<C> Slot<C> {
 /// instance, or a clone of an instance whose slot holds no rows and no
 /// fetch mode, costs no allocation for it. Dereferences to the slot,
 /// allocating it if needed; the slot never moves afterwards.
+///
+/// Rows read twice through the field are also *published* in the
+/// instance: a cached read then takes no lock and no reference count, it
+/// borrows them while the slot's version says nothing was written since.
+/// (Publishing costs an allocation; a loop that reads each instance once
+/// does not pay it.)
+/// The published rows are the instance's own, freed with it (a dropped
+/// peer's rows do not wait for its batch).
 #[doc(hidden)]
-pub struct LazySlot<C>(OnceLock<Held<C>>);
+pub struct LazySlot<C> {
+    held: OnceLock<Held<C>>,
+    published: OnceLock<Box<Published<C>>>,
+}
 
 enum Held<C> {
     Own(Box<Slot<C>>),
@@ -149,9 +193,21 @@ impl<C> Held<C> {
     }
 }
 
+/// Rows read once, bound to the owner key and the slot version they were
+/// read at. Set once: after a write, reads go through the slot's lock
+/// until the instance is refreshed (`invalidate(&mut self)`).
+struct Published<C> {
+    key: Key,
+    version: u64,
+    rows: Arc<Vec<C>>,
+}
+
 impl<C> Default for LazySlot<C> {
     fn default() -> Self {
-        LazySlot(OnceLock::new())
+        LazySlot {
+            held: OnceLock::new(),
+            published: OnceLock::new(),
+        }
     }
 }
 
@@ -160,14 +216,51 @@ impl<C> std::ops::Deref for LazySlot<C> {
 
     #[inline]
     fn deref(&self) -> &Slot<C> {
-        self.0.get_or_init(|| Held::Own(Box::default())).slot()
+        self.held.get_or_init(|| Held::Own(Box::default())).slot()
     }
 }
 
 impl<C> LazySlot<C> {
     /// The slot if it was allocated.
     pub(crate) fn peek(&self) -> Option<&Slot<C>> {
-        self.0.get().map(Held::slot)
+        self.held.get().map(Held::slot)
+    }
+
+    /// The published rows for `key`, if nothing was written since they
+    /// were read: two atomic loads, no lock.
+    #[inline(always)]
+    pub(crate) fn published(&self, key: &Key) -> Option<&Arc<Vec<C>>> {
+        let published = self.published.get()?;
+        let slot = self.peek()?;
+        (published.key == *key && published.version == slot.version.load(AtomicOrdering::Acquire))
+            .then_some(&published.rows)
+    }
+
+    /// The rows cached for `key`, without filling the cache.
+    pub(crate) fn cached(&self, key: &Key) -> Option<RelatedRows<'_, C>> {
+        match self.published(key) {
+            Some(rows) => Some(RelatedRows::borrowed(rows)),
+            None => self.peek()?.get(key).map(RelatedRows::shared),
+        }
+    }
+
+    /// Publishes the rows cached for `key` if none were yet and they may
+    /// be (bound outside transactions).
+    fn publish(&self, key: &Key) {
+        if self.published.get().is_none() {
+            if let Some((rows, version)) = self.peek().and_then(|slot| slot.snapshot(key)) {
+                let key = key.clone();
+                let _ = self
+                    .published
+                    .set(Box::new(Published { key, version, rows }));
+            }
+        }
+    }
+
+    /// Forgets the published rows (the instance is borrowed mutably: no
+    /// read borrows them).
+    pub(crate) fn unpublish(&mut self) {
+        self.published = OnceLock::new();
     }
 
     /// Makes the slots of instances loaded together (each with its
@@ -178,12 +271,47 @@ impl<C> LazySlot<C> {
         C: 'a,
     {
         let slots = items.filter_map(|(field, key)| {
-            let key = key.filter(|_| field.0.get().is_none())?;
+            let key = key.filter(|_| field.held.get().is_none())?;
             Some((field, Slot::owned_by(Some(key))))
         });
         Batch::link_each(slots, |field, member| {
-            let _ = field.0.set(Held::Peer(member));
+            let _ = field.held.set(Held::Peer(member));
         });
+    }
+
+    /// The rows for `key`, as [`get_or_fill`](Self::get_or_fill) returns
+    /// them, borrowed from the published rows when they are current.
+    #[inline(always)]
+    pub(crate) fn read(
+        &self,
+        key: &Key,
+        declared: Option<FetchMode>,
+        fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
+    ) -> Result<RelatedRows<'_, C>> {
+        if let Some(rows) = self.published(key) {
+            return Ok(RelatedRows::borrowed(rows));
+        }
+        self.read_slow(key, declared, fill).map(RelatedRows::shared)
+    }
+
+    /// The rows for `key` through the slot's lock (filled if needed);
+    /// publishes them on their second read. Returns a handle: the value
+    /// `read` builds from it stays in registers.
+    #[cold]
+    fn read_slow(
+        &self,
+        key: &Key,
+        declared: Option<FetchMode>,
+        fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
+    ) -> Result<Arc<Vec<C>>> {
+        let rows = self.get_or_fill(key, declared, fill)?;
+        let slot: &Slot<C> = self;
+        if slot.read_once.load(AtomicOrdering::Relaxed) {
+            self.publish(key);
+        } else {
+            slot.read_once.store(true, AtomicOrdering::Relaxed);
+        }
+        Ok(rows)
     }
 
     /// The rows for `key`: from the cache (nothing else is read); else,
@@ -203,7 +331,7 @@ impl<C> LazySlot<C> {
             return Ok(rows);
         }
         let mode = resolve(slot.mode.get(), declared);
-        if let (FetchMode::Peers, Some(Held::Peer(member))) = (mode, self.0.get()) {
+        if let (FetchMode::Peers, Some(Held::Peer(member))) = (mode, self.held.get()) {
             // The owner still has the key it was loaded with.
             if member.owner.as_ref() == Some(key) {
                 member
@@ -235,6 +363,79 @@ impl<C> LazySlot<C> {
         if let Some(b) = cache.as_ref() {
             slot.put(b.key.clone(), Arc::clone(&b.rows), b.written.clone());
         }
-        LazySlot(OnceLock::from(Held::Own(slot)))
+        LazySlot {
+            held: OnceLock::from(Held::Own(slot)),
+            published: OnceLock::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{LazySlot, Slot};
+    use crate::backend::levels::Written;
+    use crate::error::{OrmError, Result};
+    use crate::meta::Key;
+
+    fn rows(names: &[&str]) -> Arc<Vec<String>> {
+        Arc::new(names.iter().map(|n| n.to_string()).collect())
+    }
+
+    /// A fill that must not run: the rows are cached.
+    fn no_fill(_: &[(&Slot<String>, Key)], _: bool) -> Result<Vec<Arc<Vec<String>>>> {
+        Err(OrmError::NotFound {
+            model: "a cached read queried",
+        })
+    }
+
+    #[test]
+    fn reads_borrow_the_published_rows_until_a_write() -> Result<()> {
+        let slot: LazySlot<String> = LazySlot::default();
+        let key = Key::Int(1);
+        assert!(slot.published(&key).is_none());
+        slot.put(key.clone(), rows(&["a"]), Written::default());
+        let once = slot.read(&key, None, no_fill)?;
+        assert!(
+            slot.published(&key).is_none(),
+            "a first read publishes nothing"
+        );
+        let first = slot.read(&key, None, no_fill)?;
+        assert!(Arc::ptr_eq(once.as_arc(), first.as_arc()));
+        let published = slot.published(&key).map(Arc::as_ptr);
+        assert_eq!(published, Some(Arc::as_ptr(first.as_arc())));
+        assert!(slot.published(&Key::Int(2)).is_none(), "bound to its key");
+
+        slot.edit(&key, &Written::default(), |rows| rows.push("b".into()));
+        assert!(
+            slot.published(&key).is_none(),
+            "a write retires the published rows"
+        );
+        slot.read(&key, None, no_fill)?;
+        let after = slot.read(&key, None, no_fill)?;
+        assert_eq!(*after, ["a", "b"]);
+        assert_eq!(*first, ["a"], "rows read before the write are a snapshot");
+
+        slot.clear();
+        assert!(slot.cached(&key).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn unpublishing_lets_the_next_read_publish_again() -> Result<()> {
+        let mut slot: LazySlot<String> = LazySlot::default();
+        let key = Key::Int(1);
+        slot.put(key.clone(), rows(&["a"]), Written::default());
+        slot.read(&key, None, no_fill)?;
+        slot.read(&key, None, no_fill)?;
+        slot.put(key.clone(), rows(&["b"]), Written::default());
+        assert!(slot.published(&key).is_none());
+        slot.unpublish();
+        slot.read(&key, None, no_fill)?;
+        let read = slot.read(&key, None, no_fill)?;
+        assert_eq!(*read, ["b"]);
+        assert!(slot.published(&key).is_some());
+        Ok(())
     }
 }

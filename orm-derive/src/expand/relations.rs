@@ -109,7 +109,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
 
                 #[doc = #doc]
                 #[inline]
-                pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #child> {
+                pub fn #field(&self) -> ::orm_core::RelatedManager<'_, #ident, #child> {
                     ::orm_core::RelatedManager::new(self, &<#h>::#konst)
                 }
             },
@@ -174,7 +174,7 @@ pub fn inherent(model: &Model) -> (TokenStream, TokenStream) {
 
                 #[doc = #doc]
                 #[inline]
-                pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #owner> {
+                pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #ident, #owner> {
                     ::orm_core::ManyToManyManager::new(self, &<#h>::#konst)
                 }
             },
@@ -373,7 +373,7 @@ fn many_to_many_items(model: &Model, f: &Field, m: &ManyToManyField) -> Items {
 
         #[doc = #doc]
         #[inline]
-        pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #target> {
+        pub fn #field(&self) -> ::orm_core::ManyToManyManager<'_, #ident, #target> {
             ::orm_core::ManyToManyManager::new(self, &<#h>::#konst)
         }
     };
