@@ -75,6 +75,39 @@ fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
 }
 
 backend_tests! {
+    fn a_batch_load_binds_integer_keys_as_one_parameter_where_it_can(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let choices = Choice::objects().load(&mut conn)?;
+        let (loaded, log) = orm_core::capture_queries(&mut conn, |c| {
+            with_fetch_mode(FetchMode::Peers, || choices[0].question(c).map(|q| q.id))
+        });
+        assert!(loaded?.is_some());
+        assert_eq!(log.count(), 1);
+        let sql = &log.queries()[0];
+        let expected = match db.backend() {
+            // One JSON array: the same statement text whatever the number of keys.
+            orm_core::BackendKind::Sqlite => "IN (SELECT value FROM json_each(",
+            orm_core::BackendKind::Postgres => "= ANY(",
+            orm_core::BackendKind::Mysql => "IN (",
+        };
+        assert!(sql.contains(expected), "{sql}");
+        // Every peer got its own question.
+        for (i, choice) in choices.iter().enumerate() {
+            let question = assert_num_queries(&mut conn, 0, |c| choice.question(c))?;
+            assert_eq!(question.question_text, format!("q{i}"));
+        }
+        // A second batch (a fresh load) reuses the statement: same text.
+        let again = Choice::objects().load(&mut conn)?;
+        let (_, second) = orm_core::capture_queries(&mut conn, |c| {
+            with_fetch_mode(FetchMode::Peers, || again[0].question(c).map(|_| ()))
+        });
+        if db.backend() == orm_core::BackendKind::Sqlite {
+            assert_eq!(&second.queries()[0], sql);
+        }
+        Ok(())
+    }
+
     fn peers_load_for_every_live_instance_in_one_query(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

@@ -138,6 +138,78 @@ impl<ST, DB: diesel::backend::Backend> QueryFragment<DB> for ColumnRef<ST> {
     }
 }
 
+/// `"table"."column" IN (...)` over integer keys. On SQLite the keys are
+/// one bound JSON array (`IN (SELECT value FROM json_each(?))`): the
+/// statement's text does not depend on how many keys there are, so it is
+/// prepared once per connection and binds one value, not one per key.
+/// The other backends bind the list through diesel's `eq_any` (`= ANY($1)`
+/// on PostgreSQL).
+struct IntsIn {
+    column: ColumnRef<BigInt>,
+    keys: Vec<i64>,
+    /// The keys as a JSON array (SQLite), written on first use.
+    #[cfg(feature = "sqlite")]
+    json: std::sync::OnceLock<String>,
+    /// diesel's list (the other backends), built on first use.
+    list: std::sync::OnceLock<diesel::dsl::EqAny<ColumnRef<BigInt>, Vec<i64>>>,
+}
+
+impl IntsIn {
+    fn new(table: &'static str, column: &'static str, keys: Vec<i64>) -> Self {
+        IntsIn {
+            column: ColumnRef {
+                table,
+                column,
+                _type: PhantomData,
+            },
+            keys,
+            #[cfg(feature = "sqlite")]
+            json: std::sync::OnceLock::new(),
+            list: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `column IN (SELECT value FROM json_each(?))`, the keys bound as
+    /// one JSON array.
+    #[cfg(feature = "sqlite")]
+    fn walk_json<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<Text, String>(self.json())?;
+        out.push_sql("))");
+        Ok(())
+    }
+
+    #[cfg(feature = "sqlite")]
+    fn json(&self) -> &String {
+        self.json.get_or_init(|| {
+            use std::fmt::Write;
+            let mut json = String::with_capacity(self.keys.len() * 8 + 2);
+            json.push('[');
+            for (i, key) in self.keys.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                let _ = write!(json, "{key}");
+            }
+            json.push(']');
+            json
+        })
+    }
+}
+
+impl QueryFragment<MultiBackend> for IntsIn {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        #[cfg(feature = "sqlite")]
+        if matches!(out.backend(), MultiBackend::Sqlite(_)) {
+            return self.walk_json(out);
+        }
+        self.list
+            .get_or_init(|| self.column.eq_any(self.keys.clone()))
+            .walk_ast(out)
+    }
+}
+
 /// A predicate that is never true.
 struct Never;
 
@@ -173,16 +245,7 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
             Key::Int(i) => Some(*i),
             _ => None,
         })
-        .map(|ints| -> Fragment {
-            Arc::new(
-                ColumnRef::<BigInt> {
-                    table,
-                    column,
-                    _type: PhantomData,
-                }
-                .eq_any(ints),
-            )
-        }),
+        .map(|ints| -> Fragment { Arc::new(IntsIn::new(table, column, ints)) }),
         Key::Text(_) => all(keys, |k| match k {
             Key::Text(s) => Some(s.clone()),
             _ => None,
