@@ -39,12 +39,6 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         ManyToManyManager { owner, rel }
     }
 
-    /// The owner's slot.
-    #[inline(always)]
-    fn slot(&self) -> &'a LazySlot<T> {
-        (self.rel.slot)(self.owner)
-    }
-
     /// The links, seen from the owner.
     fn links(&self) -> &'static dyn Links<T> {
         self.rel.through
@@ -58,10 +52,10 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
 
     /// The target keys linked now: from a filled cache, else one query.
     fn current_keys(&self, conn: &mut AnyConnection) -> Result<Vec<Key>> {
-        if let Some(rows) = self.slot().cached(&self.owner()?) {
+        let owner = self.owner()?;
+        if let Some(rows) = self.slot().cached(&owner) {
             return rows.iter().map(|t| self.target_key(t)).collect();
         }
-        let owner = self.owner()?;
         let owner = std::slice::from_ref(&owner);
         let links = self.links().links(conn, owner)?;
         Ok(links.into_iter().map(|(_, target)| target).collect())
@@ -83,17 +77,19 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
 
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
-        match self.slot().cached(&self.owner()?) {
+        let key = self.owner()?;
+        match self.slot().cached(&key) {
             Some(rows) => Ok(rows.len() as i64),
-            None => self.links().count(conn, &self.owner()?),
+            None => self.links().count(conn, &key),
         }
     }
 
     /// Whether any row is related: from the cache, or one query.
     pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
-        match self.slot().cached(&self.owner()?) {
+        let key = self.owner()?;
+        match self.slot().cached(&key) {
             Some(rows) => Ok(!rows.is_empty()),
-            None => self.links().exists(conn, &self.owner()?),
+            None => self.links().exists(conn, &key),
         }
     }
 

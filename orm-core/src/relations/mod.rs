@@ -8,8 +8,9 @@
 //! a `to_field` value seen by `refresh_from_db`), the old cache no longer
 //! matches and the next access rebuilds it. A cache is never stale.
 
-/// The cache-control methods shared by the managers (`$row` is the related
-/// model's type parameter).
+/// The cache-control methods and the accessors shared by the managers
+/// (`$row` is the related model's type parameter; each manager holds
+/// `owner: &'a O` and `rel`, a descriptor with `slot` and `owner_key`).
 macro_rules! manager_cache_control {
     ($row:ident) => {
         /// Whether the rows are cached for the current key.
@@ -48,6 +49,12 @@ macro_rules! manager_cache_control {
         #[doc(hidden)]
         pub fn slot_ptr(&self) -> *const () {
             (self.slot() as *const LazySlot<$row>).cast()
+        }
+
+        /// The owner's slot.
+        #[inline(always)]
+        fn slot(&self) -> &'a LazySlot<$row> {
+            (self.rel.slot)(self.owner)
         }
 
         /// The owner's key its related rows point at (`None`: unsaved).

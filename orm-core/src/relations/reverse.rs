@@ -40,12 +40,6 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         RelatedManager { owner, rel }
     }
 
-    /// The owner's slot.
-    #[inline(always)]
-    fn slot(&self) -> &'a LazySlot<C> {
-        (self.rel.slot)(self.owner)
-    }
-
     /// The children's foreign key to the owner.
     fn fk(&self) -> &'static dyn ChildKey<C> {
         self.rel.fk
