@@ -7,6 +7,7 @@ use std::fmt;
 pub mod checked;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod connect;
+mod dialect;
 pub(crate) mod instrument;
 pub(crate) mod levels;
 mod pool;
@@ -14,6 +15,7 @@ pub(crate) mod row;
 mod transaction;
 mod url;
 
+pub(crate) use dialect::{Dialect, OnEveryBackend, Portable, RunsTyped};
 pub use pool::{Conn, Db, DbBuilder};
 pub use transaction::{atomic, on_commit, write_transaction};
 pub(crate) use transaction::{in_transaction, retry_write, written_now};

@@ -11,13 +11,15 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use diesel::backend::Backend;
-use diesel::connection::DefaultLoadingMode;
+use diesel::connection::{DefaultLoadingMode, LoadConnection};
 use diesel::deserialize::{self, FromSql, QueryableByName};
+use diesel::query_builder::{Query, QueryId};
 use diesel::query_dsl::methods::LoadQuery;
 use diesel::row::{Field, NamedRow, Row};
+use diesel::sql_types::Untyped;
 use diesel::{QueryResult, RunQueryDsl};
 
-use super::{AnyConnection, MultiBackend};
+use super::{AnyConnection, Dialect, MultiBackend, OnEveryBackend, RunsTyped};
 use crate::error::Result;
 
 /// A raw value of [`MultiBackend`].
@@ -39,15 +41,35 @@ pub trait RawRow {
     fn text(&self, index: usize) -> deserialize::Result<Option<String>>;
 }
 
-/// Any diesel row of [`AnyConnection`].
-struct RowRef<'r, R>(&'r R);
+/// A diesel row of any [`Dialect`]: its values are read as
+/// [`MultiBackend`] values, so a model decodes the same way from a row of
+/// the `AnyConnection` and from one of the typed connection inside it.
+struct RowRef<'r, R, DB>(&'r R, PhantomData<DB>);
 
-impl<'a, R: Row<'a, MultiBackend>> RawRow for RowRef<'_, R> {
+impl<'a, DB: Dialect, R: Row<'a, DB>> RowRef<'_, R, DB> {
+    /// Column `index` as a non-NULL `T` of SQL type `ST`, or `None`.
+    #[inline]
+    fn value<ST, T: FromSql<ST, MultiBackend>>(
+        &self,
+        index: usize,
+    ) -> deserialize::Result<Option<T>> {
+        let field = self
+            .0
+            .get(index)
+            .ok_or(diesel::result::UnexpectedEndOfRow)?;
+        field
+            .value()
+            .map(|raw| T::from_sql(DB::raw(raw)))
+            .transpose()
+    }
+}
+
+impl<'a, DB: Dialect, R: Row<'a, DB>> RawRow for RowRef<'_, R, DB> {
     #[inline]
     fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool {
         match self.0.get(index) {
             Some(field) => {
-                f(field.value());
+                f(field.value().map(DB::raw));
                 true
             }
             None => false,
@@ -55,24 +77,16 @@ impl<'a, R: Row<'a, MultiBackend>> RawRow for RowRef<'_, R> {
     }
 
     fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>> {
-        use diesel::sql_types::{BigInt, Integer, Nullable, SmallInt};
+        use diesel::sql_types::{BigInt, Integer, SmallInt};
         Ok(match bits {
-            16 => self
-                .0
-                .get_value::<Nullable<SmallInt>, Option<i16>, usize>(index)?
-                .map(i64::from),
-            32 => self
-                .0
-                .get_value::<Nullable<Integer>, Option<i32>, usize>(index)?
-                .map(i64::from),
-            _ => self
-                .0
-                .get_value::<Nullable<BigInt>, Option<i64>, usize>(index)?,
+            16 => self.value::<SmallInt, i16>(index)?.map(i64::from),
+            32 => self.value::<Integer, i32>(index)?.map(i64::from),
+            _ => self.value::<BigInt, i64>(index)?,
         })
     }
 
     fn text(&self, index: usize) -> deserialize::Result<Option<String>> {
-        self.0.get_value::<diesel::sql_types::Nullable<diesel::sql_types::Text>, Option<String>, usize>(index)
+        self.value::<diesel::sql_types::Text, String>(index)
     }
 }
 
@@ -98,27 +112,70 @@ pub(crate) trait FromRawRow: Sized {
 }
 
 /// Adapts [`FromRawRow`] to diesel's `QueryableByName` (rows of the untyped
-/// queries orm-core builds).
+/// queries orm-core builds), on any [`Dialect`].
 #[doc(hidden)]
 pub struct Decoded<T>(T);
 
-impl<T: FromRawRow> QueryableByName<MultiBackend> for Decoded<T> {
+impl<T: FromRawRow, DB: Dialect> QueryableByName<DB> for Decoded<T> {
     #[inline]
-    fn build<'a>(row: &impl NamedRow<'a, MultiBackend>) -> deserialize::Result<Self> {
-        T::build(&RowRef(row)).map(Decoded)
+    fn build<'a>(row: &impl NamedRow<'a, DB>) -> deserialize::Result<Self> {
+        T::build(&RowRef(row, PhantomData)).map(Decoded)
     }
 }
 
-/// Runs `query` (an untyped query) and decodes each row as a `T`,
-/// collected straight into the result (no vector of wrappers to unwrap).
-pub(crate) fn load<'c, 'q, T, Q>(conn: &'c mut AnyConnection, query: Q) -> Result<Vec<T>>
+/// A query orm-core wrote that renders for every backend: when
+/// [`typed`](Self::typed) (it holds none of a user's diesel expressions),
+/// [`load`] runs it on the typed connection inside the `AnyConnection`,
+/// skipping `MultiConnection`'s dispatch on every column.
+pub(crate) trait OrmQuery: OnEveryBackend + Query<SqlType = Untyped> + QueryId {
+    /// Whether it renders for each backend, not only for `MultiBackend`.
+    fn typed(&self) -> bool;
+}
+
+/// Runs `query` and decodes each row as a `T`: on the typed connection
+/// inside `conn` when the query is [`typed`](OrmQuery::typed), through
+/// `conn` otherwise.
+pub(crate) fn load<T, Q>(conn: &mut AnyConnection, query: Q) -> Result<Vec<T>>
 where
     T: FromRawRow + 'static,
-    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<T>> + 'c,
+    Q: OrmQuery + RunQueryDsl<AnyConnection> + RunsTyped,
+{
+    if query.typed() {
+        match conn {
+            #[cfg(feature = "sqlite")]
+            AnyConnection::Sqlite(c) => return load_on(c, query),
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(c) => return load_on(c, query),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(c) => return load_on(c, query),
+        }
+    }
+    load_on(conn, query)
+}
+
+/// Runs `query` on `conn` (the `AnyConnection` or a typed one), each row
+/// decoded as a `T`, collected straight into the result (no vector of
+/// wrappers to unwrap).
+fn load_on<'q, C, T, Q>(conn: &mut C, query: Q) -> Result<Vec<T>>
+where
+    C: LoadConnection,
+    C::Backend: Dialect,
+    T: FromRawRow + 'static,
+    Q: RunQueryDsl<C> + LoadQuery<'q, C, Decoded<T>>,
 {
     let rows = query.load_iter::<Decoded<T>, DefaultLoadingMode>(conn)?;
     let rows: QueryResult<Vec<T>> = rows.map(|row| row.map(|Decoded(row)| row)).collect();
     Ok(rows?)
+}
+
+/// Runs a query that renders for `MultiBackend` only (an insert returning
+/// keys, raw SQL) through `conn`.
+pub(crate) fn load_any<'q, T, Q>(conn: &mut AnyConnection, query: Q) -> Result<Vec<T>>
+where
+    T: FromRawRow + 'static,
+    Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<T>>,
+{
+    load_on(conn, query)
 }
 
 /// Receives the rows of a query one by one (a joined select builds its
@@ -170,16 +227,33 @@ impl<S: RowSink> FromRawRow for Sunk<S> {
     }
 }
 
-/// Runs `query`, handing each row to `sink`; returns the sink.
+/// Runs `query`, handing each row to `sink`; returns the sink. Runs on
+/// the typed connection inside `conn` when the query is
+/// [`typed`](OrmQuery::typed), as [`load`] does.
 ///
 /// diesel decodes rows through a static `FromSqlRow::build_from_row`, so
 /// the sink reaches it through a thread-local slot set for the duration of
 /// the call (and restored if the call unwinds).
-pub(crate) fn load_into<'q, S, Q>(conn: &mut AnyConnection, query: Q, sink: S) -> Result<S>
+pub(crate) fn load_into<S, Q>(conn: &mut AnyConnection, query: Q, sink: S) -> Result<S>
+where
+    S: RowSink,
+    Q: OrmQuery + RunQueryDsl<AnyConnection> + RunsTyped,
+{
+    with_sink(sink, || load::<Sunk<S>, Q>(conn, query))
+}
+
+/// [`load_into`] for a query that renders for `MultiBackend` only (raw
+/// SQL).
+pub(crate) fn load_into_any<'q, S, Q>(conn: &mut AnyConnection, query: Q, sink: S) -> Result<S>
 where
     S: RowSink,
     Q: RunQueryDsl<AnyConnection> + LoadQuery<'q, AnyConnection, Decoded<Sunk<S>>>,
 {
+    with_sink(sink, || load_any::<Sunk<S>, Q>(conn, query))
+}
+
+/// Runs `run` with `sink` as this thread's row sink; returns the sink.
+fn with_sink<S: RowSink>(sink: S, run: impl FnOnce() -> Result<Vec<Sunk<S>>>) -> Result<S> {
     struct Restore(Option<Box<dyn Any>>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -189,7 +263,7 @@ where
     }
     let previous = SINK.with(|slot| slot.borrow_mut().replace(Box::new(sink)));
     let restore = Restore(previous);
-    let loaded = load::<Sunk<S>, Q>(conn, query);
+    let loaded = run();
     let sink = SINK.with(|slot| slot.borrow_mut().take());
     drop(restore);
     loaded?;
@@ -233,5 +307,70 @@ where
             self.rows.push(value);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use diesel::query_builder::{AstPass, QueryFragment};
+
+    use super::*;
+    use crate::meta::KeyColumn;
+    use crate::sql::untyped_query;
+
+    /// `SELECT 7`, noting the backend it was rendered for.
+    struct Probe<'a> {
+        typed: bool,
+        seen: &'a Mutex<Vec<&'static str>>,
+    }
+
+    impl Probe<'_> {
+        fn typed(&self) -> bool {
+            self.typed
+        }
+    }
+
+    impl<DB: Dialect> QueryFragment<DB> for Probe<'_> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(std::any::type_name::<DB>());
+            }
+            out.push_sql("SELECT 7");
+            Ok(())
+        }
+    }
+
+    untyped_query!(impl['a] Probe<'a>; typed by typed);
+
+    /// Which backends a probe rendered for, and what it read.
+    fn run(typed: bool) -> (Vec<&'static str>, Vec<Option<i64>>) {
+        let db = crate::Db::connect("sqlite::memory:").expect("open SQLite in memory");
+        let mut conn = db.get().expect("a connection");
+        let seen = Mutex::new(Vec::new());
+        let probe = Probe { typed, seen: &seen };
+        let rows: Vec<KeyColumn<i64>> = load(&mut conn, probe).expect("SELECT 7");
+        let seen = seen.into_inner().unwrap_or_default();
+        (seen, rows.into_iter().map(|KeyColumn(k)| k).collect())
+    }
+
+    #[test]
+    fn a_typed_query_runs_on_the_connection_inside() {
+        let (seen, rows) = run(true);
+        assert!(!seen.is_empty());
+        assert!(seen.iter().all(|db| db.ends_with("::Sqlite")), "{seen:?}");
+        assert_eq!(rows, [Some(7)]);
+    }
+
+    #[test]
+    fn an_untyped_query_runs_through_the_any_connection() {
+        let (seen, rows) = run(false);
+        assert!(!seen.is_empty());
+        assert!(
+            seen.iter().all(|db| db.ends_with("::MultiBackend")),
+            "{seen:?}"
+        );
+        assert_eq!(rows, [Some(7)]);
     }
 }

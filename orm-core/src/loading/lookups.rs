@@ -2,8 +2,6 @@
 //! predicate on the related model's table (Django's
 //! `filter(choice__votes__gt=10)`).
 
-use std::sync::Arc;
-
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::QueryFragment;
 use diesel::sql_types::{BigInt, BoolOrNullableBool};
@@ -116,7 +114,7 @@ impl<M: Model> QuerySet<M> {
         predicate: sql::Fragment,
         negated: bool,
     ) -> Self {
-        self.with_filter(Arc::new(InRelated {
+        self.with_filter(sql::Fragment::user(InRelated {
             outer: M::meta().table,
             lookup: rel.kind().lookup(),
             predicate,

@@ -2,8 +2,6 @@
 //! (Django's `order_by("author__name")`), one `LEFT OUTER JOIN` per
 //! relation, no repeated rows.
 
-use std::sync::Arc;
-
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::QueryFragment;
 
@@ -94,7 +92,7 @@ impl<M: Model> QuerySet<M> {
             + Sync
             + 'static,
     {
-        let term: Fragment = Arc::new(order);
+        let term = Fragment::user(order);
         // Every to-one relation kind has join data.
         let Some((meta, reverse)) = rel.kind().join() else {
             let reason = format!("`{}` cannot be joined to order by", rel.field());

@@ -6,7 +6,7 @@ use diesel::RunQueryDsl;
 
 use super::write::{BulkUpdate, Insert, KeyEq, OnConflict, UpdateRow};
 use super::Model;
-use crate::backend::row::{load, load_into, read, Collect, RawRow};
+use crate::backend::row::{load, load_any, load_into_any, read, Collect, RawRow};
 use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{Key, KeyColumn, KeyType};
@@ -221,7 +221,7 @@ fn insert_returning<M: Model>(
         on_conflict: OnConflict::Fail,
     };
     if backend != BackendKind::Mysql {
-        let keys = load::<KeyColumn<M::Key>, _>(conn, statement)?;
+        let keys = load_any::<KeyColumn<M::Key>, _>(conn, statement)?;
         return Ok(keys.into_iter().filter_map(|KeyColumn(key)| key).collect());
     }
     let inserted = statement.execute(conn)? as i64;
@@ -252,7 +252,7 @@ fn mysql_assigned_keys(conn: &mut AnyConnection) -> Result<(i64, i64)> {
         let step = read::<diesel::sql_types::BigInt, i64, _>(row, 1)?;
         Ok(Some((first, step.max(1))))
     });
-    load_into(conn, query, ids)?
+    load_into_any(conn, query, ids)?
         .rows
         .pop()
         .ok_or_else(|| OrmError::Database(diesel::result::Error::NotFound))

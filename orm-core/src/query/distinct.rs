@@ -1,7 +1,5 @@
 //! `distinct()` and PostgreSQL's `distinct_on(...)`.
 
-use std::sync::Arc;
-
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::QueryFragment;
 
@@ -83,7 +81,7 @@ impl<M: Model> QuerySet<M> {
             + Sync
             + 'static,
     {
-        self.distinct = Some(vec![Arc::new(columns) as Fragment]);
+        self.distinct = Some(vec![Fragment::user(columns)]);
         self
     }
 

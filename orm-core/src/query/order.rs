@@ -2,8 +2,7 @@
 //! model's default ordering as terms, and orderings across a relation's
 //! join (`order_by_related` builds them in the loading layer).
 
-use std::sync::Arc;
-
+use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression};
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
@@ -22,8 +21,8 @@ struct DefaultTerm {
     nullable: bool,
 }
 
-impl QueryFragment<MultiBackend> for DefaultTerm {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Backend> QueryFragment<DB> for DefaultTerm {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         if self.nullable {
             sql::push_column(&mut out, self.table, self.term.column)?;
             out.push_sql(if self.term.descending {
@@ -69,7 +68,7 @@ impl<M: Model> QuerySet<M> {
             + 'static,
     {
         let terms = self.ordering.get_or_insert_with(default_terms::<M>);
-        terms.push(Arc::new(order));
+        terms.push(Fragment::user(order));
         self
     }
 
@@ -127,14 +126,14 @@ pub(super) fn order_terms<M: Model>(terms: &[OrderTerm], reversed: bool) -> Vec<
         .iter()
         .map(|term| {
             let nullable = meta.column(term.column).is_some_and(|c| c.nullable);
-            Arc::new(DefaultTerm {
+            Fragment::own(DefaultTerm {
                 table: meta.table,
                 term: OrderTerm {
                     column: term.column,
                     descending: term.descending != reversed,
                 },
                 nullable,
-            }) as Fragment
+            })
         })
         .collect()
 }

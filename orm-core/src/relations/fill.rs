@@ -12,7 +12,7 @@ use super::slot::Slot;
 use super::through::Links;
 use crate::backend::levels::Written;
 use crate::backend::row::{load, load_into, RawRow, RowSink};
-use crate::backend::{written_now, AnyConnection, MultiBackend};
+use crate::backend::{written_now, AnyConnection, Dialect};
 use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyColumn, KeyType, SqlKind};
 use crate::model::{inherit_fetch_mode, Model};
@@ -55,8 +55,8 @@ struct LinkQuery {
     filter: [Fragment; 1],
 }
 
-impl QueryFragment<MultiBackend> for LinkQuery {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for LinkQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
         out.push_sql("SELECT ");
         sql::push_column(&mut out, self.table, self.columns[0])?;
         out.push_sql(", ");
@@ -67,7 +67,14 @@ impl QueryFragment<MultiBackend> for LinkQuery {
     }
 }
 
-untyped_query!(impl[] LinkQuery);
+untyped_query!(impl[] LinkQuery; typed by typed);
+
+impl LinkQuery {
+    /// Whether it renders for each backend (not with uuid keys).
+    fn typed(&self) -> bool {
+        sql::all_portable(&self.filter)
+    }
+}
 
 /// The `(owner, target)` key pairs of the links (rows of `Th`) whose
 /// `owner` column holds one of `keys`: one query per IN-list chunk,

@@ -13,7 +13,9 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{ExpressionMethods, QueryResult};
 
-use crate::backend::MultiBackend;
+use diesel::backend::Backend;
+
+use crate::backend::{Dialect, MultiBackend, OnEveryBackend, Portable};
 use crate::meta::{ColumnMeta, Key, OrderTerm, SqlKind};
 
 mod related;
@@ -28,12 +30,59 @@ pub(crate) use select::{
 };
 pub(crate) use window::{Ranked, RowNumber};
 
-/// A rendered piece of SQL shared by clones of a queryset: a filter, an
-/// ordering term, a changeset.
-pub(crate) type Fragment = Arc<dyn QueryFragment<MultiBackend> + Send + Sync>;
+/// A piece of SQL shared by clones of a queryset: a filter, an ordering
+/// term, a changeset.
+#[derive(Clone)]
+pub(crate) enum Fragment {
+    /// SQL orm-core wrote: renders for every backend.
+    Portable(Arc<dyn Portable>),
+    /// A user's diesel expression: renders for `MultiBackend` only.
+    Multi(Arc<dyn QueryFragment<MultiBackend> + Send + Sync>),
+}
+
+impl Fragment {
+    /// orm-core's own SQL.
+    pub(crate) fn own(piece: impl Portable + 'static) -> Self {
+        Fragment::Portable(Arc::new(piece))
+    }
+
+    /// A user's diesel expression.
+    pub(crate) fn user(piece: impl QueryFragment<MultiBackend> + Send + Sync + 'static) -> Self {
+        Fragment::Multi(Arc::new(piece))
+    }
+
+    /// Whether it renders for every backend (not only `MultiBackend`).
+    pub(crate) fn is_portable(&self) -> bool {
+        matches!(self, Fragment::Portable(_))
+    }
+
+    /// `piece`, which holds `inner`: as portable as `inner` is.
+    fn around(inner: &Fragment, piece: impl OnEveryBackend + Send + Sync + 'static) -> Self {
+        match inner {
+            Fragment::Portable(_) => Fragment::own(piece),
+            Fragment::Multi(_) => Fragment::user(piece),
+        }
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for Fragment {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        match self {
+            Fragment::Portable(piece) => DB::walk_portable(&**piece, out),
+            Fragment::Multi(piece) => DB::walk_multi(&**piece, out),
+        }
+    }
+}
+
+/// Whether every fragment renders for every backend.
+pub(crate) fn all_portable(fragments: &[Fragment]) -> bool {
+    fragments.iter().all(Fragment::is_portable)
+}
 
 /// Marks a hand-built statement as an untyped query diesel can run:
-/// `load` decodes its rows by position, `execute` counts them.
+/// `load` decodes its rows by position, `execute` counts them. With
+/// `typed by method`, it is an [`OrmQuery`](crate::backend::row::OrmQuery)
+/// that runs on the typed connection when `method` says so.
 macro_rules! untyped_query {
     (impl[$($generics:tt)*] $ty:ty) => {
         impl<$($generics)*> diesel::query_builder::Query for $ty {
@@ -46,13 +95,28 @@ macro_rules! untyped_query {
         }
 
         impl<$($generics)*> diesel::RunQueryDsl<crate::backend::AnyConnection> for $ty {}
+        #[cfg(feature = "sqlite")]
+        impl<$($generics)*> diesel::RunQueryDsl<diesel::SqliteConnection> for $ty {}
+        #[cfg(feature = "postgres")]
+        impl<$($generics)*> diesel::RunQueryDsl<diesel::PgConnection> for $ty {}
+        #[cfg(feature = "mysql")]
+        impl<$($generics)*> diesel::RunQueryDsl<diesel::MysqlConnection> for $ty {}
+    };
+    (impl[$($generics:tt)*] $ty:ty; typed by $method:ident) => {
+        untyped_query!(impl[$($generics)*] $ty);
+
+        impl<$($generics)*> crate::backend::row::OrmQuery for $ty {
+            fn typed(&self) -> bool {
+                self.$method()
+            }
+        }
     };
 }
 pub(crate) use untyped_query;
 
 /// `"table"."column"`.
-pub(crate) fn push_column(
-    out: &mut AstPass<'_, '_, MultiBackend>,
+pub(crate) fn push_column<DB: Backend>(
+    out: &mut AstPass<'_, '_, DB>,
     table: &str,
     column: &str,
 ) -> QueryResult<()> {
@@ -62,8 +126,8 @@ pub(crate) fn push_column(
 }
 
 /// ` WHERE (a) AND (b)`, nothing for no filters.
-pub(crate) fn push_where<'b>(
-    out: &mut AstPass<'_, 'b, MultiBackend>,
+pub(crate) fn push_where<'b, DB: Dialect>(
+    out: &mut AstPass<'_, 'b, DB>,
     filters: &'b [Fragment],
 ) -> QueryResult<()> {
     for (i, filter) in filters.iter().enumerate() {
@@ -77,8 +141,8 @@ pub(crate) fn push_where<'b>(
 /// The default ordering of a table, from its metadata. NULLs sort as the
 /// smallest value on every backend (as `Option` does in Rust), so rows
 /// sorted in Rust match the database's order.
-pub(crate) fn push_default_order(
-    out: &mut AstPass<'_, '_, MultiBackend>,
+pub(crate) fn push_default_order<DB: Backend>(
+    out: &mut AstPass<'_, '_, DB>,
     table: &str,
     columns: &[ColumnMeta],
     ordering: &[OrderTerm],
@@ -172,10 +236,10 @@ impl IntsIn {
     /// `column IN (SELECT value FROM json_each(?))`, the keys bound as
     /// one JSON array.
     #[cfg(feature = "sqlite")]
-    fn walk_json<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+    fn walk_json<'b, DB: Dialect>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.column.walk_ast(out.reborrow())?;
         out.push_sql(" IN (SELECT value FROM json_each(");
-        out.push_bind_param::<Text, String>(self.json())?;
+        DB::bind_text(&mut out, self.json())?;
         out.push_sql("))");
         Ok(())
     }
@@ -198,10 +262,13 @@ impl IntsIn {
     }
 }
 
-impl QueryFragment<MultiBackend> for IntsIn {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for IntsIn
+where
+    diesel::dsl::EqAny<ColumnRef<BigInt>, Vec<i64>>: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         #[cfg(feature = "sqlite")]
-        if matches!(out.backend(), MultiBackend::Sqlite(_)) {
+        if out.backend().kind() == crate::BackendKind::Sqlite {
             return self.walk_json(out);
         }
         self.list
@@ -213,8 +280,8 @@ impl QueryFragment<MultiBackend> for IntsIn {
 /// A predicate that is never true.
 struct Never;
 
-impl QueryFragment<MultiBackend> for Never {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Backend> QueryFragment<DB> for Never {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("1 = 0");
         Ok(())
     }
@@ -230,13 +297,18 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
         keys.iter().map(f).collect()
     }
     let first = match keys {
-        [] => return Arc::new(Never),
+        [] => return Fragment::own(Never),
         [key] => {
-            return Arc::new(ColumnIs {
+            let is = ColumnIs {
                 table,
                 column,
                 key: key.clone(),
-            })
+            };
+            return match key {
+                #[cfg(feature = "uuid")]
+                Key::Uuid(_) => Fragment::user(is),
+                _ => Fragment::own(is),
+            };
         }
         [first, ..] => first,
     };
@@ -245,13 +317,13 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
             Key::Int(i) => Some(*i),
             _ => None,
         })
-        .map(|ints| -> Fragment { Arc::new(IntsIn::new(table, column, ints)) }),
+        .map(|ints| Fragment::own(IntsIn::new(table, column, ints))),
         Key::Text(_) => all(keys, |k| match k {
             Key::Text(s) => Some(s.clone()),
             _ => None,
         })
-        .map(|texts| -> Fragment {
-            Arc::new(
+        .map(|texts| {
+            Fragment::own(
                 ColumnRef::<Text> {
                     table,
                     column,
@@ -263,18 +335,15 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
         // diesel renders `IN` per backend, and the backends other than
         // PostgreSQL have no `Uuid` SQL type: the list is bound key by key.
         #[cfg(feature = "uuid")]
-        Key::Uuid(_) => keys
-            .iter()
-            .all(|k| matches!(k, Key::Uuid(_)))
-            .then(|| -> Fragment {
-                Arc::new(KeysIn {
-                    table,
-                    column,
-                    keys: keys.to_vec(),
-                })
-            }),
+        Key::Uuid(_) => keys.iter().all(|k| matches!(k, Key::Uuid(_))).then(|| {
+            Fragment::user(KeysIn {
+                table,
+                column,
+                keys: keys.to_vec(),
+            })
+        }),
     };
-    matched.unwrap_or_else(|| Arc::new(Never))
+    matched.unwrap_or_else(|| Fragment::own(Never))
 }
 
 /// `"table"."column" = key`.
@@ -284,11 +353,11 @@ struct ColumnIs {
     key: Key,
 }
 
-impl QueryFragment<MultiBackend> for ColumnIs {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for ColumnIs {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         push_column(&mut out, self.table, self.column)?;
         out.push_sql(" = ");
-        self.key.bind(&mut out)
+        DB::bind_key(&mut out, &self.key)
     }
 }
 
@@ -321,14 +390,15 @@ impl QueryFragment<MultiBackend> for KeysIn {
 /// `NOT ("table"."column" IN (keys))`: true for every row when `keys` is
 /// empty. One list: chunking cannot split a `NOT IN`.
 pub(crate) fn key_not_in(table: &'static str, column: &'static str, keys: &[Key]) -> Fragment {
-    Arc::new(Not(key_in(table, column, keys)))
+    let inner = key_in(table, column, keys);
+    Fragment::around(&inner, Not(inner.clone()))
 }
 
 /// `NOT (predicate)`.
 struct Not(Fragment);
 
-impl QueryFragment<MultiBackend> for Not {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for Not {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("NOT (");
         self.0.walk_ast(out.reborrow())?;
         out.push_sql(")");
@@ -398,5 +468,37 @@ where
     E: Expression + QueryFragment<MultiBackend> + Send + Sync + 'static,
     E::SqlType: diesel::sql_types::BoolOrNullableBool,
 {
-    Arc::new(expression)
+    Fragment::user(expression)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lists_of_integers_and_text_render_for_every_backend() {
+        let ints = [Key::Int(1), Key::Int(2)];
+        let texts = [Key::Text("a".into()), Key::Text("b".into())];
+        for keys in [&ints[..], &ints[..1], &texts[..], &texts[..1], &[]] {
+            assert!(key_in("t", "c", keys).is_portable(), "{keys:?}");
+            assert!(key_not_in("t", "c", keys).is_portable(), "{keys:?}");
+        }
+    }
+
+    #[test]
+    fn a_user_expression_renders_through_multi_backend_only() {
+        let user = predicate(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1"));
+        assert!(!user.is_portable());
+        assert!(!all_portable(&[key_in("t", "c", &[Key::Int(1)]), user]));
+    }
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn uuid_key_lists_render_through_multi_backend_only() {
+        let keys = [Key::Uuid(uuid::Uuid::nil()), Key::Uuid(uuid::Uuid::max())];
+        for keys in [&keys[..], &keys[..1]] {
+            assert!(!key_in("t", "c", keys).is_portable());
+            assert!(!key_not_in("t", "c", keys).is_portable());
+        }
+    }
 }

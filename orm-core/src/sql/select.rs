@@ -1,11 +1,12 @@
 //! `SELECT` with joins, and the `COUNT` / `EXISTS` forms of one.
 
+use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::BigInt;
+
 use diesel::QueryResult;
 
-use super::{push_column, push_default_order, push_where, untyped_query, Fragment};
-use crate::backend::{BackendKind, MultiBackend};
+use super::{all_portable, push_column, push_default_order, push_where, untyped_query, Fragment};
+use crate::backend::{BackendKind, Dialect, MultiBackend};
 use crate::meta::{ColumnMeta, ModelMeta};
 
 /// `LEFT OUTER JOIN table AS alias ON alias.on = parent.parent_column`,
@@ -57,7 +58,7 @@ pub(crate) enum Distinct<'a> {
 
 impl Distinct<'_> {
     /// ` DISTINCT` or ` DISTINCT ON (…)`, after `SELECT`.
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+    fn walk<'b, DB: Dialect>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
         match self {
             Distinct::No => {}
             Distinct::All => out.push_sql("DISTINCT "),
@@ -72,8 +73,8 @@ impl Distinct<'_> {
 }
 
 /// `a, b, …`.
-fn push_list<'b>(
-    out: &mut AstPass<'_, 'b, MultiBackend>,
+fn push_list<'b, DB: Dialect>(
+    out: &mut AstPass<'_, 'b, DB>,
     terms: &'b [Fragment],
 ) -> QueryResult<()> {
     for (i, term) in terms.iter().enumerate() {
@@ -153,7 +154,7 @@ impl<'a> Select<'a> {
     }
 
     /// ` FROM … WHERE … ORDER BY … LIMIT … OFFSET …`.
-    fn walk_from<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+    fn walk_from<'b, DB: Dialect>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let root = self.root;
         out.push_sql(" FROM ");
         out.push_identifier(root.table)?;
@@ -182,7 +183,7 @@ impl<'a> Select<'a> {
             } else {
                 " AND ("
             });
-            after.walk_ast(out.reborrow())?;
+            DB::walk_multi(after, out.reborrow())?;
             out.push_sql(")");
         }
         let mut first = true;
@@ -212,16 +213,33 @@ impl<'a> Select<'a> {
         }
         if let Some(limit) = &self.limit {
             out.push_sql(" LIMIT ");
-            out.push_bind_param::<BigInt, i64>(limit)?;
+            DB::bind_int(out, limit)?;
         }
         if let Some(offset) = &self.offset {
             out.push_sql(" OFFSET ");
-            out.push_bind_param::<BigInt, i64>(offset)?;
+            DB::bind_int(out, offset)?;
         }
         if let Some((lock, backend)) = self.lock {
             push_lock(out, lock, backend, root.table)?;
         }
         Ok(())
+    }
+
+    /// Whether it renders for each backend: no user expression in it.
+    pub(crate) fn typed(&self) -> bool {
+        let order = match self.order {
+            Order::Default => true,
+            Order::Terms(terms) => all_portable(terms),
+        };
+        let distinct = match self.distinct {
+            Distinct::On(terms) => all_portable(terms),
+            Distinct::No | Distinct::All => true,
+        };
+        order
+            && distinct
+            && all_portable(self.filters)
+            && self.after.is_none()
+            && self.extra.is_none()
     }
 
     /// Slices the rows. SQLite and MySQL refuse OFFSET without LIMIT: an
@@ -237,8 +255,8 @@ impl<'a> Select<'a> {
 /// which locks the whole database for a write transaction instead.
 /// PostgreSQL locks the root's rows only (`OF`): it refuses to lock the
 /// nullable side of the outer joins of `select_related`.
-fn push_lock(
-    out: &mut AstPass<'_, '_, MultiBackend>,
+fn push_lock<DB: Backend>(
+    out: &mut AstPass<'_, '_, DB>,
     lock: RowLock,
     backend: BackendKind,
     root: &str,
@@ -259,8 +277,8 @@ fn push_lock(
     Ok(())
 }
 
-impl QueryFragment<MultiBackend> for Select<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for Select<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT ");
         self.distinct.walk(&mut out)?;
         let root = self.root.columns.iter().map(|c| (self.root.table, c));
@@ -276,13 +294,13 @@ impl QueryFragment<MultiBackend> for Select<'_> {
         }
         if let Some(extra) = self.extra {
             out.push_sql(", ");
-            extra.walk_ast(out.reborrow())?;
+            DB::walk_multi(extra, out.reborrow())?;
         }
         self.walk_from(&mut out)
     }
 }
 
-untyped_query!(impl['a] Select<'a>);
+untyped_query!(impl['a] Select<'a>; typed by typed);
 
 /// `SELECT COUNT(*)` of a select's rows; a sliced select, or one with
 /// `DISTINCT ON`, is counted as a subquery, so the slice and the
@@ -290,8 +308,14 @@ untyped_query!(impl['a] Select<'a>);
 /// their key, changes nothing to count.)
 pub(crate) struct Count<'a>(pub(crate) Select<'a>);
 
-impl QueryFragment<MultiBackend> for Count<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl Count<'_> {
+    fn typed(&self) -> bool {
+        self.0.typed()
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for Count<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let on = matches!(self.0.distinct, Distinct::On(_));
         if self.0.limit.is_none() && self.0.offset.is_none() && !on {
             out.push_sql("SELECT COUNT(*)");
@@ -309,32 +333,44 @@ impl QueryFragment<MultiBackend> for Count<'_> {
     }
 }
 
-untyped_query!(impl['a] Count<'a>);
+untyped_query!(impl['a] Count<'a>; typed by typed);
 
 /// `SELECT root.key …`: the keys of a select's rows, in its order.
 pub(crate) struct Keys<'a>(pub(crate) Select<'a>);
 
-impl QueryFragment<MultiBackend> for Keys<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl Keys<'_> {
+    fn typed(&self) -> bool {
+        self.0.typed()
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for Keys<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT ");
         push_column(&mut out, self.0.root.table, self.0.root.primary_key().name)?;
         self.0.walk_from(&mut out)
     }
 }
 
-untyped_query!(impl['a] Keys<'a>);
+untyped_query!(impl['a] Keys<'a>; typed by typed);
 
 /// `SELECT 1 … LIMIT 1`: whether a select has any row.
 pub(crate) struct Exists<'a>(pub(crate) Select<'a>);
 
-impl QueryFragment<MultiBackend> for Exists<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl Exists<'_> {
+    fn typed(&self) -> bool {
+        self.0.typed()
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for Exists<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT 1");
         self.0.walk_from(&mut out)
     }
 }
 
-untyped_query!(impl['a] Exists<'a>);
+untyped_query!(impl['a] Exists<'a>; typed by typed);
 
 /// `SELECT <list> …`: chosen expressions (`values_list`, aggregates)
 /// instead of the model's columns.
@@ -343,13 +379,20 @@ pub(crate) struct Expressions<'a> {
     pub(crate) select: Select<'a>,
 }
 
-impl QueryFragment<MultiBackend> for Expressions<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl Expressions<'_> {
+    /// Never: the list is a user's diesel expression.
+    fn typed(&self) -> bool {
+        false
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for Expressions<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT ");
         self.select.distinct.walk(&mut out)?;
-        self.list.walk_ast(out.reborrow())?;
+        DB::walk_multi(self.list, out.reborrow())?;
         self.select.walk_from(&mut out)
     }
 }
 
-untyped_query!(impl['a] Expressions<'a>);
+untyped_query!(impl['a] Expressions<'a>; typed by typed);

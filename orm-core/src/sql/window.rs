@@ -4,12 +4,11 @@
 //! MariaDB ≥ 10.2 and PostgreSQL have window functions.
 
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::BigInt;
 use diesel::QueryResult;
 
 use super::select::{Order, Select};
 use super::{push_column, push_default_order, untyped_query};
-use crate::backend::MultiBackend;
+use crate::backend::Dialect;
 use crate::meta::ModelMeta;
 
 /// The rank column's name.
@@ -25,8 +24,8 @@ pub(crate) struct RowNumber<'a> {
     pub(crate) order: Order<'a>,
 }
 
-impl QueryFragment<MultiBackend> for RowNumber<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for RowNumber<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let root = self.root;
         out.push_sql("ROW_NUMBER() OVER (PARTITION BY ");
         push_column(&mut out, root.table, self.partition)?;
@@ -65,8 +64,8 @@ pub(crate) struct Ranked<'a> {
     pub(crate) to: Option<i64>,
 }
 
-impl QueryFragment<MultiBackend> for Ranked<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl<DB: Dialect> QueryFragment<DB> for Ranked<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT * FROM (");
         self.ranked.walk_ast(out.reborrow())?;
         out.push_sql(") AS ");
@@ -74,16 +73,24 @@ impl QueryFragment<MultiBackend> for Ranked<'_> {
         out.push_sql(" WHERE ");
         push_column(&mut out, RANKED, RANK)?;
         out.push_sql(" > ");
-        out.push_bind_param::<BigInt, i64>(&self.from)?;
+        DB::bind_int(&mut out, &self.from)?;
         if let Some(to) = &self.to {
             out.push_sql(" AND ");
             push_column(&mut out, RANKED, RANK)?;
             out.push_sql(" <= ");
-            out.push_bind_param::<BigInt, i64>(to)?;
+            DB::bind_int(&mut out, to)?;
         }
         out.push_sql(" ORDER BY ");
         push_column(&mut out, RANKED, RANK)
     }
 }
 
-untyped_query!(impl['a] Ranked<'a>);
+untyped_query!(impl['a] Ranked<'a>; typed by typed);
+
+impl Ranked<'_> {
+    /// Whether it renders for each backend: its select is typed (the
+    /// window's ordering is the select's).
+    fn typed(&self) -> bool {
+        self.ranked.typed()
+    }
+}
