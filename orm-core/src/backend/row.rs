@@ -1,9 +1,10 @@
 //! Reading result rows through diesel's stable API.
 //!
 //! Queries are run with `RunQueryDsl::load`, which decodes each row
-//! through `FromSqlRow`. Models decode themselves from a [`RawRow`] (a row
-//! read by column position, whatever the backend); [`Decoded`] adapts that
-//! to diesel. Queries whose rows are not one model (a joined select, link
+//! through `FromSqlRow`: orm-core's own queries ([`OrmQuery`]) on the
+//! typed connection inside the `AnyConnection`, others through it. Models
+//! decode themselves from a [`RawRow`] (a row read by column position,
+//! whatever the backend); [`Decoded`] adapts that to diesel. Queries whose rows are not one model (a joined select, link
 //! pairs) stream each row to a [`RowSink`] instead.
 
 use std::any::Any;
@@ -127,7 +128,9 @@ impl<T: FromRawRow, DB: Dialect> QueryableByName<DB> for Decoded<T> {
 /// [`typed`](Self::typed) (it holds none of a user's diesel expressions),
 /// [`load`] runs it on the typed connection inside the `AnyConnection`,
 /// skipping `MultiConnection`'s dispatch on every column.
-pub(crate) trait OrmQuery: OnEveryBackend + Query<SqlType = Untyped> + QueryId {
+pub(crate) trait OrmQuery:
+    OnEveryBackend + Query<SqlType = Untyped> + QueryId + RunQueryDsl<AnyConnection> + RunsTyped
+{
     /// Whether it renders for each backend, not only for `MultiBackend`.
     fn typed(&self) -> bool;
 }
@@ -138,7 +141,7 @@ pub(crate) trait OrmQuery: OnEveryBackend + Query<SqlType = Untyped> + QueryId {
 pub(crate) fn load<T, Q>(conn: &mut AnyConnection, query: Q) -> Result<Vec<T>>
 where
     T: FromRawRow + 'static,
-    Q: OrmQuery + RunQueryDsl<AnyConnection> + RunsTyped,
+    Q: OrmQuery,
 {
     if query.typed() {
         match conn {
@@ -237,7 +240,7 @@ impl<S: RowSink> FromRawRow for Sunk<S> {
 pub(crate) fn load_into<S, Q>(conn: &mut AnyConnection, query: Q, sink: S) -> Result<S>
 where
     S: RowSink,
-    Q: OrmQuery + RunQueryDsl<AnyConnection> + RunsTyped,
+    Q: OrmQuery,
 {
     with_sink(sink, || load::<Sunk<S>, Q>(conn, query))
 }
