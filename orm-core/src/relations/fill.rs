@@ -43,7 +43,13 @@ pub(crate) fn load_chunks<M: Model>(
 ) -> Result<Vec<M>> {
     let mut rows = Vec::new();
     for chunk in keys.chunks(conn.backend().max_in_list()) {
-        rows.extend(query.clone().filter_keys(column, chunk).load(conn)?);
+        let loaded = query.clone().filter_keys(column, chunk).load(conn)?;
+        // The first chunk's rows are the result (no copy of every row).
+        if rows.is_empty() {
+            rows = loaded;
+        } else {
+            rows.extend(loaded);
+        }
     }
     Ok(rows)
 }
