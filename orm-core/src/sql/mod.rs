@@ -8,12 +8,11 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use diesel::backend::Backend;
 use diesel::expression::{Expression, ValidGrouping};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{ExpressionMethods, QueryResult};
-
-use diesel::backend::Backend;
 
 use crate::backend::{Dialect, MultiBackend, OnEveryBackend, Portable};
 use crate::meta::{ColumnMeta, Key, OrderTerm, SqlKind};

@@ -2,7 +2,6 @@
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment};
-
 use diesel::QueryResult;
 
 use super::{all_portable, push_column, push_default_order, push_where, untyped_query, Fragment};
