@@ -18,7 +18,6 @@ use diesel::QueryResult;
 
 use super::any::MultiRawValue;
 use super::{BackendKind, MultiBackend};
-use crate::meta::Key;
 
 /// A backend orm-core's own SQL renders for: [`MultiBackend`] and each
 /// backend compiled in.
@@ -46,19 +45,6 @@ pub(crate) trait Dialect: Backend {
 
     /// Binds a string as `TEXT`.
     fn bind_text<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b str) -> QueryResult<()>;
-
-    /// Binds a key: integers and text on every backend; other kinds only on
-    /// [`MultiBackend`] (their fragments are not [`Portable`]).
-    fn bind_key<'b>(out: &mut AstPass<'_, 'b, Self>, key: &'b Key) -> QueryResult<()> {
-        match key {
-            Key::Int(i) => Self::bind_int(out, i),
-            Key::Text(s) => Self::bind_text(out, s),
-            #[cfg(feature = "uuid")]
-            Key::Uuid(_) => Err(diesel::result::Error::QueryBuilderError(
-                "a uuid key binds through the AnyConnection only".into(),
-            )),
-        }
-    }
 }
 
 /// A bound on each backend compiled in: `$name` is `$bound` when
@@ -173,10 +159,6 @@ impl Dialect for MultiBackend {
 
     fn bind_text<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b str) -> QueryResult<()> {
         out.push_bind_param::<Text, str>(value)
-    }
-
-    fn bind_key<'b>(out: &mut AstPass<'_, 'b, Self>, key: &'b Key) -> QueryResult<()> {
-        key.bind(out)
     }
 }
 

@@ -313,26 +313,18 @@ where
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use std::sync::Mutex;
 
     use diesel::query_builder::{AstPass, QueryFragment};
 
     use super::*;
-    use crate::meta::KeyColumn;
-    use crate::sql::untyped_query;
 
     /// `SELECT 7`, noting the backend it was rendered for.
     struct Probe<'a> {
         typed: bool,
         seen: &'a Mutex<Vec<&'static str>>,
-    }
-
-    impl Probe<'_> {
-        fn typed(&self) -> bool {
-            self.typed
-        }
     }
 
     impl<DB: Dialect> QueryFragment<DB> for Probe<'_> {
@@ -345,7 +337,36 @@ mod tests {
         }
     }
 
-    untyped_query!(impl['a] Probe<'a>; typed by typed);
+    impl Query for Probe<'_> {
+        type SqlType = Untyped;
+    }
+
+    impl QueryId for Probe<'_> {
+        type QueryId = ();
+        const HAS_STATIC_QUERY_ID: bool = false;
+    }
+
+    impl RunQueryDsl<AnyConnection> for Probe<'_> {}
+    impl RunQueryDsl<diesel::SqliteConnection> for Probe<'_> {}
+    #[cfg(feature = "postgres")]
+    impl RunQueryDsl<diesel::PgConnection> for Probe<'_> {}
+    #[cfg(feature = "mysql")]
+    impl RunQueryDsl<diesel::MysqlConnection> for Probe<'_> {}
+
+    impl OrmQuery for Probe<'_> {
+        fn typed(&self) -> bool {
+            self.typed
+        }
+    }
+
+    /// The first column, as an integer.
+    struct First(Option<i64>);
+
+    impl FromRawRow for First {
+        fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
+            row.int(0, 64).map(First)
+        }
+    }
 
     /// Which backends a probe rendered for, and what it read.
     fn run(typed: bool) -> (Vec<&'static str>, Vec<Option<i64>>) {
@@ -353,9 +374,9 @@ mod tests {
         let mut conn = db.get().expect("a connection");
         let seen = Mutex::new(Vec::new());
         let probe = Probe { typed, seen: &seen };
-        let rows: Vec<KeyColumn<i64>> = load(&mut conn, probe).expect("SELECT 7");
+        let rows: Vec<First> = load(&mut conn, probe).expect("SELECT 7");
         let seen = seen.into_inner().unwrap_or_default();
-        (seen, rows.into_iter().map(|KeyColumn(k)| k).collect())
+        (seen, rows.into_iter().map(|First(v)| v).collect())
     }
 
     #[test]

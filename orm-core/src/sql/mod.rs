@@ -301,7 +301,7 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
             let is = ColumnIs {
                 table,
                 column,
-                key: key.clone(),
+                key: BoundKey(key.clone()),
             };
             return match key {
                 #[cfg(feature = "uuid")]
@@ -345,18 +345,32 @@ pub(crate) fn key_in(table: &'static str, column: &'static str, keys: &[Key]) ->
     matched.unwrap_or_else(|| Fragment::own(Never))
 }
 
-/// `"table"."column" = key`.
+/// `"table"."column" = key`: portable for an integer or a text key.
 struct ColumnIs {
     table: &'static str,
     column: &'static str,
-    key: Key,
+    key: BoundKey,
 }
 
 impl<DB: Dialect> QueryFragment<DB> for ColumnIs {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         push_column(&mut out, self.table, self.column)?;
         out.push_sql(" = ");
-        DB::bind_key(&mut out, &self.key)
+        match &self.key.0 {
+            Key::Int(i) => DB::bind_int(&mut out, i),
+            Key::Text(s) => DB::bind_text(&mut out, s),
+            #[cfg(feature = "uuid")]
+            Key::Uuid(_) => DB::walk_multi(&self.key, out),
+        }
+    }
+}
+
+/// A key bound as a parameter of `MultiBackend` (any kind of key).
+struct BoundKey(Key);
+
+impl QueryFragment<MultiBackend> for BoundKey {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.0.bind(&mut out)
     }
 }
 

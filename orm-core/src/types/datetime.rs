@@ -12,7 +12,8 @@ use diesel::serialize::{self, Output, ToSql};
 use super::enc::TimestampTz;
 
 /// Delegates `DateTime<Utc>`'s encoding on `$backend` to diesel's impl for
-/// the SQL type `$native`.
+/// the SQL type `$native` (unused in a MySQL-only build).
+#[allow(unused_macros)]
 macro_rules! delegate {
     ($t:ty, $backend:ty, $value:ty, $native:ty) => {
         impl FromSql<TimestampTz, $backend> for $t {
