@@ -194,6 +194,65 @@ backend_tests! {
     }
 }
 
+// orm-core's own queries run on the typed connection inside the
+// `AnyConnection`; one with a user's filter runs through it. Both decode
+// every column type to the same values.
+backend_tests! {
+    fn both_execution_paths_decode_every_column_the_same(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Moment>(&mut conn)?;
+        schema::create_table::<Times>(&mut conn)?;
+        schema::create_table::<Price>(&mut conn)?;
+        let at = utc(2024, 2, 29, 23, 59, 58, 123_456);
+        for maybe in [None, Some(utc(first_year(&conn), 1, 1, 0, 0, 0, 0))] {
+            Moment { at, maybe, ..Default::default() }.save(&mut conn)?;
+        }
+        for maybe in [None, Some(time::macros::datetime!(2024-03-31 03:30:00.5 +02:00))] {
+            let mut row = Times {
+                id: None,
+                day: time::macros::date!(2024-02-29),
+                clock: time::macros::time!(12:34:56),
+                local: time::macros::datetime!(2024-02-29 12:00),
+                at: time::macros::datetime!(2024-03-31 00:30 UTC),
+                maybe,
+            };
+            row.save(&mut conn)?;
+        }
+        for money in [None, Some(dec("-12.34"))] {
+            let wide = dec("12345678901234567890.123456789012345678901234567890");
+            Price { wide, money, ..Default::default() }.save(&mut conn)?;
+        }
+
+        // Unfiltered, in the default order (typed) / with a filter that
+        // keeps every row (through the AnyConnection), sorted the same.
+        let mut typed = Moment::objects().load(&mut conn)?;
+        let mut any = Moment::objects().filter(moment::id.ge(0)).load(&mut conn)?;
+        typed.sort_by_key(|m| m.id);
+        any.sort_by_key(|m| m.id);
+        assert_eq!(typed.len(), 2);
+        assert_eq!(typed, any);
+
+        let mut typed = Times::objects().load(&mut conn)?;
+        let mut any = Times::objects().filter(times::id.ge(0)).load(&mut conn)?;
+        typed.sort_by_key(|t| t.id);
+        any.sort_by_key(|t| t.id);
+        assert_eq!(typed.len(), 2);
+        assert_eq!(typed, any);
+
+        let mut typed = Price::objects().load(&mut conn)?;
+        let mut any = Price::objects().filter(price::id.ge(0)).load(&mut conn)?;
+        typed.sort_by_key(|p| p.id);
+        any.sort_by_key(|p| p.id);
+        assert_eq!(typed.len(), 2);
+        assert_eq!(typed, any);
+
+        // A lookup by key (typed) reads what the filtered load read.
+        let first = any.first().and_then(|p| p.id).unwrap_or_default();
+        assert_eq!(Some(&Price::get(&mut conn, first)?), any.first());
+        Ok(())
+    }
+}
+
 /// The SQL each backend gets for these columns.
 #[test]
 fn column_sql_types() {

@@ -61,6 +61,11 @@ backend_tests! {
         let mut loaded = Task::objects().order_by(task::id.asc()).load(&mut conn)?;
         loaded.iter_mut().for_each(|t| t.id = None);
         assert_eq!(loaded, rows);
+        // The same through the typed connection (no user expression).
+        let mut typed = Task::objects().unordered().load(&mut conn)?;
+        typed.sort_by_key(|t| t.id);
+        typed.iter_mut().for_each(|t| t.id = None);
+        assert_eq!(typed, rows);
         assert_eq!(Task::objects().filter(task::status.eq(Status::Published)).count(&mut conn)?, 1);
         assert_eq!(Task::objects().filter(task::status.ne(&Status::Draft)).count(&mut conn)?, 2);
         assert_eq!(Task::objects().filter(task::priority.eq(Priority::High)).count(&mut conn)?, 1);

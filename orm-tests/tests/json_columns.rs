@@ -52,6 +52,11 @@ backend_tests! {
         let mut loaded = Doc::objects().order_by(doc::id.asc()).load(&mut conn)?;
         loaded.iter_mut().for_each(|d| d.id = None);
         assert_eq!(loaded, rows);
+        // The same through the typed connection (no user expression).
+        let mut typed = Doc::objects().unordered().load(&mut conn)?;
+        typed.sort_by_key(|d| d.id);
+        typed.iter_mut().for_each(|d| d.id = None);
+        assert_eq!(typed, rows);
         assert_eq!(loaded[0].settings.theme, "dark ☾");
         assert_eq!(loaded[0].body["nested"]["list"][5]["deep"], json!([[], {}]));
         // Filters on the generated columns.
