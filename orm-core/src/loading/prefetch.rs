@@ -77,11 +77,8 @@ impl<F: Model, T: Model, K: KeyType> RelationKind<F, T> for ForeignKeyRel<F, T, 
     /// Loads the targets not loaded yet (one query per IN-list chunk);
     /// rows sharing a target share one object.
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&F], next: Next<'_, T>) -> Result<()> {
-        let cells: Vec<_> = rows
-            .iter()
-            .filter_map(|r| (self.field)(r).to_load())
-            .collect();
-        ForeignKey::<T, K>::fetch(conn, self, &cells, mode_of(rows))?;
+        let cells = rows.iter().filter_map(|r| (self.field)(r).to_load());
+        ForeignKey::<T, K>::fetch(conn, self, cells, mode_of(rows))?;
         let mut seen = HashSet::new();
         let targets: Vec<&T> = rows
             .iter()

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::cell::{Resolved, ToOneCell};
 use super::fill::load_chunks;
@@ -273,20 +273,17 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 }
                 (FetchMode::Peers, Some(batch)) => {
                     batch.with_live(|peers| {
-                        let mut current = Vec::with_capacity(peers.len());
-                        current.extend(
-                            peers
-                                .iter()
-                                .filter_map(|p| Some((p.key.as_ref()?, p.cell.current()))),
-                        );
-                        Self::fetch(conn, rel, &current, mode)
+                        let current = peers
+                            .iter()
+                            .filter_map(|p| Some((p.key.as_ref()?, p.cell.current())));
+                        Self::fetch(conn, rel, current, mode)
                     })?;
                 }
                 (FetchMode::One, Some(_)) => {
                     report_n_plus_one(rel.meta);
-                    Self::fetch(conn, rel, &[(key, cell)], mode)?;
+                    Self::fetch(conn, rel, std::iter::once((key, cell)), mode)?;
                 }
-                _ => Self::fetch(conn, rel, &[(key, cell)], mode)?,
+                _ => Self::fetch(conn, rel, std::iter::once((key, cell)), mode)?,
             }
         }
         match cell.get() {
@@ -298,32 +295,36 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// One query (per chunk) for the cells (with their keys) whose value
     /// is not loaded yet; each gets its target, peers sharing a parent
     /// share one object, and a key with no row is remembered as missing.
-    /// The targets take the instance mode `inherit`.
-    pub(crate) fn fetch<F>(
+    /// The targets take the instance mode `inherit`. `cells` is walked
+    /// twice (the keys, then the fill; once more to count them when
+    /// tracing is on), so a batch's cells are not copied into vectors: at
+    /// 100,000 peers that was 3 MB of peak memory.
+    pub(crate) fn fetch<'c, F>(
         conn: &mut AnyConnection,
         rel: &ForeignKeyRel<F, T, K>,
-        cells: &[(&K, &ToOneCell<T, K>)],
+        cells: impl Iterator<Item = (&'c K, &'c ToOneCell<T, K>)> + Clone,
         inherit: Option<FetchMode>,
-    ) -> Result<()> {
-        let mut pending: Vec<&(&K, &ToOneCell<T, K>)> = Vec::with_capacity(cells.len());
-        pending.extend(cells.iter().filter(|(_, c)| c.is_empty()));
-        if pending.is_empty() {
+    ) -> Result<()>
+    where
+        T: 'c,
+        K: 'c,
+    {
+        let pending = cells.filter(|(_, c)| c.is_empty());
+        // Distinct keys, in the order the cells hold them.
+        let mut seen: HashSet<&K> = HashSet::default();
+        let keys: Vec<Key> = pending
+            .clone()
+            .filter(|(k, _)| seen.insert(*k))
+            .map(|(k, _)| k.to_key())
+            .collect();
+        if keys.is_empty() {
             return Ok(());
         }
-        let mut seen = HashSet::with_capacity(pending.len());
-        let mut keys: Vec<Key> = Vec::with_capacity(pending.len());
-        keys.extend(
-            pending
-                .iter()
-                .map(|(k, _)| *k)
-                .filter(|k| seen.insert(*k))
-                .map(KeyType::to_key),
-        );
         let _batch = tracing::debug_span!(
             "orm.batch",
             model = rel.meta.target(),
             relation = rel.meta.field,
-            rows = pending.len(),
+            rows = pending.clone().count(),
         )
         .entered();
         let written = written_now(conn);
@@ -336,7 +337,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             Some(((rel.target_key)(&t)?, Arc::new(t)))
         }));
         for (key, cell) in pending {
-            cell.fill(Resolved::of(by_key.get(*key).cloned()), &written);
+            cell.fill(Resolved::of(by_key.get(key).cloned()), &written);
         }
         Ok(())
     }
