@@ -194,6 +194,24 @@ backend_tests! {
     }
 }
 
+/// Loads `all` (no filter of the user's: run on the typed connection) and
+/// `filtered` (the same two rows behind a user's filter: run through the
+/// `AnyConnection`), each sorted by `id`, and checks they are equal.
+fn same_on_both_paths<M: Model + PartialEq + std::fmt::Debug>(
+    conn: &mut AnyConnection,
+    all: QuerySet<M>,
+    filtered: QuerySet<M>,
+    id: fn(&M) -> Option<i64>,
+) -> orm_core::Result<Vec<M>> {
+    let mut typed = all.load(conn)?;
+    let mut any = filtered.load(conn)?;
+    typed.sort_by_key(id);
+    any.sort_by_key(id);
+    assert_eq!(typed.len(), 2);
+    assert_eq!(typed, any);
+    Ok(any)
+}
+
 // orm-core's own queries run on the typed connection inside the
 // `AnyConnection`; one with a user's filter runs through it. Both decode
 // every column type to the same values.
@@ -223,28 +241,9 @@ backend_tests! {
             Price { wide, money, ..Default::default() }.save(&mut conn)?;
         }
 
-        // Unfiltered, in the default order (typed) / with a filter that
-        // keeps every row (through the AnyConnection), sorted the same.
-        let mut typed = Moment::objects().load(&mut conn)?;
-        let mut any = Moment::objects().filter(moment::id.ge(0)).load(&mut conn)?;
-        typed.sort_by_key(|m| m.id);
-        any.sort_by_key(|m| m.id);
-        assert_eq!(typed.len(), 2);
-        assert_eq!(typed, any);
-
-        let mut typed = Times::objects().load(&mut conn)?;
-        let mut any = Times::objects().filter(times::id.ge(0)).load(&mut conn)?;
-        typed.sort_by_key(|t| t.id);
-        any.sort_by_key(|t| t.id);
-        assert_eq!(typed.len(), 2);
-        assert_eq!(typed, any);
-
-        let mut typed = Price::objects().load(&mut conn)?;
-        let mut any = Price::objects().filter(price::id.ge(0)).load(&mut conn)?;
-        typed.sort_by_key(|p| p.id);
-        any.sort_by_key(|p| p.id);
-        assert_eq!(typed.len(), 2);
-        assert_eq!(typed, any);
+        same_on_both_paths(&mut conn, Moment::objects(), Moment::objects().filter(moment::id.ge(0)), |m| m.id)?;
+        same_on_both_paths(&mut conn, Times::objects(), Times::objects().filter(times::id.ge(0)), |t| t.id)?;
+        let any = same_on_both_paths(&mut conn, Price::objects(), Price::objects().filter(price::id.ge(0)), |p| p.id)?;
 
         // A lookup by key (typed) reads what the filtered load read.
         let first = any.first().and_then(|p| p.id).unwrap_or_default();
