@@ -132,18 +132,32 @@ impl<C: Release> Batch<C> {
         }
     }
 
-    /// Runs `load` with the batch locked, on the cells of the live members.
-    pub(crate) fn with_live<R>(&self, load: impl FnOnce(&[&C]) -> R) -> R {
+    /// Runs `load` with the batch locked, on the cells of the live members
+    /// (walked in place: a large batch is not copied).
+    pub(crate) fn with_live<R>(&self, load: impl FnOnce(Live<'_, C>) -> R) -> R {
         let _serial = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let entries = self.entries.as_slice();
-        let mut live: Vec<&C> = Vec::with_capacity(entries.len());
-        live.extend(
-            entries
-                .iter()
-                .filter(|e| e.alive.load(Ordering::Acquire))
-                .map(|e| &e.cell),
-        );
-        load(&live)
+        load(Live(self.entries.as_slice().iter()))
+    }
+}
+
+/// The cells of a batch's live entries, in order. An entry whose instance
+/// is dropped while the batch is walked is skipped from then on.
+pub(crate) struct Live<'a, C>(std::slice::Iter<'a, Entry<C>>);
+
+impl<C> Clone for Live<'_, C> {
+    fn clone(&self) -> Self {
+        Live(self.0.clone())
+    }
+}
+
+impl<'a, C> Iterator for Live<'a, C> {
+    type Item = &'a C;
+
+    fn next(&mut self) -> Option<&'a C> {
+        self.0
+            .by_ref()
+            .find(|e| e.alive.load(Ordering::Acquire))
+            .map(|e| &e.cell)
     }
 }
 
@@ -205,7 +219,7 @@ mod tests {
     }
 
     fn live(batch: &Batch<Counted<'_>>) -> Vec<u32> {
-        batch.with_live(|cells| cells.iter().map(|c| c.0).collect())
+        batch.with_live(|cells| cells.map(|c| c.0).collect())
     }
 
     #[test]

@@ -273,9 +273,8 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 }
                 (FetchMode::Peers, Some(batch)) => {
                     batch.with_live(|peers| {
-                        let current = peers
-                            .iter()
-                            .filter_map(|p| Some((p.key.as_ref()?, p.cell.current())));
+                        let current =
+                            peers.filter_map(|p| Some((p.key.as_ref()?, p.cell.current())));
                         Self::fetch(conn, rel, current, mode)
                     })?;
                 }

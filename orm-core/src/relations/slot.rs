@@ -78,12 +78,14 @@ impl<C> Slot<C> {
 
     /// The live peers (this slot included) whose rows are not cached yet,
     /// with their owner keys.
-    fn pending_peers<'a>(peers: &[&'a Slot<C>]) -> Vec<(&'a Slot<C>, Key)> {
+    fn pending_peers<'a>(peers: impl Iterator<Item = &'a Slot<C>>) -> Vec<(&'a Slot<C>, Key)>
+    where
+        C: 'a,
+    {
         peers
-            .iter()
             .filter_map(|s| {
                 let key = s.owner.as_ref()?;
-                s.get(key).is_none().then(|| (*s, key.clone()))
+                s.get(key).is_none().then(|| (s, key.clone()))
             })
             .collect()
     }
