@@ -12,6 +12,7 @@ pub(crate) mod instrument;
 pub(crate) mod levels;
 mod pool;
 pub(crate) mod row;
+pub(crate) use row::untyped_query;
 mod transaction;
 mod url;
 

@@ -135,6 +135,42 @@ pub(crate) trait OrmQuery:
     fn typed(&self) -> bool;
 }
 
+/// Marks a hand-built statement as an untyped query diesel can run on the
+/// `AnyConnection`: `load` decodes its rows by position, `execute` counts
+/// them. With `typed by f` (`f: fn(&Self) -> bool`) it is also an
+/// [`OrmQuery`], run on the typed connection inside when `f` says so.
+macro_rules! untyped_query {
+    (impl[$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> diesel::query_builder::Query for $ty {
+            type SqlType = diesel::sql_types::Untyped;
+        }
+
+        impl<$($generics)*> diesel::query_builder::QueryId for $ty {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl<$($generics)*> diesel::RunQueryDsl<crate::backend::AnyConnection> for $ty {}
+    };
+    (impl[$($generics:tt)*] $ty:ty; typed by $typed:expr) => {
+        untyped_query!(impl[$($generics)*] $ty);
+        #[cfg(feature = "sqlite")]
+        impl<$($generics)*> diesel::RunQueryDsl<diesel::SqliteConnection> for $ty {}
+        #[cfg(feature = "postgres")]
+        impl<$($generics)*> diesel::RunQueryDsl<diesel::PgConnection> for $ty {}
+        #[cfg(feature = "mysql")]
+        impl<$($generics)*> diesel::RunQueryDsl<diesel::MysqlConnection> for $ty {}
+
+        impl<$($generics)*> crate::backend::row::OrmQuery for $ty {
+            fn typed(&self) -> bool {
+                let typed: fn(&Self) -> bool = $typed;
+                typed(self)
+            }
+        }
+    };
+}
+pub(crate) use untyped_query;
+
 /// Runs `query` and decodes each row as a `T`: on the typed connection
 /// inside `conn` when the query is [`typed`](OrmQuery::typed), through
 /// `conn` otherwise.
@@ -337,27 +373,7 @@ mod tests {
         }
     }
 
-    impl Query for Probe<'_> {
-        type SqlType = Untyped;
-    }
-
-    impl QueryId for Probe<'_> {
-        type QueryId = ();
-        const HAS_STATIC_QUERY_ID: bool = false;
-    }
-
-    impl RunQueryDsl<AnyConnection> for Probe<'_> {}
-    impl RunQueryDsl<diesel::SqliteConnection> for Probe<'_> {}
-    #[cfg(feature = "postgres")]
-    impl RunQueryDsl<diesel::PgConnection> for Probe<'_> {}
-    #[cfg(feature = "mysql")]
-    impl RunQueryDsl<diesel::MysqlConnection> for Probe<'_> {}
-
-    impl OrmQuery for Probe<'_> {
-        fn typed(&self) -> bool {
-            self.typed
-        }
-    }
+    untyped_query!(impl['a] Probe<'a>; typed by |probe| probe.typed);
 
     /// The first column, as an integer.
     struct First(Option<i64>);

@@ -7,10 +7,9 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
 use super::Model;
-use crate::backend::{BackendKind, MultiBackend};
+use crate::backend::{untyped_query, BackendKind, MultiBackend};
 use crate::error::name_field;
 use crate::meta::{Key, KeyType};
-use crate::sql::untyped_query;
 
 /// Binds column `column` of `row`; a value the backend cannot store is
 /// reported with its model and field.

@@ -12,12 +12,12 @@ use super::slot::Slot;
 use super::through::Links;
 use crate::backend::levels::Written;
 use crate::backend::row::{load, load_into, RawRow, RowSink};
-use crate::backend::{written_now, AnyConnection, Dialect};
+use crate::backend::{untyped_query, written_now, AnyConnection, Dialect};
 use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyColumn, KeyType, SqlKind};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
-use crate::sql::{self, untyped_query, Fragment};
+use crate::sql::{self, Fragment};
 
 /// The rows of `M` whose `column` is one of `keys`, in `M`'s default
 /// ordering, chunking the IN list below the backend's bind limit.
@@ -73,14 +73,8 @@ impl<DB: Dialect> QueryFragment<DB> for LinkQuery {
     }
 }
 
-untyped_query!(impl[] LinkQuery; typed by typed);
-
-impl LinkQuery {
-    /// Whether it renders for each backend (not with uuid keys).
-    fn typed(&self) -> bool {
-        sql::all_portable(&self.filter)
-    }
-}
+// Typed unless its key list is (uuid keys).
+untyped_query!(impl[] LinkQuery; typed by |q| sql::all_portable(&q.filter));
 
 /// The `(owner, target)` key pairs of the links (rows of `Th`) whose
 /// `owner` column holds one of `keys`: one query per IN-list chunk,

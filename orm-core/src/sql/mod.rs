@@ -14,7 +14,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{ExpressionMethods, QueryResult};
 
-use crate::backend::{Dialect, MultiBackend, OnEveryBackend, Portable};
+use crate::backend::{untyped_query, Dialect, MultiBackend, OnEveryBackend, Portable};
 use crate::meta::{ColumnMeta, Key, OrderTerm, SqlKind};
 
 mod related;
@@ -77,41 +77,6 @@ impl<DB: Dialect> QueryFragment<DB> for Fragment {
 pub(crate) fn all_portable(fragments: &[Fragment]) -> bool {
     fragments.iter().all(Fragment::is_portable)
 }
-
-/// Marks a hand-built statement as an untyped query diesel can run:
-/// `load` decodes its rows by position, `execute` counts them. With
-/// `typed by method`, it is an [`OrmQuery`](crate::backend::row::OrmQuery)
-/// that runs on the typed connection when `method` says so.
-macro_rules! untyped_query {
-    (impl[$($generics:tt)*] $ty:ty) => {
-        impl<$($generics)*> diesel::query_builder::Query for $ty {
-            type SqlType = diesel::sql_types::Untyped;
-        }
-
-        impl<$($generics)*> diesel::query_builder::QueryId for $ty {
-            type QueryId = ();
-            const HAS_STATIC_QUERY_ID: bool = false;
-        }
-
-        impl<$($generics)*> diesel::RunQueryDsl<crate::backend::AnyConnection> for $ty {}
-        #[cfg(feature = "sqlite")]
-        impl<$($generics)*> diesel::RunQueryDsl<diesel::SqliteConnection> for $ty {}
-        #[cfg(feature = "postgres")]
-        impl<$($generics)*> diesel::RunQueryDsl<diesel::PgConnection> for $ty {}
-        #[cfg(feature = "mysql")]
-        impl<$($generics)*> diesel::RunQueryDsl<diesel::MysqlConnection> for $ty {}
-    };
-    (impl[$($generics:tt)*] $ty:ty; typed by $method:ident) => {
-        untyped_query!(impl[$($generics)*] $ty);
-
-        impl<$($generics)*> crate::backend::row::OrmQuery for $ty {
-            fn typed(&self) -> bool {
-                self.$method()
-            }
-        }
-    };
-}
-pub(crate) use untyped_query;
 
 /// `"table"."column"`.
 pub(crate) fn push_column<DB: Backend>(

@@ -4,8 +4,8 @@ use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
-use super::{all_portable, push_column, push_default_order, push_where, untyped_query, Fragment};
-use crate::backend::{BackendKind, Dialect, MultiBackend};
+use super::{all_portable, push_column, push_default_order, push_where, Fragment};
+use crate::backend::{untyped_query, BackendKind, Dialect, MultiBackend};
 use crate::meta::{ColumnMeta, ModelMeta};
 
 /// `LEFT OUTER JOIN table AS alias ON alias.on = parent.parent_column`,
@@ -299,19 +299,13 @@ impl<DB: Dialect> QueryFragment<DB> for Select<'_> {
     }
 }
 
-untyped_query!(impl['a] Select<'a>; typed by typed);
+untyped_query!(impl['a] Select<'a>; typed by Select::typed);
 
 /// `SELECT COUNT(*)` of a select's rows; a sliced select, or one with
 /// `DISTINCT ON`, is counted as a subquery, so the slice and the
 /// distinct groups apply. (A plain `DISTINCT` of model rows, which hold
 /// their key, changes nothing to count.)
 pub(crate) struct Count<'a>(pub(crate) Select<'a>);
-
-impl Count<'_> {
-    fn typed(&self) -> bool {
-        self.0.typed()
-    }
-}
 
 impl<DB: Dialect> QueryFragment<DB> for Count<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -332,16 +326,10 @@ impl<DB: Dialect> QueryFragment<DB> for Count<'_> {
     }
 }
 
-untyped_query!(impl['a] Count<'a>; typed by typed);
+untyped_query!(impl['a] Count<'a>; typed by |q| q.0.typed());
 
 /// `SELECT root.key …`: the keys of a select's rows, in its order.
 pub(crate) struct Keys<'a>(pub(crate) Select<'a>);
-
-impl Keys<'_> {
-    fn typed(&self) -> bool {
-        self.0.typed()
-    }
-}
 
 impl<DB: Dialect> QueryFragment<DB> for Keys<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -351,16 +339,10 @@ impl<DB: Dialect> QueryFragment<DB> for Keys<'_> {
     }
 }
 
-untyped_query!(impl['a] Keys<'a>; typed by typed);
+untyped_query!(impl['a] Keys<'a>; typed by |q| q.0.typed());
 
 /// `SELECT 1 … LIMIT 1`: whether a select has any row.
 pub(crate) struct Exists<'a>(pub(crate) Select<'a>);
-
-impl Exists<'_> {
-    fn typed(&self) -> bool {
-        self.0.typed()
-    }
-}
 
 impl<DB: Dialect> QueryFragment<DB> for Exists<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -369,20 +351,13 @@ impl<DB: Dialect> QueryFragment<DB> for Exists<'_> {
     }
 }
 
-untyped_query!(impl['a] Exists<'a>; typed by typed);
+untyped_query!(impl['a] Exists<'a>; typed by |q| q.0.typed());
 
 /// `SELECT <list> …`: chosen expressions (`values_list`, aggregates)
 /// instead of the model's columns.
 pub(crate) struct Expressions<'a> {
     pub(crate) list: &'a (dyn QueryFragment<MultiBackend> + Send + Sync),
     pub(crate) select: Select<'a>,
-}
-
-impl Expressions<'_> {
-    /// Never: the list is a user's diesel expression.
-    fn typed(&self) -> bool {
-        false
-    }
 }
 
 impl<DB: Dialect> QueryFragment<DB> for Expressions<'_> {
@@ -394,4 +369,5 @@ impl<DB: Dialect> QueryFragment<DB> for Expressions<'_> {
     }
 }
 
-untyped_query!(impl['a] Expressions<'a>; typed by typed);
+// Never typed: the list is a user's diesel expression.
+untyped_query!(impl['a] Expressions<'a>; typed by |_| false);

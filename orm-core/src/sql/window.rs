@@ -7,8 +7,8 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
 use super::select::{Order, Select};
-use super::{push_column, push_default_order, untyped_query};
-use crate::backend::Dialect;
+use super::{push_column, push_default_order};
+use crate::backend::{untyped_query, Dialect};
 use crate::meta::ModelMeta;
 
 /// The rank column's name.
@@ -85,12 +85,5 @@ impl<DB: Dialect> QueryFragment<DB> for Ranked<'_> {
     }
 }
 
-untyped_query!(impl['a] Ranked<'a>; typed by typed);
-
-impl Ranked<'_> {
-    /// Whether it renders for each backend: its select is typed (the
-    /// window's ordering is the select's).
-    fn typed(&self) -> bool {
-        self.ranked.typed()
-    }
-}
+// Typed when its select is (the window's ordering is the select's).
+untyped_query!(impl['a] Ranked<'a>; typed by |q| q.ranked.typed());
