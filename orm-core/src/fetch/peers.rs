@@ -1,11 +1,11 @@
-//! Peer batches: the relation cells of the instances one query loaded, in
-//! one shared allocation, so touching a relation on one of them can load it
-//! for all.
+//! Peer batches: the relation cells of the instances one query loaded,
+//! shared, so touching a relation on one of them can load it for all.
 //!
 //! A query result gets one [`Batch`] per relation field; each instance
 //! holds a [`Member`] handle (the batch and its index) instead of a cell
-//! and a group of its own. Linking a result therefore costs one allocation
-//! per relation field, not one or two per instance (issue 10).
+//! and a group of its own. Linking a result therefore costs three
+//! allocations per relation field (the batch, its cells, their alive
+//! bits), not one or two per instance (issue 10).
 //!
 //! Peers are held weakly in the sense that matters: a dropped instance
 //! marks its entry dead, and batches skip dead entries. A dead entry's
@@ -14,7 +14,7 @@
 //! [`Release`]).
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// What an entry does when its instance is dropped: to-many slots drop
@@ -22,20 +22,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// (a loaded target cannot be taken back through a shared reference).
 pub(crate) trait Release {
     fn release(&self) {}
-}
-
-struct Entry<C> {
-    cell: C,
-    alive: AtomicBool,
-}
-
-impl<C> Entry<C> {
-    fn new(cell: C) -> Self {
-        Entry {
-            cell,
-            alive: AtomicBool::new(true),
-        }
-    }
 }
 
 /// The cells of one relation field for the instances one query loaded (or
@@ -46,42 +32,63 @@ pub(crate) struct Batch<C> {
     lock: Mutex<()>,
 }
 
-/// A batch of one keeps its entry inline: one allocation, as a cell of
-/// its own would cost.
+/// The cells, and one bit per cell saying whether its instance is alive
+/// (a flag beside each cell would pad it by a word). A batch of one keeps
+/// its cell inline: one allocation, as a cell of its own would cost.
 enum Entries<C> {
-    One(Entry<C>),
-    Many(Box<[Entry<C>]>),
+    One {
+        cell: C,
+        alive: AtomicU64,
+    },
+    Many {
+        cells: Box<[C]>,
+        alive: Box<[AtomicU64]>,
+    },
+}
+
+/// The word of the alive bits holding entry `index`'s, and its mask.
+fn bit(index: usize) -> (usize, u64) {
+    (index / 64, 1 << (index % 64))
 }
 
 impl<C> Entries<C> {
     #[inline]
-    fn get(&self, index: u32) -> &Entry<C> {
+    fn get(&self, index: u32) -> &C {
         match self {
-            Entries::One(entry) => entry,
-            Entries::Many(entries) => &entries[index as usize],
+            Entries::One { cell, .. } => cell,
+            Entries::Many { cells, .. } => &cells[index as usize],
         }
     }
 
-    fn as_slice(&self) -> &[Entry<C>] {
+    fn cells(&self) -> &[C] {
         match self {
-            Entries::One(entry) => std::slice::from_ref(entry),
-            Entries::Many(entries) => entries,
+            Entries::One { cell, .. } => std::slice::from_ref(cell),
+            Entries::Many { cells, .. } => cells,
         }
+    }
+
+    fn alive(&self) -> &[AtomicU64] {
+        match self {
+            Entries::One { alive, .. } => std::slice::from_ref(alive),
+            Entries::Many { alive, .. } => alive,
+        }
+    }
+
+    /// Marks entry `index` dead: batch loads skip it from now on.
+    fn kill(&self, index: u32) {
+        let (word, mask) = bit(index as usize);
+        self.alive()[word].fetch_and(!mask, Ordering::Release);
     }
 }
 
-/// The cells of a batch being linked, collected in place (linking a large
-/// result allocates its entries once).
-struct Cells<C>(Vec<Entry<C>>);
-
-impl<C> Cells<C> {
-    fn with_capacity(capacity: usize) -> Self {
-        Cells(Vec::with_capacity(capacity))
-    }
-
-    fn push(&mut self, cell: C) {
-        self.0.push(Entry::new(cell));
-    }
+/// `len` alive bits.
+fn all_alive(len: usize) -> Box<[AtomicU64]> {
+    (0..len.div_ceil(64))
+        .map(|word| {
+            let bits = (len - word * 64).min(64);
+            AtomicU64::new(u64::MAX >> (64 - bits))
+        })
+        .collect()
 }
 
 impl<C: Release> Batch<C> {
@@ -94,7 +101,7 @@ impl<C: Release> Batch<C> {
     ) {
         let capacity = items.size_hint().1.unwrap_or(0);
         let mut places = Vec::with_capacity(capacity);
-        let mut cells = Cells::with_capacity(capacity);
+        let mut cells = Vec::with_capacity(capacity);
         for (at, cell) in items {
             places.push(at);
             cells.push(cell);
@@ -109,10 +116,13 @@ impl<C: Release> Batch<C> {
 
     /// One batch of `cells`, and a member handle per cell (in order).
     /// Fewer than two cells make no batch: `None`.
-    fn link(cells: Cells<C>) -> Option<impl Iterator<Item = Member<C>>> {
-        let len = u32::try_from(cells.0.len()).ok().filter(|&n| n >= 2)?;
+    fn link(cells: Vec<C>) -> Option<impl Iterator<Item = Member<C>>> {
+        let len = u32::try_from(cells.len()).ok().filter(|&n| n >= 2)?;
         let batch = Arc::new(Batch {
-            entries: Entries::Many(cells.0.into_boxed_slice()),
+            entries: Entries::Many {
+                alive: all_alive(cells.len()),
+                cells: cells.into_boxed_slice(),
+            },
             lock: Mutex::new(()),
         });
         Some((0..len).map(move |index| Member {
@@ -125,7 +135,10 @@ impl<C: Release> Batch<C> {
     pub(crate) fn alone(cell: C) -> Member<C> {
         Member {
             batch: Arc::new(Batch {
-                entries: Entries::One(Entry::new(cell)),
+                entries: Entries::One {
+                    cell,
+                    alive: AtomicU64::new(1),
+                },
                 lock: Mutex::new(()),
             }),
             index: 0,
@@ -136,17 +149,26 @@ impl<C: Release> Batch<C> {
     /// (walked in place: a large batch is not copied).
     pub(crate) fn with_live<R>(&self, load: impl FnOnce(Live<'_, C>) -> R) -> R {
         let _serial = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        load(Live(self.entries.as_slice().iter()))
+        load(Live {
+            cells: self.entries.cells().iter().enumerate(),
+            alive: self.entries.alive(),
+        })
     }
 }
 
 /// The cells of a batch's live entries, in order. An entry whose instance
 /// is dropped while the batch is walked is skipped from then on.
-pub(crate) struct Live<'a, C>(std::slice::Iter<'a, Entry<C>>);
+pub(crate) struct Live<'a, C> {
+    cells: std::iter::Enumerate<std::slice::Iter<'a, C>>,
+    alive: &'a [AtomicU64],
+}
 
 impl<C> Clone for Live<'_, C> {
     fn clone(&self) -> Self {
-        Live(self.0.clone())
+        Live {
+            cells: self.cells.clone(),
+            alive: self.alive,
+        }
     }
 }
 
@@ -154,10 +176,14 @@ impl<'a, C> Iterator for Live<'a, C> {
     type Item = &'a C;
 
     fn next(&mut self) -> Option<&'a C> {
-        self.0
+        let alive = self.alive;
+        self.cells
             .by_ref()
-            .find(|e| e.alive.load(Ordering::Acquire))
-            .map(|e| &e.cell)
+            .find(|(index, _)| {
+                let (word, mask) = bit(*index);
+                alive[word].load(Ordering::Acquire) & mask != 0
+            })
+            .map(|(_, cell)| cell)
     }
 }
 
@@ -176,7 +202,7 @@ impl<C: Release> Member<C> {
 
     /// Whether the batch is a query's (not a cell of its own).
     pub(crate) fn in_batch(&self) -> bool {
-        matches!(self.batch.entries, Entries::Many(_))
+        matches!(self.batch.entries, Entries::Many { .. })
     }
 }
 
@@ -185,15 +211,15 @@ impl<C: Release> Deref for Member<C> {
 
     #[inline]
     fn deref(&self) -> &C {
-        &self.batch.entries.get(self.index).cell
+        self.batch.entries.get(self.index)
     }
 }
 
 impl<C: Release> Drop for Member<C> {
     fn drop(&mut self) {
-        let entry = self.batch.entries.get(self.index);
-        entry.alive.store(false, Ordering::Release);
-        entry.cell.release();
+        let entries = &self.batch.entries;
+        entries.kill(self.index);
+        entries.get(self.index).release();
     }
 }
 
@@ -201,7 +227,7 @@ impl<C: Release> Drop for Member<C> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::{Batch, Cells, Release};
+    use super::{Batch, Release};
 
     /// A cell counting its releases.
     struct Counted<'a>(u32, &'a AtomicUsize);
@@ -212,10 +238,8 @@ mod tests {
         }
     }
 
-    fn cells<'a>(n: u32, released: &'a AtomicUsize) -> Cells<Counted<'a>> {
-        let mut cells = Cells::with_capacity(n as usize);
-        (0..n).for_each(|i| cells.push(Counted(i, released)));
-        cells
+    fn cells(n: u32, released: &AtomicUsize) -> Vec<Counted<'_>> {
+        (0..n).map(|i| Counted(i, released)).collect()
     }
 
     fn live(batch: &Batch<Counted<'_>>) -> Vec<u32> {
@@ -251,5 +275,24 @@ mod tests {
         members.truncate(1);
         assert_eq!(released.load(Ordering::Relaxed), 3);
         assert_eq!(live(members[0].batch()), [0]);
+    }
+
+    #[test]
+    fn alive_bits_span_several_words() {
+        let released = AtomicUsize::new(0);
+        let mut members: Vec<_> = Batch::link(cells(130, &released))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        assert_eq!(live(members[0].batch()).len(), 130);
+        // Entries 129, 64 and 63: the last word's only bit, and both sides
+        // of a word boundary.
+        for index in [129, 64, 63] {
+            members.remove(index);
+        }
+        let left = live(members[0].batch());
+        assert_eq!(left.len(), 127);
+        assert!(!left.iter().any(|i| [63, 64, 129].contains(i)));
+        assert_eq!(left.last(), Some(&128));
+        assert_eq!(released.load(Ordering::Relaxed), 3);
     }
 }

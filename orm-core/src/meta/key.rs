@@ -116,7 +116,9 @@ impl<K: KeyType> FromRawRow for KeyColumn<K> {
 /// use orm_core::{Key, KeyType};
 /// assert_eq!(String::from_key(&Key::Text("bob".into())), Some("bob".to_string()));
 /// ```
-pub trait KeyType: sealed::Sealed + Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {
+pub trait KeyType:
+    sealed::Sealed + Clone + Default + Eq + Hash + fmt::Debug + Send + Sync + 'static
+{
     /// The diesel SQL type of a column holding this key.
     type Sql: diesel::sql_types::SqlType + diesel::sql_types::SingleValue + Default;
     /// The SQL type family, for metadata.

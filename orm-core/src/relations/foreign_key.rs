@@ -73,18 +73,23 @@ pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     _target: PhantomData<fn() -> T>,
 }
 
-/// A foreign key's entry in a peer batch: its key (for the batch load;
-/// `None` in a cell of its own, whose field holds the key) and loaded
-/// target.
+/// A foreign key's entry in a peer batch: its key (for the batch load)
+/// and loaded target.
 pub(crate) struct Peer<T, K> {
-    key: Option<K>,
+    /// Only a query's batch loads by it: a cell of its own (whose field
+    /// holds the key) keeps the default, and a batch entry never needs an
+    /// `Option`'s extra word.
+    key: K,
     cell: ToOneCell<T, K>,
 }
 
-impl<T, K> Peer<T, K> {
+impl<T, K: KeyType> Peer<T, K> {
     /// A cell of its own (a batch of one) holding `cell`.
     fn alone(cell: ToOneCell<T, K>) -> Member<Self> {
-        Batch::alone(Peer { key: None, cell })
+        Batch::alone(Peer {
+            key: K::default(),
+            cell,
+        })
     }
 }
 
@@ -273,8 +278,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 }
                 (FetchMode::Peers, Some(batch)) => {
                     batch.with_live(|peers| {
-                        let current =
-                            peers.filter_map(|p| Some((p.key.as_ref()?, p.cell.current())));
+                        let current = peers.map(|p| (&p.key, p.cell.current()));
                         Self::fetch(conn, rel, current, mode)
                     })?;
                 }
@@ -398,7 +402,7 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
             let field = r.field.as_any().downcast_ref::<Self>()?;
             let key = field.key.as_ref().filter(|_| field.cell.get().is_none())?;
             let cell = Peer {
-                key: Some(key.clone()),
+                key: key.clone(),
                 cell: ToOneCell::default(),
             };
             Some((field, cell))
