@@ -53,7 +53,7 @@ use orm_tests::polls::{choice, question, Choice};
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+use orm_benches::fixture::BACKENDS;
 const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 /// FetchMode::One runs N + 1 queries: only up to this N.
 const ONE_MAX_N: usize = 1_000;
@@ -298,7 +298,7 @@ fn setup(conn: &mut AnyConnection, n: usize) {
 }
 
 fn peers(c: &mut Criterion) {
-    typed::each_typed_data_set(&BACKENDS, &sizes(), setup, |conn, typed, backend, n| {
+    typed::each_typed_data_set(BACKENDS, &sizes(), setup, |conn, typed, backend, n| {
         check(conn, typed, n);
         memory(conn, backend, n);
 
@@ -332,11 +332,11 @@ fn report(_: &mut Criterion) {
         ("prefetch", Some(1.2)),
         ("diesel", None),
     ];
-    let mut comparisons = ratio::against_typed(&BACKENDS, &sizes, &headline, key, unit);
+    let mut comparisons = ratio::against_typed(BACKENDS, &sizes, &headline, key, unit);
     comparisons.extend(
         ratio::against(
             "typed_n1",
-            &BACKENDS,
+            BACKENDS,
             &sizes,
             &[("one", Some(1.2))],
             key,
@@ -356,7 +356,7 @@ fn report(_: &mut Criterion) {
     let variants = [("peers", None), ("prefetch", None), ("one", None)];
     ratio::report(
         "peers, one hop (baseline: hand-written diesel on AnyConnection)",
-        &ratio::against_diesel(&BACKENDS, &sizes, &variants, key, unit),
+        &ratio::against_diesel(BACKENDS, &sizes, &variants, key, unit),
     );
 }
 

@@ -37,7 +37,7 @@ use orm_core::{capture_queries, AnyConnection, BackendKind};
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+use orm_benches::fixture::BACKENDS;
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
 fn key(backend: BackendKind, variant: &str, n: usize) -> String {
@@ -72,7 +72,7 @@ fn check(conn: &mut AnyConnection, typed: &mut TypedConn) {
 
 fn peers_two_hop(c: &mut Criterion) {
     typed::each_typed_data_set(
-        &BACKENDS,
+        BACKENDS,
         &fixture::sizes(&SIZES),
         two_hop::setup,
         |conn, typed, backend, n| {
@@ -97,11 +97,11 @@ fn report(_: &mut Criterion) {
     ratio::report(
         "PEERS two-hop loop (baseline: hand-written diesel on a typed connection; \
          `diesel` = the same on AnyConnection)",
-        &ratio::against_typed(&BACKENDS, &sizes, &headline, key, unit),
+        &ratio::against_typed(BACKENDS, &sizes, &headline, key, unit),
     );
     ratio::report(
         "PEERS two-hop loop (baseline: hand-written diesel on AnyConnection)",
-        &ratio::against_diesel(&BACKENDS, &sizes, &[("peers", None)], key, unit),
+        &ratio::against_diesel(BACKENDS, &sizes, &[("peers", None)], key, unit),
     );
 }
 

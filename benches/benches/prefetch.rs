@@ -45,7 +45,7 @@ use orm_tests::polls::{choice, question, Question};
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+use orm_benches::fixture::BACKENDS;
 const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 /// FetchMode::One runs one query per question: only up to this N.
 const ONE_MAX_N: usize = 1_000;
@@ -168,7 +168,7 @@ fn setup(conn: &mut AnyConnection, n: usize) {
 
 fn prefetch(c: &mut Criterion) {
     typed::each_typed_data_set(
-        &BACKENDS,
+        BACKENDS,
         &fixture::sizes(&SIZES),
         setup,
         |conn, typed, backend, n| {
@@ -209,12 +209,12 @@ fn report(_: &mut Criterion) {
     ratio::report(
         "prefetch loop (baseline: hand-written diesel on a typed connection; \
          `diesel` = the same on AnyConnection)",
-        &ratio::against_typed(&BACKENDS, &sizes, &headline, key, unit),
+        &ratio::against_typed(BACKENDS, &sizes, &headline, key, unit),
     );
     let variants = [("prefetch", None), ("peers", None), ("one", None)];
     ratio::report(
         "prefetch loop (baseline: hand-written diesel on AnyConnection)",
-        &ratio::against_diesel(&BACKENDS, &sizes, &variants, key, unit),
+        &ratio::against_diesel(BACKENDS, &sizes, &variants, key, unit),
     );
 }
 

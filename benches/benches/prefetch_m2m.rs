@@ -55,7 +55,7 @@ use orm_tests::polls::{question, question_tags, tag, Question, QuestionTags, Tag
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+use orm_benches::fixture::BACKENDS;
 /// Owners (questions).
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
 /// Tags in the table.
@@ -305,7 +305,7 @@ const VARIANTS: [Variant<u64>; 5] = [
 
 fn prefetch_m2m(c: &mut Criterion) {
     typed::each_typed_data_set(
-        &BACKENDS,
+        BACKENDS,
         &fixture::sizes(&SIZES),
         |conn, owners| setup(conn, owners).expect("create and fill the tables"),
         |conn, typed, backend, owners| {
@@ -335,13 +335,13 @@ fn report(_: &mut Criterion) {
     ratio::report(
         "many-to-many prefetch loop, 5 tags per question (baseline: hand-written diesel \
          on a typed connection; `diesel` = the same on AnyConnection)",
-        &ratio::against_typed(&BACKENDS, &sizes, &headline, key, unit),
+        &ratio::against_typed(BACKENDS, &sizes, &headline, key, unit),
     );
     let variants = [("prefetch", None), ("peers", None), ("diesel_owned", None)];
     ratio::report(
         "many-to-many prefetch loop, 5 tags per question (baseline: hand-written diesel \
          on AnyConnection)",
-        &ratio::against_diesel(&BACKENDS, &sizes, &variants, key, unit),
+        &ratio::against_diesel(BACKENDS, &sizes, &variants, key, unit),
     );
 }
 

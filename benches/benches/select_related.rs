@@ -41,7 +41,7 @@ use orm_tests::polls::{author, choice, question, Choice, Question};
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-const BACKENDS: [BackendKind; 2] = [BackendKind::Sqlite, BackendKind::Postgres];
+use orm_benches::fixture::BACKENDS;
 /// Choices (ten per question).
 const SIZES: [usize; 2] = [1_000, 10_000];
 /// Questions per author.
@@ -186,7 +186,7 @@ fn check(conn: &mut AnyConnection, typed: &mut TypedConn, backend: BackendKind, 
 
 fn select_related(c: &mut Criterion) {
     typed::each_typed_data_set(
-        &BACKENDS,
+        BACKENDS,
         &fixture::sizes(&SIZES),
         setup,
         |conn, typed, backend, n| {
@@ -215,13 +215,13 @@ fn report(_: &mut Criterion) {
     ratio::report(
         "select_related, choice -> question -> author (baseline: hand-written diesel join \
          on a typed connection; `diesel` = the same on AnyConnection)",
-        &ratio::against_typed(&BACKENDS, &sizes, &headline, key, unit),
+        &ratio::against_typed(BACKENDS, &sizes, &headline, key, unit),
     );
     let variants = [("select_related", None), ("prefetch", None)];
     ratio::report(
         "select_related, choice -> question -> author (baseline: hand-written diesel join \
          on AnyConnection)",
-        &ratio::against_diesel(&BACKENDS, &sizes, &variants, key, unit),
+        &ratio::against_diesel(BACKENDS, &sizes, &variants, key, unit),
     );
 }
 

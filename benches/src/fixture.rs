@@ -35,6 +35,20 @@ pub fn sizes(all: &[usize]) -> Vec<usize> {
     all.iter().copied().filter(|&n| n <= max).collect()
 }
 
+/// The backends the relation benchmarks run on: SQLite (in memory),
+/// PostgreSQL and, with the `mysql` feature (on by default), MariaDB/MySQL,
+/// each on the local server.
+#[cfg(feature = "mysql")]
+pub const BACKENDS: &[BackendKind] = &[
+    BackendKind::Sqlite,
+    BackendKind::Postgres,
+    BackendKind::Mysql,
+];
+/// The backends the relation benchmarks run on (build with the `mysql`
+/// feature for MariaDB/MySQL too).
+#[cfg(not(feature = "mysql"))]
+pub const BACKENDS: &[BackendKind] = &[BackendKind::Sqlite, BackendKind::Postgres];
+
 /// A short name for a backend, for benchmark ids.
 pub fn slug(backend: BackendKind) -> &'static str {
     match backend {

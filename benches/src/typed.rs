@@ -1,6 +1,7 @@
 //! The baseline a Rust user would write instead of the ORM: hand-written
 //! diesel on a typed connection (`diesel::SqliteConnection`,
-//! `diesel::PgConnection`), no `AnyConnection`, no MultiConnection dispatch.
+//! `diesel::PgConnection`, `diesel::MysqlConnection`), no `AnyConnection`,
+//! no MultiConnection dispatch.
 //!
 //! The benchmarks keep their hand-written diesel on the ORM's
 //! `AnyConnection` (variant `diesel`) and add the same code on a
@@ -17,10 +18,14 @@
 //!   filled by the same setup code (same DDL from
 //!   `orm_core::schema::create_table_sql`, same inserts, so the same ids);
 //! - PostgreSQL: a `PgConnection` on the TestDb's URL, whose `options`
-//!   parameter sets the search_path to the private schema the ORM filled.
+//!   parameter sets the search_path to the private schema the ORM filled;
+//! - MariaDB/MySQL (feature `mysql`, on by default): a `MysqlConnection` on
+//!   the TestDb's URL, the private database the ORM filled.
 //!
 //! See `docs/benchmarks.md`, "Against typed diesel (issue 10)".
 
+#[cfg(feature = "mysql")]
+use diesel::MysqlConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use orm_core::{AnyConnection, BackendKind};
 use orm_tests::harness::TestDb;
@@ -33,6 +38,9 @@ pub enum TypedConn {
     Sqlite(SqliteConnection),
     /// `diesel::PgConnection` on the benchmark's private schema.
     Postgres(PgConnection),
+    /// `diesel::MysqlConnection` on the benchmark's private database.
+    #[cfg(feature = "mysql")]
+    Mysql(MysqlConnection),
 }
 
 impl TypedConn {
@@ -41,13 +49,16 @@ impl TypedConn {
         match self {
             TypedConn::Sqlite(_) => BackendKind::Sqlite,
             TypedConn::Postgres(_) => BackendKind::Postgres,
+            #[cfg(feature = "mysql")]
+            TypedConn::Mysql(_) => BackendKind::Mysql,
         }
     }
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection inside a
-/// [`TypedConn`] (`&mut SqliteConnection` or `&mut PgConnection`): the body
-/// is compiled once per backend, with no dispatch inside it.
+/// [`TypedConn`] (`&mut SqliteConnection`, `&mut PgConnection` or
+/// `&mut MysqlConnection`): the body is compiled once per backend, with no
+/// dispatch inside it.
 ///
 /// ```ignore
 /// fn typed_count(conn: &mut TypedConn) -> i64 {
@@ -60,6 +71,8 @@ macro_rules! on_typed {
         match $conn {
             $crate::typed::TypedConn::Sqlite($c) => $body,
             $crate::typed::TypedConn::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::typed::TypedConn::Mysql($c) => $body,
         }
     };
 }
@@ -68,7 +81,8 @@ macro_rules! on_typed {
 /// filled `db`: on SQLite a fresh in-memory database that `setup` fills
 /// the same way (it is called with the typed connection wrapped in an
 /// `AnyConnection`, then unwrapped); on PostgreSQL a `PgConnection` on the
-/// same private schema (`setup` is not called).
+/// same private schema, on MariaDB/MySQL a `MysqlConnection` on the same
+/// private database (`setup` is not called).
 ///
 /// Panics when the connection cannot be opened (benchmarks only).
 pub fn typed_copy(db: &TestDb, setup: impl FnOnce(&mut AnyConnection)) -> TypedConn {
@@ -88,7 +102,13 @@ pub fn typed_copy(db: &TestDb, setup: impl FnOnce(&mut AnyConnection)) -> TypedC
             PgConnection::establish(&db.url)
                 .expect("open a typed PgConnection on the private schema"),
         ),
-        BackendKind::Mysql => panic!("the typed baselines cover SQLite and PostgreSQL"),
+        #[cfg(feature = "mysql")]
+        BackendKind::Mysql => TypedConn::Mysql(
+            MysqlConnection::establish(&db.url)
+                .expect("open a typed MysqlConnection on the private database"),
+        ),
+        #[cfg(not(feature = "mysql"))]
+        BackendKind::Mysql => panic!("build the benchmarks with feature `mysql` for MariaDB"),
     }
 }
 

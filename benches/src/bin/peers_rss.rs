@@ -9,11 +9,13 @@
 //! ```
 //!
 //! Arguments: `orm`, `typed` or `setup` (required), N (default 100,000),
-//! `sqlite` (default, in memory) or `postgres` (the server's memory is not
-//! the process's), rounds (default 3). Both `orm` and `typed` build the
-//! data set with the same code (the ORM's `bulk_create`, on the connection
-//! they then read from: the pool's for `orm`, a plain `SqliteConnection` /
-//! `PgConnection` for `typed`), then run the loop `rounds` times, keeping
+//! `sqlite` (default, in memory), `postgres` or `mysql` (the server's
+//! memory is not the process's), rounds (default 3). Both `orm` and `typed`
+//! build the data set with the same code (the ORM's `bulk_create`, on the
+//! connection they then read from: the pool's for `orm`, a plain
+//! `SqliteConnection` for `typed`; on a server the pool fills the private
+//! database and `typed` reads it through `PgConnection` /
+//! `MysqlConnection`), then run the loop `rounds` times, keeping
 //! one result alive at a time, and print the checksum. `setup` only builds
 //! the data set (what both share). Compare "Maximum resident set size" of
 //! the runs. Many rounds make a profile of the loop (`perf record`).
@@ -28,7 +30,7 @@ use orm_core::BackendKind;
 const ROUNDS: usize = 3;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: peers_rss orm|typed|setup [N] [sqlite|postgres] [rounds]");
+    eprintln!("usage: peers_rss orm|typed|setup [N] [sqlite|postgres|mysql] [rounds]");
     ExitCode::from(2)
 }
 
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     let backend = match args.get(2).map(String::as_str) {
         None | Some("sqlite") => BackendKind::Sqlite,
         Some("postgres") => BackendKind::Postgres,
+        Some("mysql") => BackendKind::Mysql,
         Some(_) => return usage(),
     };
     let rounds = match args.get(3).map(|s| s.parse::<usize>()) {
@@ -65,10 +68,10 @@ fn main() -> ExitCode {
             }
         }
         "typed" => {
-            // On PostgreSQL the ORM's pool fills the private schema (one
-            // connection, closed before the loop); on SQLite the typed
-            // connection's own database is filled.
-            if backend == BackendKind::Postgres {
+            // On a server the ORM's pool fills the private schema or
+            // database (one connection, closed before the loop); on SQLite
+            // the typed connection's own database is filled.
+            if backend != BackendKind::Sqlite {
                 let mut conn = db.get().expect("take a connection from the pool");
                 two_hop::setup(&mut conn, n);
             }
