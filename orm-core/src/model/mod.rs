@@ -7,6 +7,7 @@
 
 use std::any::Any;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use diesel::deserialize;
 use diesel::query_builder::AstPass;
@@ -291,5 +292,15 @@ impl<M: Model> FromRawRow for M {
     #[inline]
     fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
         M::from_row(row, 0)
+    }
+}
+
+/// A row decoded straight into a shared allocation: what a batch load of
+/// to-one targets keeps (its peers share each target), without a vector
+/// of the rows beside their `Arc`s.
+impl<M: Model> FromRawRow for Arc<M> {
+    #[inline]
+    fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
+        M::from_row(row, 0).map(Arc::new)
     }
 }

@@ -298,12 +298,46 @@ impl<M: Model> QuerySet<M> {
         offset: Option<i64>,
         after: Option<&(dyn QueryFragment<MultiBackend> + Send + Sync)>,
     ) -> Result<Vec<M>> {
+        let parts = self.parts(conn, by_key, limit, offset, after)?;
+        if let Some(joins) = &self.joins {
+            return joins.load(conn, parts, self.fetch_mode);
+        }
+        let rows: Vec<M> = load(conn, parts.select(M::meta(), &[]))?;
+        link_peers(rows.iter());
+        Ok(rows)
+    }
+
+    /// The rows of a queryset with no joins and nothing to prefetch, each
+    /// decoded into an `Arc` of its own, peers linked (to-one targets a
+    /// batch load shares among the instances pointing at them).
+    pub(crate) fn load_shared(&self, conn: &mut AnyConnection) -> Result<Vec<Arc<M>>> {
+        debug_assert!(self.joins.is_none() && self.eager.is_empty() && self.into.is_empty());
+        let parts = self.parts(conn, false, self.limit, self.offset, None)?;
+        let rows: Vec<Arc<M>> = load(conn, parts.select(M::meta(), &[]))?;
+        link_peers(rows.iter().map(|row| &**row));
+        if self.fetch_mode.is_some() {
+            rows.iter()
+                .for_each(|row| inherit_fetch_mode(&**row, self.fetch_mode));
+        }
+        Ok(rows)
+    }
+
+    /// What a select of this queryset takes from it (row locks checked
+    /// against the backend, the queryset validated).
+    fn parts<'a>(
+        &'a self,
+        conn: &mut AnyConnection,
+        by_key: bool,
+        limit: Option<i64>,
+        offset: Option<i64>,
+        after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
+    ) -> Result<SelectParts<'a>> {
         let lock = match self.lock {
             Some(lock) => Some((lock, self.lock_backend(conn)?)),
             None => None,
         };
         self.check(conn)?;
-        let parts = SelectParts {
+        Ok(SelectParts {
             filters: &self.filters,
             order: self.order(),
             by_key,
@@ -313,13 +347,7 @@ impl<M: Model> QuerySet<M> {
             after,
             distinct: self.distinct_sql(),
             order_joins: &self.order_joins,
-        };
-        if let Some(joins) = &self.joins {
-            return joins.load(conn, parts, self.fetch_mode);
-        }
-        let rows: Vec<M> = load(conn, parts.select(M::meta(), &[]))?;
-        link_peers(rows.iter());
-        Ok(rows)
+        })
     }
 
     fn eager_load(&self, conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {

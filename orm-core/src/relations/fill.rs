@@ -54,6 +54,30 @@ pub(crate) fn load_chunks<M: Model>(
     Ok(rows)
 }
 
+/// The rows of `M` whose `column` is one of `keys`, unordered, one query
+/// per IN-list chunk, each row decoded into the `Arc` its peers will
+/// share (to-one targets).
+pub(crate) fn load_shared_in<M: Model>(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    keys: &[Key],
+) -> Result<Vec<Arc<M>>> {
+    let unordered = QuerySet::<M>::new().unordered();
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(conn.backend().max_in_list()) {
+        let loaded = unordered
+            .clone()
+            .filter_keys(column, chunk)
+            .load_shared(conn)?;
+        if rows.is_empty() {
+            rows = loaded;
+        } else {
+            rows.extend(loaded);
+        }
+    }
+    Ok(rows)
+}
+
 /// `SELECT table.owner, table.target FROM table WHERE owner IN (…)`.
 struct LinkQuery {
     table: &'static str,

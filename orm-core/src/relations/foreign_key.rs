@@ -11,7 +11,7 @@ use diesel::QueryResult;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::cell::{Resolved, ToOneCell};
-use super::fill::load_chunks;
+use super::fill::load_shared_in;
 use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
@@ -19,7 +19,6 @@ use crate::error::{OrmError, Result};
 use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell, Release};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
-use crate::query::QuerySet;
 
 /// A forward foreign key to `T`, stored as the value `K` of `T`'s key (or of
 /// its `to_field` column), with a cache slot for the loaded `T`.
@@ -332,12 +331,11 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         .entered();
         let written = written_now(conn);
         // Joined by key, so the parents need no ordering.
-        let unordered = QuerySet::<T>::new().unordered();
-        let targets = load_chunks(conn, unordered, rel.meta.target_column(), &keys)?;
+        let targets = load_shared_in::<T>(conn, rel.meta.target_column(), &keys)?;
         let mut by_key: HashMap<K, Arc<T>> = HashMap::with_capacity(targets.len());
         by_key.extend(targets.into_iter().filter_map(|t| {
-            inherit_fetch_mode(&t, inherit);
-            Some(((rel.target_key)(&t)?, Arc::new(t)))
+            inherit_fetch_mode(&*t, inherit);
+            Some(((rel.target_key)(&t)?, t))
         }));
         for (key, cell) in pending {
             cell.fill(Resolved::of(by_key.get(key).cloned()), &written);
