@@ -1,7 +1,7 @@
 //! What the pool's health check costs: taking a connection from the pool
 //! and giving it back, with the check (a `SELECT 1` round trip before a
 //! connection is handed out, the default) and without it (the baseline),
-//! on SQLite (in memory) and PostgreSQL (localhost).
+//! on SQLite (in memory), PostgreSQL and MariaDB (localhost).
 //!
 //! `cargo bench -p orm-benches --bench pool_checkout`
 
@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use orm_benches::fixture;
-use orm_core::{BackendKind, Db};
+use orm_core::Db;
 
 fn checkout(c: &mut Criterion) {
     let mut group = c.benchmark_group("pool_checkout");
     group.measurement_time(Duration::from_secs(3));
-    for backend in [BackendKind::Sqlite, BackendKind::Postgres] {
+    for &backend in fixture::BACKENDS {
         let Some(test_db) = fixture::open(backend) else {
             continue;
         };
