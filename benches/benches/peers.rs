@@ -1,11 +1,12 @@
 //! N children (`Choice`) touching their parent (`Question`), against
 //! hand-written diesel on a typed connection (the headline baseline) and on
-//! the ORM's `AnyConnection`, in the same run, on SQLite and PostgreSQL.
+//! the ORM's `AnyConnection`, in the same run, on SQLite, PostgreSQL and
+//! MariaDB.
 //!
 //! Each iteration loads the N choices and reads every choice's question:
 //!
 //! - `typed` (the headline baseline): on `SqliteConnection` /
-//!   `PgConnection`, the choice rows as tuples (same SQL, same ordering as
+//!   `PgConnection` / `MysqlConnection`, the choice rows as tuples (same SQL, same ordering as
 //!   `Choice::objects()`), one `question::id.eq_any(keys)` query with the
 //!   distinct keys, a `HashMap` join;
 //! - `diesel`: the same code on the ORM's `AnyConnection`;

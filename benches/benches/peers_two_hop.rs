@@ -1,12 +1,12 @@
 //! The two-hop PEERS loop of issue 10 (choice -> question -> author, no
 //! ordering, ten choices per question, 100 authors) against hand-written
-//! diesel on a typed connection, in the same run, on SQLite (in memory) and
-//! PostgreSQL (localhost).
+//! diesel on a typed connection, in the same run, on SQLite (in memory),
+//! PostgreSQL and MariaDB (localhost).
 //!
 //! Variants (see `orm_benches::two_hop`):
 //!
 //! - `typed` (the headline baseline): diesel on `SqliteConnection` /
-//!   `PgConnection`, three queries and two `HashMap`s;
+//!   `PgConnection` / `MysqlConnection`, three queries and two `HashMap`s;
 //! - `diesel`: the same code on the ORM's `AnyConnection` (what the
 //!   MultiConnection dispatch costs);
 //! - `peers`: `Choice::objects().unordered().load()`, then

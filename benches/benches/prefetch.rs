@@ -1,11 +1,12 @@
 //! The prefetch loop: questions and, for each, its choices, against
 //! hand-written diesel on a typed connection (the headline baseline) and on
-//! the ORM's `AnyConnection`, in the same run, on SQLite and PostgreSQL.
+//! the ORM's `AnyConnection`, in the same run, on SQLite, PostgreSQL and
+//! MariaDB.
 //!
 //! Each iteration loads the questions and reads every question's choices:
 //!
 //! - `typed` (the headline baseline): on `SqliteConnection` /
-//!   `PgConnection`, the question rows as tuples, one
+//!   `PgConnection` / `MysqlConnection`, the question rows as tuples, one
 //!   `choice::question_id.eq_any(ids)` query (ordered like
 //!   `Choice::objects()`), the rows grouped into a `HashMap<id, Vec<row>>`;
 //! - `diesel`: the same code on the ORM's `AnyConnection`;

@@ -2,7 +2,7 @@
 //! (`Question.tags`, through the generated `QuestionTags` model, table
 //! `polls_question_tags`), against hand-written diesel on a typed
 //! connection (the headline baseline) and on the ORM's `AnyConnection`, in
-//! the same run, on SQLite and PostgreSQL.
+//! the same run, on SQLite, PostgreSQL and MariaDB.
 //!
 //! Each question has 5 tags out of 50 (tag names are not in id order, so
 //! the `name` ordering has work to do). Each iteration loads the questions
@@ -10,7 +10,8 @@
 //! into an order-sensitive checksum:
 //!
 //! - `typed` (the headline baseline): on `SqliteConnection` /
-//!   `PgConnection`, the question rows as tuples, one query for the links
+//!   `PgConnection` / `MysqlConnection`, the question rows as tuples, one
+//!   query for the links
 //!   (`question_tags::question_id.eq_any(ids)`), one for the tags
 //!   (`tag::id.eq_any(tag_ids)`, ordered by name), a `HashMap` from
 //!   question id to the indexes of its tags (in name order), then the loop

@@ -1,7 +1,7 @@
 //! `select_related` along a two-hop chain (choice -> question -> author),
 //! against a hand-written diesel join on a typed connection (the headline
-//! baseline) and on the ORM's `AnyConnection`, in the same run, on SQLite
-//! and PostgreSQL.
+//! baseline) and on the ORM's `AnyConnection`, in the same run, on SQLite,
+//! PostgreSQL and MariaDB.
 //!
 //! N choices, ten per question, each question with an author (one author
 //! per ten questions). Each iteration loads the choices with their question
@@ -9,7 +9,7 @@
 //! its author's name length into an order-sensitive checksum:
 //!
 //! - `typed` (the headline baseline): on `SqliteConnection` /
-//!   `PgConnection`, one query,
+//!   `PgConnection` / `MysqlConnection`, one query,
 //!   `choice.inner_join(question.left_join(author))` selecting the three
 //!   rows as tuples, in `Choice::objects()`'s ordering (`votes DESC, id`);
 //!   each row carries its own copy of the question and author;

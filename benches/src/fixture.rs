@@ -1,6 +1,6 @@
 //! Databases and rows for the benchmarks: the polls models of `orm-tests`
-//! in a private database (in-memory SQLite, or a private schema on
-//! PostgreSQL that is dropped with the handle).
+//! in a private database (in-memory SQLite, a private schema on
+//! PostgreSQL or a private database on MariaDB, dropped with the handle).
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::connection::SimpleConnection;
@@ -10,7 +10,7 @@ use orm_tests::polls::{Author, Choice, Question};
 
 /// Rows per INSERT when filling tables: `bulk_create` sends one statement
 /// for all its rows, and 100,000 rows would pass the bind-parameter limits
-/// (SQLite 32,766, PostgreSQL 65,535).
+/// (SQLite 32,766, PostgreSQL and MySQL 65,535).
 const INSERT_CHUNK: usize = 5_000;
 
 /// Children per parent in the data sets.
@@ -60,8 +60,10 @@ pub fn slug(backend: BackendKind) -> &'static str {
 
 /// A fresh private database on `backend`, or `None` (with a message) when
 /// its server cannot be reached. PostgreSQL is found through
-/// `ORM_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
-/// its private schema is dropped when the handle is.
+/// `ORM_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+/// MariaDB through `ORM_TEST_MYSQL_URL` (default
+/// `mysql://root@127.0.0.1:3306/test`); the private schema or database is
+/// dropped when the handle is.
 pub fn open(backend: BackendKind) -> Option<TestDb> {
     match harness::open(backend) {
         Ok(db) => Some(db),

@@ -278,6 +278,17 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_whole_words_starts_all_alive() {
+        let released = AtomicUsize::new(0);
+        for n in [64, 128] {
+            let members: Vec<_> = Batch::link(cells(n, &released))
+                .map(Iterator::collect)
+                .unwrap_or_default();
+            assert_eq!(live(members[0].batch()), (0..n).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
     fn alive_bits_span_several_words() {
         let released = AtomicUsize::new(0);
         let mut members: Vec<_> = Batch::link(cells(130, &released))

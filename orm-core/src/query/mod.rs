@@ -309,7 +309,9 @@ impl<M: Model> QuerySet<M> {
 
     /// The rows of a queryset with no joins and nothing to prefetch, each
     /// decoded into an `Arc` of its own, peers linked (to-one targets a
-    /// batch load shares among the instances pointing at them).
+    /// batch load shares among the instances pointing at them). Only for
+    /// querysets orm-core builds itself: joins, `prefetch_related` and
+    /// `prefetch_into` are not run here.
     pub(crate) fn load_shared(&self, conn: &mut AnyConnection) -> Result<Vec<Arc<M>>> {
         debug_assert!(self.joins.is_none() && self.eager.is_empty() && self.into.is_empty());
         let parts = self.parts(conn, false, self.limit, self.offset, None)?;

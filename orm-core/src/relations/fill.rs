@@ -26,49 +26,43 @@ pub(crate) fn load_in<M: Model>(
     column: &'static str,
     keys: &[Key],
 ) -> Result<Vec<M>> {
-    let mut rows = load_chunks(conn, QuerySet::new(), column, keys)?;
+    let query = QuerySet::<M>::new();
+    let mut rows = in_chunks(conn, keys, |conn, chunk| {
+        query.clone().filter_keys(column, chunk).load(conn)
+    })?;
     if keys.len() > conn.backend().max_in_list() {
         rows.sort_by(Model::cmp_default);
     }
     Ok(rows)
 }
 
-/// The rows of `query` whose `column` is one of `keys`: one query per
-/// IN-list chunk, each in the query's ordering.
-pub(crate) fn load_chunks<M: Model>(
-    conn: &mut AnyConnection,
-    query: QuerySet<M>,
-    column: &'static str,
-    keys: &[Key],
-) -> Result<Vec<M>> {
-    let mut rows = Vec::new();
-    for chunk in keys.chunks(conn.backend().max_in_list()) {
-        let loaded = query.clone().filter_keys(column, chunk).load(conn)?;
-        // The first chunk's rows are the result (no copy of every row).
-        if rows.is_empty() {
-            rows = loaded;
-        } else {
-            rows.extend(loaded);
-        }
-    }
-    Ok(rows)
-}
-
-/// The rows of `M` whose `column` is one of `keys`, unordered, one query
-/// per IN-list chunk, each row decoded into the `Arc` its peers will
-/// share (to-one targets).
+/// The rows of `M` whose `column` is one of `keys`, unordered, each
+/// decoded into the `Arc` its peers will share (to-one targets).
 pub(crate) fn load_shared_in<M: Model>(
     conn: &mut AnyConnection,
     column: &'static str,
     keys: &[Key],
 ) -> Result<Vec<Arc<M>>> {
     let unordered = QuerySet::<M>::new().unordered();
-    let mut rows = Vec::new();
-    for chunk in keys.chunks(conn.backend().max_in_list()) {
-        let loaded = unordered
+    in_chunks(conn, keys, |conn, chunk| {
+        unordered
             .clone()
             .filter_keys(column, chunk)
-            .load_shared(conn)?;
+            .load_shared(conn)
+    })
+}
+
+/// What `load` returns for each chunk of `keys` below the backend's bind
+/// limit (one query each), concatenated.
+fn in_chunks<R>(
+    conn: &mut AnyConnection,
+    keys: &[Key],
+    mut load: impl FnMut(&mut AnyConnection, &[Key]) -> Result<Vec<R>>,
+) -> Result<Vec<R>> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(conn.backend().max_in_list()) {
+        let loaded = load(conn, chunk)?;
+        // The first chunk's rows are the result (no copy of every row).
         if rows.is_empty() {
             rows = loaded;
         } else {
