@@ -4,9 +4,8 @@
 //! to the query captures active on the connection, so a capture never
 //! replaces what the app installed.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::Connection;
@@ -32,27 +31,13 @@ struct Shared {
 /// Makes an app's instrumentation for each new connection.
 pub(crate) type InstrumentationFactory = Arc<dyn Fn() -> Box<dyn Instrumentation> + Send + Sync>;
 
-/// The connections' shared state, by the address of their
-/// instrumentation: how `capture_queries` and the pool find it from a
-/// `&mut AnyConnection` (diesel hands out the instrumentation only as
-/// `&mut dyn Instrumentation`).
-fn registry() -> &'static Mutex<HashMap<usize, Weak<Shared>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<usize, Weak<Shared>>>> = OnceLock::new();
-    REGISTRY.get_or_init(Mutex::default)
-}
-
-/// The shared state of `conn`, if the pool opened it.
-fn shared(conn: &mut AnyConnection) -> Option<Arc<Shared>> {
-    let address = address(conn.instrumentation());
-    registry()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&address)
-        .and_then(Weak::upgrade)
-}
-
-fn address(instrumentation: &mut dyn Instrumentation) -> usize {
-    (instrumentation as *mut dyn Instrumentation).cast::<()>() as usize
+/// The shared state of `conn`, if the pool opened it: diesel hands out
+/// the instrumentation as `&mut dyn Instrumentation`, which downcasts to
+/// the pool's (no lookup, no lock).
+fn shared(conn: &mut AnyConnection) -> Option<&Arc<Shared>> {
+    conn.instrumentation()
+        .downcast_ref::<PoolInstrumentation>()
+        .map(|pool| &pool.shared)
 }
 
 struct PoolInstrumentation {
@@ -114,29 +99,15 @@ impl Drop for PoolInstrumentation {
     fn drop(&mut self) {
         // The connection closes: what its open transaction wrote is gone.
         self.levels().abandon();
-        let address = (self as *mut Self).cast::<()>() as usize;
-        let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
-        if registry
-            .get(&address)
-            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.shared)))
-        {
-            registry.remove(&address);
-        }
     }
 }
 
 /// Installs the pool's instrumentation on a new connection.
 pub(crate) fn install(conn: &mut AnyConnection, app: Option<&InstrumentationFactory>) {
-    let shared = Arc::new(Shared::default());
     conn.set_instrumentation(PoolInstrumentation {
         app: app.map(|make| make()),
-        shared: Arc::clone(&shared),
+        shared: Arc::default(),
     });
-    let address = address(conn.instrumentation());
-    registry()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(address, Arc::downgrade(&shared));
 }
 
 /// Whether a statement on `conn` failed since the last call (and clears
@@ -162,7 +133,7 @@ impl Drop for Capture {
 /// keeping the connection's own instrumentation; `None` for a connection
 /// the pool did not open (or whose instrumentation was replaced).
 pub(crate) fn capture(conn: &mut AnyConnection, log: Statements) -> Option<Capture> {
-    let shared = shared(conn)?;
+    let shared = Arc::clone(shared(conn)?);
     shared
         .captures
         .lock()
