@@ -151,3 +151,34 @@ pub(crate) fn level(conn: &mut AnyConnection, depth: usize) -> Option<Arc<Level>
         .unwrap_or_else(PoisonError::into_inner)
         .at(depth)
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::{InstrumentationEvent, SimpleConnection};
+    use diesel::Connection;
+
+    use super::{capture, shared, take_failure, Statements};
+    use crate::Db;
+
+    #[test]
+    fn a_pooled_connection_reaches_its_state_until_the_instrumentation_is_replaced(
+    ) -> crate::Result<()> {
+        let db = Db::connect("sqlite::memory:")?;
+        let mut conn = db.get()?;
+        assert!(shared(&mut conn).is_some(), "the pool's instrumentation");
+        let log = Statements::default();
+        let guard = capture(&mut conn, log.clone());
+        assert!(guard.is_some());
+        conn.batch_execute("SELECT 1")?;
+        drop(guard);
+        assert_eq!(*log.lock().unwrap_or_else(|e| e.into_inner()), ["SELECT 1"]);
+        assert!(conn.batch_execute("SELECT nothing FROM nowhere").is_err());
+        assert!(take_failure(&mut conn), "a failed statement is seen");
+        assert!(!take_failure(&mut conn), "and cleared");
+
+        conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+        assert!(shared(&mut conn).is_none(), "replaced: no pool state");
+        assert!(capture(&mut conn, Statements::default()).is_none());
+        Ok(())
+    }
+}
