@@ -4,8 +4,9 @@
 //! through `FromSqlRow`: orm-core's own queries ([`OrmQuery`]) on the
 //! typed connection inside the `AnyConnection`, others through it. Models
 //! decode themselves from a [`RawRow`] (a row read by column position,
-//! whatever the backend); [`Decoded`] adapts that to diesel. Queries whose rows are not one model (a joined select, link
-//! pairs) stream each row to a [`RowSink`] instead.
+//! whatever the backend); [`Decoded`] adapts that to diesel. Queries whose
+//! rows are not one model (a joined select, link pairs) stream each row to
+//! a [`RowSink`] instead.
 
 use std::any::Any;
 use std::cell::RefCell;

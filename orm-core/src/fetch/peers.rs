@@ -227,7 +227,7 @@ impl<C: Release> Drop for Member<C> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::{Batch, Release};
+    use super::{Batch, Member, Release};
 
     /// A cell counting its releases.
     struct Counted<'a>(u32, &'a AtomicUsize);
@@ -240,6 +240,13 @@ mod tests {
 
     fn cells(n: u32, released: &AtomicUsize) -> Vec<Counted<'_>> {
         (0..n).map(|i| Counted(i, released)).collect()
+    }
+
+    /// The members of one batch of `n` cells (none under two).
+    fn linked(n: u32, released: &AtomicUsize) -> Vec<Member<Counted<'_>>> {
+        Batch::link(cells(n, released))
+            .map(Iterator::collect)
+            .unwrap_or_default()
     }
 
     fn live(batch: &Batch<Counted<'_>>) -> Vec<u32> {
@@ -259,9 +266,7 @@ mod tests {
     #[test]
     fn dropped_members_leave_the_batch_and_release_their_cell() {
         let released = AtomicUsize::new(0);
-        let mut members: Vec<_> = Batch::link(cells(4, &released))
-            .map(Iterator::collect)
-            .unwrap_or_default();
+        let mut members: Vec<_> = linked(4, &released);
         assert_eq!(members.len(), 4);
         assert!(members.iter().all(|m| m.in_batch()));
         assert_eq!(
@@ -281,9 +286,7 @@ mod tests {
     fn a_batch_of_whole_words_starts_all_alive() {
         let released = AtomicUsize::new(0);
         for n in [64, 128] {
-            let members: Vec<_> = Batch::link(cells(n, &released))
-                .map(Iterator::collect)
-                .unwrap_or_default();
+            let members: Vec<_> = linked(n, &released);
             assert_eq!(live(members[0].batch()), (0..n).collect::<Vec<_>>());
         }
     }
@@ -291,9 +294,7 @@ mod tests {
     #[test]
     fn alive_bits_span_several_words() {
         let released = AtomicUsize::new(0);
-        let mut members: Vec<_> = Batch::link(cells(130, &released))
-            .map(Iterator::collect)
-            .unwrap_or_default();
+        let mut members: Vec<_> = linked(130, &released);
         assert_eq!(live(members[0].batch()).len(), 130);
         // Entries 129, 64 and 63: the last word's only bit, and both sides
         // of a word boundary.
