@@ -197,6 +197,35 @@ backend_tests! {
         Ok(())
     }
 
+    fn instances_pointing_at_one_row_share_its_entry(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let q = Question::objects().first(&mut conn)?.ok_or(OrmError::NotFound { model: "Question" })?;
+        let mut twin = Choice { choice_text: "twin".into(), ..Default::default() };
+        twin.question.set_key(q.id);
+        twin.save(&mut conn)?;
+        // The key stays in the batch while one instance holding it lives.
+        let mut choices = Choice::objects().load(&mut conn)?;
+        let first_twin = choices.iter().position(|c| c.question.key() == q.id.as_ref());
+        choices.remove(first_twin.unwrap_or_default());
+        let other = choices.iter().position(|c| c.question.key() != q.id.as_ref()).unwrap_or_default();
+        let (_, log) = orm_core::capture_queries(&mut conn, |c| choices[other].question(c).map(|_| ()));
+        let sql = log.queries()[0].to_owned();
+        let binds = sql.split("binds: [").nth(1).unwrap_or("");
+        assert_eq!(binds.trim_end_matches(']').split(',').count(), N, "{sql}");
+        assert!(choices.iter().all(|c| c.question.is_loaded()));
+        // Under ONE too, a row loaded for one instance is loaded for the
+        // instances of the same query pointing at it: one object, one query.
+        let twins = Choice::objects().filter(choice::question_id.eq(q.id.unwrap_or_default())).load(&mut conn)?;
+        with_fetch_mode(FetchMode::One, || -> orm_core::Result<()> {
+            let a = assert_num_queries(&mut conn, 1, |c| twins[0].question(c).map(|q| q as *const Question))?;
+            let b = assert_num_queries(&mut conn, 0, |c| twins[1].question(c).map(|q| q as *const Question))?;
+            assert_eq!(a, b);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     fn a_clone_leaves_the_peer_batch_and_keeps_what_was_loaded(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

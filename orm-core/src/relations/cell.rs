@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::backend::levels::Written;
+use crate::fetch::Release;
 
 /// What a to-one cell holds once resolved.
 pub(crate) enum Resolved<T, K> {
@@ -103,6 +104,10 @@ impl<T, K> Default for ToOneCell<T, K> {
         }
     }
 }
+
+/// A target stays loaded until its batch is freed, even when no instance
+/// holds it any more.
+impl<T, K> Release for ToOneCell<T, K> {}
 
 impl<T, K> ToOneCell<T, K> {
     /// A cell with `value` loaded already.

@@ -16,7 +16,7 @@ use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell, Release};
+use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 
@@ -63,37 +63,26 @@ use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 /// ```
 pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     key: Option<K>,
-    /// Where the target is loaded: the instance's entry in the peer batch
-    /// of the query that loaded it (set when the query links its rows),
-    /// or an entry of its own, allocated on first use.
-    cell: OnceLock<Member<Peer<T, K>>>,
+    /// Where the target is loaded: the entry of its key in the peer batch
+    /// of the query that loaded the instance (set when the query links its
+    /// rows), or an entry of its own, allocated on first use.
+    cell: OnceLock<Entry<T, K>>,
     /// The instance's fetch mode: its own, not shared with clones.
     mode: ModeCell,
     _target: PhantomData<fn() -> T>,
 }
 
-/// A foreign key's entry in a peer batch: its key (for the batch load)
-/// and loaded target.
-pub(crate) struct Peer<T, K> {
-    /// Only a query's batch loads by it: a cell of its own (whose field
-    /// holds the key) keeps the default, and a batch entry never needs an
-    /// `Option`'s extra word.
-    key: K,
-    cell: ToOneCell<T, K>,
-}
+/// A foreign key's entry in a peer batch: the key (for the batch load)
+/// and the loaded target, shared by the instances one query loaded that
+/// point at the same row.
+type Entry<T, K> = Member<K, ToOneCell<T, K>>;
 
-impl<T, K: KeyType> Peer<T, K> {
-    /// A cell of its own (a batch of one) holding `cell`.
-    fn alone(cell: ToOneCell<T, K>) -> Member<Self> {
-        Batch::alone(Peer {
-            key: K::default(),
-            cell,
-        })
-    }
+/// A cell of its own (a batch of one) holding `cell`. Only a query's
+/// batch loads by its entries' keys: this one (the field holds the key)
+/// keeps the default.
+fn alone<T, K: KeyType>(cell: ToOneCell<T, K>) -> Entry<T, K> {
+    Batch::alone(K::default(), cell)
 }
-
-/// A dropped instance's target stays until the batch is freed.
-impl<T, K> Release for Peer<T, K> {}
 
 /// A one-to-one relation: a foreign key with a unique constraint. Its
 /// reverse side is [`ReverseOneToOne`].
@@ -114,7 +103,7 @@ impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
         let mut clone = ForeignKey::from_optional_key(self.key.clone());
         clone.mode = mode;
         if let Some(cell) = self.loaded().filter(|cell| !cell.is_empty()) {
-            clone.cell = OnceLock::from(Peer::alone(cell.duplicate()));
+            clone.cell = OnceLock::from(alone(cell.duplicate()));
         }
         clone
     }
@@ -158,7 +147,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         self.cell = if cell.is_empty() {
             OnceLock::new()
         } else {
-            OnceLock::from(Peer::alone(cell))
+            OnceLock::from(alone(cell))
         };
         self.key = key;
     }
@@ -185,7 +174,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// (remembered as missing). A null key stays unloaded.
     pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
         if self.key.is_some() {
-            self.member().cell.fill(Resolved::of(target), written);
+            self.member().fill(Resolved::of(target), written);
         }
     }
 
@@ -216,21 +205,22 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// The instance's entry: in its query's peer batch, or its own
     /// (allocated now if needed).
-    fn member(&self) -> &Member<Peer<T, K>> {
-        self.cell.get_or_init(|| Peer::alone(ToOneCell::default()))
+    fn member(&self) -> &Entry<T, K> {
+        self.cell.get_or_init(|| alone(ToOneCell::default()))
     }
 
     /// The current cell (the one that replaced it after a rollback, if
     /// any), when the instance has one yet.
     fn loaded(&self) -> Option<&ToOneCell<T, K>> {
-        self.cell.get().map(|member| member.cell.current())
+        let cell = self.cell.get()?.peek()?;
+        Some(cell.current())
     }
 
     /// The key and the cell to load into (prefetching fills it too), for
     /// a relation whose key is set.
     pub(crate) fn to_load(&self) -> Option<(&K, &ToOneCell<T, K>)> {
         let key = self.key.as_ref()?;
-        Some((key, self.member().cell.current()))
+        Some((key, self.member().current()))
     }
 
     /// Loads the target if needed and returns it; `None` for a null key.
@@ -248,7 +238,12 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     ) -> Result<Option<&T>> {
         // The fast path: a loaded value never consults the mode; one
         // loaded outside any transaction needs no other check.
-        match self.cell.get().and_then(|member| member.cell.found()) {
+        match self
+            .cell
+            .get()
+            .and_then(Member::peek)
+            .and_then(ToOneCell::found)
+        {
             Some(t) => Ok(Some(t)),
             None => self.load_slow(conn, rel),
         }
@@ -277,7 +272,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                 }
                 (FetchMode::Peers, Some(batch)) => {
                     batch.with_live(|peers| {
-                        let current = peers.map(|p| (&p.key, p.cell.current()));
+                        let current = peers.map(|(key, cell)| (key, cell.current()));
                         Self::fetch(conn, rel, current, mode)
                     })?;
                 }
@@ -399,13 +394,9 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
         let fields = group.filter_map(|r| {
             let field = r.field.as_any().downcast_ref::<Self>()?;
             let key = field.key.as_ref().filter(|_| field.cell.get().is_none())?;
-            let cell = Peer {
-                key: key.clone(),
-                cell: ToOneCell::default(),
-            };
-            Some((field, cell))
+            Some((field, key.clone()))
         });
-        Batch::link_each(fields, |field, member| {
+        Batch::link_shared(fields, |field, member| {
             let _ = field.cell.set(member);
         });
     }

@@ -44,14 +44,17 @@ pub struct Slot<C> {
     read_once: AtomicBool,
     /// The owner instance's fetch mode, inherited by the rows loaded here.
     pub(crate) mode: ModeCell,
-    /// In a peer batch: the owner's key when it was loaded (an unfiltered
-    /// `all()` under PEERS fills every live peer's slot).
-    owner: Option<Key>,
 }
 
 impl<C> Default for Slot<C> {
     fn default() -> Self {
-        Slot::owned_by(None)
+        Slot {
+            cache: Mutex::new(None),
+            filled: AtomicBool::new(false),
+            version: AtomicU64::new(0),
+            read_once: AtomicBool::new(false),
+            mode: ModeCell::default(),
+        }
     }
 }
 
@@ -65,28 +68,17 @@ impl<C> Release for Slot<C> {
 }
 
 impl<C> Slot<C> {
-    fn owned_by(owner: Option<Key>) -> Self {
-        Slot {
-            cache: Mutex::new(None),
-            filled: AtomicBool::new(false),
-            version: AtomicU64::new(0),
-            read_once: AtomicBool::new(false),
-            mode: ModeCell::default(),
-            owner,
-        }
-    }
-
-    /// The live peers (this slot included) whose rows are not cached yet,
-    /// with their owner keys.
-    fn pending_peers<'a>(peers: impl Iterator<Item = &'a Slot<C>>) -> Vec<(&'a Slot<C>, Key)>
+    /// The live peers (this slot included), each with the key its owner
+    /// was loaded with, whose rows are not cached yet.
+    fn pending_peers<'a>(
+        peers: impl Iterator<Item = (&'a Key, &'a Slot<C>)>,
+    ) -> Vec<(&'a Slot<C>, Key)>
     where
         C: 'a,
     {
         peers
-            .filter_map(|s| {
-                let key = s.owner.as_ref()?;
-                s.get(key).is_none().then(|| (s, key.clone()))
-            })
+            .filter(|(key, slot)| slot.get(key).is_none())
+            .map(|(key, slot)| (slot, key.clone()))
             .collect()
     }
 
@@ -182,15 +174,27 @@ pub struct LazySlot<C> {
 
 enum Held<C> {
     Own(Box<Slot<C>>),
-    Peer(Member<Slot<C>>),
+    /// In a query's batch, by the owner's key when it was loaded (an
+    /// unfiltered `all()` under PEERS fills every live peer's slot).
+    Peer(Member<Key, Slot<C>>),
 }
 
 impl<C> Held<C> {
+    /// The slot (a batch's slots are allocated on first use).
     #[inline]
     fn slot(&self) -> &Slot<C> {
         match self {
             Held::Own(slot) => slot,
             Held::Peer(member) => member,
+        }
+    }
+
+    /// The slot, if allocated.
+    #[inline]
+    fn peek(&self) -> Option<&Slot<C>> {
+        match self {
+            Held::Own(slot) => Some(slot),
+            Held::Peer(member) => member.peek(),
         }
     }
 }
@@ -225,7 +229,7 @@ impl<C> std::ops::Deref for LazySlot<C> {
 impl<C> LazySlot<C> {
     /// The slot if it was allocated.
     pub(crate) fn peek(&self) -> Option<&Slot<C>> {
-        self.held.get().map(Held::slot)
+        self.held.get().and_then(Held::peek)
     }
 
     /// The published rows for `key`, if nothing was written since they
@@ -274,7 +278,7 @@ impl<C> LazySlot<C> {
     {
         let slots = items.filter_map(|(field, key)| {
             let key = key.filter(|_| field.held.get().is_none())?;
-            Some((field, Slot::owned_by(Some(key))))
+            Some((field, key))
         });
         Batch::link_each(slots, |field, member| {
             let _ = field.held.set(Held::Peer(member));
@@ -335,7 +339,7 @@ impl<C> LazySlot<C> {
         let mode = resolve(slot.mode.get(), declared);
         if let (FetchMode::Peers, Some(Held::Peer(member))) = (mode, self.held.get()) {
             // The owner still has the key it was loaded with.
-            if member.owner.as_ref() == Some(key) {
+            if member.entry() == key {
                 member
                     .batch()
                     .with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
