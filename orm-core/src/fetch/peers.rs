@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use foldhash::{HashMap, HashMapExt};
 
+use super::{FetchMode, ModeCell};
+
 /// A batch cell: empty when allocated; what it does when no instance
 /// holds it any more. To-many slots drop their rows; to-one cells keep
 /// their target until the batch is freed (a loaded target cannot be taken
@@ -57,7 +59,7 @@ impl<E, C: Release> Batch<E, C> {
     /// member. Fewer than two items make no batch.
     pub(crate) fn link_each<'a, P: 'a>(
         items: impl Iterator<Item = (&'a P, E)>,
-        place: impl Fn(&'a P, Member<E, C>),
+        place: impl Fn(&'a P, Holder<E, C>),
     ) {
         let capacity = items.size_hint().1.unwrap_or(0);
         let mut places = Vec::with_capacity(capacity);
@@ -74,7 +76,7 @@ impl<E, C: Release> Batch<E, C> {
     /// key: the items pointing at the same row share its cell.
     pub(crate) fn link_shared<'a, P: 'a>(
         items: impl Iterator<Item = (&'a P, E)>,
-        place: impl Fn(&'a P, Member<E, C>),
+        place: impl Fn(&'a P, Holder<E, C>),
     ) where
         E: Hash + Eq + Clone,
     {
@@ -107,7 +109,7 @@ impl<E, C: Release> Batch<E, C> {
         places: Vec<(&'a P, u32)>,
         entries: Vec<E>,
         holders: Vec<u32>,
-        place: impl Fn(&'a P, Member<E, C>),
+        place: impl Fn(&'a P, Holder<E, C>),
     ) {
         if places.len() < 2 || u32::try_from(places.len()).is_err() {
             return;
@@ -121,19 +123,15 @@ impl<E, C: Release> Batch<E, C> {
             lock: Mutex::new(()),
         });
         for (at, index) in places {
-            let batch = Arc::clone(&batch);
-            place(at, Member { batch, index });
+            place(at, Holder(Arc::clone(&batch), index));
         }
     }
 
-    /// A member alone: the cell of an instance in no query's batch.
-    pub(crate) fn alone(entry: E, cell: C) -> Member<E, C> {
-        Member {
-            batch: Arc::new(Batch {
-                entries: Entries::One { entry, cell },
-                lock: Mutex::new(()),
-            }),
-            index: 0,
+    /// A batch of one: the cell of an instance in no query's batch.
+    fn one(entry: E, cell: C) -> Self {
+        Batch {
+            entries: Entries::One { entry, cell },
+            lock: Mutex::new(()),
         }
     }
 
@@ -247,6 +245,16 @@ impl<'a, E, C> Iterator for Live<'a, E, C> {
     }
 }
 
+/// A holder of entry `.1` of a batch, as linking hands it out: to be
+/// made a [`Member`] or set in a [`Link`], whose drop leaves the entry.
+pub(crate) struct Holder<E, C>(Arc<Batch<E, C>>, u32);
+
+impl<E, C: Release> From<Holder<E, C>> for Member<E, C> {
+    fn from(Holder(batch, index): Holder<E, C>) -> Self {
+        Member { batch, index }
+    }
+}
+
 /// An instance's place in a [`Batch`]: dereferences to its entry's cell
 /// (allocating the batch's cells on first use). Dropping it leaves the
 /// entry.
@@ -259,11 +267,6 @@ impl<E, C: Release> Member<E, C> {
     /// The batch this member belongs to.
     pub(crate) fn batch(&self) -> &Batch<E, C> {
         &self.batch
-    }
-
-    /// Whether the batch is a query's (not a cell of its own).
-    pub(crate) fn in_batch(&self) -> bool {
-        matches!(self.batch.entries, Entries::Many { .. })
     }
 
     /// The key the member's entry loads by.
@@ -294,17 +297,136 @@ impl<E, C: Release> Drop for Member<E, C> {
     }
 }
 
+/// A [`Member`] set at most once, and the instance's fetch mode for the
+/// relation, in three words: the batch and the index apart (a
+/// `OnceLock<Member>` pads the index to a word of its own, and the mode
+/// fits beside it). What a to-one field holds, in every instance a query
+/// loads.
+pub(crate) struct Link<E, C: Release> {
+    batch: OnceLock<Arc<Batch<E, C>>>,
+    /// Stored before `batch` is set; read after it is.
+    index: AtomicU32,
+    mode: ModeCell,
+}
+
+impl<E, C: Release> Default for Link<E, C> {
+    fn default() -> Self {
+        Link {
+            batch: OnceLock::new(),
+            index: AtomicU32::new(0),
+            mode: ModeCell::default(),
+        }
+    }
+}
+
+impl<E, C: Release> Link<E, C> {
+    /// The member, if set.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<Linked<'_, E, C>> {
+        let batch = self.batch.get()?;
+        let index = self.index.load(Ordering::Relaxed);
+        Some(Linked { batch, index })
+    }
+
+    /// The member, set to a cell of its own (`alone`) if it was not.
+    pub(crate) fn get_or_init(&self, alone: impl FnOnce() -> (E, C)) -> Linked<'_, E, C> {
+        let batch = self.batch.get_or_init(|| {
+            let (entry, cell) = alone();
+            Arc::new(Batch::one(entry, cell))
+        });
+        let index = self.index.load(Ordering::Relaxed);
+        Linked { batch, index }
+    }
+
+    /// Sets the link to entry `index` of `batch` (a query linking the rows
+    /// it loaded, which no other thread sees yet); a link set already
+    /// stays, and the entry loses this holder.
+    pub(crate) fn set(&self, Holder(batch, index): Holder<E, C>) {
+        if self.batch.get().is_some() {
+            return batch.leave(index);
+        }
+        self.index.store(index, Ordering::Relaxed);
+        if let Err(batch) = self.batch.set(batch) {
+            batch.leave(index);
+        }
+    }
+
+    /// Leaves the batch for a cell of its own holding `alone`, or for
+    /// none; the mode stays.
+    pub(crate) fn reset(&mut self, alone: Option<(E, C)>) {
+        if let Some(left) = self.batch.take() {
+            left.leave(*self.index.get_mut());
+        }
+        *self.index.get_mut() = 0;
+        if let Some((entry, cell)) = alone {
+            self.batch = OnceLock::from(Arc::new(Batch::one(entry, cell)));
+        }
+    }
+
+    /// The instance's fetch mode for the relation.
+    pub(crate) fn mode(&self) -> Option<FetchMode> {
+        self.mode.get()
+    }
+
+    pub(crate) fn set_mode(&self, mode: Option<FetchMode>) {
+        self.mode.set(mode);
+    }
+}
+
+impl<E, C: Release> Drop for Link<E, C> {
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch.get() {
+            batch.leave(*self.index.get_mut());
+        }
+    }
+}
+
+/// A set [`Link`], borrowed: the batch and the entry's index.
+pub(crate) struct Linked<'a, E, C> {
+    batch: &'a Batch<E, C>,
+    index: u32,
+}
+
+impl<E, C> Clone for Linked<'_, E, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E, C> Copy for Linked<'_, E, C> {}
+
+impl<'a, E, C: Release> Linked<'a, E, C> {
+    /// The batch, if it is a query's (not a cell of its own).
+    pub(crate) fn batch(self) -> Option<&'a Batch<E, C>> {
+        matches!(self.batch.entries, Entries::Many { .. }).then_some(self.batch)
+    }
+
+    /// The cell (allocating the batch's cells on first use).
+    #[inline]
+    pub(crate) fn cell(self) -> &'a C {
+        self.batch.cell(self.index)
+    }
+
+    /// The cell, if the batch's cells are allocated.
+    #[inline]
+    pub(crate) fn peek(self) -> Option<&'a C> {
+        self.batch.peek(self.index)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
-    use super::{Batch, Member, Release};
+    use super::{Batch, Holder, Link, Member, Release};
 
     /// Counts the releases of every cell.
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
 
+    /// Not zero-sized: distinct cells have distinct addresses.
     #[derive(Default)]
-    struct Counted;
+    struct Counted(#[allow(dead_code)] u8);
 
     impl Release for Counted {
         fn release(&self) {
@@ -316,22 +438,26 @@ mod tests {
         RELEASED.load(Ordering::Relaxed)
     }
 
-    /// The members of one batch of `keys`, an entry per key (`shared`:
-    /// per distinct key).
-    fn linked(keys: &[u32], shared: bool) -> Vec<Member<u32, Counted>> {
-        let places: Vec<std::sync::Mutex<Option<Member<u32, Counted>>>> =
-            keys.iter().map(|_| Default::default()).collect();
+    /// The members of one batch of `keys`, an entry per key.
+    fn members(keys: &[u32]) -> Vec<Member<u32, Counted>> {
+        let places: Vec<Mutex<Option<Member<u32, Counted>>>> =
+            keys.iter().map(|_| Mutex::default()).collect();
         let items = places.iter().zip(keys.iter().copied());
-        let place = |at: &std::sync::Mutex<_>, m| *at.lock().unwrap() = Some(m);
-        if shared {
-            Batch::link_shared(items, place);
-        } else {
-            Batch::link_each(items, place);
-        }
+        Batch::link_each(items, |at, holder: Holder<_, _>| {
+            *at.lock().unwrap() = Some(holder.into())
+        });
         places
             .into_iter()
             .filter_map(|p| p.into_inner().unwrap())
             .collect()
+    }
+
+    /// Links to one batch of `keys`, an entry per distinct key (none
+    /// set under two keys).
+    fn links(keys: &[u32]) -> Vec<Link<u32, Counted>> {
+        let links: Vec<Link<u32, Counted>> = keys.iter().map(|_| Link::default()).collect();
+        Batch::link_shared(links.iter().zip(keys.iter().copied()), Link::set);
+        links
     }
 
     fn live(batch: &Batch<u32, Counted>) -> Vec<u32> {
@@ -341,22 +467,23 @@ mod tests {
     // One test: the release counter is shared.
     #[test]
     fn batches_count_their_holders_and_allocate_cells_on_first_use() {
-        assert!(linked(&[], false).is_empty());
-        assert!(linked(&[1], false).is_empty(), "one item makes no batch");
-        let alone = Batch::alone(7, Counted);
-        assert!(!alone.in_batch());
-        assert_eq!(*alone.entry(), 7);
-        assert!(alone.peek().is_some());
+        assert!(members(&[]).is_empty());
+        assert!(members(&[1]).is_empty(), "one item makes no batch");
+        assert!(links(&[1])[0].get().is_none());
+        let mut alone = Link::default();
+        alone.reset(Some((7, Counted(7))));
+        let linked = alone
+            .get()
+            .map(|l| (l.batch().is_none(), l.peek().is_some()));
+        assert_eq!(linked, Some((true, true)), "a cell of its own");
         drop(alone);
         assert_eq!(released(), 1, "a cell of its own is released with it");
 
-        let mut each = linked(&[10, 11, 12, 13], false);
+        let mut each = members(&[10, 11, 12, 13]);
         assert_eq!(each.len(), 4);
-        assert!(each.iter().all(|m| m.in_batch() && m.peek().is_none()));
-        assert_eq!(
-            each.iter().map(|m| *m.entry()).collect::<Vec<_>>(),
-            [10, 11, 12, 13]
-        );
+        assert!(each.iter().all(|m| m.peek().is_none()));
+        let keys: Vec<u32> = each.iter().map(|m| *m.entry()).collect();
+        assert_eq!(keys, [10, 11, 12, 13]);
         drop(each.remove(1));
         assert_eq!(released(), 1, "no cells allocated, nothing to release");
         let _cell: &Counted = &each[0];
@@ -366,17 +493,23 @@ mod tests {
         assert_eq!(released(), 3);
         assert_eq!(live(each[0].batch()), [10]);
 
-        // Two instances pointing at 5 share its entry: it stays live
-        // until both are gone.
-        let mut shared = linked(&[5, 6, 5], true);
-        assert_eq!(shared.len(), 3);
-        assert!(std::ptr::eq(&*shared[0], &*shared[2]));
-        assert_eq!(live(shared[0].batch()), [5, 6]);
+        // Two links to 5 share its entry: it stays live until both are
+        // gone.
+        let mut shared = links(&[5, 6, 5]);
+        let cells: Vec<_> = shared
+            .iter()
+            .filter_map(|l| l.get())
+            .map(|l| l.cell())
+            .collect();
+        assert_eq!(cells.len(), 3);
+        assert!(std::ptr::eq(cells[0], cells[2]) && !std::ptr::eq(cells[0], cells[1]));
+        let batch = |links: &[Link<u32, Counted>]| links[0].get().and_then(|l| l.batch()).map(live);
+        assert_eq!(batch(&shared), Some(vec![5, 6]));
         drop(shared.remove(2));
-        assert_eq!(live(shared[0].batch()), [5, 6]);
+        assert_eq!(batch(&shared), Some(vec![5, 6]));
         assert_eq!(released(), 3);
         drop(shared.remove(0));
-        assert_eq!(live(shared[0].batch()), [6]);
+        assert_eq!(batch(&shared), Some(vec![6]));
         assert_eq!(released(), 4);
     }
 }

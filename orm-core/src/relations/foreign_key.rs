@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
@@ -16,7 +16,7 @@ use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Member, ModeCell};
+use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Link, Linked};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
 
@@ -65,23 +65,22 @@ pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     key: Option<K>,
     /// Where the target is loaded: the entry of its key in the peer batch
     /// of the query that loaded the instance (set when the query links its
-    /// rows), or an entry of its own, allocated on first use.
-    cell: OnceLock<Entry<T, K>>,
-    /// The instance's fetch mode: its own, not shared with clones.
-    mode: ModeCell,
+    /// rows), or an entry of its own, allocated on first use; and the
+    /// instance's fetch mode (its own, not shared with clones).
+    cell: Target<T, K>,
     _target: PhantomData<fn() -> T>,
 }
 
 /// A foreign key's entry in a peer batch: the key (for the batch load)
 /// and the loaded target, shared by the instances one query loaded that
 /// point at the same row.
-type Entry<T, K> = Member<K, ToOneCell<T, K>>;
+type Target<T, K> = Link<K, ToOneCell<T, K>>;
 
 /// A cell of its own (a batch of one) holding `cell`. Only a query's
 /// batch loads by its entries' keys: this one (the field holds the key)
 /// keeps the default.
-fn alone<T, K: KeyType>(cell: ToOneCell<T, K>) -> Entry<T, K> {
-    Batch::alone(K::default(), cell)
+fn alone<T, K: KeyType>(cell: ToOneCell<T, K>) -> (K, ToOneCell<T, K>) {
+    (K::default(), cell)
 }
 
 /// A one-to-one relation: a foreign key with a unique constraint. Its
@@ -98,12 +97,10 @@ impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
 /// peer batch and does not see what the original loads later.
 impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
     fn clone(&self) -> Self {
-        let mode = ModeCell::default();
-        mode.set(self.mode.get());
         let mut clone = ForeignKey::from_optional_key(self.key.clone());
-        clone.mode = mode;
+        clone.cell.set_mode(self.cell.mode());
         if let Some(cell) = self.loaded().filter(|cell| !cell.is_empty()) {
-            clone.cell = OnceLock::from(alone(cell.duplicate()));
+            clone.cell.reset(Some(alone(cell.duplicate())));
         }
         clone
     }
@@ -135,8 +132,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     pub fn from_optional_key(key: Option<K>) -> Self {
         ForeignKey {
             key,
-            cell: OnceLock::new(),
-            mode: ModeCell::default(),
+            cell: Link::default(),
             _target: PhantomData,
         }
     }
@@ -144,11 +140,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// Points at `key` with `cell` (a cell of its own, allocated if it
     /// holds something), leaving any peer batch; the fetch mode stays.
     fn reset(&mut self, key: Option<K>, cell: ToOneCell<T, K>) {
-        self.cell = if cell.is_empty() {
-            OnceLock::new()
-        } else {
-            OnceLock::from(alone(cell))
-        };
+        self.cell.reset((!cell.is_empty()).then(|| alone(cell)));
         self.key = key;
     }
 
@@ -194,7 +186,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// Drops the cached target; the key stays.
     pub fn invalidate(&mut self) {
-        self.cell = OnceLock::new();
+        self.cell.reset(None);
     }
 
     /// Binds the key as a parameter (writes of the row).
@@ -205,8 +197,8 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// The instance's entry: in its query's peer batch, or its own
     /// (allocated now if needed).
-    fn member(&self) -> &Entry<T, K> {
-        self.cell.get_or_init(|| alone(ToOneCell::default()))
+    fn member(&self) -> &ToOneCell<T, K> {
+        self.cell.get_or_init(|| alone(ToOneCell::default())).cell()
     }
 
     /// The current cell (the one that replaced it after a rollback, if
@@ -241,7 +233,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         match self
             .cell
             .get()
-            .and_then(Member::peek)
+            .and_then(Linked::peek)
             .and_then(ToOneCell::found)
         {
             Some(t) => Ok(Some(t)),
@@ -259,10 +251,10 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             return Ok(None);
         };
         if cell.is_empty() {
-            let mode = self.mode.get();
+            let mode = self.cell.mode();
             // After a rollback the batch members' current cells are
             // loaded together.
-            let batch = self.cell.get().filter(|m| m.in_batch()).map(|m| m.batch());
+            let batch = self.cell.get().and_then(Linked::batch);
             match (resolve(mode, rel.meta.fetch_mode), batch) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {
@@ -362,11 +354,11 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     }
 
     fn fetch_mode(&self) -> Option<FetchMode> {
-        self.mode.get()
+        self.cell.mode()
     }
 
     fn set_fetch_mode(&self, mode: Option<FetchMode>) {
-        self.mode.set(mode);
+        self.cell.set_mode(mode);
     }
 
     fn invalidate(&mut self) {
@@ -396,9 +388,7 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
             let key = field.key.as_ref().filter(|_| field.cell.get().is_none())?;
             Some((field, key.clone()))
         });
-        Batch::link_shared(fields, |field, member| {
-            let _ = field.cell.set(member);
-        });
+        Batch::link_shared(fields, |field, holder| field.cell.set(holder));
     }
 }
 

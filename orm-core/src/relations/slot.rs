@@ -280,8 +280,8 @@ impl<C> LazySlot<C> {
             let key = key.filter(|_| field.held.get().is_none())?;
             Some((field, key))
         });
-        Batch::link_each(slots, |field, member| {
-            let _ = field.held.set(Held::Peer(member));
+        Batch::link_each(slots, |field, holder| {
+            let _ = field.held.set(Held::Peer(holder.into()));
         });
     }
 
