@@ -4,8 +4,8 @@
 //! A query result gets one [`Batch`] per relation field: an *entry* per
 //! key to load by (an owner key for a to-many field; a target key for a
 //! to-one field, shared by the instances pointing at the same row), and
-//! each instance holds a [`Member`] handle (the batch and its entry's
-//! index). The cells are allocated on the first use of any member, all at
+//! each instance holds a handle to its entry: a [`Member`] in a to-many
+//! slot, a [`Link`] in a to-one field. The cells are allocated on the first use of any member, all at
 //! once: a relation nobody touches costs its keys and nothing more
 //! (issue 10).
 //!
@@ -68,7 +68,7 @@ impl<E, C: Release> Batch<E, C> {
             places.push((at, index));
             entries.push(entry);
         }
-        let holders = vec![1; entries.len()];
+        let holders = entries.iter().map(|_| AtomicU32::new(1)).collect();
         Batch::link(places, entries, holders, place);
     }
 
@@ -83,7 +83,7 @@ impl<E, C: Release> Batch<E, C> {
         let capacity = items.size_hint().1.unwrap_or(0);
         let mut places = Vec::with_capacity(capacity);
         let mut entries = Vec::new();
-        let mut holders: Vec<u32> = Vec::new();
+        let mut holders: Vec<AtomicU32> = Vec::new();
         let mut index_of: HashMap<E, u32> = HashMap::new();
         for (at, entry) in items {
             let index = match index_of.entry(entry) {
@@ -93,11 +93,11 @@ impl<E, C: Release> Batch<E, C> {
                         return;
                     };
                     entries.push(new.key().clone());
-                    holders.push(0);
+                    holders.push(AtomicU32::new(0));
                     *new.insert(index)
                 }
             };
-            holders[index as usize] += 1;
+            *holders[index as usize].get_mut() += 1;
             places.push((at, index));
         }
         Batch::link(places, entries, holders, place);
@@ -108,16 +108,16 @@ impl<E, C: Release> Batch<E, C> {
     fn link<'a, P: 'a>(
         places: Vec<(&'a P, u32)>,
         entries: Vec<E>,
-        holders: Vec<u32>,
+        holders: Vec<AtomicU32>,
         place: impl Fn(&'a P, Holder<E, C>),
     ) {
-        if places.len() < 2 || u32::try_from(places.len()).is_err() {
+        if places.len() < 2 {
             return;
         }
         let batch = Arc::new(Batch {
             entries: Entries::Many {
                 entries: entries.into_boxed_slice(),
-                holders: holders.into_iter().map(AtomicU32::new).collect(),
+                holders: holders.into_boxed_slice(),
                 cells: OnceLock::new(),
             },
             lock: Mutex::new(()),
@@ -140,7 +140,7 @@ impl<E, C: Release> Batch<E, C> {
     fn cell(&self, index: u32) -> &C {
         match &self.entries {
             Entries::One { cell, .. } => cell,
-            Entries::Many { cells, .. } => &self.cells(cells)[index as usize],
+            Entries::Many { entries, cells, .. } => &allocated(entries, cells)[index as usize],
         }
     }
 
@@ -158,17 +158,6 @@ impl<E, C: Release> Batch<E, C> {
             Entries::One { entry, .. } => entry,
             Entries::Many { entries, .. } => &entries[index as usize],
         }
-    }
-
-    /// The cells of a query's batch, empty ones allocated on first use.
-    fn cells<'b>(&'b self, cells: &'b OnceLock<Box<[C]>>) -> &'b [C] {
-        cells.get_or_init(|| {
-            let len = match &self.entries {
-                Entries::One { .. } => 1,
-                Entries::Many { entries, .. } => entries.len(),
-            };
-            (0..len).map(|_| C::default()).collect()
-        })
     }
 
     /// One holder of entry `index` is gone: the last one releases its
@@ -203,13 +192,18 @@ impl<E, C: Release> Batch<E, C> {
                 cells,
             } => Live {
                 entries,
-                cells: self.cells(cells),
+                cells: allocated(entries, cells),
                 holders,
                 next: 0,
             },
         };
         load(live)
     }
+}
+
+/// The cells of a query's batch `entries`, allocated (empty) on first use.
+fn allocated<'a, E, C: Default>(entries: &[E], cells: &'a OnceLock<Box<[C]>>) -> &'a [C] {
+    cells.get_or_init(|| entries.iter().map(|_| C::default()).collect())
 }
 
 /// The entries of a batch still held, with their cells, in order. An

@@ -67,7 +67,7 @@ pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     /// of the query that loaded the instance (set when the query links its
     /// rows), or an entry of its own, allocated on first use; and the
     /// instance's fetch mode (its own, not shared with clones).
-    cell: Target<T, K>,
+    link: Target<T, K>,
     _target: PhantomData<fn() -> T>,
 }
 
@@ -79,7 +79,7 @@ type Target<T, K> = Link<K, ToOneCell<T, K>>;
 /// A cell of its own (a batch of one) holding `cell`. Only a query's
 /// batch loads by its entries' keys: this one (the field holds the key)
 /// keeps the default.
-fn alone<T, K: KeyType>(cell: ToOneCell<T, K>) -> (K, ToOneCell<T, K>) {
+fn own_entry<T, K: KeyType>(cell: ToOneCell<T, K>) -> (K, ToOneCell<T, K>) {
     (K::default(), cell)
 }
 
@@ -98,9 +98,9 @@ impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
 impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
     fn clone(&self) -> Self {
         let mut clone = ForeignKey::from_optional_key(self.key.clone());
-        clone.cell.set_mode(self.cell.mode());
+        clone.link.set_mode(self.link.mode());
         if let Some(cell) = self.loaded().filter(|cell| !cell.is_empty()) {
-            clone.cell.reset(Some(alone(cell.duplicate())));
+            clone.link.reset(Some(own_entry(cell.duplicate())));
         }
         clone
     }
@@ -132,7 +132,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     pub fn from_optional_key(key: Option<K>) -> Self {
         ForeignKey {
             key,
-            cell: Link::default(),
+            link: Link::default(),
             _target: PhantomData,
         }
     }
@@ -140,7 +140,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// Points at `key` with `cell` (a cell of its own, allocated if it
     /// holds something), leaving any peer batch; the fetch mode stays.
     fn reset(&mut self, key: Option<K>, cell: ToOneCell<T, K>) {
-        self.cell.reset((!cell.is_empty()).then(|| alone(cell)));
+        self.link.reset((!cell.is_empty()).then(|| own_entry(cell)));
         self.key = key;
     }
 
@@ -166,7 +166,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// (remembered as missing). A null key stays unloaded.
     pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
         if self.key.is_some() {
-            self.member().fill(Resolved::of(target), written);
+            self.cell().fill(Resolved::of(target), written);
         }
     }
 
@@ -186,7 +186,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// Drops the cached target; the key stays.
     pub fn invalidate(&mut self) {
-        self.cell.reset(None);
+        self.link.reset(None);
     }
 
     /// Binds the key as a parameter (writes of the row).
@@ -195,16 +195,18 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         K::bind(&self.key, out)
     }
 
-    /// The instance's entry: in its query's peer batch, or its own
-    /// (allocated now if needed).
-    fn member(&self) -> &ToOneCell<T, K> {
-        self.cell.get_or_init(|| alone(ToOneCell::default())).cell()
+    /// The instance's cell: its key's in its query's peer batch, or one
+    /// of its own (allocated now if needed).
+    fn cell(&self) -> &ToOneCell<T, K> {
+        self.link
+            .get_or_init(|| own_entry(ToOneCell::default()))
+            .cell()
     }
 
     /// The current cell (the one that replaced it after a rollback, if
     /// any), when the instance has one yet.
     fn loaded(&self) -> Option<&ToOneCell<T, K>> {
-        let cell = self.cell.get()?.peek()?;
+        let cell = self.link.get()?.peek()?;
         Some(cell.current())
     }
 
@@ -212,7 +214,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// a relation whose key is set.
     pub(crate) fn to_load(&self) -> Option<(&K, &ToOneCell<T, K>)> {
         let key = self.key.as_ref()?;
-        Some((key, self.member().current()))
+        Some((key, self.cell().current()))
     }
 
     /// Loads the target if needed and returns it; `None` for a null key.
@@ -231,7 +233,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         // The fast path: a loaded value never consults the mode; one
         // loaded outside any transaction needs no other check.
         match self
-            .cell
+            .link
             .get()
             .and_then(Linked::peek)
             .and_then(ToOneCell::found)
@@ -251,10 +253,10 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             return Ok(None);
         };
         if cell.is_empty() {
-            let mode = self.cell.mode();
+            let mode = self.link.mode();
             // After a rollback the batch members' current cells are
             // loaded together.
-            let batch = self.cell.get().and_then(Linked::batch);
+            let batch = self.link.get().and_then(Linked::batch);
             match (resolve(mode, rel.meta.fetch_mode), batch) {
                 (FetchMode::Raise, _) => {
                     return Err(OrmError::FetchBlocked {
@@ -354,11 +356,11 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     }
 
     fn fetch_mode(&self) -> Option<FetchMode> {
-        self.cell.mode()
+        self.link.mode()
     }
 
     fn set_fetch_mode(&self, mode: Option<FetchMode>) {
-        self.cell.set_mode(mode);
+        self.link.set_mode(mode);
     }
 
     fn invalidate(&mut self) {
@@ -385,10 +387,10 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {
         let fields = group.filter_map(|r| {
             let field = r.field.as_any().downcast_ref::<Self>()?;
-            let key = field.key.as_ref().filter(|_| field.cell.get().is_none())?;
+            let key = field.key.as_ref().filter(|_| field.link.get().is_none())?;
             Some((field, key.clone()))
         });
-        Batch::link_shared(fields, |field, holder| field.cell.set(holder));
+        Batch::link_shared(fields, |field, holder| field.link.set(holder));
     }
 }
 
