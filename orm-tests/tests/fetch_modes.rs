@@ -226,6 +226,40 @@ backend_tests! {
         Ok(())
     }
 
+    fn leaving_a_shared_entry_keeps_it_for_its_other_holders(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let questions = Question::objects().load(&mut conn)?;
+        let (q0, q1) = (questions[0].id, questions[1].id);
+        let mut twin = Choice { choice_text: "twin".into(), ..Default::default() };
+        twin.question.set_key(q0);
+        twin.save(&mut conn)?;
+        // The two choices of q0 first, then one choice per other question.
+        let mut choices = Choice::objects().load(&mut conn)?;
+        choices.sort_by_key(|c| c.question.key() != q0.as_ref());
+        // One holder of q0's entry points elsewhere, the other is dropped:
+        // nobody holds it, so the batch load leaves q0 out.
+        choices[0].question.set_key(q1);
+        choices.remove(1);
+        let (_, log) = orm_core::capture_queries(&mut conn, |c| choices[1].question(c).map(|_| ()));
+        let sql = log.queries()[0].to_owned();
+        let binds = sql.split("binds: [").nth(1).unwrap_or("");
+        assert_eq!(binds.trim_end_matches(']').split(',').count(), N - 1, "{sql}");
+        // The one that changed its key left the batch: it loads alone.
+        assert!(!choices[0].question.is_loaded());
+        let id = assert_num_queries(&mut conn, 1, |c| choices[0].question(c).map(|q| q.id))?;
+        assert_eq!(id, q1);
+
+        // Invalidating one holder's relation leaves the other's loaded.
+        let mut twins = Choice::objects().filter(choice::question_id.eq(q0.unwrap_or_default())).load(&mut conn)?;
+        assert_num_queries(&mut conn, 1, |c| twins[0].question(c).map(|_| ()))?;
+        twins[0].question.invalidate();
+        assert!(!twins[0].question.is_loaded() && twins[1].question.is_loaded());
+        assert_num_queries(&mut conn, 0, |c| twins[1].question(c).map(|_| ()))?;
+        assert_num_queries(&mut conn, 1, |c| twins[0].question(c).map(|_| ()))?;
+        Ok(())
+    }
+
     fn a_clone_leaves_the_peer_batch_and_keeps_what_was_loaded(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;
