@@ -28,6 +28,8 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+// `fetch::once_arc` is the only module allowed `unsafe` code.
+#![deny(unsafe_code)]
 
 // Layers, each using only the ones above it in this list.
 mod backend;

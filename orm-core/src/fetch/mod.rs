@@ -24,6 +24,8 @@
 
 mod diagnostics;
 mod mode;
+#[allow(unsafe_code)]
+mod once_arc;
 mod peers;
 
 pub use crate::meta::FetchMode;

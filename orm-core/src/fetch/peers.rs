@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use foldhash::{HashMap, HashMapExt};
 
+use super::once_arc::OnceArc;
 use super::{FetchMode, ModeCell};
 
 /// A batch cell: empty when allocated; what it does when no instance
@@ -292,12 +293,11 @@ impl<E, C: Release> Drop for Member<E, C> {
 }
 
 /// A [`Member`] set at most once, and the instance's fetch mode for the
-/// relation, in three words: the batch and the index apart (a
-/// `OnceLock<Member>` pads the index to a word of its own, and the mode
-/// fits beside it). What a to-one field holds, in every instance a query
-/// loads.
+/// relation, in two words: the batch (a pointer set once, see
+/// [`OnceArc`]), the index and the mode. What a to-one field holds, in
+/// every instance a query loads.
 pub(crate) struct Link<E, C: Release> {
-    batch: OnceLock<Arc<Batch<E, C>>>,
+    batch: OnceArc<Batch<E, C>>,
     /// Stored before `batch` is set; read after it is.
     index: AtomicU32,
     mode: ModeCell,
@@ -306,7 +306,7 @@ pub(crate) struct Link<E, C: Release> {
 impl<E, C: Release> Default for Link<E, C> {
     fn default() -> Self {
         Link {
-            batch: OnceLock::new(),
+            batch: OnceArc::default(),
             index: AtomicU32::new(0),
             mode: ModeCell::default(),
         }
@@ -334,13 +334,18 @@ impl<E, C: Release> Link<E, C> {
 
     /// Sets the link to entry `index` of `batch` (a query linking the rows
     /// it loaded, which no other thread sees yet); a link set already
-    /// stays, and the entry loses this holder.
+    /// stays, and the entry loses this holder. (Were a batch of one set
+    /// in between, it would read the index stored here: a batch of one
+    /// ignores it.)
     pub(crate) fn set(&self, Holder(batch, index): Holder<E, C>) {
-        if self.batch.get().is_some() {
-            return batch.leave(index);
-        }
-        self.index.store(index, Ordering::Relaxed);
-        if let Err(batch) = self.batch.set(batch) {
+        let refused = match self.batch.get() {
+            Some(_) => Some(batch),
+            None => {
+                self.index.store(index, Ordering::Relaxed);
+                self.batch.set(batch).err()
+            }
+        };
+        if let Some(batch) = refused {
             batch.leave(index);
         }
     }
@@ -353,7 +358,7 @@ impl<E, C: Release> Link<E, C> {
         }
         *self.index.get_mut() = 0;
         if let Some((entry, cell)) = alone {
-            self.batch = OnceLock::from(Arc::new(Batch::one(entry, cell)));
+            self.batch = OnceArc::from(Arc::new(Batch::one(entry, cell)));
         }
     }
 
