@@ -71,9 +71,9 @@ pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
     _target: PhantomData<fn() -> T>,
 }
 
-/// A foreign key's entry in a peer batch: the key (for the batch load)
-/// and the loaded target, shared by the instances one query loaded that
-/// point at the same row.
+/// Where a foreign key's target is loaded: a link to its key's entry in a
+/// peer batch (the key, for the batch load, and the cell), shared by the
+/// instances of one query pointing at the same row.
 type Target<T, K> = Link<K, ToOneCell<T, K>>;
 
 /// A cell of its own (a batch of one) holding `cell`. Only a query's
