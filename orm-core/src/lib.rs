@@ -90,7 +90,7 @@ pub mod __private_v1 {
     pub use crate::backend::row::{read, RawRow};
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;
-    pub use crate::model::{RelationField, RelationRef};
+    pub use crate::model::{link_field, RelationField, RelationRef};
     pub use crate::relations::{
         reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,
         Slot, Through, ThroughPair,

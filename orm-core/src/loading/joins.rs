@@ -74,7 +74,7 @@ use crate::backend::row::{load_into, AsDyn, RawRow, RowSink};
 use crate::backend::{written_now, AnyConnection};
 use crate::error::Result;
 use crate::meta::{FetchMode, KeyType};
-use crate::model::{inherit_fetch_mode, link_peers, Model};
+use crate::model::{inherit_fetch_mode, Model};
 use crate::query::{JoinLoad, QuerySet, SelectParts};
 use crate::sql::Join;
 
@@ -305,7 +305,7 @@ impl<M: Model> JoinLoad<M> for Joins<M> {
             rows: Vec::new(),
         };
         let JoinedRows { hops, rows } = load_into(conn, select, sink)?;
-        link_peers(rows.iter());
+        M::link_peers(rows.iter());
         hops.into_iter().for_each(|hop| hop.finish(mode));
         Ok(rows)
     }
@@ -541,7 +541,7 @@ impl<From, To: Model> HopLoad<From> for HopState<From, To> {
     }
 
     fn finish(self: Box<Self>, mode: Option<FetchMode>) {
-        link_peers(self.targets.iter().map(|t| &**t));
+        To::link_peers(self.targets.iter().map(|t| &**t));
         if mode.is_some() {
             self.targets
                 .iter()
@@ -582,7 +582,7 @@ impl<From, To: Model> HopLoad<From> for ReverseHopState<From, To> {
 
     fn finish(self: Box<Self>, mode: Option<FetchMode>) {
         let targets = self.groups.iter().flat_map(|g| g.iter());
-        link_peers(targets.clone());
+        To::link_peers(targets.clone());
         if mode.is_some() {
             targets.for_each(|t| inherit_fetch_mode(t, mode));
         }

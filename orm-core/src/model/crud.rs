@@ -58,7 +58,7 @@ fn load_by_key<M: Model>(conn: &mut AnyConnection, key: &M::Key) -> Result<Vec<M
 
 pub(super) fn get<M: Model>(conn: &mut AnyConnection, key: &M::Key) -> Result<M> {
     let mut rows = load_by_key::<M>(conn, key)?;
-    super::link_peers(rows.iter());
+    M::link_peers(rows.iter());
     rows.pop().ok_or(OrmError::NotFound {
         model: M::meta().name,
     })

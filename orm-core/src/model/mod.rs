@@ -90,6 +90,18 @@ pub trait Model: Sized + Send + Sync + 'static {
         None
     }
 
+    /// Makes the relation fields of `rows` (loaded by one query) peers,
+    /// field by field: a call of [`link_field`] per relation field,
+    /// generated. (Nothing by default: a model without relations.)
+    #[doc(hidden)]
+    fn link_peers<'r, I>(rows: I)
+    where
+        I: Iterator<Item = &'r Self> + Clone,
+        Self: 'r,
+    {
+        let _ = rows;
+    }
+
     /// The relation field at `index`, mutably.
     #[doc(hidden)]
     fn relation_mut(&mut self, index: usize) -> Option<&mut dyn RelationField> {
@@ -197,8 +209,6 @@ pub struct RelationRef<'a> {
     pub field: &'a dyn RelationField,
     /// For a foreign key or one-to-one: the position of its column.
     pub column: Option<usize>,
-    /// For a to-many field: the owner key its rows are bound to.
-    pub owner: Option<Key>,
 }
 
 impl<'a> RelationRef<'a> {
@@ -207,25 +217,21 @@ impl<'a> RelationRef<'a> {
         RelationRef {
             field,
             column: Some(column),
-            owner: None,
         }
     }
 
-    /// A to-many field whose rows belong to the owner key `owner`.
-    pub fn to_many(field: &'a dyn RelationField, owner: Option<Key>) -> Self {
+    /// A to-many field.
+    pub fn to_many(field: &'a dyn RelationField) -> Self {
         RelationRef {
             field,
             column: None,
-            owner,
         }
     }
 }
 
 /// What generic code does with a relation field, whatever its kind.
 #[doc(hidden)]
-pub trait RelationField: Any + Send + Sync {
-    /// The field as `Any`, to downcast a peer group's fields.
-    fn as_any(&self) -> &dyn Any;
+pub trait RelationField: Send + Sync {
     /// The instance-level fetch mode stored in the field.
     fn fetch_mode(&self) -> Option<FetchMode>;
     /// Stores the instance-level fetch mode in the field.
@@ -236,9 +242,11 @@ pub trait RelationField: Any + Send + Sync {
     fn has_key(&self) -> bool {
         true
     }
-    /// Makes `group` (this field of the instances one query loaded, this
-    /// one first) one peer batch.
-    fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>);
+    /// Makes `group` (this field of the instances one query loaded, each
+    /// with the owner key a to-many field is bound to) one peer batch.
+    fn link_peers<'a>(group: impl Iterator<Item = (&'a Self, Option<Key>)>)
+    where
+        Self: Sized + 'a;
     /// The owner was written inside the transaction levels `written`:
     /// what the field caches now is tied to them (a rollback drops it).
     fn written_in(&mut self, written: &Written) {
@@ -273,19 +281,13 @@ pub(crate) fn inherit_fetch_mode<M: Model>(instance: &M, mode: Option<FetchMode>
     }
 }
 
-/// Makes the relation fields of `rows` (loaded by one query) peers, field
-/// by field.
-pub(crate) fn link_peers<'a, M: Model>(rows: impl Iterator<Item = &'a M> + Clone) {
-    let mut index = 0;
-    loop {
-        let mut group = rows.clone().filter_map(|r| r.relation(index));
-        let Some(first) = group.next() else {
-            return;
-        };
-        let field = first.field;
-        field.link_peers(&mut std::iter::once(first).chain(group));
-        index += 1;
-    }
+/// Makes one relation field of the instances one query loaded (each with
+/// the owner key a to-many field is bound to) one peer batch: what
+/// [`Model::link_peers`] calls for each relation field.
+#[doc(hidden)]
+#[inline]
+pub fn link_field<'a, F: RelationField + 'a>(group: impl Iterator<Item = (&'a F, Option<Key>)>) {
+    F::link_peers(group);
 }
 
 impl<M: Model> FromRawRow for M {

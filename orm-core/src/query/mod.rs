@@ -12,7 +12,7 @@ use crate::backend::row::{load, load_into, read, Collect, RawRow};
 use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::{FetchMode, Key};
-use crate::model::{inherit_fetch_mode, link_peers, Model};
+use crate::model::{inherit_fetch_mode, Model};
 use crate::sql::{
     self, Count, Distinct, Exists, Fragment, Join, Order, OrderJoin, RowLock, Select,
 };
@@ -303,7 +303,7 @@ impl<M: Model> QuerySet<M> {
             return joins.load(conn, parts, self.fetch_mode);
         }
         let rows: Vec<M> = load(conn, parts.select(M::meta(), &[]))?;
-        link_peers(rows.iter());
+        M::link_peers(rows.iter());
         Ok(rows)
     }
 
@@ -316,7 +316,7 @@ impl<M: Model> QuerySet<M> {
         debug_assert!(self.joins.is_none() && self.eager.is_empty() && self.into.is_empty());
         let parts = self.parts(conn, false, self.limit, self.offset, None)?;
         let rows: Vec<Arc<M>> = load(conn, parts.select(M::meta(), &[]))?;
-        link_peers(rows.iter().map(|row| &**row));
+        M::link_peers(rows.iter().map(|row| &**row));
         if self.fetch_mode.is_some() {
             rows.iter()
                 .for_each(|row| inherit_fetch_mode(&**row, self.fetch_mode));

@@ -10,7 +10,7 @@ use super::QuerySet;
 use crate::backend::row::{load_into, read, Collect, RawRow};
 use crate::backend::{AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::model::{link_peers, Model};
+use crate::model::Model;
 use crate::sql::{Expressions, Order, Select};
 
 /// A tuple of diesel expressions whose values decode into the tuple `T`
@@ -77,7 +77,7 @@ impl<M: Model> QuerySet<M> {
         });
         let (mut models, values): (Vec<M>, Vec<T>) =
             load_into(conn, select, rows)?.rows.into_iter().unzip();
-        link_peers(models.iter());
+        M::link_peers(models.iter());
         self.eager_load(conn, &mut models)?;
         Ok(models.into_iter().zip(values).collect())
     }

@@ -6,7 +6,7 @@ use crate::backend::row::load;
 use crate::backend::AnyConnection;
 use crate::error::{OrmError, Result};
 use crate::meta::Key;
-use crate::model::{link_peers, Model};
+use crate::model::Model;
 use crate::sql::{Order, Ranked, RowNumber, Select};
 
 impl<M: Model> QuerySet<M> {
@@ -55,7 +55,7 @@ impl<M: Model> QuerySet<M> {
             to: query.limit.map(|limit| from.saturating_add(limit)),
         };
         let mut rows: Vec<M> = load(conn, statement)?;
-        link_peers(rows.iter());
+        M::link_peers(rows.iter());
         query.eager_load(conn, &mut rows)?;
         Ok(rows)
     }

@@ -2,7 +2,6 @@
 //! key), [`ReverseOneToOne`] and [`ManyToMany`]. Each is a lazily
 //! allocated [`Slot`] caching the related rows.
 
-use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, PoisonError};
@@ -11,7 +10,7 @@ use super::slot::LazySlot;
 use crate::backend::levels::Written;
 use crate::fetch::FetchMode;
 use crate::meta::{Key, KeyType};
-use crate::model::{Model, RelationField, RelationRef};
+use crate::model::{Model, RelationField};
 
 /// The reverse side of a foreign key (`question.choices()`): a field whose
 /// slot caches the related rows.
@@ -93,10 +92,6 @@ macro_rules! slot_field {
         }
 
         impl<$param: Model $(, $extra: KeyType)?> RelationField for $ty<$param $(, $extra)?> {
-            fn as_any(&self) -> &dyn Any {
-                self
-            }
-
             fn fetch_mode(&self) -> Option<FetchMode> {
                 self.slot.peek().and_then(|slot| slot.mode.get())
             }
@@ -113,11 +108,11 @@ macro_rules! slot_field {
                 self.slot.unpublish();
             }
 
-            fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {
-                LazySlot::link(group.filter_map(|r| {
-                    let field = r.field.as_any().downcast_ref::<Self>()?;
-                    Some((&field.slot, r.owner))
-                }));
+            fn link_peers<'a>(group: impl Iterator<Item = (&'a Self, Option<Key>)>)
+            where
+                Self: 'a,
+            {
+                LazySlot::link(group.map(|(field, owner)| (&field.slot, owner)));
             }
         }
 

@@ -1,7 +1,6 @@
 //! Forward relations: [`ForeignKey`] and [`OneToOne`], a key with a cache
 //! slot for the loaded target, shared with the instance's peers.
 
-use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Link, Linked};
 use crate::meta::{Key, KeyType, RelationMeta};
-use crate::model::{inherit_fetch_mode, Model, RelationField, RelationRef};
+use crate::model::{inherit_fetch_mode, Model, RelationField};
 
 /// A forward foreign key to `T`, stored as the value `K` of `T`'s key (or of
 /// its `to_field` column), with a cache slot for the loaded `T`.
@@ -351,10 +350,6 @@ impl<T: Model> ForeignKey<T, T::Key> {
 }
 
 impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn fetch_mode(&self) -> Option<FetchMode> {
         self.link.mode()
     }
@@ -384,9 +379,11 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     /// One batch for the fields of `group` with a key (a null key never
     /// loads anything) and no cell yet (a join attaches its target first:
     /// such a relation is loaded already).
-    fn link_peers<'a>(&self, group: &mut dyn Iterator<Item = RelationRef<'a>>) {
-        let fields = group.filter_map(|r| {
-            let field = r.field.as_any().downcast_ref::<Self>()?;
+    fn link_peers<'a>(group: impl Iterator<Item = (&'a Self, Option<Key>)>)
+    where
+        Self: 'a,
+    {
+        let fields = group.filter_map(|(field, _)| {
             let key = field.key.as_ref().filter(|_| field.link.get().is_none())?;
             Some((field, key.clone()))
         });

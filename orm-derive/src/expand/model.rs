@@ -76,7 +76,16 @@ pub fn model_impl(model: &Model) -> TokenStream {
             quote!(#index => ::core::option::Option::Some(&mut self.#field),)
         })
         .collect();
+    let links = link_calls(model);
     let visitor = (!relations.is_empty()).then(|| quote! {
+        fn link_peers<'r, I>(rows: I)
+        where
+            I: ::core::iter::Iterator<Item = &'r Self> + ::core::clone::Clone,
+            Self: 'r,
+        {
+            #(#links)*
+        }
+
         fn relation(&self, index: usize) -> ::core::option::Option<::orm_core::__private_v1::RelationRef<'_>> {
             match index {
                 #(#relations)*
@@ -231,15 +240,41 @@ fn relation_fields(model: &Model) -> Vec<&syn::Ident> {
         .collect()
 }
 
+/// What links a relation field of the instances one query loaded (`rows`)
+/// as peers: `link_field` over the field of each row, with the owner key
+/// a to-many field is bound to.
+fn link_calls(model: &Model) -> Vec<TokenStream> {
+    let mut calls = Vec::new();
+    for f in &model.fields {
+        let field = &f.ident;
+        let konst = super::relations::descriptor_ident(field);
+        let owner = match &f.kind {
+            FieldKind::Column(c) if c.relation.is_some() => quote!(::core::option::Option::None),
+            FieldKind::Reverse(_)
+            | FieldKind::ReverseOneToOne(_)
+            | FieldKind::ManyToMany(_)
+            | FieldKind::ReverseManyToMany(_) => {
+                quote!(<<Self as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#konst.owner_key(m))
+            }
+            _ => continue,
+        };
+        calls.push(quote! {
+            ::orm_core::__private_v1::link_field(
+                ::core::clone::Clone::clone(&rows).map(|m| (&m.#field, #owner)),
+            );
+        });
+    }
+    calls
+}
+
 /// `index => RelationRef` for each relation field: a to-one field with
-/// its column position, a to-many one with the owner key it is bound to.
+/// its column position.
 fn relation_arms(model: &Model) -> Vec<TokenStream> {
     let columns: Vec<&syn::Ident> = model.columns().map(|(f, _)| &f.ident).collect();
     let mut index = 0usize;
     let mut arms = Vec::new();
     for f in &model.fields {
         let field = &f.ident;
-        let konst = super::relations::descriptor_ident(field);
         let value = match &f.kind {
             FieldKind::Column(c) if c.relation.is_some() => {
                 let position = columns
@@ -249,11 +284,11 @@ fn relation_arms(model: &Model) -> Vec<TokenStream> {
                 let position = Literal::usize_unsuffixed(position);
                 quote!(::orm_core::__private_v1::RelationRef::to_one(&self.#field, #position))
             }
-            FieldKind::Reverse(_) | FieldKind::ReverseOneToOne(_) => {
-                quote!(::orm_core::__private_v1::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#konst.owner_key(self)))
-            }
-            FieldKind::ManyToMany(_) | FieldKind::ReverseManyToMany(_) => {
-                quote!(::orm_core::__private_v1::RelationRef::to_many(&self.#field, <<Self as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#konst.owner_key(self)))
+            FieldKind::Reverse(_)
+            | FieldKind::ReverseOneToOne(_)
+            | FieldKind::ManyToMany(_)
+            | FieldKind::ReverseManyToMany(_) => {
+                quote!(::orm_core::__private_v1::RelationRef::to_many(&self.#field))
             }
             _ => continue,
         };
