@@ -65,6 +65,17 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// time, cached in the instance afterwards (zero queries).
     #[inline(always)]
     pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, T>> {
+        match self.published() {
+            Some(rows) => Ok(rows),
+            None => self.all_uncached(conn),
+        }
+    }
+
+    /// `all` for rows not published in the instance: through the slot's
+    /// lock, filled if needed (out of line: the published read stays a
+    /// few instructions).
+    #[inline(never)]
+    fn all_uncached(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, T>> {
         let key = self.owner()?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {

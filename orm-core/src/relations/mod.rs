@@ -57,6 +57,14 @@ macro_rules! manager_cache_control {
             (self.rel.slot)(self.owner)
         }
 
+        /// The rows published in the instance for the owner's current
+        /// key (see [`LazySlot`]): no lock, no reference count.
+        #[inline(always)]
+        fn published(&self) -> Option<RelatedRows<'a, $row>> {
+            let key = self.owner_key()?;
+            self.slot().published(&key).map(RelatedRows::borrowed)
+        }
+
         /// The owner's key its related rows point at (`None`: unsaved).
         #[inline(always)]
         fn owner_key(&self) -> Option<Key> {

@@ -49,6 +49,17 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     /// call (one query), zero queries afterwards.
     #[inline(always)]
     pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
+        match self.published() {
+            Some(rows) => Ok(rows),
+            None => self.all_uncached(conn),
+        }
+    }
+
+    /// `all` for rows not published in the instance: through the slot's
+    /// lock, filled if needed (out of line: the published read stays a
+    /// few instructions).
+    #[inline(never)]
+    fn all_uncached(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
         let key = self.owner()?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {
