@@ -7,6 +7,7 @@ use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
+use std::borrow::Borrow;
 
 /// Names whose byte order differs from a locale's: case and accents.
 const NAMES: [&str; 6] = ["b", "C", "a", "é", "Z", "f"];
@@ -38,8 +39,8 @@ fn setup(conn: &mut AnyConnection) -> orm_core::Result<(Question, Vec<Tag>)> {
     Ok((q, tags))
 }
 
-fn names(tags: &[Tag]) -> Vec<String> {
-    tags.iter().map(|t| t.name.clone()).collect()
+fn names(tags: &[impl Borrow<Tag>]) -> Vec<String> {
+    tags.iter().map(|t| t.borrow().name.clone()).collect()
 }
 
 backend_tests! {

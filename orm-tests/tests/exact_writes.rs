@@ -7,6 +7,7 @@ use orm_core::prelude::*;
 use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
+use std::borrow::Borrow;
 
 /// Two books' readers through a link model with no unique constraint on
 /// the pair: `add` must read the links before inserting.
@@ -47,8 +48,8 @@ fn stored_tags(conn: &mut AnyConnection, q: &Question) -> orm_core::Result<Vec<S
     Ok(tags.iter().map(|t| t.name.clone()).collect())
 }
 
-fn names(tags: &[Tag]) -> Vec<&str> {
-    tags.iter().map(|t| t.name.as_str()).collect()
+fn names(tags: &[impl Borrow<Tag>]) -> Vec<&str> {
+    tags.iter().map(|t| t.borrow().name.as_str()).collect()
 }
 
 /// The texts of the questions of `author` in the database.

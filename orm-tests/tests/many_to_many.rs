@@ -1,6 +1,7 @@
 //! Many-to-many managers cached in the instance, coherent writes, and the
 //! two Django regression scenarios (#33984), on every backend.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use orm_core::prelude::*;
@@ -8,8 +9,8 @@ use orm_core::{assert_num_queries, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
-fn names(rows: &[Tag]) -> Vec<&str> {
-    rows.iter().map(|t| t.name.as_str()).collect()
+fn names(rows: &[impl Borrow<Tag>]) -> Vec<&str> {
+    rows.iter().map(|t| t.borrow().name.as_str()).collect()
 }
 
 backend_tests! {
@@ -33,6 +34,41 @@ backend_tests! {
         let questions = assert_num_queries(&mut conn, 2, |c| rust.questions().all(c))?;
         assert_eq!(questions.len(), 1);
         assert_eq!(questions[0].question_text, "q");
+        Ok(())
+    }
+
+    fn owners_loaded_together_share_their_targets(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = create_tags(&mut conn, &["a", "b", "c"])?;
+        let q1 = create_question(&mut conn, "q1")?;
+        let q2 = create_question(&mut conn, "q2")?;
+        q1.tags().add(&mut conn, &t[..2])?;
+        q2.tags().add(&mut conn, &t[1..])?;
+        // One prefetch: the links, then each tag once, shared by the
+        // questions linked to it.
+        let questions = assert_num_queries(&mut conn, 3, |c| {
+            Question::objects().prefetch_related(Question::TAGS).load(c)
+        })?;
+        let by_text = |text: &str| questions.iter().find(|q| q.question_text == text);
+        let (Some(first), Some(second)) = (by_text("q1"), by_text("q2")) else {
+            panic!("both questions are loaded");
+        };
+        let (a, b) = assert_num_queries(&mut conn, 0, |c| {
+            Ok::<_, OrmError>((first.tags().all(c)?, second.tags().all(c)?))
+        })?;
+        assert_eq!(names(&a), ["a", "b"]);
+        assert_eq!(names(&b), ["b", "c"]);
+        assert!(Arc::ptr_eq(&a[1], &b[0]), "the tag both link to is one row");
+        assert!(!Arc::ptr_eq(&a[0], &b[1]));
+        // The rows read go back into a write as they are.
+        let mut copy = create_question(&mut conn, "copy")?;
+        copy.tags().set(&mut conn, &a)?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?), ["a", "b"]);
+        copy.tags().remove(&mut conn, &b[..1])?;
+        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?), ["a"]);
+        copy.refresh_from_db(&mut conn)?;
+        assert_eq!(names(&copy.tags().all(&mut conn)?), ["a"]);
         Ok(())
     }
 

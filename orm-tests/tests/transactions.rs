@@ -4,6 +4,7 @@
 //! queries and no longer sees the rolled-back state; after a commit it
 //! still costs no query. On every backend.
 
+use std::borrow::Borrow;
 use std::sync::{Arc, Mutex};
 
 use diesel::connection::SimpleConnection;
@@ -23,8 +24,8 @@ fn rollback<T>() -> orm_core::Result<T> {
     })
 }
 
-fn names(tags: &[Tag]) -> Vec<&str> {
-    tags.iter().map(|t| t.name.as_str()).collect()
+fn names(tags: &[impl Borrow<Tag>]) -> Vec<&str> {
+    tags.iter().map(|t| t.borrow().name.as_str()).collect()
 }
 
 /// Records the callbacks that ran, in order.

@@ -180,12 +180,19 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
     /// One query for the links, one for the targets, grouped into each
     /// row's slot in the target's ordering.
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, T>) -> Result<()> {
-        let targets: Vec<(&Slot<T>, Key)> = rows
+        let targets: Vec<(&Slot<Arc<T>>, Key)> = rows
             .iter()
             .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)))
             .collect();
         let filled = fill_many_to_many(conn, self.through, &targets, mode_of(rows), false)?;
-        let all: Vec<&T> = filled.iter().flat_map(|rows| rows.iter()).collect();
+        // Each target once: owners share it.
+        let mut seen = HashSet::new();
+        let all: Vec<&T> = filled
+            .iter()
+            .flat_map(|rows| rows.iter())
+            .filter(|t| seen.insert(Arc::as_ptr(t)))
+            .map(|t| &**t)
+            .collect();
         next(conn, &all)
     }
 

@@ -2,6 +2,8 @@
 //! how to reach a relation field and its key values, checked by the
 //! compiler (no column names dispatched at run time).
 
+use std::sync::Arc;
+
 use super::through::Through;
 use super::{ForeignKey, LazySlot};
 use crate::meta::{Key, KeyType, RelationMeta};
@@ -113,8 +115,8 @@ pub struct ManyToManyRel<Owner: 'static, Target: 'static> {
     pub through: &'static dyn Through<Owner, Target>,
     /// The key of an owner its links point at (without dynamic dispatch).
     pub owner_key: fn(&Owner) -> Option<Key>,
-    /// The owner's slot.
-    pub slot: fn(&Owner) -> &LazySlot<Target>,
+    /// The owner's slot (its rows shared among the owners linked to them).
+    pub slot: fn(&Owner) -> &LazySlot<Arc<Target>>,
 }
 
 impl<Owner, Target> ManyToManyRel<Owner, Target> {

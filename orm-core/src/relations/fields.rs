@@ -30,19 +30,22 @@ pub struct ReverseOneToOne<C: Model> {
 }
 
 /// A many-to-many relation (`user.groups()`), its slot caching the related
-/// rows. The through table is generated (`#[orm(through_table = "...")]`
+/// rows, each shared (`Arc<T>`) with the other owners linked to it that
+/// one load filled. The through table is generated (`#[orm(through_table = "...")]`
 /// names it) or a model of yours (`#[orm(through = "Membership")]`). The
 /// other side declares `#[orm(reverse_of = "groups")] pub users: ManyToMany<User>`.
 ///
 /// `K` is the target's key type (`i64` unless named, like
 /// `ManyToMany<Group, String>`); a generated through table stores it.
 pub struct ManyToMany<T: Model, K: KeyType = i64> {
-    slot: LazySlot<T>,
+    slot: LazySlot<Arc<T>>,
     _marker: PhantomData<fn() -> K>,
 }
 
+/// What a to-many field's cache holds per related row (`$item`: the row,
+/// or an `Arc` of it that owners share).
 macro_rules! slot_field {
-    ($ty:ident < $param:ident $(, $extra:ident)? >) => {
+    ($ty:ident < $param:ident $(, $extra:ident)? >, $item:ty) => {
         impl<$param: Model $(, $extra: KeyType)?> Default for $ty<$param $(, $extra)?> {
             fn default() -> Self {
                 $ty {
@@ -86,7 +89,7 @@ macro_rules! slot_field {
         impl<$param: Model $(, $extra: KeyType)?> $ty<$param $(, $extra)?> {
             /// The slot (allocated on first use).
             #[doc(hidden)]
-            pub fn __slot(&self) -> &LazySlot<$param> {
+            pub fn __slot(&self) -> &LazySlot<$item> {
                 &self.slot
             }
         }
@@ -132,17 +135,18 @@ macro_rules! slot_field {
             /// Caches `rows` for the owner key `key` (prefetching and cache control).
             pub fn set_cached(&self, key: Key, mut rows: Vec<$param>) {
                 rows.sort_by(Model::cmp_default);
+                let rows = rows.into_iter().map(<$item>::from).collect();
                 self.slot.put(key, Arc::new(rows), Written::default());
             }
 
             /// The cached rows for `key`, without querying.
-            pub fn cached(&self, key: &Key) -> Option<Arc<Vec<$param>>> {
+            pub fn cached(&self, key: &Key) -> Option<Arc<Vec<$item>>> {
                 self.slot.get(key)
             }
         }
     };
 }
 
-slot_field!(Related<C>);
-slot_field!(ReverseOneToOne<C>);
-slot_field!(ManyToMany<T, K>);
+slot_field!(Related<C>, C);
+slot_field!(ReverseOneToOne<C>, C);
+slot_field!(ManyToMany<T, K>, Arc<T>);

@@ -2,6 +2,7 @@
 //! (chunked below the bind limit), many-to-many links, and filling each
 //! owner's slot with its share.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -27,11 +28,35 @@ pub(crate) fn load_in<M: Model>(
     keys: &[Key],
 ) -> Result<Vec<M>> {
     let query = QuerySet::<M>::new();
-    let mut rows = in_chunks(conn, keys, |conn, chunk| {
+    sorted_in::<M, _>(conn, keys, |conn, chunk| {
         query.clone().filter_keys(column, chunk).load(conn)
-    })?;
+    })
+}
+
+/// [`load_in`], each row decoded into the `Arc` its owners will share
+/// (many-to-many targets).
+pub(crate) fn load_ordered_shared_in<M: Model>(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    keys: &[Key],
+) -> Result<Vec<Arc<M>>> {
+    let query = QuerySet::<M>::new();
+    sorted_in::<M, _>(conn, keys, |conn, chunk| {
+        query.clone().filter_keys(column, chunk).load_shared(conn)
+    })
+}
+
+/// What `load` returns for each chunk of `keys`, in `M`'s default
+/// ordering (each chunk's query orders its rows; several chunks are
+/// sorted in Rust).
+fn sorted_in<M: Model, R: Borrow<M>>(
+    conn: &mut AnyConnection,
+    keys: &[Key],
+    load: impl FnMut(&mut AnyConnection, &[Key]) -> Result<Vec<R>>,
+) -> Result<Vec<R>> {
+    let mut rows = in_chunks(conn, keys, load)?;
     if keys.len() > conn.backend().max_in_list() {
-        rows.sort_by(Model::cmp_default);
+        rows.sort_by(|a, b| a.borrow().cmp_default(b.borrow()));
     }
     Ok(rows)
 }
@@ -173,13 +198,13 @@ pub(crate) fn fill_reverse<C: Model>(
 
 /// Two queries (links, then targets) for the many-to-many of every owner
 /// in `slots`, grouped into each slot in the target's default ordering.
-pub(crate) fn fill_many_to_many<T: Model + Clone>(
+pub(crate) fn fill_many_to_many<T: Model>(
     conn: &mut AnyConnection,
     through: &dyn Links<T>,
-    slots: &[(&Slot<T>, Key)],
+    slots: &[(&Slot<Arc<T>>, Key)],
     mode: Option<FetchMode>,
     batch: bool,
-) -> Result<Vec<Arc<Vec<T>>>> {
+) -> Result<Vec<Arc<Vec<Arc<T>>>>> {
     let keys = distinct_keys(slots.iter().map(|(_, k)| k));
     let written = written_now(conn);
     let _batch = tracing::debug_span!(
@@ -191,8 +216,8 @@ pub(crate) fn fill_many_to_many<T: Model + Clone>(
     .entered();
     let links = through.links(conn, &keys)?;
     let target_keys = distinct_keys(links.iter().map(|(_, t)| t));
-    let targets = load_in::<T>(conn, through.target_column(), &target_keys)?;
-    targets.iter().for_each(|t| inherit_fetch_mode(t, mode));
+    let targets = load_ordered_shared_in::<T>(conn, through.target_column(), &target_keys)?;
+    targets.iter().for_each(|t| inherit_fetch_mode(&**t, mode));
     // Each target's position in its default ordering (the order the
     // database returned them in).
     let position: HashMap<Key, usize> = targets
@@ -200,7 +225,7 @@ pub(crate) fn fill_many_to_many<T: Model + Clone>(
         .enumerate()
         .filter_map(|(i, t)| Some((through.target_key(t)?, i)))
         .collect();
-    // Each owner group's targets, by position; then cloned in that order,
+    // Each owner group's targets, by position; then shared in that order,
     // each group allocated once.
     let groups = Groups::of(slots);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
@@ -211,7 +236,7 @@ pub(crate) fn fill_many_to_many<T: Model + Clone>(
     }
     let rows = members.into_iter().map(|mut at| {
         at.sort_unstable();
-        at.into_iter().map(|i| targets[i].clone()).collect()
+        at.into_iter().map(|i| Arc::clone(&targets[i])).collect()
     });
     Ok(groups.fill(slots, rows, batch, &written))
 }
@@ -331,18 +356,22 @@ fn collation_sensitive<M: Model>(backend: crate::backend::BackendKind) -> bool {
 /// query reads their keys in the database's order. The next read stays
 /// free of queries. The write it follows is done: if that query fails, the
 /// cache is dropped instead (the next read queries).
-pub(crate) fn keep_database_order<C: Model + Clone>(
+pub(crate) fn keep_database_order<M: Model, C: Borrow<M> + Clone>(
     conn: &mut AnyConnection,
     slot: &Slot<C>,
     key: &Key,
 ) {
-    if reorder(conn, slot, key).is_err() {
+    if reorder::<M, C>(conn, slot, key).is_err() {
         slot.clear();
     }
 }
 
-fn reorder<C: Model + Clone>(conn: &mut AnyConnection, slot: &Slot<C>, key: &Key) -> Result<()> {
-    if !collation_sensitive::<C>(conn.backend()) {
+fn reorder<M: Model, C: Borrow<M> + Clone>(
+    conn: &mut AnyConnection,
+    slot: &Slot<C>,
+    key: &Key,
+) -> Result<()> {
+    if !collation_sensitive::<M>(conn.backend()) {
         return Ok(());
     }
     let Some(rows) = slot.get(key) else {
@@ -350,17 +379,17 @@ fn reorder<C: Model + Clone>(conn: &mut AnyConnection, slot: &Slot<C>, key: &Key
     };
     let keys: Vec<Key> = rows
         .iter()
-        .filter_map(|r| r.pk().map(|k| k.to_key()))
+        .filter_map(|r| r.borrow().pk().map(|k| k.to_key()))
         .collect();
     if keys.len() < 2 {
         return Ok(());
     }
-    let meta = C::meta();
+    let meta = M::meta();
     let mut ordered: Vec<Key> = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(conn.backend().max_in_list()) {
         let filters = [sql::key_in(meta.table, meta.primary_key().name, chunk)];
         let select = sql::Select::new(meta, &[], &filters, sql::Order::Default);
-        let keys = load::<KeyColumn<C::Key>, _>(conn, sql::Keys(select))?;
+        let keys = load::<KeyColumn<M::Key>, _>(conn, sql::Keys(select))?;
         ordered.extend(
             keys.into_iter()
                 .filter_map(|KeyColumn(key)| Some(key?.to_key())),
@@ -377,7 +406,8 @@ fn reorder<C: Model + Clone>(conn: &mut AnyConnection, slot: &Slot<C>, key: &Key
         .collect();
     slot.edit(key, &written_now(conn), |rows| {
         rows.sort_by_key(|r| {
-            r.pk()
+            r.borrow()
+                .pk()
                 .and_then(|k| position.get(&k.to_key()).copied())
                 .unwrap_or(usize::MAX)
         })

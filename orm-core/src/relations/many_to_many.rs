@@ -1,6 +1,7 @@
 //! Many-to-many relations: the [`ManyToManyManager`] (`user.groups()`, or
 //! `group.users()` from the other side) over a through model.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use diesel::expression::{AppearsOnTable, Expression};
@@ -62,9 +63,35 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     }
 
     /// The related rows in `T`'s default ordering: two queries the first
-    /// time, cached in the instance afterwards (zero queries).
+    /// time, cached in the instance afterwards (zero queries). Each row is
+    /// an `Arc<T>`, shared with the other owners one load filled (a
+    /// prefetch, a PEERS batch) that link to it.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Question { #[orm(primary_key)] pub id: Option<i64>,
+    /// #     pub tags: ManyToMany<Tag> }
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # #[orm(ordering = "name")]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, pub name: String }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_tables(&mut conn, &[Question::meta(), Tag::meta()])?;
+    /// let mut q = Question::default();
+    /// q.save(&mut conn)?;
+    /// let rust = q.tags().create(&mut conn, Tag { name: "rust".into(), ..Default::default() })?;
+    /// let tags = q.tags().all(&mut conn)?; // the cache create filled: no query
+    /// assert_eq!(tags[0].name, "rust");
+    /// let mut other = Question::default();
+    /// other.save(&mut conn)?;
+    /// other.tags().set(&mut conn, &tags)?; // rows read go back as they are
+    /// assert_eq!(other.tags().all(&mut conn)?[0].id, rust.id);
+    /// # Ok(()) }
+    /// ```
     #[inline(always)]
-    pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, T>> {
+    pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
         match self.published() {
             Some(rows) => Ok(rows),
             None => self.all_uncached(conn),
@@ -75,7 +102,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// lock, filled if needed (out of line: the published read stays a
     /// few instructions).
     #[inline(never)]
-    fn all_uncached(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, T>> {
+    fn all_uncached(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
         let key = self.owner()?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {
@@ -84,7 +111,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             })
     }
 
-    manager_cache_control!(T);
+    manager_cache_control!(T, Arc<T>);
 
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
@@ -140,18 +167,18 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             self.links().link(conn, &key, std::slice::from_ref(&k))
         })?;
         self.slot().edit(&key, &written_now(conn), |rows| {
-            insert_sorted(rows, target.clone())
+            insert_sorted::<T, _>(rows, Arc::new(target.clone()))
         });
-        keep_database_order(conn, self.slot(), &key);
+        keep_database_order::<T, _>(conn, self.slot(), &key);
         Ok(target)
     }
 
     /// The distinct keys of `targets`, in order.
-    fn keys_of(&self, targets: &[T]) -> Result<Vec<Key>> {
+    fn keys_of(&self, targets: &[impl Borrow<T>]) -> Result<Vec<Key>> {
         let mut seen = HashSet::new();
         let mut keys = Vec::with_capacity(targets.len());
         for t in targets {
-            let k = self.target_key(t)?;
+            let k = self.target_key(t.borrow())?;
             if seen.insert(k.clone()) {
                 keys.push(k);
             }
@@ -163,7 +190,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// exist already, so it is idempotent and exact whatever the cache
     /// holds (another instance may have linked or unlinked meanwhile). A
     /// filled cache gets the rows it lacks, in order.
-    pub fn add(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
+    pub fn add(&self, conn: &mut AnyConnection, targets: &[impl Borrow<T>]) -> Result<()> {
         let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links().link(conn, &key, &wanted))?;
@@ -173,23 +200,23 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
                 .iter()
                 .filter_map(|r| self.target_key(r).ok())
                 .collect();
-            for t in targets {
+            for t in targets.iter().map(Borrow::borrow) {
                 if let Ok(k) = self.target_key(t) {
                     if cached.insert(k) {
-                        insert_sorted(rows, t.clone());
+                        insert_sorted::<T, _>(rows, Arc::new(t.clone()));
                         added = true;
                     }
                 }
             }
         });
         if added {
-            keep_database_order(conn, self.slot(), &key);
+            keep_database_order::<T, _>(conn, self.slot(), &key);
         }
         Ok(())
     }
 
     /// Unlinks `targets`: one DELETE. A filled cache loses them.
-    pub fn remove(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
+    pub fn remove(&self, conn: &mut AnyConnection, targets: &[impl Borrow<T>]) -> Result<()> {
         let key = self.owner()?;
         let keys = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links().unlink(conn, &key, Some(&keys)))?;
@@ -225,7 +252,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// is exact whatever the cache held. Afterwards the cache holds exactly
     /// `targets` in `T`'s default ordering, so the next `all` costs no
     /// query. On error the database and the cache are left as they were.
-    pub fn set(&self, conn: &mut AnyConnection, targets: &[T]) -> Result<()> {
+    pub fn set(&self, conn: &mut AnyConnection, targets: &[impl Borrow<T>]) -> Result<()> {
         let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| {
@@ -233,15 +260,16 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             self.links().link(conn, &key, &wanted)
         })?;
         let mut seen = HashSet::new();
-        let mut rows: Vec<T> = targets
+        let mut rows: Vec<Arc<T>> = targets
             .iter()
+            .map(Borrow::borrow)
             .filter(|t| self.target_key(t).is_ok_and(|k| seen.insert(k)))
-            .cloned()
+            .map(|t| Arc::new(t.clone()))
             .collect();
-        rows.sort_by(Model::cmp_default);
+        rows.sort_by(|a, b| a.cmp_default(b));
         self.slot()
             .put(key.clone(), Arc::new(rows), written_now(conn));
-        keep_database_order(conn, self.slot(), &key);
+        keep_database_order::<T, _>(conn, self.slot(), &key);
         Ok(())
     }
 }

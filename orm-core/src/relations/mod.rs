@@ -9,10 +9,12 @@
 //! matches and the next access rebuilds it. A cache is never stale.
 
 /// The cache-control methods and the accessors shared by the managers
-/// (`$row` is the related model's type parameter; each manager holds
-/// `owner: &'a O` and `rel`, a descriptor with `slot` and `owner_key`).
+/// (`$row` is the related model's type parameter, `$item` what the slot
+/// holds per row: `$row`, or `Arc<$row>` for rows owners share; each
+/// manager holds `owner: &'a O` and `rel`, a descriptor with `slot` and
+/// `owner_key`).
 macro_rules! manager_cache_control {
-    ($row:ident) => {
+    ($row:ident, $item:ty) => {
         /// Whether the rows are cached for the current key.
         pub fn is_cached(&self) -> bool {
             self.owner_key()
@@ -27,6 +29,7 @@ macro_rules! manager_cache_control {
         pub fn set_cached(&self, mut rows: Vec<$row>) {
             if let Some(key) = self.owner_key() {
                 rows.sort_by(Model::cmp_default);
+                let rows = rows.into_iter().map(<$item>::from).collect();
                 self.slot().put(
                     key,
                     Arc::new(rows),
@@ -41,26 +44,26 @@ macro_rules! manager_cache_control {
         }
 
         /// The cached rows for the owner's current key, without querying.
-        pub fn cached(&self) -> Option<Arc<Vec<$row>>> {
+        pub fn cached(&self) -> Option<Arc<Vec<$item>>> {
             self.slot().get(&self.owner_key()?)
         }
 
         /// The slot's address: the same for every access on one instance.
         #[doc(hidden)]
         pub fn slot_ptr(&self) -> *const () {
-            (self.slot() as *const LazySlot<$row>).cast()
+            (self.slot() as *const LazySlot<$item>).cast()
         }
 
         /// The owner's slot.
         #[inline(always)]
-        fn slot(&self) -> &'a LazySlot<$row> {
+        fn slot(&self) -> &'a LazySlot<$item> {
             (self.rel.slot)(self.owner)
         }
 
         /// The rows published in the instance for the owner's current
         /// key (see [`LazySlot`]): no lock, no reference count.
         #[inline(always)]
-        fn published(&self) -> Option<RelatedRows<'a, $row>> {
+        fn published(&self) -> Option<RelatedRows<'a, $item>> {
             let key = self.owner_key()?;
             self.slot().published(&key).map(RelatedRows::borrowed)
         }

@@ -1,6 +1,7 @@
 //! The reverse side of a foreign key: the [`RelatedManager`]
 //! (`question.choices()`) and the reverse one-to-one accessor.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
@@ -67,7 +68,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
             })
     }
 
-    manager_cache_control!(C);
+    manager_cache_control!(C, C);
 
     /// How many related rows: from the cache, or one COUNT query.
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
@@ -158,7 +159,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         rows.sort_by(Model::cmp_default);
         self.slot()
             .put(key.clone(), Arc::new(rows), written_now(conn));
-        keep_database_order(conn, self.slot(), &key);
+        keep_database_order::<C, _>(conn, self.slot(), &key);
         Ok(())
     }
 
@@ -175,9 +176,9 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         let pk = child.pk().map(|k| k.to_key());
         self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().map(|k| k.to_key()) != pk);
-            insert_sorted(rows, child.clone());
+            insert_sorted::<C, _>(rows, child.clone());
         });
-        keep_database_order(conn, self.slot(), &key);
+        keep_database_order::<C, _>(conn, self.slot(), &key);
         Ok(child)
     }
 
@@ -197,10 +198,10 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| r.pk().is_none_or(|k| !pks.contains(&k.to_key())));
             for child in distinct(children) {
-                insert_sorted(rows, child);
+                insert_sorted::<C, _>(rows, child);
             }
         });
-        keep_database_order(conn, self.slot(), &key);
+        keep_database_order::<C, _>(conn, self.slot(), &key);
         Ok(())
     }
 
@@ -326,10 +327,12 @@ fn distinct<M: Model + Clone>(rows: &[M]) -> Vec<M> {
         .collect()
 }
 
-pub(crate) fn insert_sorted<M: Model>(rows: &mut Vec<M>, row: M) {
+/// Inserts `row` into `rows` (sorted in `M`'s default ordering) after
+/// the rows it does not sort before.
+pub(crate) fn insert_sorted<M: Model, R: Borrow<M>>(rows: &mut Vec<R>, row: R) {
     let at = rows
         .iter()
-        .position(|r| row.cmp_default(r) == Ordering::Less)
+        .position(|r| row.borrow().cmp_default(r.borrow()) == Ordering::Less)
         .unwrap_or(rows.len());
     rows.insert(at, row);
 }
