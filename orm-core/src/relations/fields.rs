@@ -30,8 +30,8 @@ pub struct ReverseOneToOne<C: Model> {
 }
 
 /// A many-to-many relation (`user.groups()`), its slot caching the related
-/// rows, each shared (`Arc<T>`) with the other owners linked to it that
-/// one load filled. The through table is generated (`#[orm(through_table = "...")]`
+/// rows as `Arc<T>`: the owners one load filled share each target they
+/// link to. The through table is generated (`#[orm(through_table = "...")]`
 /// names it) or a model of yours (`#[orm(through = "Membership")]`). The
 /// other side declares `#[orm(reverse_of = "groups")] pub users: ManyToMany<User>`.
 ///

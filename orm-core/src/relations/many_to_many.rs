@@ -32,6 +32,15 @@ pub struct ManyToManyManager<'a, O: Model, T: Model> {
     rel: &'a ManyToManyRel<O, T>,
 }
 
+/// A manager is two pointers: copying it copies them.
+impl<O: Model, T: Model> Clone for ManyToManyManager<'_, O, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O: Model, T: Model> Copy for ManyToManyManager<'_, O, T> {}
+
 impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// Used by generated accessors.
     #[doc(hidden)]
@@ -94,7 +103,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
         match self.published() {
             Some(rows) => Ok(rows),
-            None => self.all_uncached(conn),
+            None => (*self).all_uncached(conn),
         }
     }
 
@@ -102,7 +111,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// lock, filled if needed (out of line: the published read stays a
     /// few instructions).
     #[inline(never)]
-    fn all_uncached(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
+    fn all_uncached(self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
         let key = self.owner()?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {

@@ -33,6 +33,15 @@ pub struct RelatedManager<'a, O: Model, C: Model> {
     rel: &'a ReverseRel<O, C>,
 }
 
+/// A manager is two pointers: copying it copies them.
+impl<O: Model, C: Model> Clone for RelatedManager<'_, O, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O: Model, C: Model> Copy for RelatedManager<'_, O, C> {}
+
 impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     /// Used by generated accessors.
     #[doc(hidden)]
@@ -52,7 +61,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
         match self.published() {
             Some(rows) => Ok(rows),
-            None => self.all_uncached(conn),
+            None => (*self).all_uncached(conn),
         }
     }
 
@@ -60,7 +69,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     /// lock, filled if needed (out of line: the published read stays a
     /// few instructions).
     #[inline(never)]
-    fn all_uncached(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
+    fn all_uncached(self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
         let key = self.owner()?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {
