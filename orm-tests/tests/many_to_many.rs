@@ -61,14 +61,48 @@ backend_tests! {
         assert_eq!(names(&b), ["b", "c"]);
         assert!(Arc::ptr_eq(&a[1], &b[0]), "the tag both link to is one row");
         assert!(!Arc::ptr_eq(&a[0], &b[1]));
-        // The rows read go back into a write as they are.
+        // The rows read go back into a write as they are (shared).
         let mut copy = create_question(&mut conn, "copy")?;
         copy.tags().set(&mut conn, &a)?;
-        assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?), ["a", "b"]);
+        let copied = assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?;
+        assert_eq!(names(&copied), ["a", "b"]);
+        assert!(Arc::ptr_eq(&copied[0], &a[0]));
         copy.tags().remove(&mut conn, &b[..1])?;
         assert_eq!(names(&assert_num_queries(&mut conn, 0, |c| copy.tags().all(c))?), ["a"]);
         copy.refresh_from_db(&mut conn)?;
         assert_eq!(names(&copy.tags().all(&mut conn)?), ["a"]);
+        Ok(())
+    }
+
+    fn a_prefetch_through_a_many_to_many_loads_each_shared_target_once(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = create_tags(&mut conn, &["a", "b"])?;
+        let q1 = create_question(&mut conn, "q1")?;
+        let q2 = create_question(&mut conn, "q2")?;
+        q1.tags().add(&mut conn, &t)?;
+        q2.tags().add(&mut conn, &t[1..])?;
+        // The questions, their links, the tags, the tags' links, their
+        // questions: one query each.
+        let questions = assert_num_queries(&mut conn, 5, |c| {
+            Question::objects()
+                .prefetch_related(Question::TAGS.then(Tag::QUESTIONS))
+                .load(c)
+        })?;
+        let texts = |tag: &Tag, c: &mut orm_core::AnyConnection| -> orm_core::Result<Vec<String>> {
+            let rows = tag.questions().all(c)?;
+            let mut texts: Vec<String> = rows.iter().map(|q| q.question_text.clone()).collect();
+            texts.sort();
+            Ok(texts)
+        };
+        for q in &questions {
+            let tags = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?;
+            for tag in tags.iter() {
+                let seen = assert_num_queries(&mut conn, 0, |c| texts(tag, c))?;
+                let expected: &[&str] = if tag.name == "a" { &["q1"] } else { &["q1", "q2"] };
+                assert_eq!(seen, expected, "tag {}", tag.name);
+            }
+        }
         Ok(())
     }
 

@@ -309,7 +309,8 @@ impl<M: Model> QuerySet<M> {
 
     /// The rows of a queryset with no joins and nothing to prefetch, each
     /// decoded into an `Arc` of its own, peers linked (to-one targets a
-    /// batch load shares among the instances pointing at them). Only for
+    /// batch load shares among the instances pointing at them, and
+    /// many-to-many targets shared among their owners). Only for
     /// querysets orm-core builds itself: joins, `prefetch_related` and
     /// `prefetch_into` are not run here.
     pub(crate) fn load_shared(&self, conn: &mut AnyConnection) -> Result<Vec<Arc<M>>> {

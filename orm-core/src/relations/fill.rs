@@ -197,7 +197,8 @@ pub(crate) fn fill_reverse<C: Model>(
 }
 
 /// Two queries (links, then targets) for the many-to-many of every owner
-/// in `slots`, grouped into each slot in the target's default ordering.
+/// in `slots`, grouped into each slot in the target's default ordering:
+/// each target decoded once into an `Arc` its owners share.
 pub(crate) fn fill_many_to_many<T: Model>(
     conn: &mut AnyConnection,
     through: &dyn Links<T>,

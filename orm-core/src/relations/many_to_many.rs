@@ -199,7 +199,13 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// exist already, so it is idempotent and exact whatever the cache
     /// holds (another instance may have linked or unlinked meanwhile). A
     /// filled cache gets the rows it lacks, in order.
-    pub fn add(&self, conn: &mut AnyConnection, targets: &[impl Borrow<T>]) -> Result<()> {
+    ///
+    /// `targets` are rows or the `Arc`s `all()` returns: an `Arc` joins
+    /// the cache as it is (shared), a row is copied into one.
+    pub fn add<R>(&self, conn: &mut AnyConnection, targets: &[R]) -> Result<()>
+    where
+        R: Borrow<T> + Clone + Into<Arc<T>>,
+    {
         let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links().link(conn, &key, &wanted))?;
@@ -209,10 +215,10 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
                 .iter()
                 .filter_map(|r| self.target_key(r).ok())
                 .collect();
-            for t in targets.iter().map(Borrow::borrow) {
-                if let Ok(k) = self.target_key(t) {
+            for t in targets {
+                if let Ok(k) = self.target_key(t.borrow()) {
                     if cached.insert(k) {
-                        insert_sorted::<T, _>(rows, Arc::new(t.clone()));
+                        insert_sorted::<T, _>(rows, t.clone().into());
                         added = true;
                     }
                 }
@@ -261,7 +267,11 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// is exact whatever the cache held. Afterwards the cache holds exactly
     /// `targets` in `T`'s default ordering, so the next `all` costs no
     /// query. On error the database and the cache are left as they were.
-    pub fn set(&self, conn: &mut AnyConnection, targets: &[impl Borrow<T>]) -> Result<()> {
+    /// `targets` are rows or `Arc`s, as for [`add`](Self::add).
+    pub fn set<R>(&self, conn: &mut AnyConnection, targets: &[R]) -> Result<()>
+    where
+        R: Borrow<T> + Clone + Into<Arc<T>>,
+    {
         let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| {
@@ -271,9 +281,8 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         let mut seen = HashSet::new();
         let mut rows: Vec<Arc<T>> = targets
             .iter()
-            .map(Borrow::borrow)
-            .filter(|t| self.target_key(t).is_ok_and(|k| seen.insert(k)))
-            .map(|t| Arc::new(t.clone()))
+            .filter(|t| self.target_key((*t).borrow()).is_ok_and(|k| seen.insert(k)))
+            .map(|t| t.clone().into())
             .collect();
         rows.sort_by(|a, b| a.cmp_default(b));
         self.slot()

@@ -13,6 +13,11 @@ use std::sync::Arc;
 /// cache) come as a shared handle instead. Either way
 /// [`into_arc`](Self::into_arc) gives a handle that outlives the instance.
 ///
+/// A reverse foreign key's rows are the children (`C = Choice`); a
+/// many-to-many's are shared among the owners linked to them
+/// (`C = Arc<Tag>`: fields read through the `Arc`, identity with
+/// `Arc::ptr_eq`).
+///
 /// ```
 /// # use orm_core::prelude::*;
 /// # #[derive(Model, Debug, Clone, Default)]

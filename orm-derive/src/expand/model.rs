@@ -268,7 +268,7 @@ fn link_calls(model: &Model) -> Vec<TokenStream> {
 }
 
 /// `index => RelationRef` for each relation field: a to-one field with
-/// its column position.
+/// its column position, a to-many one without.
 fn relation_arms(model: &Model) -> Vec<TokenStream> {
     let columns: Vec<&syn::Ident> = model.columns().map(|(f, _)| &f.ident).collect();
     let mut index = 0usize;
