@@ -123,23 +123,14 @@ impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {
     }
 
     /// One query (per chunk) for all the children, grouped into each
-    /// row's slot; what a join already loaded stays.
+    /// row's slot; what a slot caches already (a join attached it) stays.
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, C>) -> Result<()> {
-        let targets: Vec<(&Slot<C>, Key)> = rows
+        let slots = rows
             .iter()
-            .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)))
-            .collect();
-        let (loaded, pending): (Vec<_>, Vec<_>) = targets
-            .into_iter()
-            .map(|(slot, key)| (slot.get(&key), (slot, key)))
-            .partition(|(cached, _)| cached.is_some());
-        let pending: Vec<(&Slot<C>, Key)> = pending.into_iter().map(|(_, target)| target).collect();
-        let mut filled = if pending.is_empty() {
-            Vec::new()
-        } else {
-            fill_reverse(conn, self.fk, &pending, mode_of(rows), false)?
-        };
-        filled.extend(loaded.into_iter().filter_map(|(cached, _)| cached));
+            .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)));
+        let filled = fill_missing(slots, |pending| {
+            fill_reverse(conn, self.fk, pending, mode_of(rows), false)
+        })?;
         let all: Vec<&C> = filled.iter().flat_map(|rows| rows.iter()).collect();
         next(conn, &all)
     }
@@ -178,13 +169,15 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
     }
 
     /// One query for the links, one for the targets, grouped into each
-    /// row's slot in the target's ordering.
+    /// row's slot in the target's ordering; what a slot caches already
+    /// stays (with what was prefetched through its rows).
     fn prefetch(&self, conn: &mut AnyConnection, rows: &[&O], next: Next<'_, T>) -> Result<()> {
-        let targets: Vec<(&Slot<Arc<T>>, Key)> = rows
+        let slots = rows
             .iter()
-            .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)))
-            .collect();
-        let filled = fill_many_to_many(conn, self.through, &targets, mode_of(rows), false)?;
+            .filter_map(|r| Some((&**(self.slot)(r), self.owner_key(r)?)));
+        let filled = fill_missing(slots, |pending| {
+            fill_many_to_many(conn, self.through, pending, mode_of(rows), false)
+        })?;
         // Each target once: owners share it.
         let mut seen = HashSet::new();
         let all: Vec<&T> = filled
@@ -225,4 +218,28 @@ impl<O: Model, T: Model + Clone> RelationKind<O, T> for ManyToManyRel<O, T> {
         manager.cache_none(conn);
         manager.add(conn, to)
     }
+}
+
+/// The rows of each slot (with its owner key): what a slot caches for
+/// its key already (a join attached it, or an earlier path of the same
+/// prefetch filled it) stays; `fill` loads the others, in one batch.
+fn fill_missing<'s, C: 's>(
+    slots: impl Iterator<Item = (&'s Slot<C>, Key)>,
+    fill: impl FnOnce(&[(&'s Slot<C>, Key)]) -> Result<Vec<Arc<Vec<C>>>>,
+) -> Result<Vec<Arc<Vec<C>>>> {
+    let mut cached = Vec::new();
+    let mut pending = Vec::new();
+    for (slot, key) in slots {
+        match slot.get(&key) {
+            Some(rows) => cached.push(rows),
+            None => pending.push((slot, key)),
+        }
+    }
+    let mut filled = if pending.is_empty() {
+        Vec::new()
+    } else {
+        fill(&pending)?
+    };
+    filled.extend(cached);
+    Ok(filled)
 }
