@@ -101,9 +101,10 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// ```
     #[inline(always)]
     pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
-        match self.published() {
+        let key = self.owner_key();
+        match self.published(key.as_ref()) {
             Some(rows) => Ok(rows),
-            None => (*self).all_uncached(conn),
+            None => (*self).all_uncached(key, conn),
         }
     }
 
@@ -111,8 +112,12 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// lock, filled if needed (out of line: the published read stays a
     /// few instructions).
     #[inline(never)]
-    fn all_uncached(self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, Arc<T>>> {
-        let key = self.owner()?;
+    fn all_uncached(
+        self,
+        key: Option<Key>,
+        conn: &mut AnyConnection,
+    ) -> Result<RelatedRows<'a, Arc<T>>> {
+        let key = Self::saved(key)?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {
                 let mode = self.slot().mode.get();

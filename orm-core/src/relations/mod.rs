@@ -60,12 +60,11 @@ macro_rules! manager_cache_control {
             (self.rel.slot)(self.owner)
         }
 
-        /// The rows published in the instance for the owner's current
-        /// key (see [`LazySlot`]): no lock, no reference count.
+        /// The rows published in the instance for `key`, the owner's
+        /// current one (see [`LazySlot`]): no lock, no reference count.
         #[inline(always)]
-        fn published(&self) -> Option<RelatedRows<'a, $item>> {
-            let key = self.owner_key()?;
-            self.slot().published(&key).map(RelatedRows::borrowed)
+        fn published(&self, key: Option<&Key>) -> Option<RelatedRows<'a, $item>> {
+            self.slot().published(key?).map(RelatedRows::borrowed)
         }
 
         /// The owner's key its related rows point at (`None`: unsaved).
@@ -76,7 +75,12 @@ macro_rules! manager_cache_control {
 
         #[inline(always)]
         fn owner(&self) -> Result<Key> {
-            self.owner_key().ok_or_else(|| OrmError::Unsaved {
+            Self::saved(self.owner_key())
+        }
+
+        /// The owner's key, `Unsaved` if it has none.
+        fn saved(key: Option<Key>) -> Result<Key> {
+            key.ok_or_else(|| OrmError::Unsaved {
                 model: O::meta().name,
             })
         }

@@ -59,9 +59,10 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     /// call (one query), zero queries afterwards.
     #[inline(always)]
     pub fn all(&self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
-        match self.published() {
+        let key = self.owner_key();
+        match self.published(key.as_ref()) {
             Some(rows) => Ok(rows),
-            None => (*self).all_uncached(conn),
+            None => (*self).all_uncached(key, conn),
         }
     }
 
@@ -69,8 +70,12 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     /// lock, filled if needed (out of line: the published read stays a
     /// few instructions).
     #[inline(never)]
-    fn all_uncached(self, conn: &mut AnyConnection) -> Result<RelatedRows<'a, C>> {
-        let key = self.owner()?;
+    fn all_uncached(
+        self,
+        key: Option<Key>,
+        conn: &mut AnyConnection,
+    ) -> Result<RelatedRows<'a, C>> {
+        let key = Self::saved(key)?;
         self.slot()
             .read(&key, O::meta().fetch_mode, |slots, batch| {
                 fill_reverse(conn, self.fk(), slots, self.slot().mode.get(), batch)

@@ -36,9 +36,11 @@ pub struct Slot<C> {
     /// Whether `cache` holds rows: lets a clone skip the lock when there
     /// is nothing to share (a hint; the cache itself is the truth).
     filled: AtomicBool,
-    /// Counts the writes of `cache`: rows an owner published (see
-    /// [`LazySlot`]) are current while it has not moved.
-    version: AtomicU64,
+    /// Counts the writes of `cache` once its owner published rows (see
+    /// [`LazySlot`]): they are current while it has not moved. Shared
+    /// with the published rows, so that a cached read checks it without
+    /// reaching the slot; allocated by the first publication.
+    version: OnceLock<Arc<AtomicU64>>,
     /// Whether the rows were read since the last write: the second read
     /// publishes them (a loop reading each instance once publishes none).
     read_once: AtomicBool,
@@ -51,7 +53,7 @@ impl<C> Default for Slot<C> {
         Slot {
             cache: Mutex::new(None),
             filled: AtomicBool::new(false),
-            version: AtomicU64::new(0),
+            version: OnceLock::new(),
             read_once: AtomicBool::new(false),
             mode: ModeCell::default(),
         }
@@ -110,20 +112,27 @@ impl<C> Slot<C> {
     fn wrote(&self, filled: bool) {
         self.filled.store(filled, AtomicOrdering::Release);
         self.read_once.store(false, AtomicOrdering::Relaxed);
-        self.version.fetch_add(1, AtomicOrdering::Release);
+        if let Some(version) = self.version.get() {
+            version.fetch_add(1, AtomicOrdering::Release);
+        }
     }
 
-    /// The rows for `key` and the cache's version, when they may be
-    /// published: bound outside any transaction (or in transactions
-    /// committed since), so nothing but a write (which moves the version)
-    /// can make them stale.
-    fn snapshot(&self, key: &Key) -> Option<(Arc<Vec<C>>, u64)> {
+    /// The rows for `key`, published at the cache's current version,
+    /// when they may be: bound outside any transaction (or in
+    /// transactions committed since), so nothing but a write (which moves
+    /// the version) can make them stale.
+    fn snapshot(&self, key: Key) -> Option<Published<C>> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let bound = cache.as_mut().filter(|b| b.key == *key)?;
+        let bound = cache.as_mut().filter(|b| b.key == key)?;
         bound.written.prune();
         bound.written.is_empty().then(|| {
-            let version = self.version.load(AtomicOrdering::Acquire);
-            (Arc::clone(&bound.rows), version)
+            let current = Arc::clone(self.version.get_or_init(Arc::default));
+            Published {
+                key,
+                version: current.load(AtomicOrdering::Acquire),
+                current,
+                rows: Arc::clone(&bound.rows),
+            }
         })
     }
 
@@ -205,6 +214,8 @@ impl<C> Held<C> {
 struct Published<C> {
     key: Key,
     version: u64,
+    /// The slot's version now (shared with it).
+    current: Arc<AtomicU64>,
     rows: Arc<Vec<C>>,
 }
 
@@ -233,13 +244,12 @@ impl<C> LazySlot<C> {
     }
 
     /// The published rows for `key`, if nothing was written since they
-    /// were read: two atomic loads, no lock.
+    /// were read: two atomic loads, no lock, no visit to the slot.
     #[inline(always)]
     pub(crate) fn published(&self, key: &Key) -> Option<&Arc<Vec<C>>> {
         let published = self.published.get()?;
-        let slot = self.peek()?;
-        (published.key == *key && published.version == slot.version.load(AtomicOrdering::Acquire))
-            .then_some(&published.rows)
+        let current = published.current.load(AtomicOrdering::Acquire);
+        (published.key == *key && published.version == current).then_some(&published.rows)
     }
 
     /// The rows cached for `key`, without filling the cache.
@@ -254,11 +264,8 @@ impl<C> LazySlot<C> {
     /// be (bound outside transactions).
     fn publish(&self, key: &Key) {
         if self.published.get().is_none() {
-            if let Some((rows, version)) = self.peek().and_then(|slot| slot.snapshot(key)) {
-                let key = key.clone();
-                let _ = self
-                    .published
-                    .set(Box::new(Published { key, version, rows }));
+            if let Some(published) = self.peek().and_then(|slot| slot.snapshot(key.clone())) {
+                let _ = self.published.set(Box::new(published));
             }
         }
     }
@@ -285,31 +292,16 @@ impl<C> LazySlot<C> {
         });
     }
 
-    /// The rows for `key`, as [`get_or_fill`](Self::get_or_fill) returns
-    /// them, borrowed from the published rows when they are current.
-    #[inline(always)]
+    /// The rows for `key` through the slot's lock, filled if needed (see
+    /// [`get_or_fill`](Self::get_or_fill)); publishes them on their
+    /// second read. Callers look at the [published](Self::published)
+    /// rows first.
     pub(crate) fn read(
         &self,
         key: &Key,
         declared: Option<FetchMode>,
         fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
     ) -> Result<RelatedRows<'_, C>> {
-        if let Some(rows) = self.published(key) {
-            return Ok(RelatedRows::borrowed(rows));
-        }
-        self.read_slow(key, declared, fill).map(RelatedRows::shared)
-    }
-
-    /// The rows for `key` through the slot's lock (filled if needed);
-    /// publishes them on their second read. Returns a handle: the value
-    /// `read` builds from it stays in registers.
-    #[cold]
-    fn read_slow(
-        &self,
-        key: &Key,
-        declared: Option<FetchMode>,
-        fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
-    ) -> Result<Arc<Vec<C>>> {
         let rows = self.get_or_fill(key, declared, fill)?;
         let slot: &Slot<C> = self;
         if slot.read_once.load(AtomicOrdering::Relaxed) {
@@ -317,7 +309,7 @@ impl<C> LazySlot<C> {
         } else {
             slot.read_once.store(true, AtomicOrdering::Relaxed);
         }
-        Ok(rows)
+        Ok(RelatedRows::shared(rows))
     }
 
     /// The rows for `key`: from the cache (nothing else is read); else,
