@@ -9,7 +9,6 @@
 mod bad_values;
 mod cache_order;
 mod column_types;
-mod compile_fail;
 mod concurrency;
 mod crud;
 mod distinct;

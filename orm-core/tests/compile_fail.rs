@@ -2,8 +2,8 @@
 //! `tests/ui/` must fail to compile with exactly the `.stderr` beside it.
 //!
 //! After a deliberate change to a message, regenerate the expected output
-//! with `TRYBUILD=overwrite cargo test -p orm-tests --test suite compile_fail` and
-//! review the diff.
+//! with `TRYBUILD=overwrite cargo test -p orm-core --all-features --test
+//! compile_fail` and review the diff.
 
 #[test]
 fn derive_rejects_bad_input() {
