@@ -108,7 +108,7 @@ impl<C> Slot<C> {
     }
 
     /// Records a write of the cache (made under its lock): whether it
-    /// holds rows now, and a new version.
+    /// holds rows now and, once rows were published, a new version.
     fn wrote(&self, filled: bool) {
         self.filled.store(filled, AtomicOrdering::Release);
         self.read_once.store(false, AtomicOrdering::Relaxed);
@@ -171,8 +171,9 @@ impl<C> Slot<C> {
 /// Rows read twice through the field are also *published* in the
 /// instance: a cached read then takes no lock and no reference count, it
 /// borrows them while the slot's version says nothing was written since.
-/// (Publishing costs an allocation; a loop that reads each instance once
-/// does not pay it.)
+/// (Publishing costs an allocation, two the first time: the slot's
+/// shared version counter too; a loop that reads each instance once does
+/// not pay it.)
 /// The published rows are the instance's own, freed with it (a dropped
 /// peer's rows do not wait for its batch).
 #[doc(hidden)]
@@ -208,7 +209,7 @@ impl<C> Held<C> {
     }
 }
 
-/// Rows read once, bound to the owner key and the slot version they were
+/// Rows read twice, bound to the owner key and the slot version they were
 /// read at. Set once: after a write, reads go through the slot's lock
 /// until the instance is refreshed (`invalidate(&mut self)`).
 struct Published<C> {
@@ -417,6 +418,27 @@ mod tests {
 
         slot.clear();
         assert!(slot.cached(&key).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn writes_before_the_first_publication_do_not_hide_a_later_one() -> Result<()> {
+        let slot: LazySlot<String> = LazySlot::default();
+        let key = Key::Int(1);
+        slot.put(key.clone(), rows(&["a"]), Written::default());
+        slot.put(key.clone(), rows(&["b"]), Written::default());
+        slot.read(&key, None, no_fill)?;
+        slot.read(&key, None, no_fill)?;
+        let published = slot.published(&key).map(|rows| rows.to_vec());
+        assert_eq!(published, Some(vec!["b".to_string()]));
+
+        slot.put(key.clone(), rows(&["c"]), Written::default());
+        assert!(
+            slot.published(&key).is_none(),
+            "the first write after publishing retires the rows"
+        );
+        let read = slot.read(&key, None, no_fill)?;
+        assert_eq!(*read, ["c"]);
         Ok(())
     }
 
