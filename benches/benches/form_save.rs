@@ -352,8 +352,8 @@ fn diesel_iteration(conn: &mut AnyConnection, _: &mut TypedConn, body: &str) -> 
 }
 
 /// One hand-written iteration on the typed connection, rolled back.
-fn typed_iteration(_: &mut AnyConnection, typed: &mut TypedConn, body: &str) -> u64 {
-    orm_benches::on_typed!(typed, conn => rolled_back(conn, |c| {
+fn typed_iteration(orm: &mut AnyConnection, typed: &mut TypedConn, body: &str) -> u64 {
+    orm_benches::on_typed!(typed.on(orm), conn => rolled_back(conn, |c| {
         let submitted = parse(body);
         let id = diesel_write!(&mut *c, &submitted, direct);
         checksum_rows(&diesel_read!(&mut *c, id))

@@ -111,7 +111,7 @@ fn diesel_join(conn: &mut AnyConnection) -> usize {
 }
 
 /// Hand-written diesel on a typed connection.
-fn typed_join(conn: &mut TypedConn) -> usize {
+fn typed_join(conn: &mut AnyConnection) -> usize {
     orm_benches::on_typed!(conn, c => diesel_join!(c))
 }
 
@@ -151,7 +151,7 @@ fn diesel_n1(conn: &mut AnyConnection) -> usize {
 }
 
 /// The lazy loop on a typed connection: the baseline of `one`.
-fn typed_n1(conn: &mut TypedConn) -> usize {
+fn typed_n1(conn: &mut AnyConnection) -> usize {
     orm_benches::on_typed!(conn, c => diesel_n1!(c))
 }
 
@@ -198,7 +198,7 @@ fn orm_prefetch(conn: &mut AnyConnection) -> usize {
 /// number of queries, before anything is timed (the typed baselines run
 /// the code of their `AnyConnection` twins, whose queries are counted).
 fn check(conn: &mut AnyConnection, typed: &mut TypedConn, n: usize) {
-    let expected = typed_join(typed);
+    let expected = typed_join(typed.on(conn));
     assert!(expected > 0);
     let (sum, log) = capture_queries(conn, diesel_join);
     assert_eq!(
@@ -220,7 +220,11 @@ fn check(conn: &mut AnyConnection, typed: &mut TypedConn, n: usize) {
     );
     if n <= ONE_MAX_N {
         let lazy = 1 + n / CHOICES_PER_QUESTION;
-        assert_eq!(typed_n1(typed), expected, "typed lazy loop: same result");
+        assert_eq!(
+            typed_n1(typed.on(conn)),
+            expected,
+            "typed lazy loop: same result"
+        );
         let (sum, log) = capture_queries(conn, diesel_n1);
         assert_eq!(
             (sum, log.count()),

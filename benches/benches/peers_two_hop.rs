@@ -53,7 +53,7 @@ const VARIANTS: [Variant<usize>; 3] = [
 /// Same checksum from every variant, three queries each (the typed
 /// baseline runs the code of `diesel`, whose queries are counted).
 fn check(conn: &mut AnyConnection, typed: &mut TypedConn) {
-    let expected = two_hop::typed(typed);
+    let expected = two_hop::typed(typed.on(conn));
     assert!(expected > 0);
     let (sum, log) = capture_queries(conn, two_hop::diesel_any);
     assert_eq!(

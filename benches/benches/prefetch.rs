@@ -90,7 +90,7 @@ fn diesel_grouped(conn: &mut AnyConnection) -> usize {
 }
 
 /// Hand-written diesel on a typed connection.
-fn typed_grouped(conn: &mut TypedConn) -> usize {
+fn typed_grouped(conn: &mut AnyConnection) -> usize {
     orm_benches::on_typed!(conn, c => diesel_grouped!(c))
 }
 
@@ -133,7 +133,7 @@ fn orm_lazy(conn: &mut AnyConnection) -> usize {
 
 /// Same checksum from every variant, with the expected query counts.
 fn check(conn: &mut AnyConnection, typed: &mut TypedConn, n: usize, questions: usize) {
-    let expected = typed_grouped(typed);
+    let expected = typed_grouped(typed.on(conn));
     assert!(expected > 0);
     let (sum, log) = capture_queries(conn, diesel_grouped);
     assert_eq!(

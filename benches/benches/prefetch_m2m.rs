@@ -174,7 +174,7 @@ fn diesel_grouped(conn: &mut AnyConnection) -> u64 {
 }
 
 /// The same on a typed connection.
-fn typed_grouped(conn: &mut TypedConn) -> u64 {
+fn typed_grouped(conn: &mut AnyConnection) -> u64 {
     grouped(orm_benches::on_typed!(conn, c => diesel_rows!(c)))
 }
 
@@ -260,7 +260,7 @@ fn orm_peers(conn: &mut AnyConnection) -> u64 {
 /// variant allocates per iteration (through the Rust allocator: SQLite's
 /// and libpq's own buffers are not counted).
 fn check(conn: &mut AnyConnection, typed: &mut TypedConn, backend: BackendKind, owners: usize) {
-    let expected = typed_grouped(typed);
+    let expected = typed_grouped(typed.on(conn));
     assert_ne!(expected, 0);
     let (sum, log) = capture_queries(conn, diesel_grouped);
     assert_eq!(

@@ -99,7 +99,7 @@ fn diesel_join(conn: &mut AnyConnection) -> u64 {
 }
 
 /// Hand-written diesel on a typed connection.
-fn typed_join(conn: &mut TypedConn) -> u64 {
+fn typed_join(conn: &mut AnyConnection) -> u64 {
     orm_benches::on_typed!(conn, c => diesel_join!(c))
 }
 
@@ -148,7 +148,7 @@ const VARIANTS: [Variant<u64>; 4] = [
 /// Same checksum from every variant with the expected number of queries;
 /// prints what each allocates per iteration.
 fn check(conn: &mut AnyConnection, typed: &mut TypedConn, backend: BackendKind, n: usize) {
-    let expected = typed_join(typed);
+    let expected = typed_join(typed.on(conn));
     assert_ne!(expected, 0);
     let (sum, log) = capture_queries(conn, diesel_join);
     assert_eq!(

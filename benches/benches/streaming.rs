@@ -143,11 +143,8 @@ fn streaming(c: &mut Criterion) {
     fixture::each_data_set(&BACKENDS, &fixture::sizes(&SIZES), |conn, backend, n| {
         setup(conn, n).expect("create and fill the tables");
         check(conn, n);
-        // No variant takes a separate typed connection (see VARIANTS): an
-        // empty one stands in for `run`'s argument.
-        let mut unused = TypedConn::Sqlite(
-            diesel::SqliteConnection::establish(":memory:").expect("open an in-memory SQLite"),
-        );
+        // No variant takes a typed connection of its own (see VARIANTS).
+        let mut unused = TypedConn::shared();
         variants::run(
             c,
             &format!("streaming/{}", fixture::slug(backend)),

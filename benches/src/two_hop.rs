@@ -26,7 +26,6 @@ use orm_core::AnyConnection;
 use orm_tests::polls::{author, choice, question, Choice};
 
 use crate::fixture::{self, AuthorRow, ChoiceRow, QuestionRow, CHOICES_PER_QUESTION};
-use crate::typed::TypedConn;
 
 /// Authors in the data set.
 pub const AUTHORS: usize = 100;
@@ -83,7 +82,7 @@ macro_rules! two_hop_diesel {
 }
 
 /// Hand-written diesel on a typed connection (the headline baseline).
-pub fn typed(conn: &mut TypedConn) -> usize {
+pub fn typed(conn: &mut AnyConnection) -> usize {
     crate::on_typed!(conn, c => two_hop_diesel!(c))
 }
 

@@ -18,8 +18,9 @@ use crate::typed::TypedConn;
 pub enum Routine<R> {
     /// On the ORM's `AnyConnection`: the ORM, or diesel through it.
     Any(fn(&mut AnyConnection) -> R),
-    /// Hand-written diesel on a typed connection.
-    Typed(fn(&mut TypedConn) -> R),
+    /// Hand-written diesel on a typed connection: the connection
+    /// [`TypedConn::on`] gives, matched with [`on_typed!`](crate::on_typed).
+    Typed(fn(&mut AnyConnection) -> R),
 }
 
 impl<R> Clone for Routine<R> {
@@ -35,7 +36,7 @@ impl<R> Routine<R> {
     pub fn call(self, conn: &mut AnyConnection, typed: &mut TypedConn) -> R {
         match self {
             Routine::Any(f) => f(conn),
-            Routine::Typed(f) => f(typed),
+            Routine::Typed(f) => f(typed.on(conn)),
         }
     }
 }

@@ -14,8 +14,9 @@
 //! build the data set with the same code (the ORM's `bulk_create`, on the
 //! connection they then read from: the pool's for `orm`, a plain
 //! `SqliteConnection` for `typed`; on a server the pool fills the private
-//! database and `typed` reads it through `PgConnection` /
-//! `MysqlConnection`), then run the loop `rounds` times, keeping
+//! database and `typed` reads it through the `PgConnection` /
+//! `MysqlConnection` inside a pooled connection), then run the loop
+//! `rounds` times, keeping
 //! one result alive at a time, and print the checksum. `setup` only builds
 //! the data set (what both share). Compare "Maximum resident set size" of
 //! the runs. Many rounds make a profile of the loop (`perf record`).
@@ -68,16 +69,17 @@ fn main() -> ExitCode {
             }
         }
         "typed" => {
-            // On a server the ORM's pool fills the private schema or
-            // database (one connection, closed before the loop); on SQLite
-            // the typed connection's own database is filled.
+            // On SQLite the typed connection's own database is filled; on
+            // a server the typed code reads through the `PgConnection` /
+            // `MysqlConnection` inside a pooled connection (see
+            // `typed::TypedConn`), which the pool's setup filled.
+            let mut pooled = db.get().expect("take a connection from the pool");
             if backend != BackendKind::Sqlite {
-                let mut conn = db.get().expect("take a connection from the pool");
-                two_hop::setup(&mut conn, n);
+                two_hop::setup(&mut pooled, n);
             }
             let mut conn = typed::typed_copy(&db, |c| two_hop::setup(c, n));
             for _ in 0..rounds {
-                sums.push(two_hop::typed(&mut conn));
+                sums.push(two_hop::typed(conn.on(&mut pooled)));
             }
         }
         "setup" => {
