@@ -46,6 +46,11 @@ impl TypedConn {
         TypedConn(None)
     }
 
+    /// Its own connection, if it has one (SQLite).
+    pub fn own(&mut self) -> Option<&mut AnyConnection> {
+        self.0.as_mut()
+    }
+
     /// The connection the typed code runs on, next to the ORM's `orm`:
     /// its own, or `orm` itself. [`on_typed!`] matches it to the concrete
     /// `SqliteConnection`, `PgConnection` or `MysqlConnection` inside.

@@ -73,13 +73,20 @@ fn main() -> ExitCode {
             // a server the typed code reads through the `PgConnection` /
             // `MysqlConnection` inside a pooled connection (see
             // `typed::TypedConn`), which the pool's setup filled.
-            let mut pooled = db.get().expect("take a connection from the pool");
-            if backend != BackendKind::Sqlite {
-                two_hop::setup(&mut pooled, n);
-            }
-            let mut conn = typed::typed_copy(&db, |c| two_hop::setup(c, n));
+            let mut pooled = (backend != BackendKind::Sqlite).then(|| {
+                let mut conn = db.get().expect("take a connection from the pool");
+                two_hop::setup(&mut conn, n);
+                conn
+            });
+            let mut typed = typed::typed_copy(&db, |c| two_hop::setup(c, n));
             for _ in 0..rounds {
-                sums.push(two_hop::typed(conn.on(&mut pooled)));
+                let conn = match pooled.as_deref_mut() {
+                    Some(pooled) => typed.on(pooled),
+                    None => typed
+                        .own()
+                        .expect("on SQLite the typed code has its own database"),
+                };
+                sums.push(two_hop::typed(conn));
             }
         }
         "setup" => {
