@@ -87,9 +87,10 @@ pub mod __private_v1 {
     pub use crate::__orm_enum_impls as orm_enum_impls;
     pub use crate::backend::checked;
     pub use crate::backend::levels::Written;
-    pub use crate::backend::row::{read, RawRow};
+    pub use crate::backend::row::{read, read_native, RawRow};
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;
+    pub use crate::meta::{read_key, read_required_key};
     pub use crate::model::{link_field, RelationField, RelationRef};
     pub use crate::relations::{
         reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,

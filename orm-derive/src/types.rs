@@ -63,6 +63,15 @@ impl SqlKind {
         self.is_integer() || matches!(self, SqlKind::Text | SqlKind::Uuid)
     }
 
+    /// Whether every backend decodes a column of this type with diesel's
+    /// own `FromSql` (the others go through an encoding of orm-core's).
+    pub fn is_native(self) -> bool {
+        !matches!(
+            self,
+            SqlKind::Uuid | SqlKind::TimestampTz | SqlKind::Json | SqlKind::Decimal
+        )
+    }
+
     pub fn is_integer(self) -> bool {
         matches!(self, SqlKind::SmallInt | SqlKind::Integer | SqlKind::BigInt)
     }

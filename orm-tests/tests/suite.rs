@@ -28,6 +28,7 @@ mod locking;
 mod lookups;
 mod many_to_many;
 mod migrations;
+mod narrow_keys;
 mod order_related;
 mod peers_threads;
 mod prefetch_query;

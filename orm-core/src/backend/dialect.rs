@@ -12,6 +12,7 @@
 //! `AnyConnection` path: [`Portable`] is what tells them apart.
 
 use diesel::backend::Backend;
+use diesel::deserialize;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryResult;
@@ -29,6 +30,12 @@ pub(crate) trait Dialect: Backend {
     /// A raw value of this backend as one of [`MultiBackend`], so models
     /// decode through the same `FromSql<_, MultiBackend>` code everywhere.
     fn raw<'a>(value: Self::RawValue<'a>) -> MultiRawValue<'a>;
+
+    /// Decodes an integer of any width (a `SMALLINT`, `INTEGER` or
+    /// `BIGINT` key column) through this backend's own `FromSql`, inlined
+    /// where the row's backend is known: the hot path of key reads (link
+    /// pairs, joins, primary and foreign keys).
+    fn int(value: Self::RawValue<'_>) -> deserialize::Result<i64>;
 
     /// Renders a piece of SQL orm-core wrote.
     fn walk_portable<'b>(piece: &'b dyn Portable, out: AstPass<'_, 'b, Self>) -> QueryResult<()>;
@@ -142,6 +149,18 @@ impl Dialect for MultiBackend {
         value
     }
 
+    #[inline]
+    fn int(value: Self::RawValue<'_>) -> deserialize::Result<i64> {
+        match value {
+            #[cfg(feature = "sqlite")]
+            MultiRawValue::Sqlite(value) => diesel::sqlite::Sqlite::int(value),
+            #[cfg(feature = "postgres")]
+            MultiRawValue::Postgres(value) => diesel::pg::Pg::int(value),
+            #[cfg(feature = "mysql")]
+            MultiRawValue::Mysql(value) => diesel::mysql::Mysql::int(value),
+        }
+    }
+
     fn walk_portable<'b>(piece: &'b dyn Portable, out: AstPass<'_, 'b, Self>) -> QueryResult<()> {
         piece.walk_multi(out)
     }
@@ -162,10 +181,36 @@ impl Dialect for MultiBackend {
     }
 }
 
+/// An integer of any width on SQLite and MySQL: diesel's `i64` decoding
+/// reads every integer representation of these backends.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+#[inline(always)]
+fn widened<DB: Backend>(value: DB::RawValue<'_>) -> deserialize::Result<i64>
+where
+    i64: deserialize::FromSql<BigInt, DB>,
+{
+    <i64 as deserialize::FromSql<BigInt, DB>>::from_sql(value)
+}
+
+/// An integer of any width on PostgreSQL, whose binary values are as
+/// wide as their column: 2, 4 or 8 bytes.
+#[cfg(feature = "postgres")]
+#[inline(always)]
+fn pg_int(value: diesel::pg::PgValue<'_>) -> deserialize::Result<i64> {
+    use deserialize::FromSql;
+    use diesel::pg::Pg;
+    use diesel::sql_types::{Integer, SmallInt};
+    match value.as_bytes().len() {
+        2 => <i16 as FromSql<SmallInt, Pg>>::from_sql(value).map(i64::from),
+        4 => <i32 as FromSql<Integer, Pg>>::from_sql(value).map(i64::from),
+        _ => <i64 as FromSql<BigInt, Pg>>::from_sql(value),
+    }
+}
+
 /// `Dialect` for a concrete backend: `$walk` is its `Portable` method,
-/// `$variant` its `MultiRawValue` variant.
+/// `$variant` its `MultiRawValue` variant, `$int` its integer decoding.
 macro_rules! concrete_dialect {
-    ($feature:literal, $backend:ty, $kind:ident, $walk:ident, $variant:ident) => {
+    ($feature:literal, $backend:ty, $kind:ident, $walk:ident, $variant:ident, $int:expr) => {
         #[cfg(feature = $feature)]
         impl Dialect for $backend {
             fn kind(&self) -> BackendKind {
@@ -175,6 +220,11 @@ macro_rules! concrete_dialect {
             #[inline(always)]
             fn raw<'a>(value: Self::RawValue<'a>) -> MultiRawValue<'a> {
                 MultiRawValue::$variant(value)
+            }
+
+            #[inline(always)]
+            fn int(value: Self::RawValue<'_>) -> deserialize::Result<i64> {
+                $int(value)
             }
 
             fn walk_portable<'b>(
@@ -214,13 +264,22 @@ concrete_dialect!(
     diesel::sqlite::Sqlite,
     Sqlite,
     walk_sqlite,
-    Sqlite
+    Sqlite,
+    widened::<diesel::sqlite::Sqlite>
 );
 concrete_dialect!(
     "postgres",
     diesel::pg::Pg,
     Postgres,
     walk_postgres,
-    Postgres
+    Postgres,
+    pg_int
 );
-concrete_dialect!("mysql", diesel::mysql::Mysql, Mysql, walk_mysql, Mysql);
+concrete_dialect!(
+    "mysql",
+    diesel::mysql::Mysql,
+    Mysql,
+    walk_mysql,
+    Mysql,
+    widened::<diesel::mysql::Mysql>
+);

@@ -35,9 +35,10 @@ pub trait RawRow {
     /// false when the row has no such column.
     fn with_value(&self, index: usize, f: &mut dyn FnMut(Option<RawValue<'_>>)) -> bool;
 
-    /// Reads an integer column of `bits` (16, 32 or 64) as an `i64`: the
-    /// hot path of key reads (links, joins), without a closure per value.
-    fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>>;
+    /// Reads an integer column of any width as an `i64`: the hot path of
+    /// key reads (links, joins), decoded by the row's own backend
+    /// ([`Dialect::int`]), without a closure per value.
+    fn int(&self, index: usize) -> deserialize::Result<Option<i64>>;
 
     /// Reads a text column (a text key).
     fn text(&self, index: usize) -> deserialize::Result<Option<String>>;
@@ -78,13 +79,13 @@ impl<'a, DB: Dialect, R: Row<'a, DB>> RawRow for RowRef<'_, R, DB> {
         }
     }
 
-    fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>> {
-        use diesel::sql_types::{BigInt, Integer, SmallInt};
-        Ok(match bits {
-            16 => self.value::<SmallInt, i16>(index)?.map(i64::from),
-            32 => self.value::<Integer, i32>(index)?.map(i64::from),
-            _ => self.value::<BigInt, i64>(index)?,
-        })
+    #[inline]
+    fn int(&self, index: usize) -> deserialize::Result<Option<i64>> {
+        let field = self
+            .0
+            .get(index)
+            .ok_or(diesel::result::UnexpectedEndOfRow)?;
+        field.value().map(DB::int).transpose()
     }
 
     fn text(&self, index: usize) -> deserialize::Result<Option<String>> {
@@ -104,6 +105,54 @@ pub fn read<ST, T: FromSql<ST, MultiBackend>, R: RawRow + ?Sized>(
         return Err(Box::new(diesel::result::UnexpectedEndOfRow));
     }
     value.unwrap_or_else(|| Err(Box::new(diesel::result::UnexpectedEndOfRow)))
+}
+
+/// Decodes column `index` of `row` as `T` (SQL type `ST`) with the row's
+/// own backend's `FromSql`, without `MultiBackend`'s out-of-line
+/// dispatch: what generated code reads a column of a type every backend
+/// decodes natively with (integers, floats, booleans, text, bytes, dates
+/// and times). The same `FromSql` impls as [`read`], reached directly.
+#[doc(hidden)]
+#[inline]
+pub fn read_native<ST, T, R>(row: &R, index: usize) -> deserialize::Result<T>
+where
+    T: FromSql<ST, MultiBackend> + FromSqlite<ST> + FromPostgres<ST> + FromMysql<ST>,
+    R: RawRow + ?Sized,
+{
+    let mut value = None;
+    let found = row.with_value(index, &mut |raw| {
+        value = Some(match raw {
+            Some(raw) => raw.from_sql::<T, ST>(),
+            None => <T as FromSql<ST, MultiBackend>>::from_nullable_sql(None),
+        })
+    });
+    if !found {
+        return Err(Box::new(diesel::result::UnexpectedEndOfRow));
+    }
+    value.unwrap_or_else(|| Err(Box::new(diesel::result::UnexpectedEndOfRow)))
+}
+
+/// `FromSql<ST>` on each backend compiled in (nothing for one that is
+/// not): the bounds of [`read_native`].
+macro_rules! from_sql_on {
+    ($($name:ident: $feature:literal => $backend:ty;)+) => {$(
+        #[doc(hidden)]
+        #[cfg(feature = $feature)]
+        pub trait $name<ST>: FromSql<ST, $backend> {}
+        #[cfg(feature = $feature)]
+        impl<ST, T: FromSql<ST, $backend>> $name<ST> for T {}
+        #[doc(hidden)]
+        #[cfg(not(feature = $feature))]
+        pub trait $name<ST> {}
+        #[cfg(not(feature = $feature))]
+        impl<ST, T> $name<ST> for T {}
+    )+};
+}
+
+from_sql_on! {
+    FromSqlite: "sqlite" => diesel::sqlite::Sqlite;
+    FromPostgres: "postgres" => diesel::pg::Pg;
+    FromMysql: "mysql" => diesel::mysql::Mysql;
 }
 
 /// A value decoded from a whole row by `build`: a model, or a sink's
@@ -241,8 +290,8 @@ impl<R: RawRow + ?Sized> RawRow for AsDyn<'_, R> {
         self.0.with_value(index, f)
     }
 
-    fn int(&self, index: usize, bits: u8) -> deserialize::Result<Option<i64>> {
-        self.0.int(index, bits)
+    fn int(&self, index: usize) -> deserialize::Result<Option<i64>> {
+        self.0.int(index)
     }
 
     fn text(&self, index: usize) -> deserialize::Result<Option<String>> {
@@ -381,7 +430,7 @@ mod tests {
 
     impl FromRawRow for First {
         fn build<R: RawRow + ?Sized>(row: &R) -> deserialize::Result<Self> {
-            row.int(0, 64).map(First)
+            row.int(0).map(First)
         }
     }
 

@@ -217,7 +217,7 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
     let owners: Vec<Option<Key>> = rows.iter().map(|r| rel.owner_key(r)).collect();
     let keys = distinct_keys(owners.iter().flatten());
     let links = rel.through.links(conn, &keys)?;
-    let targets = distinct_keys(links.iter().map(|(_, t)| t));
+    let targets = links.distinct_targets();
     let (query, offset, limit) = query.clone().take_slice();
     let mut loaded: Vec<T> = Vec::new();
     for chunk in targets.chunks(conn.backend().max_in_list()) {
@@ -235,11 +235,11 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
         }
     }
     let mut per_owner: HashMap<Key, Vec<usize>> = HashMap::new();
-    for (owner, target) in &links {
+    links.for_each(|owner, target| {
         if let Some(&i) = position.get(target) {
             per_owner.entry(owner.clone()).or_default().push(i);
         }
-    }
+    });
     let skip = usize::try_from(offset).unwrap_or(0);
     let take = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0));
     let mut grouped: HashMap<Key, Vec<T>> = HashMap::with_capacity(per_owner.len());

@@ -42,9 +42,7 @@ impl Key {
         kind: SqlKind,
     ) -> diesel::deserialize::Result<Option<Key>> {
         Ok(match kind {
-            SqlKind::SmallInt => row.int(index, 16)?.map(Key::Int),
-            SqlKind::Integer => row.int(index, 32)?.map(Key::Int),
-            SqlKind::BigInt => row.int(index, 64)?.map(Key::Int),
+            SqlKind::SmallInt | SqlKind::Integer | SqlKind::BigInt => row.int(index)?.map(Key::Int),
             SqlKind::Text => row.text(index)?.map(Key::Text),
             #[cfg(feature = "uuid")]
             SqlKind::Uuid => crate::backend::row::read::<
@@ -143,6 +141,28 @@ pub trait KeyType:
     }
 }
 
+/// Reads the key column `index` of a row (`None` for NULL): what generated
+/// `from_row` code reads a nullable foreign key with. An integer key is
+/// decoded by the row's own backend, without `MultiBackend`'s dispatch.
+#[doc(hidden)]
+#[inline]
+pub fn read_key<K: KeyType, R: RawRow + ?Sized>(
+    row: &R,
+    index: usize,
+) -> diesel::deserialize::Result<Option<K>> {
+    K::read(row, index)
+}
+
+/// Reads a `NOT NULL` key column (a primary key, a required foreign key).
+#[doc(hidden)]
+#[inline]
+pub fn read_required_key<K: KeyType, R: RawRow + ?Sized>(
+    row: &R,
+    index: usize,
+) -> diesel::deserialize::Result<K> {
+    K::read(row, index)?.ok_or_else(|| Box::new(diesel::result::UnexpectedNullError) as _)
+}
+
 /// `KeyType` is implemented for the key types the derive maps, and only
 /// for them: the generated SQL and row decoding depend on it.
 mod sealed {
@@ -156,7 +176,7 @@ mod sealed {
 }
 
 macro_rules! int_key {
-    ($($t:ty => $sql:ident, $bits:literal),*) => {$(
+    ($($t:ty => $sql:ident),*) => {$(
         impl KeyType for $t {
             type Sql = diesel::sql_types::$sql;
             const KIND: SqlKind = SqlKind::$sql;
@@ -171,7 +191,7 @@ macro_rules! int_key {
             }
             fn read<R: RawRow + ?Sized>(row: &R, index: usize) -> diesel::deserialize::Result<Option<Self>> {
                 // The column has this width: the value fits.
-                Ok(row.int(index, $bits)?.and_then(|v| <$t>::try_from(v).ok()))
+                Ok(row.int(index)?.and_then(|v| <$t>::try_from(v).ok()))
             }
             fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
                 out.push_bind_param::<Nullable<diesel::sql_types::$sql>, Option<$t>>(key)
@@ -179,7 +199,7 @@ macro_rules! int_key {
         }
     )*};
 }
-int_key!(i16 => SmallInt, 16, i32 => Integer, 32, i64 => BigInt, 64);
+int_key!(i16 => SmallInt, i32 => Integer, i64 => BigInt);
 
 impl KeyType for String {
     type Sql = Text;

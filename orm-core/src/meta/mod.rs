@@ -8,6 +8,8 @@ mod key;
 
 pub use default::ColumnDefault;
 pub(crate) use key::KeyColumn;
+#[doc(hidden)]
+pub use key::{read_key, read_required_key};
 pub use key::{Key, KeyType};
 
 /// The SQL type family of a column, as stored in [`ColumnMeta`].

@@ -1,24 +1,23 @@
 //! The batch loads behind managers, peers and prefetching: rows by key
-//! (chunked below the bind limit), many-to-many links, and filling each
-//! owner's slot with its share.
+//! (chunked below the bind limit), and filling each owner's slot with its
+//! share.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
 
-use diesel::query_builder::{AstPass, QueryFragment};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::descriptor::ChildKey;
 use super::slot::Slot;
 use super::through::Links;
 use crate::backend::levels::Written;
-use crate::backend::row::{load, load_into, RawRow, RowSink};
-use crate::backend::{untyped_query, written_now, AnyConnection, Dialect};
+use crate::backend::row::load;
+use crate::backend::{written_now, AnyConnection};
 use crate::error::Result;
-use crate::meta::{FetchMode, Key, KeyColumn, KeyType, SqlKind};
+use crate::meta::{FetchMode, Key, KeyColumn, KeyType};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
-use crate::sql::{self, Fragment};
+use crate::sql;
 
 /// The rows of `M` whose `column` is one of `keys`, in `M`'s default
 /// ordering, chunking the IN list below the backend's bind limit.
@@ -97,76 +96,6 @@ fn in_chunks<R>(
     Ok(rows)
 }
 
-/// `SELECT table.owner, table.target FROM table WHERE owner IN (…)`.
-struct LinkQuery {
-    table: &'static str,
-    columns: [&'static str; 2],
-    filter: [Fragment; 1],
-}
-
-impl<DB: Dialect> QueryFragment<DB> for LinkQuery {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
-        out.push_sql("SELECT ");
-        sql::push_column(&mut out, self.table, self.columns[0])?;
-        out.push_sql(", ");
-        sql::push_column(&mut out, self.table, self.columns[1])?;
-        out.push_sql(" FROM ");
-        out.push_identifier(self.table)?;
-        sql::push_where(&mut out, &self.filter)
-    }
-}
-
-// Typed unless its key list is (uuid keys).
-untyped_query!(impl[] LinkQuery; typed by |q| sql::all_portable(&q.filter));
-
-/// The `(owner, target)` key pairs of the links (rows of `Th`) whose
-/// `owner` column holds one of `keys`: one query per IN-list chunk,
-/// selecting the two key columns only, unordered. What a many-to-many
-/// needs of its through rows, without building them.
-pub(crate) fn load_links<Th: Model>(
-    conn: &mut AnyConnection,
-    owner: &'static str,
-    target: &'static str,
-    keys: &[Key],
-) -> Result<Vec<(Key, Key)>> {
-    let meta = Th::meta();
-    let kind = |name| meta.column(name).map(|c| c.kind);
-    let (Some(owner_kind), Some(target_kind)) = (kind(owner), kind(target)) else {
-        return Ok(Vec::new());
-    };
-    let mut links = Vec::new();
-    for chunk in keys.chunks(conn.backend().max_in_list()) {
-        let query = LinkQuery {
-            table: meta.table,
-            columns: [owner, target],
-            filter: [sql::key_in(meta.table, owner, chunk)],
-        };
-        // The sink appends to the pairs of the chunks before (no copy).
-        let pairs = LinkPairs {
-            kinds: (owner_kind, target_kind),
-            pairs: std::mem::take(&mut links),
-        };
-        links = load_into(conn, query, pairs)?.pairs;
-    }
-    Ok(links)
-}
-
-/// The `(owner, target)` key pairs of link rows, keys read by kind.
-struct LinkPairs {
-    kinds: (SqlKind, SqlKind),
-    pairs: Vec<(Key, Key)>,
-}
-
-impl RowSink for LinkPairs {
-    #[inline]
-    fn row<R: RawRow + ?Sized>(&mut self, row: &R) -> diesel::deserialize::Result<()> {
-        let owner = Key::read(row, 0, self.kinds.0)?;
-        let target = Key::read(row, 1, self.kinds.1)?;
-        self.pairs.extend(owner.zip(target));
-        Ok(())
-    }
-}
-
 /// One query (per chunk) for the children of every owner in `slots`,
 /// grouped into each slot; the children take the instance mode `mode`.
 pub(crate) fn fill_reverse<C: Model>(
@@ -216,7 +145,7 @@ pub(crate) fn fill_many_to_many<T: Model>(
     )
     .entered();
     let links = through.links(conn, &keys)?;
-    let target_keys = distinct_keys(links.iter().map(|(_, t)| t));
+    let target_keys = links.distinct_targets();
     let targets = load_ordered_shared_in::<T>(conn, through.target_column(), &target_keys)?;
     targets.iter().for_each(|t| inherit_fetch_mode(&**t, mode));
     // Each target's position in its default ordering (the order the
@@ -230,11 +159,11 @@ pub(crate) fn fill_many_to_many<T: Model>(
     // each group allocated once.
     let groups = Groups::of(slots);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
-    for (owner, target) in &links {
+    links.for_each(|owner, target| {
         if let (Some(group), Some(&at)) = (groups.get(owner), position.get(target)) {
             members[group].push(at);
         }
-    }
+    });
     let rows = members.into_iter().map(|mut at| {
         at.sort_unstable();
         at.into_iter().map(|i| Arc::clone(&targets[i])).collect()

@@ -67,8 +67,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             return rows.iter().map(|t| self.target_key(t)).collect();
         }
         let owner = std::slice::from_ref(&owner);
-        let links = self.links().links(conn, owner)?;
-        Ok(links.into_iter().map(|(_, target)| target).collect())
+        Ok(self.links().links(conn, owner)?.into_targets())
     }
 
     /// The related rows in `T`'s default ordering: two queries the first

@@ -92,6 +92,7 @@ mod descriptor;
 mod fields;
 pub(crate) mod fill;
 mod foreign_key;
+pub(crate) mod links;
 mod many_to_many;
 mod reverse;
 mod rows;

@@ -4,7 +4,7 @@
 use foldhash::HashSet;
 
 use super::descriptor::ForeignKeyAccess;
-use super::fill::load_links;
+use super::links::{load_links, LinkPairs};
 use crate::backend::AnyConnection;
 use crate::error::Result;
 use crate::meta::Key;
@@ -22,7 +22,7 @@ pub trait Links<Target>: Sync {
     /// The target's column the links reference (its key or `to_field`).
     fn target_column(&self) -> &'static str;
     /// The `(owner, target)` key pairs of the links of `owners`.
-    fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<Vec<(Key, Key)>>;
+    fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs>;
     /// How many links `owner` has.
     fn count(&self, conn: &mut AnyConnection, owner: &Key) -> Result<i64>;
     /// Whether `owner` has any link.
@@ -105,7 +105,7 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
         self.target.meta().target_column()
     }
 
-    fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<Vec<(Key, Key)>> {
+    fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs> {
         load_links::<Th>(
             conn,
             self.owner.meta().column,
@@ -139,8 +139,8 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
             target_column,
             std::slice::from_ref(owner),
         )?
+        .into_targets()
         .into_iter()
-        .map(|(_, target)| target)
         .collect();
         let missing: Vec<Key> = targets
             .iter()

@@ -204,22 +204,34 @@ fn from_row(model: &Model) -> TokenStream {
         let column = col(model, c);
         let index = Literal::usize_unsuffixed(position);
         position += 1;
+        // A type every backend decodes natively skips `MultiBackend`'s
+        // out-of-line dispatch.
+        let read = match &c.sql {
+            ColumnType::Plain(kind) if kind.is_native() => quote!(read_native),
+            _ => quote!(read),
+        };
         let value = quote! {
-            ::orm_core::__private_v1::read::<diesel::dsl::SqlTypeOf<#column>, _, _>(row, start + #index)?
+            ::orm_core::__private_v1::#read::<diesel::dsl::SqlTypeOf<#column>, _, _>(row, start + #index)?
         };
         if let ColumnType::Enum(_, integer) = &c.sql {
             return quote! {
                 #field: ::orm_core::__private_v1::ChoiceColumn::read(row, start + #index, #integer)?
             };
         }
+        // Keys (integers above all) are read by the row's own backend.
+        let at = quote!((row, start + #index)?);
+        let key = quote!(::orm_core::__private_v1::read_key #at);
+        let required_key = quote!(::orm_core::__private_v1::read_required_key #at);
         if c.relation.is_some() {
             if c.nullable {
-                quote!(#field: ::orm_core::ForeignKey::from_optional_key(#value))
+                quote!(#field: ::orm_core::ForeignKey::from_optional_key(#key))
             } else {
-                quote!(#field: ::orm_core::ForeignKey::from_key(#value))
+                quote!(#field: ::orm_core::ForeignKey::from_key(#required_key))
             }
         } else if c.optional_key() {
-            quote!(#field: ::core::option::Option::Some(#value))
+            quote!(#field: ::core::option::Option::Some(#required_key))
+        } else if c.primary_key {
+            quote!(#field: #required_key)
         } else if let Some((_, places)) = c.decimal {
             quote!(#field: ::orm_core::__private_v1::DecimalColumn::to_places(#value, #places))
         } else {
