@@ -28,7 +28,8 @@ pub(crate) trait Dialect: Backend {
     fn kind(&self) -> BackendKind;
 
     /// A raw value of this backend as one of [`MultiBackend`], so models
-    /// decode through the same `FromSql<_, MultiBackend>` code everywhere.
+    /// decode the same way from rows of either (the reads that skip
+    /// `MultiBackend`'s dispatch: [`read_native`](super::row::read_native)).
     fn raw<'a>(value: Self::RawValue<'a>) -> MultiRawValue<'a>;
 
     /// Decodes an integer of any width (a `SMALLINT`, `INTEGER` or
