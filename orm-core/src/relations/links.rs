@@ -4,6 +4,7 @@
 use diesel::query_builder::{AstPass, QueryFragment};
 use foldhash::{HashSet, HashSetExt};
 
+use super::fill::distinct_keys;
 use crate::backend::row::{load, load_into, FromRawRow, RawRow, RowSink};
 use crate::backend::{untyped_query, AnyConnection, Dialect};
 use crate::error::Result;
@@ -48,14 +49,7 @@ impl LinkPairs {
                     .map(|&(_, target)| Key::Int(target))
                     .collect()
             }
-            LinkPairs::Keys(pairs) => {
-                let mut seen = HashSet::with_capacity(pairs.len());
-                pairs
-                    .iter()
-                    .filter(|(_, target)| seen.insert(target))
-                    .map(|(_, target)| target.clone())
-                    .collect()
-            }
+            LinkPairs::Keys(pairs) => distinct_keys(pairs.iter().map(|(_, target)| target)),
         }
     }
 
