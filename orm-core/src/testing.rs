@@ -54,20 +54,26 @@ impl CapturedQueries {
     }
 }
 
-/// True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE statements.
+/// True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE / SET
+/// TRANSACTION statements (transaction control, not queries).
 ///
 /// ```
 /// assert!(orm_core::is_transaction_control("BEGIN"));
 /// assert!(orm_core::is_transaction_control("ROLLBACK TO SAVEPOINT diesel_savepoint_1"));
+/// // How the crate's own writes begin on MySQL.
+/// assert!(orm_core::is_transaction_control(
+///     "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN"
+/// ));
 /// assert!(!orm_core::is_transaction_control("SELECT 1"));
+/// assert!(!orm_core::is_transaction_control("SET NAMES utf8mb4"));
 /// ```
 pub fn is_transaction_control(sql: &str) -> bool {
-    let word = sql
-        .trim_start()
+    let mut words = sql
         .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("");
-    [
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or("");
+    let is = |kw: &str| first.eq_ignore_ascii_case(kw);
+    let control = [
         "BEGIN",
         "COMMIT",
         "ROLLBACK",
@@ -75,9 +81,12 @@ pub fn is_transaction_control(sql: &str) -> bool {
         "RELEASE",
         "START",
         "END",
-    ]
-    .iter()
-    .any(|kw| word.eq_ignore_ascii_case(kw))
+    ];
+    control.iter().any(|kw| is(kw))
+        || (is("SET")
+            && words
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("TRANSACTION")))
 }
 
 /// A diesel [`Instrumentation`] that records every statement into a shared

@@ -22,8 +22,13 @@ struct Last {
     choices: i64,
 }
 
+/// Names the step an error came from.
+fn step<T>(name: &'static str, result: orm_core::Result<T>) -> Result<T, String> {
+    result.map_err(|e| format!("{name}: {e}"))
+}
+
 /// One thread's loop over its own question; returns what it wrote last.
-fn work(db: &Db, question: i64, tags: &[Tag], round: &mut usize) -> orm_core::Result<Last> {
+fn work(db: &Db, question: i64, tags: &[Tag], round: &mut usize) -> Result<Last, String> {
     let start = Instant::now();
     let mut last = Last {
         text: String::new(),
@@ -32,16 +37,19 @@ fn work(db: &Db, question: i64, tags: &[Tag], round: &mut usize) -> orm_core::Re
     };
     while start.elapsed() < Duration::from_secs(2) {
         *round += 1;
-        let mut conn = db.get()?;
+        let mut conn = step("checkout", db.get())?;
         // Read, then write, in one transaction: on SQLite the write lock is
         // taken up front, so the read cannot go stale and turn the write
         // into "database is locked".
-        let q = write_transaction(&mut conn, |conn| {
-            let mut q = Question::get(conn, question)?;
-            q.question_text = format!("q{question} round {round}");
-            q.save(conn)?;
-            Ok(q)
-        })?;
+        let q = step(
+            "get and save",
+            write_transaction(&mut conn, |conn| {
+                let mut q = Question::get(conn, question)?;
+                q.question_text = format!("q{question} round {round}");
+                q.save(conn)?;
+                Ok(q)
+            }),
+        )?;
         last.text = q.question_text.clone();
         let chosen: Vec<Tag> = tags
             .iter()
@@ -49,18 +57,16 @@ fn work(db: &Db, question: i64, tags: &[Tag], round: &mut usize) -> orm_core::Re
             .filter(|(i, _)| (*round >> i) & 1 == 1)
             .map(|(_, t)| t.clone())
             .collect();
-        q.tags().set(&mut conn, &chosen)?;
+        step("tags().set", q.tags().set(&mut conn, &chosen))?;
         last.tags = chosen.iter().map(|t| t.name.clone()).collect();
-        q.choices().create(
-            &mut conn,
-            Choice {
-                choice_text: format!("c{round}"),
-                ..Default::default()
-            },
-        )?;
+        let choice = Choice {
+            choice_text: format!("c{round}"),
+            ..Default::default()
+        };
+        step("choices().create", q.choices().create(&mut conn, choice))?;
         last.choices += 1;
         // A read between the writes.
-        Question::objects().count(&mut conn)?;
+        step("count", Question::objects().count(&mut conn))?;
     }
     Ok(last)
 }

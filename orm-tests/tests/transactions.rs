@@ -323,4 +323,43 @@ backend_tests! {
         assert_eq!(Tag::objects().filter(tag::name.eq("newer")).count(&mut conn)?, 1);
         Ok(())
     }
+
+    fn the_crates_own_writes_begin_as_write_transactions(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let tags = create_tags(&mut conn, &["a", "b"])?;
+        let mut q = Question {
+            question_text: "q".into(),
+            ..Default::default()
+        };
+        q.save(&mut conn)?;
+        // A many-to-many `set` is one of the crate's own writes: it takes
+        // SQLite's write lock up front, and on MySQL runs at READ
+        // COMMITTED (no gap locks for neighbouring owners to deadlock on).
+        let (result, log) = capture_queries(&mut conn, |conn| q.tags().set(conn, &tags));
+        result?;
+        let begin = match db.backend() {
+            BackendKind::Sqlite => "BEGIN IMMEDIATE",
+            BackendKind::Postgres => "BEGIN",
+            BackendKind::Mysql => "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN",
+        };
+        let statements = log.all_statements();
+        assert_eq!(statements.first().map(String::as_str), Some(begin), "{statements:?}");
+        // DELETE, INSERT, COMMIT (then, on a server, a read of the
+        // collation's order): the first statement is not a query.
+        assert_eq!(statements[3], "COMMIT", "{statements:?}");
+        assert_eq!(log.count(), statements.len() - 2, "{statements:?}");
+
+        // Inside the caller's transaction it is a savepoint, and the
+        // caller's transaction keeps the database's level.
+        let (result, log) = capture_queries(&mut conn, |conn| {
+            atomic(conn, |conn| q.tags().set(conn, &tags[..1]))
+        });
+        result?;
+        let statements = log.all_statements();
+        assert_eq!(statements.first().map(String::as_str), Some("BEGIN"), "{statements:?}");
+        assert!(statements[1].starts_with("SAVEPOINT"), "{statements:?}");
+        assert_eq!(names(&q.tags().all(&mut conn)?), ["a"]);
+        Ok(())
+    }
 }

@@ -2,7 +2,10 @@
 //! write transactions (every multi-statement write of the crate runs in
 //! one; on SQLite it takes the write lock up front), deadlock retries.
 
-#[cfg(feature = "sqlite")]
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
+
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 use diesel::connection::AnsiTransactionManager;
 use diesel::connection::TransactionManager;
 use diesel::Connection;
@@ -67,7 +70,7 @@ pub fn atomic<T, E: From<OrmError>>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
 ) -> Result<T, E> {
-    run(conn, false, f)
+    run(conn, Begin::Plain, f)
 }
 
 /// [`atomic`] for a block meant to write: on SQLite the outermost one
@@ -99,7 +102,7 @@ pub fn write_transaction<T>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
-    run(conn, true, f)
+    run(conn, Begin::Write, f)
 }
 
 /// Runs `callback` once the transaction `conn` is in has committed (the
@@ -185,11 +188,11 @@ pub(crate) fn written_now(conn: &mut AnyConnection) -> Written {
 /// the `on_commit` callbacks.
 fn run<T, E: From<OrmError>>(
     conn: &mut AnyConnection,
-    immediate: bool,
+    how: Begin,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
 ) -> Result<T, E> {
     let depth = depth(conn)?.unwrap_or(0) + 1;
-    begin(conn, depth == 1 && immediate).map_err(OrmError::from)?;
+    begin(conn, if depth == 1 { how } else { Begin::Plain }).map_err(OrmError::from)?;
     let level = instrument::level(conn, depth);
     if let (1, Some(level)) = (depth, &level) {
         level.set_managed();
@@ -223,30 +226,56 @@ fn run<T, E: From<OrmError>>(
     }
 }
 
-/// `BEGIN` (`BEGIN IMMEDIATE` on SQLite when `immediate`), or a savepoint
-/// inside a transaction.
-fn begin(conn: &mut AnyConnection, immediate: bool) -> diesel::QueryResult<()> {
-    #[cfg(feature = "sqlite")]
-    if immediate {
-        #[allow(irrefutable_let_patterns)] // SQLite may be the only backend
-        if let AnyConnection::Sqlite(sqlite) = conn {
-            return AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE");
+/// How an outermost transaction begins.
+#[derive(Clone, Copy)]
+enum Begin {
+    /// `BEGIN`, at the database's isolation level.
+    Plain,
+    /// [`write_transaction`]: `BEGIN IMMEDIATE` on SQLite.
+    Write,
+    /// The crate's own writes ([`retry_write`]): as `Write`, and at `READ
+    /// COMMITTED` on MySQL.
+    OwnWrite,
+}
+
+/// Begins a transaction as `how` says, or a savepoint inside one (`how`
+/// is then `Plain`).
+///
+/// The crate's own writes name their whole result and read nothing they
+/// decide on, so on MySQL they run at `READ COMMITTED`, PostgreSQL's
+/// default: InnoDB then locks the rows a `DELETE` or `UPDATE` changes, not
+/// the gaps between them (at `REPEATABLE READ`, the links of neighbouring
+/// owners), and concurrent writes to neighbouring rows stop deadlocking.
+/// It costs no round trip: diesel sends MySQL's `BEGIN` as a batch anyway.
+fn begin(conn: &mut AnyConnection, how: Begin) -> diesel::QueryResult<()> {
+    #[allow(irrefutable_let_patterns)] // one backend may be all there is
+    match (how, &mut *conn) {
+        #[cfg(feature = "sqlite")]
+        (Begin::Write | Begin::OwnWrite, AnyConnection::Sqlite(sqlite)) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
         }
+        #[cfg(feature = "mysql")]
+        (Begin::OwnWrite, AnyConnection::Mysql(mysql)) => {
+            AnsiTransactionManager::begin_transaction_sql(
+                mysql,
+                "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN",
+            )
+        }
+        _ => Manager::begin_transaction(conn),
     }
-    let _ = immediate;
-    Manager::begin_transaction(conn)
 }
 
 /// How many times the crate runs one of its own writes in all when the
 /// database keeps breaking deadlocks by rolling it back.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u32 = 5;
 
 /// [`write_transaction`] for the crate's own writes, which name their
 /// whole result (`set` these links, insert these rows): when the database
 /// rolled the transaction back to break a deadlock (InnoDB does under
 /// concurrent writes to neighbouring index ranges) or a serialization
-/// failure, it is run again, up to three times in all. Only an outermost
-/// transaction is retried: inside the caller's, the error is theirs.
+/// failure, it is run again after a short random wait ([`backoff`]), up
+/// to five times in all. Only an outermost transaction is retried: inside
+/// the caller's, the error is theirs.
 pub(crate) fn retry_write<T>(
     conn: &mut AnyConnection,
     mut f: impl FnMut(&mut AnyConnection) -> Result<T>,
@@ -254,14 +283,29 @@ pub(crate) fn retry_write<T>(
     let outermost = !in_transaction(conn)?;
     let mut attempt = 1;
     loop {
-        match write_transaction(conn, &mut f) {
+        match run(conn, Begin::OwnWrite, &mut f) {
             Err(e) if outermost && attempt < ATTEMPTS && rolled_back(&e) => {
-                tracing::debug!(target: "orm::transaction", attempt, "retrying a write rolled back by the database: {e}");
                 attempt += 1;
+                let wait = backoff(attempt);
+                tracing::debug!(target: "orm::transaction", attempt, ?wait, "retrying a write rolled back by the database: {e}");
+                std::thread::sleep(wait);
             }
             result => return result,
         }
     }
+}
+
+/// The wait before `attempt` (the second or a later one): a random time
+/// under 2 ms, 4 ms, 8 ms, 16 ms. Transactions the database rolled back
+/// together would collide again if they all came back at once (InnoDB's
+/// gap locks are granted to every one of them, and each one's insert
+/// then waits for the others'); spread out, the first to return commits
+/// before the next one begins.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling_us = 1000u64 << (attempt.clamp(2, ATTEMPTS) - 1);
+    // A hasher with fresh random keys is random enough for a jitter.
+    let random = RandomState::new().hash_one(attempt);
+    Duration::from_micros(random % ceiling_us)
 }
 
 /// Whether the database rolled the transaction back for a deadlock or a
@@ -274,4 +318,19 @@ fn rolled_back(e: &OrmError) -> bool {
             _
         ))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_its_ceiling_and_varies_under_it() {
+        for (attempt, ceiling_ms) in [(2, 2), (3, 4), (4, 8), (5, 16)] {
+            let waits: Vec<Duration> = (0..64).map(|_| backoff(attempt)).collect();
+            assert!(waits.iter().all(|w| *w < Duration::from_millis(ceiling_ms)));
+            // 64 draws under the ceiling are not all the same.
+            assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
+        }
+    }
 }
