@@ -301,6 +301,10 @@ pub(crate) struct Link<E, C: Release> {
     /// Stored before `batch` is set; read after it is.
     index: AtomicU32,
     mode: ModeCell,
+    /// A flag of the field holding the link (a foreign key: whether it
+    /// has a key), kept in what would be padding: a foreign key of an
+    /// integer takes 24 bytes, not 32.
+    flag: bool,
 }
 
 impl<E, C: Release> Default for Link<E, C> {
@@ -309,6 +313,7 @@ impl<E, C: Release> Default for Link<E, C> {
             batch: OnceArc::default(),
             index: AtomicU32::new(0),
             mode: ModeCell::default(),
+            flag: false,
         }
     }
 }
@@ -369,6 +374,16 @@ impl<E, C: Release> Link<E, C> {
 
     pub(crate) fn set_mode(&self, mode: Option<FetchMode>) {
         self.mode.set(mode);
+    }
+
+    /// The flag of the field holding the link.
+    #[inline]
+    pub(crate) fn flag(&self) -> bool {
+        self.flag
+    }
+
+    pub(crate) fn set_flag(&mut self, flag: bool) {
+        self.flag = flag;
     }
 }
 

@@ -131,7 +131,7 @@ pub trait KeyType:
         -> diesel::deserialize::Result<Option<Self>>;
     /// Binds an optional key (a foreign-key column) as a parameter.
     #[doc(hidden)]
-    fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+    fn bind<'b>(key: Option<&'b Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
     /// A new key of `version`, for a key generated in Rust when unset
     /// (`None`: this type is not generated).
     #[doc(hidden)]
@@ -193,8 +193,11 @@ macro_rules! int_key {
                 // The column has this width: the value fits.
                 Ok(row.int(index)?.and_then(|v| <$t>::try_from(v).ok()))
             }
-            fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-                out.push_bind_param::<Nullable<diesel::sql_types::$sql>, Option<$t>>(key)
+            fn bind<'b>(key: Option<&'b Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+                match key {
+                    Some(key) => out.push_bind_param::<diesel::sql_types::$sql, $t>(key),
+                    None => out.push_bind_param::<Nullable<diesel::sql_types::$sql>, Option<$t>>(&None),
+                }
             }
         }
     )*};
@@ -219,8 +222,11 @@ impl KeyType for String {
     ) -> diesel::deserialize::Result<Option<Self>> {
         row.text(index)
     }
-    fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_bind_param::<Nullable<Text>, Option<String>>(key)
+    fn bind<'b>(key: Option<&'b Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        match key {
+            Some(key) => out.push_bind_param::<Text, String>(key),
+            None => out.push_bind_param::<Nullable<Text>, Option<String>>(&None),
+        }
     }
 }
 
@@ -243,8 +249,11 @@ impl KeyType for uuid::Uuid {
     ) -> diesel::deserialize::Result<Option<Self>> {
         crate::backend::row::read::<Nullable<diesel::sql_types::Uuid>, Option<Self>, _>(row, index)
     }
-    fn bind<'b>(key: &'b Option<Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_bind_param::<Nullable<diesel::sql_types::Uuid>, Option<Self>>(key)
+    fn bind<'b>(key: Option<&'b Self>, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        match key {
+            Some(key) => out.push_bind_param::<diesel::sql_types::Uuid, Self>(key),
+            None => out.push_bind_param::<Nullable<diesel::sql_types::Uuid>, Option<Self>>(&None),
+        }
     }
     fn generate(version: UuidVersion) -> Option<Self> {
         Some(version.generate())

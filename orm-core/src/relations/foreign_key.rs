@@ -61,7 +61,9 @@ use crate::model::{inherit_fetch_mode, Model, RelationField};
 /// # Ok(()) }
 /// ```
 pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
-    key: Option<K>,
+    /// The key when the link's flag says there is one; the default
+    /// otherwise (see [`key`](Self::key)).
+    key: K,
     /// Where the target is loaded: the entry of its key in the peer batch
     /// of the query that loaded the instance (set when the query links its
     /// rows), or an entry of its own, allocated on first use; and the
@@ -96,7 +98,7 @@ impl<T: Model, K: KeyType> Default for ForeignKey<T, K> {
 /// peer batch and does not see what the original loads later.
 impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
     fn clone(&self) -> Self {
-        let mut clone = ForeignKey::from_optional_key(self.key.clone());
+        let mut clone = ForeignKey::from_optional_key(self.key().cloned());
         clone.link.set_mode(self.link.mode());
         if let Some(cell) = self.loaded().filter(|cell| !cell.is_empty()) {
             clone.link.reset(Some(own_entry(cell.duplicate())));
@@ -107,7 +109,7 @@ impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
 
 impl<T: Model, K: KeyType> PartialEq for ForeignKey<T, K> {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 
@@ -115,7 +117,7 @@ impl<T: Model, K: KeyType> fmt::Debug for ForeignKey<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ForeignKey")
             .field("to", &T::meta().name)
-            .field("key", &self.key)
+            .field("key", &self.key())
             .field("loaded", &self.is_loaded())
             .finish()
     }
@@ -129,9 +131,11 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 
     /// A nullable relation from an optional key (what a row holds).
     pub fn from_optional_key(key: Option<K>) -> Self {
+        let mut link = Link::default();
+        link.set_flag(key.is_some());
         ForeignKey {
-            key,
-            link: Link::default(),
+            key: key.unwrap_or_default(),
+            link,
             _target: PhantomData,
         }
     }
@@ -140,12 +144,14 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// holds something), leaving any peer batch; the fetch mode stays.
     fn reset(&mut self, key: Option<K>, cell: ToOneCell<T, K>) {
         self.link.reset((!cell.is_empty()).then(|| own_entry(cell)));
-        self.key = key;
+        self.link.set_flag(key.is_some());
+        self.key = key.unwrap_or_default();
     }
 
     /// The key value; never queries.
+    #[inline]
     pub fn key(&self) -> Option<&K> {
-        self.key.as_ref()
+        self.link.flag().then_some(&self.key)
     }
 
     /// Points the relation at `key` and drops the cached object.
@@ -164,7 +170,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// relation: the target, or `None` when its key points at no row
     /// (remembered as missing). A null key stays unloaded.
     pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
-        if self.key.is_some() {
+        if self.link.flag() {
             self.cell().fill(Resolved::of(target), written);
         }
     }
@@ -191,7 +197,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// Binds the key as a parameter (writes of the row).
     #[doc(hidden)]
     pub fn bind<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        K::bind(&self.key, out)
+        K::bind(self.key(), out)
     }
 
     /// The instance's cell: its key's in its query's peer batch, or one
@@ -212,7 +218,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// The key and the cell to load into (prefetching fills it too), for
     /// a relation whose key is set.
     pub(crate) fn to_load(&self) -> Option<(&K, &ToOneCell<T, K>)> {
-        let key = self.key.as_ref()?;
+        let key = self.key()?;
         Some((key, self.cell().current()))
     }
 
@@ -363,7 +369,7 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     }
 
     fn has_key(&self) -> bool {
-        self.key.is_some()
+        self.link.flag()
     }
 
     /// The owner was saved inside a transaction: a target cached now
@@ -371,7 +377,7 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     /// is not trusted after a rollback of it.
     fn written_in(&mut self, written: &Written) {
         if let Some(tied) = self.loaded().and_then(|cell| cell.written_in(written)) {
-            let key = self.key.take();
+            let key = self.link.flag().then(|| std::mem::take(&mut self.key));
             self.reset(key, tied);
         }
     }
@@ -384,7 +390,7 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
         Self: 'a,
     {
         let fields = group.filter_map(|(field, _)| {
-            let key = field.key.as_ref().filter(|_| field.link.get().is_none())?;
+            let key = field.key().filter(|_| field.link.get().is_none())?;
             Some((field, key.clone()))
         });
         Batch::link_shared(fields, |field, holder| field.link.set(holder));
