@@ -6,10 +6,16 @@
 //!   is filled (a lock, a key comparison and an `Arc` clone);
 //! - `forward_cached`: `choice.question(&mut conn)` once loaded.
 //!
+//! Each path reads its instance through `black_box`, so the compiler cannot
+//! hoist the field's address out of the loop (it did for the field read,
+//! which then measured an empty loop, in one build twice as fast as in
+//! the next).
+//!
 //! Besides criterion's samples, the four paths are timed alternately, in
 //! batches of 10,000 accesses, for the paired ratios (`ratio::paired`).
 //!
-//! Design-brief targets: within 3x a plain field read, and zero allocations
+//! Design-brief targets: the manager and the loaded relation within 3x a
+//! plain field read, a cached `all()` within 3 ns, and zero allocations
 //! per access after the first (checked with a counting allocator; the
 //! binary panics when a cached path allocates).
 //!
@@ -36,6 +42,8 @@ const ACCESSES: u64 = 100_000;
 const PAIRED_BATCH: u64 = 10_000;
 /// How long the paired measurement runs.
 const PAIRED_BUDGET: Duration = Duration::from_secs(3);
+/// The design brief's bound on a cached `all()`, in ns.
+const ALL_TARGET_NS: f64 = 3.0;
 
 fn key(id: &str) -> String {
     format!("{GROUP}/{id}")
@@ -117,26 +125,36 @@ fn cached_access(c: &mut Criterion) {
     group.sample_size(SAMPLE_SIZE);
 
     let k = key("field_read");
-    // `timed` passes each result through `black_box`: black_box(&choice.choice_text).
-    let mut routine = || &choice.choice_text;
+    // `timed` passes each result through `black_box`. Every path takes its
+    // instance through `black_box` too, so no loop hoists the address.
+    let mut routine = || &black_box(&choice).choice_text;
     group.bench_function("field_read", |b| {
         b.iter_custom(|iters| timed(&k, SAMPLE_SIZE, iters, &mut routine))
     });
 
     let k = key("reverse_manager");
-    let mut routine = || question.choices();
+    let mut routine = || black_box(&question).choices();
     group.bench_function("reverse_manager", |b| {
         b.iter_custom(|iters| timed(&k, SAMPLE_SIZE, iters, &mut routine))
     });
 
     let k = key("reverse_all_cached");
-    let mut routine = || question.choices().all(&mut conn).expect("cached all()");
+    let mut routine = || {
+        black_box(&question)
+            .choices()
+            .all(&mut conn)
+            .expect("cached all()")
+    };
     group.bench_function("reverse_all_cached", |b| {
         b.iter_custom(|iters| timed(&k, SAMPLE_SIZE, iters, &mut routine))
     });
 
     let k = key("forward_cached");
-    let mut routine = || choice.question(&mut conn).expect("cached question()");
+    let mut routine = || {
+        black_box(&choice)
+            .question(&mut conn)
+            .expect("cached question()")
+    };
     group.bench_function("forward_cached", |b| {
         b.iter_custom(|iters| timed(&k, SAMPLE_SIZE, iters, &mut routine))
     });
@@ -153,32 +171,52 @@ fn cached_access(c: &mut Criterion) {
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         ratio::paired(&keys, PAIRED_BUDGET, 100, |variant| match variant {
             0 => (0..PAIRED_BATCH).for_each(|_| {
-                black_box(&choice.choice_text);
+                black_box(&black_box(&choice).choice_text);
             }),
             1 => (0..PAIRED_BATCH).for_each(|_| {
-                black_box(question.choices());
+                black_box(black_box(&question).choices());
             }),
             2 => (0..PAIRED_BATCH).for_each(|_| {
+                let question = black_box(&question);
                 black_box(question.choices().all(&mut conn).expect("cached all()"));
             }),
             _ => (0..PAIRED_BATCH).for_each(|_| {
+                let choice = black_box(&choice);
                 black_box(choice.question(&mut conn).expect("cached question()"));
             }),
         });
     }
 }
 
+/// The design brief's targets: a manager and a loaded relation within 3x
+/// a field read; a cached `all()` within 3 ns (it takes a lock when the
+/// rows are not published yet, so it is held to an absolute figure).
 fn report(_: &mut Criterion) {
-    let rows: Vec<Comparison> = ["reverse_manager", "reverse_all_cached", "forward_cached"]
-        .iter()
-        .map(|id| Comparison {
-            label: id.to_string(),
-            orm: key(id),
-            baseline: key("field_read"),
-            target: Some(3.0),
-        })
-        .collect();
+    let rows: Vec<Comparison> = [
+        ("reverse_manager", Some(3.0)),
+        ("reverse_all_cached", None),
+        ("forward_cached", Some(3.0)),
+    ]
+    .iter()
+    .map(|(id, target)| Comparison {
+        label: id.to_string(),
+        orm: key(id),
+        baseline: key("field_read"),
+        target: *target,
+    })
+    .collect();
     ratio::report("cached_access (baseline: field_read)", &rows);
+    if let Some(all) = ratio::estimate(&key("reverse_all_cached")) {
+        let verdict = if all.median_ns <= ALL_TARGET_NS {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "reverse_all_cached: {} per access (target <= {ALL_TARGET_NS} ns: {verdict})",
+            ratio::fmt_ns(all.median_ns)
+        );
+    }
 }
 
 criterion_group! {
