@@ -294,8 +294,8 @@ impl<E, C: Release> Drop for Member<E, C> {
 
 /// A [`Member`] set at most once, and the instance's fetch mode for the
 /// relation, in two words: the batch (a pointer set once, see
-/// [`OnceArc`]), the index and the mode. What a to-one field holds, in
-/// every instance a query loads.
+/// [`OnceArc`]), the index, the mode and a flag of the holder. What a
+/// to-one field holds, in every instance a query loads.
 pub(crate) struct Link<E, C: Release> {
     batch: OnceArc<Batch<E, C>>,
     /// Stored before `batch` is set; read after it is.
