@@ -9,7 +9,10 @@
 #      (default-libmysqlclient-dev, libpq-dev) with apt-get, and
 #      cargo-nextest, only if missing (scripts/install-deps.sh);
 #   2. starts the local PostgreSQL and MariaDB servers if they do not answer,
-#      and waits (up to ~30 s each) until they accept connections;
+#      and waits (up to ~30 s each) until they accept connections; and
+#      starts a throwaway MariaDB that logs statements on port 3307 (a
+#      temporary data directory, stopped and removed when the script ends)
+#      for one test, unless ORM_TEST_MYSQL_BINLOG_URL names one;
 #   3. runs `cargo nextest run --workspace --all-features`;
 #   4. runs the doctests, `cargo test --workspace --all-features --doc`
 #      (nextest does not run them);
@@ -59,9 +62,25 @@ if [[ $# -eq 0 ]]; then
     cargo nextest run --manifest-path wide-tables/Cargo.toml --target-dir "$WIDE_TARGET" \
         --no-run >"$WIDE_LOG" 2>&1 &
     WIDE_PID=$!
-    # Stop it if this script fails before waiting for it.
-    trap 'if [[ -n "$WIDE_PID" ]]; then kill "$WIDE_PID" 2>/dev/null || true; fi' EXIT
 fi
+
+# What this script started that must not outlive it: step 5's build (if
+# the script fails before waiting for it) and the statement-logging
+# MariaDB of step 2.
+BINLOG_DIR=""
+cleanup() {
+    if [[ -n "$WIDE_PID" ]]; then
+        kill "$WIDE_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$BINLOG_DIR" ]]; then
+        if [[ -f "$BINLOG_DIR/pid" ]]; then
+            kill "$(cat "$BINLOG_DIR/pid")" 2>/dev/null || true
+            sleep 1
+        fi
+        rm -rf "$BINLOG_DIR"
+    fi
+}
+trap cleanup EXIT
 
 # --- 2. database servers ----------------------------------------------------
 # Waits until "$@" succeeds, for at most 30 s.
@@ -131,6 +150,34 @@ else
 fi
 if [[ -z "${ORM_TEST_MYSQL_URL:-}" ]] && command -v mariadb >/dev/null 2>&1 && mysql_up; then
     mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -uroot -e 'CREATE DATABASE IF NOT EXISTS test' || true
+fi
+
+# A second, throwaway MariaDB that logs statements (`log_bin`,
+# `binlog_format = STATEMENT`) on 127.0.0.1:3307, for the test of the ORM's
+# own writes on such a server (they fall back from READ COMMITTED, which
+# it refuses). Its data directory is a temporary one, removed at exit.
+binlog_up() { mysql_admin --protocol=tcp -h 127.0.0.1 -P 3307 -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
+if [[ -n "${ORM_TEST_MYSQL_BINLOG_URL:-}" ]]; then
+    say "statement-logging MariaDB: using ORM_TEST_MYSQL_BINLOG_URL"
+elif [[ ! -x /usr/sbin/mariadbd ]] || ! command -v mariadb-install-db >/dev/null 2>&1; then
+    warn "MariaDB is not installed here; the statement-logging test fails under CI=true and is skipped otherwise"
+else
+    say "starting a statement-logging MariaDB on port 3307"
+    BINLOG_DIR=$(mktemp -d /tmp/orm-binlog-mariadb.XXXXXX)
+    mariadb-install-db --no-defaults --datadir="$BINLOG_DIR/data" --user=root \
+        --auth-root-authentication-method=normal >"$BINLOG_DIR/install.log" 2>&1
+    /usr/sbin/mariadbd --no-defaults --datadir="$BINLOG_DIR/data" --user=root \
+        --port=3307 --bind-address=127.0.0.1 --socket="$BINLOG_DIR/sock" \
+        --pid-file="$BINLOG_DIR/pid" --log-bin="$BINLOG_DIR/binlog" \
+        --binlog-format=STATEMENT --server-id=2 >"$BINLOG_DIR/server.log" 2>&1 &
+    if wait_for binlog_up; then
+        mariadb --protocol=tcp -h 127.0.0.1 -P 3307 -uroot -e 'CREATE DATABASE IF NOT EXISTS test'
+        export ORM_TEST_MYSQL_BINLOG_URL=mysql://root@127.0.0.1:3307/test
+        echo "statement-logging MariaDB is accepting connections"
+    else
+        warn "the statement-logging MariaDB did not start within 30 s (log: $BINLOG_DIR/server.log)"
+        cat "$BINLOG_DIR/server.log" >&2 || true
+    fi
 fi
 
 # --- 3. tests ---------------------------------------------------------------

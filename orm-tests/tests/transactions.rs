@@ -363,3 +363,72 @@ backend_tests! {
         Ok(())
     }
 }
+
+/// A MySQL server that logs statements (`log_bin` with `binlog_format =
+/// STATEMENT`) refuses InnoDB writes at `READ COMMITTED`: the crate's own
+/// write is run again at once at the server's level, and the connection
+/// remembers. `scripts/test.sh` starts such a server (MariaDB on port
+/// 3307) and sets `ORM_TEST_MYSQL_BINLOG_URL`.
+#[cfg(feature = "mysql")]
+#[test]
+fn own_writes_fall_back_on_a_mysql_server_that_logs_statements() {
+    let Ok(base) = std::env::var("ORM_TEST_MYSQL_BINLOG_URL") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("ORM_TEST_MYSQL_BINLOG_URL is unset and CI=true, so this test fails: scripts/test.sh starts a MariaDB that logs statements and sets it");
+        }
+        eprintln!("SKIPPED: ORM_TEST_MYSQL_BINLOG_URL is unset (scripts/test.sh sets it)");
+        return;
+    };
+    if let Err(e) = fall_back_on(&base) {
+        panic!("test failed on the statement-logging server: {e}");
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn fall_back_on(base: &str) -> orm_core::Result<()> {
+    let admin = orm_core::Db::builder(base).max_connections(1).build()?;
+    let name = format!("orm_binlog_{}", std::process::id());
+    admin
+        .get()?
+        .batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    let url = format!("{server}/{name}");
+    let result = (|| {
+        let db = orm_core::Db::builder(&url).max_connections(1).build()?;
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        // Refused at READ COMMITTED, rolled back, run again at the
+        // server's level.
+        let (tags, log) = capture_queries(&mut conn, |conn| create_tags(conn, &["a", "b"]));
+        let tags = tags?;
+        let statements = log.all_statements();
+        assert_eq!(
+            statements[0], "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN",
+            "{statements:?}"
+        );
+        assert!(statements.iter().any(|s| s == "ROLLBACK"), "{statements:?}");
+        assert_eq!(
+            statements.iter().filter(|s| *s == "BEGIN").count(),
+            1,
+            "{statements:?}"
+        );
+        assert_eq!(Tag::objects().count(&mut conn)?, 2);
+        // The connection remembers: the next one begins at the server's
+        // level at once.
+        let mut q = Question {
+            question_text: "q".into(),
+            ..Default::default()
+        };
+        q.save(&mut conn)?;
+        let (result, log) = capture_queries(&mut conn, |conn| q.tags().set(conn, &tags));
+        result?;
+        let statements = log.all_statements();
+        assert_eq!(statements[0], "BEGIN", "{statements:?}");
+        assert_eq!(names(&q.tags().all(&mut conn)?), ["a", "b"]);
+        Ok(())
+    })();
+    admin
+        .get()?
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+    result
+}

@@ -26,6 +26,9 @@ struct Shared {
     failed: AtomicBool,
     /// Its transaction and savepoints (see [`levels`](super::levels)).
     levels: Mutex<Levels>,
+    /// Whether its server refused a write at `READ COMMITTED` (MySQL
+    /// logging statements; see [`transaction`](super::transaction)).
+    no_read_committed: AtomicBool,
 }
 
 /// Makes an app's instrumentation for each new connection.
@@ -108,6 +111,20 @@ pub(crate) fn install(conn: &mut AnyConnection, app: Option<&InstrumentationFact
         app: app.map(|make| make()),
         shared: Arc::default(),
     });
+}
+
+/// Whether the server of `conn` refused a write at `READ COMMITTED`
+/// (remembered with [`refuse_read_committed`]; a connection the pool did
+/// not open never remembers it).
+pub(crate) fn refuses_read_committed(conn: &mut AnyConnection) -> bool {
+    shared(conn).is_some_and(|s| s.no_read_committed.load(Ordering::Relaxed))
+}
+
+/// Remembers that the server of `conn` refused a write at `READ COMMITTED`.
+pub(crate) fn refuse_read_committed(conn: &mut AnyConnection) {
+    if let Some(shared) = shared(conn) {
+        shared.no_read_committed.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Whether a statement on `conn` failed since the last call (and clears

@@ -247,7 +247,14 @@ enum Begin {
 /// the gaps between them (at `REPEATABLE READ`, the links of neighbouring
 /// owners), and concurrent writes to neighbouring rows stop deadlocking.
 /// It costs no round trip: diesel sends MySQL's `BEGIN` as a batch anyway.
+/// A server that logs statements (`binlog_format = STATEMENT`) refuses
+/// InnoDB writes at `READ COMMITTED`; once it did, the crate's writes on
+/// that connection begin at the server's level ([`retry_write`]).
 fn begin(conn: &mut AnyConnection, how: Begin) -> diesel::QueryResult<()> {
+    let how = match how {
+        Begin::OwnWrite if instrument::refuses_read_committed(conn) => Begin::Write,
+        how => how,
+    };
     #[allow(irrefutable_let_patterns)] // one backend may be all there is
     match (how, &mut *conn) {
         #[cfg(feature = "sqlite")]
@@ -274,8 +281,10 @@ const ATTEMPTS: u32 = 5;
 /// rolled the transaction back to break a deadlock (InnoDB does under
 /// concurrent writes to neighbouring index ranges) or a serialization
 /// failure, it is run again after a short random wait ([`backoff`]), up
-/// to five times in all. Only an outermost transaction is retried: inside
-/// the caller's, the error is theirs.
+/// to five times in all. One that a MySQL server refused at `READ
+/// COMMITTED` (it logs statements) is run again at once at the server's
+/// level. Only an outermost transaction is retried: inside the caller's,
+/// the error is theirs.
 pub(crate) fn retry_write<T>(
     conn: &mut AnyConnection,
     mut f: impl FnMut(&mut AnyConnection) -> Result<T>,
@@ -289,6 +298,11 @@ pub(crate) fn retry_write<T>(
                 let wait = backoff(attempt);
                 tracing::debug!(target: "orm::transaction", attempt, ?wait, "retrying a write rolled back by the database: {e}");
                 std::thread::sleep(wait);
+            }
+            Err(e) if outermost && attempt < ATTEMPTS && refuses_read_committed(&e) => {
+                attempt += 1;
+                instrument::refuse_read_committed(conn);
+                tracing::warn!(target: "orm::transaction", "the server logs statements (binlog_format = STATEMENT) and refused a write at READ COMMITTED; the ORM's writes now begin at the server's isolation level: {e}");
             }
             result => return result,
         }
@@ -306,6 +320,18 @@ fn backoff(attempt: u32) -> Duration {
     // A hasher with fresh random keys is random enough for a jitter.
     let random = RandomState::new().hash_one(attempt);
     Duration::from_micros(random % ceiling_us)
+}
+
+/// Whether MySQL refused a write because it logs statements and InnoDB
+/// cannot log them at `READ COMMITTED` (error 1665, which diesel reports
+/// by its message only).
+fn refuses_read_committed(e: &OrmError) -> bool {
+    match e {
+        OrmError::Database(diesel::result::Error::DatabaseError(_, info)) => {
+            info.message().contains("BINLOG_FORMAT = STATEMENT")
+        }
+        _ => false,
+    }
 }
 
 /// Whether the database rolled the transaction back for a deadlock or a
