@@ -68,15 +68,16 @@ fi
 # the script fails before waiting for it) and the statement-logging
 # MariaDB of step 2.
 BINLOG_DIR=""
+BINLOG_PID=""
 cleanup() {
     if [[ -n "$WIDE_PID" ]]; then
         kill "$WIDE_PID" 2>/dev/null || true
     fi
+    if [[ -n "$BINLOG_PID" ]]; then
+        kill "$BINLOG_PID" 2>/dev/null || true
+        wait "$BINLOG_PID" 2>/dev/null || true
+    fi
     if [[ -n "$BINLOG_DIR" ]]; then
-        if [[ -f "$BINLOG_DIR/pid" ]]; then
-            kill "$(cat "$BINLOG_DIR/pid")" 2>/dev/null || true
-            sleep 1
-        fi
         rm -rf "$BINLOG_DIR"
     fi
 }
@@ -155,28 +156,46 @@ fi
 # A second, throwaway MariaDB that logs statements (`log_bin`,
 # `binlog_format = STATEMENT`) on 127.0.0.1:3307, for the test of the ORM's
 # own writes on such a server (they fall back from READ COMMITTED, which
-# it refuses). Its data directory is a temporary one, removed at exit.
-binlog_up() { mysql_admin --protocol=tcp -h 127.0.0.1 -P 3307 -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
+# it refuses). Its data directory is a temporary one; it is stopped and
+# the directory removed at exit. Any failure here only warns: that one
+# test then fails under CI=true and is skipped otherwise.
+start_binlog_mariadb() {
+    local user=()
+    if [[ $(id -u) -eq 0 ]]; then
+        user=(--user=root)
+    fi
+    if mysql_admin --protocol=tcp -h 127.0.0.1 -P 3307 -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
+        warn "port 3307 is taken; not starting the statement-logging MariaDB"
+        return 1
+    fi
+    BINLOG_DIR=$(mktemp -d /tmp/orm-binlog-mariadb.XXXXXX)
+    if ! mariadb-install-db --no-defaults --datadir="$BINLOG_DIR/data" "${user[@]}" \
+        --auth-root-authentication-method=normal >"$BINLOG_DIR/install.log" 2>&1; then
+        warn "mariadb-install-db failed (log: $BINLOG_DIR/install.log)"
+        return 1
+    fi
+    /usr/sbin/mariadbd --no-defaults --datadir="$BINLOG_DIR/data" "${user[@]}" \
+        --port=3307 --bind-address=127.0.0.1 --socket="$BINLOG_DIR/sock" \
+        --pid-file="$BINLOG_DIR/pid" --log-bin="$BINLOG_DIR/binlog" \
+        --binlog-format=STATEMENT --server-id=2 >"$BINLOG_DIR/server.log" 2>&1 &
+    BINLOG_PID=$!
+    # Ours answers on its own socket while its process lives.
+    binlog_up() { kill -0 "$BINLOG_PID" 2>/dev/null && mysql_admin --socket="$BINLOG_DIR/sock" -uroot ping; }
+    if ! wait_for binlog_up; then
+        warn "the statement-logging MariaDB did not start within 30 s (log: $BINLOG_DIR/server.log)"
+        return 1
+    fi
+    mariadb --socket="$BINLOG_DIR/sock" -uroot -e 'CREATE DATABASE IF NOT EXISTS test' || return 1
+    export ORM_TEST_MYSQL_BINLOG_URL=mysql://root@127.0.0.1:3307/test
+}
 if [[ -n "${ORM_TEST_MYSQL_BINLOG_URL:-}" ]]; then
     say "statement-logging MariaDB: using ORM_TEST_MYSQL_BINLOG_URL"
 elif [[ ! -x /usr/sbin/mariadbd ]] || ! command -v mariadb-install-db >/dev/null 2>&1; then
     warn "MariaDB is not installed here; the statement-logging test fails under CI=true and is skipped otherwise"
 else
     say "starting a statement-logging MariaDB on port 3307"
-    BINLOG_DIR=$(mktemp -d /tmp/orm-binlog-mariadb.XXXXXX)
-    mariadb-install-db --no-defaults --datadir="$BINLOG_DIR/data" --user=root \
-        --auth-root-authentication-method=normal >"$BINLOG_DIR/install.log" 2>&1
-    /usr/sbin/mariadbd --no-defaults --datadir="$BINLOG_DIR/data" --user=root \
-        --port=3307 --bind-address=127.0.0.1 --socket="$BINLOG_DIR/sock" \
-        --pid-file="$BINLOG_DIR/pid" --log-bin="$BINLOG_DIR/binlog" \
-        --binlog-format=STATEMENT --server-id=2 >"$BINLOG_DIR/server.log" 2>&1 &
-    if wait_for binlog_up; then
-        mariadb --protocol=tcp -h 127.0.0.1 -P 3307 -uroot -e 'CREATE DATABASE IF NOT EXISTS test'
-        export ORM_TEST_MYSQL_BINLOG_URL=mysql://root@127.0.0.1:3307/test
+    if start_binlog_mariadb; then
         echo "statement-logging MariaDB is accepting connections"
-    else
-        warn "the statement-logging MariaDB did not start within 30 s (log: $BINLOG_DIR/server.log)"
-        cat "$BINLOG_DIR/server.log" >&2 || true
     fi
 fi
 

@@ -54,8 +54,10 @@ impl CapturedQueries {
     }
 }
 
-/// True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE / SET
-/// TRANSACTION statements (transaction control, not queries).
+/// True for BEGIN / START / COMMIT / END / ROLLBACK / SAVEPOINT / RELEASE
+/// / SET TRANSACTION statements (transaction control, not queries), by
+/// the statement's first word (a statement opening with a comment is a
+/// query).
 ///
 /// ```
 /// assert!(orm_core::is_transaction_control("BEGIN"));
@@ -66,11 +68,10 @@ impl CapturedQueries {
 /// ));
 /// assert!(!orm_core::is_transaction_control("SELECT 1"));
 /// assert!(!orm_core::is_transaction_control("SET NAMES utf8mb4"));
+/// assert!(!orm_core::is_transaction_control("/* begin */ SELECT 1"));
 /// ```
 pub fn is_transaction_control(sql: &str) -> bool {
-    let mut words = sql
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| !w.is_empty());
+    let mut words = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic());
     let first = words.next().unwrap_or("");
     let is = |kw: &str| first.eq_ignore_ascii_case(kw);
     let control = [
@@ -85,7 +86,7 @@ pub fn is_transaction_control(sql: &str) -> bool {
     control.iter().any(|kw| is(kw))
         || (is("SET")
             && words
-                .next()
+                .find(|w| !w.is_empty())
                 .is_some_and(|w| w.eq_ignore_ascii_case("TRANSACTION")))
 }
 

@@ -340,6 +340,7 @@ backend_tests! {
 /// A foreign key to an integer key takes three words: the key, the peer
 /// batch's pointer, and the entry's index with the fetch mode and whether
 /// there is a key (an `Option` of the key would take a fourth).
+#[cfg(target_pointer_width = "64")]
 #[test]
 fn a_foreign_key_to_an_integer_takes_three_words() {
     assert_eq!(std::mem::size_of::<ForeignKey<Question>>(), 24);

@@ -425,6 +425,13 @@ fn fall_back_on(base: &str) -> orm_core::Result<()> {
         let statements = log.all_statements();
         assert_eq!(statements[0], "BEGIN", "{statements:?}");
         assert_eq!(names(&q.tags().all(&mut conn)?), ["a", "b"]);
+        // A connection the pool did not open remembers nothing: each of
+        // its writes is refused once, then runs at the server's level.
+        let mut direct = AnyConnection::establish(&url)
+            .unwrap_or_else(|e| panic!("connecting without the pool: {e}"));
+        create_tags(&mut direct, &["c"])?;
+        create_tags(&mut direct, &["d"])?;
+        assert_eq!(Tag::objects().count(&mut conn)?, 4);
         Ok(())
     })();
     admin

@@ -77,9 +77,9 @@ pub fn atomic<T, E: From<OrmError>>(
 /// starts with `BEGIN IMMEDIATE`, taking the write lock first, so a busy
 /// database makes it wait (the busy timeout) instead of failing with
 /// "database is locked" when a read turns into a write half-way through,
-/// as a plain (deferred) `BEGIN` does. Elsewhere it is [`atomic`]. The
-/// crate's own writes (relation managers, `bulk_create`, form saves) use
-/// it; use it for yours.
+/// as a plain (deferred) `BEGIN` does. Elsewhere it is [`atomic`]. Form
+/// saves use it, and the crate's other writes (relation managers,
+/// `bulk_create`) begin the same way on SQLite; use it for yours.
 ///
 /// ```
 /// # fn main() -> orm_core::Result<()> {
@@ -241,9 +241,10 @@ enum Begin {
 /// Begins a transaction as `how` says, or a savepoint inside one (`how`
 /// is then `Plain`).
 ///
-/// The crate's own writes name their whole result and read nothing they
-/// decide on, so on MySQL they run at `READ COMMITTED`, PostgreSQL's
-/// default: InnoDB then locks the rows a `DELETE` or `UPDATE` changes, not
+/// The crate's own writes name their whole result and decide nothing on
+/// what they read (a `save` among them is an `UPDATE`, then an `INSERT` if
+/// no row had the key, as outside a transaction), so on MySQL they run at
+/// `READ COMMITTED`, PostgreSQL's default: InnoDB then locks the rows a `DELETE` or `UPDATE` changes, not
 /// the gaps between them (at `REPEATABLE READ`, the links of neighbouring
 /// owners), and concurrent writes to neighbouring rows stop deadlocking.
 /// It costs no round trip: diesel sends MySQL's `BEGIN` as a batch anyway.
@@ -290,23 +291,33 @@ pub(crate) fn retry_write<T>(
     mut f: impl FnMut(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
     let outermost = !in_transaction(conn)?;
+    let mut how = Begin::OwnWrite;
     let mut attempt = 1;
     loop {
-        match run(conn, Begin::OwnWrite, &mut f) {
+        let read_committed = begins_read_committed(conn, how);
+        match run(conn, how, &mut f) {
             Err(e) if outermost && attempt < ATTEMPTS && rolled_back(&e) => {
                 attempt += 1;
                 let wait = backoff(attempt);
                 tracing::debug!(target: "orm::transaction", attempt, ?wait, "retrying a write rolled back by the database: {e}");
                 std::thread::sleep(wait);
             }
-            Err(e) if outermost && attempt < ATTEMPTS && refuses_read_committed(&e) => {
-                attempt += 1;
+            Err(e) if outermost && read_committed && refuses_read_committed(&e) => {
+                // Once: the next attempt begins at the server's level.
+                how = Begin::Write;
                 instrument::refuse_read_committed(conn);
-                tracing::warn!(target: "orm::transaction", "the server logs statements (binlog_format = STATEMENT) and refused a write at READ COMMITTED; the ORM's writes now begin at the server's isolation level: {e}");
+                tracing::warn!(target: "orm::transaction", "the server logs statements (binlog_format = STATEMENT) and refused a write at READ COMMITTED; the ORM's writes on this connection now begin at the server's isolation level: {e}");
             }
             result => return result,
         }
     }
+}
+
+/// Whether beginning `how` on `conn` sets `READ COMMITTED` (see [`begin`]).
+fn begins_read_committed(conn: &mut AnyConnection, how: Begin) -> bool {
+    matches!(how, Begin::OwnWrite)
+        && conn.backend() == BackendKind::Mysql
+        && !instrument::refuses_read_committed(conn)
 }
 
 /// The wait before `attempt` (the second or a later one): a random time
