@@ -33,4 +33,5 @@ pub use diagnostics::count_n_plus_one;
 pub(crate) use diagnostics::report_n_plus_one;
 pub use mode::{current_fetch_mode, set_global_fetch_mode, with_fetch_mode, FetchScope};
 pub(crate) use mode::{resolve, ModeCell};
+pub(crate) use once_arc::OnceArc;
 pub(crate) use peers::{Batch, Link, Linked, Member, Release};

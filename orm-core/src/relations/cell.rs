@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::backend::levels::Written;
-use crate::fetch::Release;
+use crate::fetch::{OnceArc, Release};
 
 /// What a to-one cell holds once resolved.
 pub(crate) enum Resolved<T, K> {
@@ -95,12 +95,18 @@ impl<T, K> TxValue<T, K> {
 /// field's, or the peer batch entry's).
 pub(crate) struct ToOneCell<T, K> {
     value: OnceLock<Resolved<T, K>>,
+    /// The target, once `value` is set to a plain `Found`: what the
+    /// cached read's fast path reads (one load, not `value`'s state, tag
+    /// and pointer). Unset for any other value; set just after `value`,
+    /// so a read in between takes `value`'s path.
+    found: OnceArc<T>,
 }
 
 impl<T, K> Default for ToOneCell<T, K> {
     fn default() -> Self {
         ToOneCell {
             value: OnceLock::new(),
+            found: OnceArc::default(),
         }
     }
 }
@@ -112,19 +118,21 @@ impl<T, K> Release for ToOneCell<T, K> {}
 impl<T, K> ToOneCell<T, K> {
     /// A cell with `value` loaded already.
     pub(crate) fn with(value: Resolved<T, K>) -> Self {
+        let found = match &value {
+            Resolved::Found(t) => OnceArc::from(Arc::clone(t)),
+            _ => OnceArc::default(),
+        };
         ToOneCell {
             value: OnceLock::from(value),
+            found,
         }
     }
 
     /// The found target, if loaded outside any transaction: the cached
     /// read's fast path.
     #[inline]
-    pub(crate) fn found(&self) -> Option<&Arc<T>> {
-        match self.value.get() {
-            Some(Resolved::Found(t)) => Some(t),
-            _ => None,
-        }
+    pub(crate) fn found(&self) -> Option<&T> {
+        self.found.get()
     }
 
     /// The loaded value (`Found` or `Missing`), or `None`. Only call it on
@@ -141,7 +149,11 @@ impl<T, K> ToOneCell<T, K> {
     /// Loads `value` (plain), read in the transaction levels `written`;
     /// a value already loaded stays.
     pub(crate) fn fill(&self, value: Resolved<T, K>, written: &Written) {
-        let _ = self.value.set(value.within(written));
+        if self.value.set(value.within(written)).is_ok() {
+            if let Some(Resolved::Found(t)) = self.value.get() {
+                let _ = self.found.set(Arc::clone(t));
+            }
+        }
     }
 
     /// This cell, or the one that replaced it after a rollback (nothing
