@@ -1,6 +1,7 @@
 //! [`OnceArc`]: a shared pointer set at most once, in one word.
 //!
-//! What a foreign key holds for its peer batch. A `OnceLock<Arc<T>>` takes
+//! What a foreign key holds for its peer batch, and what a loaded to-one
+//! cell keeps its target in for the cached read. A `OnceLock<Arc<T>>` takes
 //! two words (the `Once` state beside the pointer) and runs `Once`'s
 //! protocol on every set: about a hundred instructions and two atomic
 //! read-modify-writes, for every instance a query links (issue 10). Here
