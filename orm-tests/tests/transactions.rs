@@ -328,11 +328,7 @@ backend_tests! {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
         let tags = create_tags(&mut conn, &["a", "b"])?;
-        let mut q = Question {
-            question_text: "q".into(),
-            ..Default::default()
-        };
-        q.save(&mut conn)?;
+        let q = create_question(&mut conn, "q")?;
         // A many-to-many `set` is one of the crate's own writes: it takes
         // SQLite's write lock up front, and on MySQL runs at READ
         // COMMITTED (no gap locks for neighbouring owners to deadlock on).
@@ -415,11 +411,7 @@ fn fall_back_on(base: &str) -> orm_core::Result<()> {
         assert_eq!(Tag::objects().count(&mut conn)?, 2);
         // The connection remembers: the next one begins at the server's
         // level at once.
-        let mut q = Question {
-            question_text: "q".into(),
-            ..Default::default()
-        };
-        q.save(&mut conn)?;
+        let q = create_question(&mut conn, "q")?;
         let (result, log) = capture_queries(&mut conn, |conn| q.tags().set(conn, &tags));
         result?;
         let statements = log.all_statements();
