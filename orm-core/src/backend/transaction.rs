@@ -1,6 +1,7 @@
 //! Transactions: `atomic` with savepoints and `on_commit` callbacks,
 //! write transactions (every multi-statement write of the crate runs in
-//! one; on SQLite it takes the write lock up front), deadlock retries.
+//! one; on SQLite it takes the write lock up front; on MySQL the crate's
+//! own run at `READ COMMITTED`), deadlock retries.
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
@@ -244,10 +245,11 @@ enum Begin {
 /// The crate's own writes name their whole result and decide nothing on
 /// what they read (a `save` among them is an `UPDATE`, then an `INSERT` if
 /// no row had the key, as outside a transaction), so on MySQL they run at
-/// `READ COMMITTED`, PostgreSQL's default: InnoDB then locks the rows a `DELETE` or `UPDATE` changes, not
-/// the gaps between them (at `REPEATABLE READ`, the links of neighbouring
-/// owners), and concurrent writes to neighbouring rows stop deadlocking.
-/// It costs no round trip: diesel sends MySQL's `BEGIN` as a batch anyway.
+/// `READ COMMITTED`, PostgreSQL's default: InnoDB then locks the rows a
+/// `DELETE` or `UPDATE` changes, not the gaps between them (at `REPEATABLE
+/// READ`, the links of neighbouring owners), and concurrent writes to
+/// neighbouring rows stop deadlocking. It costs no round trip: diesel
+/// sends MySQL's `BEGIN` as a batch anyway.
 /// A server that logs statements (`binlog_format = STATEMENT`) refuses
 /// InnoDB writes at `READ COMMITTED`; once it did, the crate's writes on
 /// that connection begin at the server's level ([`retry_write`]).
