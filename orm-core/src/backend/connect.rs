@@ -58,6 +58,20 @@ pub(super) fn probe_mysql(url: &str, timeout: Duration) -> Result<(), String> {
     Err(last)
 }
 
+/// Whether the MySQL server behind `conn` logs statements (`log_bin` with
+/// `binlog_format = STATEMENT`): it refuses InnoDB writes at `READ
+/// COMMITTED`, so the crate's own writes begin at its level there (see
+/// `transaction::begin`). One query, when the pool opens the connection.
+#[cfg(feature = "mysql")]
+pub(super) fn logs_statements(conn: &mut diesel::MysqlConnection) -> diesel::QueryResult<bool> {
+    use diesel::RunQueryDsl;
+    let logs: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "CAST(@@log_bin = 1 AND @@binlog_format = 'STATEMENT' AS SIGNED)",
+    ))
+    .get_result(conn)?;
+    Ok(logs == 1)
+}
+
 #[cfg(feature = "mysql")]
 /// The TCP host and port of a `mysql://user:pass@host:port/db?…` URL;
 /// `None` when the client would use a Unix socket.

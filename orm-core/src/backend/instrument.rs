@@ -26,7 +26,7 @@ struct Shared {
     failed: AtomicBool,
     /// Its transaction and savepoints (see [`levels`](super::levels)).
     levels: Mutex<Levels>,
-    /// Whether its server refused a write at `READ COMMITTED` (MySQL
+    /// Whether its server refuses writes at `READ COMMITTED` (MySQL
     /// logging statements; see [`transaction`](super::transaction)).
     no_read_committed: AtomicBool,
 }
@@ -113,14 +113,14 @@ pub(crate) fn install(conn: &mut AnyConnection, app: Option<&InstrumentationFact
     });
 }
 
-/// Whether the server of `conn` refused a write at `READ COMMITTED`
-/// (remembered with [`refuse_read_committed`]; a connection the pool did
-/// not open never remembers it).
+/// Whether the server of `conn` refuses writes at `READ COMMITTED`
+/// (marked with [`refuse_read_committed`] when the pool opened it or a
+/// write was refused; a connection the pool did not open is never marked).
 pub(crate) fn refuses_read_committed(conn: &mut AnyConnection) -> bool {
     shared(conn).is_some_and(|s| s.no_read_committed.load(Ordering::Relaxed))
 }
 
-/// Remembers that the server of `conn` refused a write at `READ COMMITTED`.
+/// Marks the server of `conn` as refusing writes at `READ COMMITTED`.
 pub(crate) fn refuse_read_committed(conn: &mut AnyConnection) {
     if let Some(shared) = shared(conn) {
         shared.no_read_committed.store(true, Ordering::Relaxed);

@@ -74,7 +74,9 @@ impl ConnectionManager {
             cause: cause.to_string(),
         };
         let timeout = self.options.timeout;
-        let conn = match (&self.url, &self.sqlite_path) {
+        // The connection, and whether its server logs statements (MySQL:
+        // the crate's own writes then begin at the server's level).
+        let (conn, logs_statements) = match (&self.url, &self.sqlite_path) {
             #[cfg(feature = "sqlite")]
             (url, Some(path)) => {
                 let mut conn = diesel::SqliteConnection::establish(path).map_err(failed)?;
@@ -91,12 +93,15 @@ impl ConnectionManager {
                         backend: backend.name(),
                         cause: e.to_string(),
                     })?;
-                AnyConnection::Sqlite(conn)
+                (AnyConnection::Sqlite(conn), false)
             }
             #[cfg(feature = "postgres")]
-            (DatabaseUrl::Postgres(url), None) => AnyConnection::Postgres(
-                diesel::PgConnection::establish(&connect::postgres_url(url, timeout))
-                    .map_err(failed)?,
+            (DatabaseUrl::Postgres(url), None) => (
+                AnyConnection::Postgres(
+                    diesel::PgConnection::establish(&connect::postgres_url(url, timeout))
+                        .map_err(failed)?,
+                ),
+                false,
             ),
             #[cfg(feature = "mysql")]
             (DatabaseUrl::Mysql(url), None) => {
@@ -104,7 +109,13 @@ impl ConnectionManager {
                     backend: backend.name(),
                     cause,
                 })?;
-                AnyConnection::Mysql(diesel::MysqlConnection::establish(url).map_err(failed)?)
+                let mut mysql = diesel::MysqlConnection::establish(url).map_err(failed)?;
+                let logs =
+                    connect::logs_statements(&mut mysql).map_err(|e| OrmError::Connection {
+                        backend: backend.name(),
+                        cause: e.to_string(),
+                    })?;
+                (AnyConnection::Mysql(mysql), logs)
             }
             _ => {
                 return Err(OrmError::InvalidUrl {
@@ -115,6 +126,9 @@ impl ConnectionManager {
         };
         let mut conn = conn;
         instrument::install(&mut conn, self.options.instrumentation.as_ref());
+        if logs_statements {
+            instrument::refuse_read_committed(&mut conn);
+        }
         Ok(conn)
     }
 }

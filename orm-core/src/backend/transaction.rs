@@ -251,8 +251,9 @@ enum Begin {
 /// neighbouring rows stop deadlocking. It costs no round trip: diesel
 /// sends MySQL's `BEGIN` as a batch anyway.
 /// A server that logs statements (`binlog_format = STATEMENT`) refuses
-/// InnoDB writes at `READ COMMITTED`; once it did, the crate's writes on
-/// that connection begin at the server's level ([`retry_write`]).
+/// InnoDB writes at `READ COMMITTED`: the pool marks such a connection
+/// when it opens it, and a refusal marks it too ([`retry_write`]); the
+/// crate's writes on it begin at the server's level.
 fn begin(conn: &mut AnyConnection, how: Begin) -> diesel::QueryResult<()> {
     let how = match how {
         Begin::OwnWrite if instrument::refuses_read_committed(conn) => Begin::Write,
