@@ -251,14 +251,9 @@ enum Begin {
 /// neighbouring rows stop deadlocking. It costs no round trip: diesel
 /// sends MySQL's `BEGIN` as a batch anyway.
 /// A server that logs statements (`binlog_format = STATEMENT`) refuses
-/// InnoDB writes at `READ COMMITTED`: the pool marks such a connection
-/// when it opens it, and a refusal marks it too ([`retry_write`]); the
-/// crate's writes on it begin at the server's level.
+/// InnoDB writes at `READ COMMITTED`: [`retry_write`] begins as `Write`
+/// there.
 fn begin(conn: &mut AnyConnection, how: Begin) -> diesel::QueryResult<()> {
-    let how = match how {
-        Begin::OwnWrite if instrument::refuses_read_committed(conn) => Begin::Write,
-        how => how,
-    };
     #[allow(irrefutable_let_patterns)] // one backend may be all there is
     match (how, &mut *conn) {
         #[cfg(feature = "sqlite")]
@@ -294,10 +289,16 @@ pub(crate) fn retry_write<T>(
     mut f: impl FnMut(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
     let outermost = !in_transaction(conn)?;
-    let mut how = Begin::OwnWrite;
+    // The pool marks a connection to a server that logs statements when
+    // it opens it; a refusal below marks it too.
+    let mut how = if instrument::refuses_read_committed(conn) {
+        Begin::Write
+    } else {
+        Begin::OwnWrite
+    };
     let mut attempt = 1;
     loop {
-        let read_committed = begins_read_committed(conn, how);
+        let read_committed = matches!(how, Begin::OwnWrite) && conn.backend() == BackendKind::Mysql;
         match run(conn, how, &mut f) {
             Err(e) if outermost && attempt < ATTEMPTS && rolled_back(&e) => {
                 attempt += 1;
@@ -314,13 +315,6 @@ pub(crate) fn retry_write<T>(
             result => return result,
         }
     }
-}
-
-/// Whether beginning `how` on `conn` sets `READ COMMITTED` (see [`begin`]).
-fn begins_read_committed(conn: &mut AnyConnection, how: Begin) -> bool {
-    matches!(how, Begin::OwnWrite)
-        && conn.backend() == BackendKind::Mysql
-        && !instrument::refuses_read_committed(conn)
 }
 
 /// The wait before `attempt` (the second or a later one): a random time

@@ -118,14 +118,9 @@ impl<T, K> Release for ToOneCell<T, K> {}
 impl<T, K> ToOneCell<T, K> {
     /// A cell with `value` loaded already.
     pub(crate) fn with(value: Resolved<T, K>) -> Self {
-        let found = match &value {
-            Resolved::Found(t) => OnceArc::from(Arc::clone(t)),
-            _ => OnceArc::default(),
-        };
-        ToOneCell {
-            value: OnceLock::from(value),
-            found,
-        }
+        let cell = ToOneCell::default();
+        cell.fill(value, &Written::default());
+        cell
     }
 
     /// The found target, if loaded outside any transaction: the cached
@@ -146,8 +141,8 @@ impl<T, K> ToOneCell<T, K> {
         self.value.get().is_none()
     }
 
-    /// Loads `value` (plain), read in the transaction levels `written`;
-    /// a value already loaded stays.
+    /// Loads `value`, read in the transaction levels `written` (none: as
+    /// it is); a value already loaded stays.
     pub(crate) fn fill(&self, value: Resolved<T, K>, written: &Written) {
         if self.value.set(value.within(written)).is_ok() {
             if let Some(Resolved::Found(t)) = self.value.get() {
