@@ -108,6 +108,26 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_batch_load_binds_its_keys_sorted(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        // The newest choice first: its questions' keys come in descending.
+        let choices = Choice::objects().order_by(choice::id.desc()).load(&mut conn)?;
+        let (loaded, log) = orm_core::capture_queries(&mut conn, |c| {
+            with_fetch_mode(FetchMode::Peers, || choices[0].question(c).map(|q| q.id))
+        });
+        assert!(loaded?.is_some());
+        let sql = &log.queries()[0];
+        let binds = sql.split("binds: [").nth(1).unwrap_or("");
+        let keys: Vec<i64> = binds
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|k| k.parse().ok())
+            .collect();
+        assert_eq!(keys.len(), N, "{sql}");
+        assert!(keys.is_sorted(), "ascending, for the index walk: {sql}");
+        Ok(())
+    }
+
     fn peers_load_for_every_live_instance_in_one_query(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

@@ -10,7 +10,7 @@ use diesel::QueryResult;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::cell::{Resolved, ToOneCell};
-use super::fill::load_shared_in;
+use super::fill::{load_shared_in, sort_for_lookup};
 use super::ForeignKeyRel;
 use crate::backend::levels::Written;
 use crate::backend::{written_now, AnyConnection, MultiBackend};
@@ -306,13 +306,13 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
         K: 'c,
     {
         let pending = cells.filter(|(_, c)| c.is_empty());
-        // Distinct keys, in the order the cells hold them.
         let mut seen: HashSet<&K> = HashSet::default();
-        let keys: Vec<Key> = pending
+        let mut keys: Vec<Key> = pending
             .clone()
             .filter(|(k, _)| seen.insert(*k))
             .map(|(k, _)| k.to_key())
             .collect();
+        sort_for_lookup(&mut keys);
         if keys.is_empty() {
             return Ok(());
         }

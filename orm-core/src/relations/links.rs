@@ -38,16 +38,18 @@ impl LinkPairs {
         }
     }
 
-    /// The target keys, each once, in order.
+    /// The target keys, each once, sorted as [`distinct_keys`] sorts them.
     pub(crate) fn distinct_targets(&self) -> Vec<Key> {
         match self {
             LinkPairs::Ints(pairs) => {
                 let mut seen = HashSet::with_capacity(pairs.len());
-                pairs
+                let mut targets: Vec<i64> = pairs
                     .iter()
                     .filter(|(_, target)| seen.insert(*target))
-                    .map(|&(_, target)| Key::Int(target))
-                    .collect()
+                    .map(|&(_, target)| target)
+                    .collect();
+                targets.sort_unstable();
+                targets.into_iter().map(Key::Int).collect()
             }
             LinkPairs::Keys(pairs) => distinct_keys(pairs.iter().map(|(_, target)| target)),
         }
@@ -165,7 +167,7 @@ mod tests {
     use crate::meta::Key;
 
     #[test]
-    fn pairs_give_their_targets_in_order_whatever_the_key_kind() {
+    fn pairs_give_their_distinct_targets_sorted_whatever_the_key_kind() {
         let ints = LinkPairs::Ints(vec![(1, 30), (1, 10), (2, 30), (3, 20)]);
         let text = |s: &str| Key::Text(s.into());
         let keys = LinkPairs::Keys(vec![
@@ -175,9 +177,9 @@ mod tests {
         ]);
         assert_eq!(
             ints.distinct_targets(),
-            [Key::Int(30), Key::Int(10), Key::Int(20)]
+            [Key::Int(10), Key::Int(20), Key::Int(30)]
         );
-        assert_eq!(keys.distinct_targets(), [text("z"), text("y")]);
+        assert_eq!(keys.distinct_targets(), [text("y"), text("z")]);
         let mut seen = Vec::new();
         ints.for_each(|owner, target| seen.push((owner.clone(), target.clone())));
         assert_eq!(seen[1], (Key::Int(1), Key::Int(10)));
