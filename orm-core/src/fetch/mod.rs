@@ -27,6 +27,8 @@ mod mode;
 #[allow(unsafe_code)]
 mod once_arc;
 mod peers;
+#[allow(unsafe_code)]
+mod shares;
 
 pub use crate::meta::FetchMode;
 pub use diagnostics::count_n_plus_one;

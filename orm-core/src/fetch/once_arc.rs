@@ -1,13 +1,12 @@
 //! [`OnceArc`]: a shared pointer set at most once, in one word.
 //!
-//! What a foreign key holds for its peer batch, and what a loaded to-one
-//! cell keeps its target in for the cached read. A `OnceLock<Arc<T>>` takes
-//! two words (the `Once` state beside the pointer) and runs `Once`'s
-//! protocol on every set: about a hundred instructions and two atomic
-//! read-modify-writes, for every instance a query links (issue 10). Here
-//! the pointer is the state: null until set, set with one compare-exchange.
+//! What a loaded to-one cell keeps its target in for the cached read: one
+//! load, where a `OnceLock<Arc<T>>` reads the `Once` state beside the
+//! pointer and its set runs `Once`'s protocol, about a hundred
+//! instructions and two atomic read-modify-writes (issue 10). Here the
+//! pointer is the state: null until set, set with one compare-exchange.
 //!
-//! The only `unsafe` code of orm-core; each block says why it holds.
+//! Unsafe code lives here and in `shares`; each block says why it holds.
 
 use std::marker::PhantomData;
 use std::ptr;
@@ -48,7 +47,7 @@ impl<T> OnceArc<T> {
     pub(crate) fn get(&self) -> Option<&T> {
         let ptr = self.ptr.load(Ordering::Acquire);
         // SAFETY: a non-null pointer came from `Arc::into_raw` (`from`,
-        // `set`, `get_or_init`; the acquire load sees the value it points
+        // `set`; the acquire load sees the value it points
         // to), and the cell owns that count until it is dropped or taken,
         // both of which need `&mut self`: the `T` outlives this borrow.
         unsafe { ptr.as_ref() }
@@ -66,34 +65,6 @@ impl<T> OnceArc<T> {
             // stored: its count is still ours to take back.
             Err(_) => Err(unsafe { Arc::from_raw(new) }),
         }
-    }
-
-    /// The value, set to `init()` first if none is. Two threads racing
-    /// may both run `init`; one value is kept, the other dropped.
-    pub(crate) fn get_or_init(&self, init: impl FnOnce() -> Arc<T>) -> &T {
-        if let Some(value) = self.get() {
-            return value;
-        }
-        let new = Arc::into_raw(init()).cast_mut();
-        let kept = match self.ptr.compare_exchange(
-            ptr::null_mut(),
-            new,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => new,
-            Err(current) => {
-                // SAFETY: `new` came from `Arc::into_raw` above and was
-                // not stored.
-                drop(unsafe { Arc::from_raw(new) });
-                current
-            }
-        };
-        // SAFETY: `kept` is the non-null pointer the cell now owns (ours,
-        // or the one another thread set first, seen by the acquire
-        // ordering of the exchange); it lives as long as `&self`, as in
-        // `get`.
-        unsafe { &*kept }
     }
 
     /// Takes the value out, leaving the cell unset.
@@ -114,7 +85,7 @@ impl<T> Drop for OnceArc<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Barrier};
+    use std::sync::Arc;
 
     use super::OnceArc;
 
@@ -127,7 +98,6 @@ mod tests {
         assert_eq!(cell.get(), Some(&7));
         let refused = cell.set(Arc::new(8)).map_err(|v| *v);
         assert_eq!(refused, Err(8), "a set cell keeps its value");
-        assert_eq!(*cell.get_or_init(|| Arc::new(9)), 7);
         assert_eq!(Arc::strong_count(&value), 2);
         drop(cell);
         assert_eq!(
@@ -141,25 +111,5 @@ mod tests {
         assert!(cell.get().is_none() && cell.take().is_none());
         assert!(taken.is_some_and(|t| Arc::ptr_eq(&t, &value)));
         assert_eq!(Arc::strong_count(&value), 1);
-    }
-
-    #[test]
-    fn racing_initializers_agree_on_one_value() {
-        let cell = OnceArc::default();
-        let start = Barrier::new(4);
-        let seen: Vec<usize> = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..4)
-                .map(|i| {
-                    let (cell, start) = (&cell, &start);
-                    s.spawn(move || {
-                        start.wait();
-                        *cell.get_or_init(|| Arc::new(i))
-                    })
-                })
-                .collect();
-            threads.into_iter().filter_map(|t| t.join().ok()).collect()
-        });
-        assert_eq!(seen.len(), 4);
-        assert!(seen.iter().all(|v| Some(v) == cell.get()));
     }
 }

@@ -4,26 +4,25 @@
 //! A query result gets one [`Batch`] per relation field: an *entry* per
 //! key to load by (an owner key for a to-many field; a target key for a
 //! to-one field, shared by the instances pointing at the same row), and
-//! each instance holds a handle to its entry: a [`Member`] in a to-many
-//! slot, a [`Link`] in a to-one field. The cells are allocated on the first use of any member, all at
-//! once: a relation nobody touches costs its keys and nothing more
-//! (issue 10).
+//! each instance holds a share of its entry: a [`Member`] in a to-many
+//! slot, a [`Link`] in a to-one field. The cells are allocated on the
+//! first use of any member, all at once: a relation nobody touches costs
+//! its keys and nothing more (issue 10).
 //!
 //! Peers are held weakly in the sense that matters: an entry counts the
 //! live instances holding it, and batch loads skip entries nobody holds.
-//! A dropped entry's storage lives until the last instance of the batch
-//! is dropped; what an entry caches can be released when its last holder
+//! A batch is freed when its last entry loses its last holder (see
+//! [`Shared`]); what an entry caches can be released when its last holder
 //! goes (see [`Release`]).
 
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::once_arc::OnceArc;
+use super::shares::{OnceShare, Share, Shared, Unheld};
 use super::{FetchMode, ModeCell};
 
 /// A batch cell: empty when allocated; what it does when no instance
@@ -35,7 +34,8 @@ pub(crate) trait Release: Default {
 }
 
 /// The entries of one relation field for the instances one query loaded
-/// (or the cell of one instance loaded alone). The mutex serializes batch
+/// (or the cell of one instance loaded alone), reached through a
+/// [`Shared`] that counts their holders. The mutex serializes batch
 /// loads, so two threads touching the same batch run the load once.
 pub(crate) struct Batch<E, C> {
     entries: Entries<E, C>,
@@ -45,13 +45,27 @@ pub(crate) struct Batch<E, C> {
 enum Entries<E, C> {
     /// A cell of its own, inline: one allocation, as a box would cost.
     One { entry: E, cell: C },
-    /// A query's: each entry's key and live holders, and the cells,
-    /// allocated on first use.
+    /// A query's: each entry's key, and the cells, allocated on first
+    /// use.
     Many {
         entries: Box<[E]>,
-        holders: Box<[AtomicU32]>,
         cells: OnceLock<Box<[C]>>,
     },
+}
+
+/// The last holder of an entry is gone: its cell is released, and batch
+/// loads skip the entry from then on.
+impl<E, C: Release> Unheld for Batch<E, C> {
+    fn unheld(&self, index: u32) {
+        match &self.entries {
+            Entries::One { cell, .. } => cell.release(),
+            Entries::Many { cells, .. } => {
+                if let Some(cell) = cells.get().and_then(|cells| cells.get(index as usize)) {
+                    cell.release();
+                }
+            }
+        }
+    }
 }
 
 impl<E, C: Release> Batch<E, C> {
@@ -69,8 +83,7 @@ impl<E, C: Release> Batch<E, C> {
             places.push((at, index));
             entries.push(entry);
         }
-        let holders = entries.iter().map(|_| AtomicU32::new(1)).collect();
-        Batch::link(places, entries, holders, place);
+        Batch::link(places, entries, place);
     }
 
     /// Like [`link_each`](Self::link_each), with one entry per distinct
@@ -84,7 +97,6 @@ impl<E, C: Release> Batch<E, C> {
         let capacity = items.size_hint().1.unwrap_or(0);
         let mut places = Vec::with_capacity(capacity);
         let mut entries = Vec::new();
-        let mut holders: Vec<AtomicU32> = Vec::new();
         let mut index_of: HashMap<E, u32> = HashMap::new();
         for (at, entry) in items {
             let index = match index_of.entry(entry) {
@@ -94,38 +106,33 @@ impl<E, C: Release> Batch<E, C> {
                         return;
                     };
                     entries.push(new.key().clone());
-                    holders.push(AtomicU32::new(0));
                     *new.insert(index)
                 }
             };
-            *holders[index as usize].get_mut() += 1;
             places.push((at, index));
         }
-        Batch::link(places, entries, holders, place);
+        Batch::link(places, entries, place);
     }
 
-    /// One batch of `entries` (with their holder counts), a member for
-    /// each place. Fewer than two places make no batch.
+    /// One batch of `entries`, a member for each place. Fewer than two
+    /// places make no batch.
     fn link<'a, P: 'a>(
         places: Vec<(&'a P, u32)>,
         entries: Vec<E>,
-        holders: Vec<AtomicU32>,
         place: impl Fn(&'a P, Holder<E, C>),
     ) {
         if places.len() < 2 {
             return;
         }
-        let batch = Arc::new(Batch {
+        let count = entries.len();
+        let batch = Batch {
             entries: Entries::Many {
                 entries: entries.into_boxed_slice(),
-                holders: holders.into_boxed_slice(),
                 cells: OnceLock::new(),
             },
             lock: Mutex::new(()),
-        });
-        for (at, index) in places {
-            place(at, Holder(Arc::clone(&batch), index));
-        }
+        };
+        Share::hand_out(batch, count, places, |at, share| place(at, Holder(share)));
     }
 
     /// A batch of one: the cell of an instance in no query's batch.
@@ -141,7 +148,7 @@ impl<E, C: Release> Batch<E, C> {
     fn cell(&self, index: u32) -> &C {
         match &self.entries {
             Entries::One { cell, .. } => cell,
-            Entries::Many { entries, cells, .. } => &allocated(entries, cells)[index as usize],
+            Entries::Many { entries, cells } => &allocated(entries, cells)[index as usize],
         }
     }
 
@@ -160,45 +167,27 @@ impl<E, C: Release> Batch<E, C> {
             Entries::Many { entries, .. } => &entries[index as usize],
         }
     }
+}
 
-    /// One holder of entry `index` is gone: the last one releases its
-    /// cell, and batch loads skip the entry from now on.
-    fn leave(&self, index: u32) {
-        match &self.entries {
-            Entries::One { cell, .. } => cell.release(),
-            Entries::Many { holders, cells, .. } => {
-                if holders[index as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
-                    if let Some(cells) = cells.get() {
-                        cells[index as usize].release();
-                    }
-                }
-            }
-        }
-    }
-
+/// A batch as its holders reach it: with the counts of its holders.
+impl<E, C: Release> Shared<Batch<E, C>> {
     /// Runs `load` with the batch locked, on the entries still held and
     /// their cells (walked in place: a large batch is not copied).
     pub(crate) fn with_live<R>(&self, load: impl FnOnce(Live<'_, E, C>) -> R) -> R {
-        let _serial = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let live = match &self.entries {
-            Entries::One { entry, cell } => Live {
-                entries: std::slice::from_ref(entry),
-                cells: std::slice::from_ref(cell),
-                holders: &[],
-                next: 0,
-            },
-            Entries::Many {
-                entries,
-                holders,
-                cells,
-            } => Live {
-                entries,
-                cells: allocated(entries, cells),
-                holders,
-                next: 0,
-            },
+        let batch = self.value();
+        let _serial = batch.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (entries, cells) = match &batch.entries {
+            Entries::One { entry, cell } => {
+                (std::slice::from_ref(entry), std::slice::from_ref(cell))
+            }
+            Entries::Many { entries, cells } => (&entries[..], allocated(entries, cells)),
         };
-        load(live)
+        load(Live {
+            batch: self,
+            entries,
+            cells,
+            next: 0,
+        })
     }
 }
 
@@ -209,12 +198,11 @@ fn allocated<'a, E, C: Default>(entries: &[E], cells: &'a OnceLock<Box<[C]>>) ->
 
 /// The entries of a batch still held, with their cells, in order. An
 /// entry whose last holder is dropped while the batch is walked is
-/// skipped from then on. (A batch of one has no holder counts: its entry
-/// is held while anyone can walk it.)
+/// skipped from then on.
 pub(crate) struct Live<'a, E, C> {
+    batch: &'a Shared<Batch<E, C>>,
     entries: &'a [E],
     cells: &'a [C],
-    holders: &'a [AtomicU32],
     next: usize,
 }
 
@@ -231,8 +219,7 @@ impl<'a, E, C> Iterator for Live<'a, E, C> {
         while self.next < self.entries.len() {
             let index = self.next;
             self.next += 1;
-            let held = self.holders.get(index);
-            if held.is_none_or(|h| h.load(Ordering::Acquire) > 0) {
+            if self.batch.is_held(index) {
                 return Some((&self.entries[index], &self.cells[index]));
             }
         }
@@ -240,40 +227,37 @@ impl<'a, E, C> Iterator for Live<'a, E, C> {
     }
 }
 
-/// A holder of entry `.1` of a batch, as linking hands it out: to be
-/// made a [`Member`] or set in a [`Link`], whose drop leaves the entry.
-pub(crate) struct Holder<E, C>(Arc<Batch<E, C>>, u32);
+/// A share of an entry of a batch, as linking hands it out: to be made a
+/// [`Member`] or set in a [`Link`], whose drop leaves the entry.
+pub(crate) struct Holder<E, C: Release>(Share<Batch<E, C>>);
 
 impl<E, C: Release> From<Holder<E, C>> for Member<E, C> {
-    fn from(Holder(batch, index): Holder<E, C>) -> Self {
-        Member { batch, index }
+    fn from(Holder(share): Holder<E, C>) -> Self {
+        Member(share)
     }
 }
 
 /// An instance's place in a [`Batch`]: dereferences to its entry's cell
 /// (allocating the batch's cells on first use). Dropping it leaves the
 /// entry.
-pub(crate) struct Member<E, C: Release> {
-    batch: Arc<Batch<E, C>>,
-    index: u32,
-}
+pub(crate) struct Member<E, C: Release>(Share<Batch<E, C>>);
 
 impl<E, C: Release> Member<E, C> {
     /// The batch this member belongs to.
-    pub(crate) fn batch(&self) -> &Batch<E, C> {
-        &self.batch
+    pub(crate) fn batch(&self) -> &Shared<Batch<E, C>> {
+        self.0.shared()
     }
 
     /// The key the member's entry loads by.
     pub(crate) fn entry(&self) -> &E {
-        self.batch.entry(self.index)
+        self.batch().value().entry(self.0.index())
     }
 
     /// The member's cell, if the batch's cells are allocated (nothing is
     /// allocated to answer).
     #[inline]
     pub(crate) fn peek(&self) -> Option<&C> {
-        self.batch.peek(self.index)
+        self.batch().value().peek(self.0.index())
     }
 }
 
@@ -282,38 +266,31 @@ impl<E, C: Release> Deref for Member<E, C> {
 
     #[inline]
     fn deref(&self) -> &C {
-        self.batch.cell(self.index)
+        self.batch().value().cell(self.0.index())
     }
 }
 
-impl<E, C: Release> Drop for Member<E, C> {
-    fn drop(&mut self) {
-        self.batch.leave(self.index);
-    }
-}
-
-/// A [`Member`] set at most once, and the instance's fetch mode for the
-/// relation, in two words: the batch (a pointer set once, see
-/// [`OnceArc`]), the index, the mode and a flag of the holder. What a
-/// to-one field holds, in every instance a query loads.
+/// A share of a batch's entry set at most once, and the instance's fetch
+/// mode for the relation, in two words: the batch (a pointer set once,
+/// see [`OnceShare`]), the entry's index, the mode and a flag of the
+/// holder. What a to-one field holds, in every instance a query loads.
 pub(crate) struct Link<E, C: Release> {
-    batch: OnceArc<Batch<E, C>>,
-    /// Stored before `batch` is set; read after it is.
-    index: AtomicU32,
+    batch: OnceShare<Batch<E, C>, Beside>,
+}
+
+/// What a link keeps beside its share, in what would be padding.
+#[derive(Default)]
+struct Beside {
     mode: ModeCell,
     /// A flag of the field holding the link (a foreign key: whether it
-    /// has a key), kept in what would be padding: a foreign key of an
-    /// integer takes 24 bytes, not 32.
+    /// has a key): a foreign key of an integer takes 24 bytes, not 32.
     flag: bool,
 }
 
 impl<E, C: Release> Default for Link<E, C> {
     fn default() -> Self {
         Link {
-            batch: OnceArc::default(),
-            index: AtomicU32::new(0),
-            mode: ModeCell::default(),
-            flag: false,
+            batch: OnceShare::default(),
         }
     }
 }
@@ -322,82 +299,58 @@ impl<E, C: Release> Link<E, C> {
     /// The member, if set.
     #[inline]
     pub(crate) fn get(&self) -> Option<Linked<'_, E, C>> {
-        let batch = self.batch.get()?;
-        let index = self.index.load(Ordering::Relaxed);
+        let (batch, index) = self.batch.get()?;
         Some(Linked { batch, index })
     }
 
     /// The member, set to a cell of its own (`alone`) if it was not.
     pub(crate) fn get_or_init(&self, alone: impl FnOnce() -> (E, C)) -> Linked<'_, E, C> {
-        let batch = self.batch.get_or_init(|| {
+        let (batch, index) = self.batch.get_or_init(|| {
             let (entry, cell) = alone();
-            Arc::new(Batch::one(entry, cell))
+            Batch::one(entry, cell)
         });
-        let index = self.index.load(Ordering::Relaxed);
         Linked { batch, index }
     }
 
-    /// Sets the link to entry `index` of `batch` (a query linking the rows
-    /// it loaded, which no other thread sees yet); a link set already
-    /// stays, and the entry loses this holder. (Were a batch of one set
-    /// in between, it would read the index stored here: a batch of one
-    /// ignores it.)
-    pub(crate) fn set(&self, Holder(batch, index): Holder<E, C>) {
-        let refused = match self.batch.get() {
-            Some(_) => Some(batch),
-            None => {
-                self.index.store(index, Ordering::Relaxed);
-                self.batch.set(batch).err()
-            }
-        };
-        if let Some(batch) = refused {
-            batch.leave(index);
-        }
+    /// Sets the link to the entry `holder` holds (a query linking the
+    /// rows it loaded); a link set already stays, and the entry loses
+    /// this holder.
+    pub(crate) fn set(&self, Holder(share): Holder<E, C>) {
+        self.batch.set(share);
     }
 
     /// Leaves the batch for a cell of its own holding `alone`, or for
     /// none; the mode stays.
     pub(crate) fn reset(&mut self, alone: Option<(E, C)>) {
-        if let Some(left) = self.batch.take() {
-            left.leave(*self.index.get_mut());
-        }
-        *self.index.get_mut() = 0;
+        drop(self.batch.take());
         if let Some((entry, cell)) = alone {
-            self.batch = OnceArc::from(Arc::new(Batch::one(entry, cell)));
+            self.batch.set(Share::alone(Batch::one(entry, cell)));
         }
     }
 
     /// The instance's fetch mode for the relation.
     pub(crate) fn mode(&self) -> Option<FetchMode> {
-        self.mode.get()
+        self.batch.beside.mode.get()
     }
 
     pub(crate) fn set_mode(&self, mode: Option<FetchMode>) {
-        self.mode.set(mode);
+        self.batch.beside.mode.set(mode);
     }
 
     /// The flag of the field holding the link.
     #[inline]
     pub(crate) fn flag(&self) -> bool {
-        self.flag
+        self.batch.beside.flag
     }
 
     pub(crate) fn set_flag(&mut self, flag: bool) {
-        self.flag = flag;
-    }
-}
-
-impl<E, C: Release> Drop for Link<E, C> {
-    fn drop(&mut self) {
-        if let Some(batch) = self.batch.get() {
-            batch.leave(*self.index.get_mut());
-        }
+        self.batch.beside.flag = flag;
     }
 }
 
 /// A set [`Link`], borrowed: the batch and the entry's index.
 pub(crate) struct Linked<'a, E, C> {
-    batch: &'a Batch<E, C>,
+    batch: &'a Shared<Batch<E, C>>,
     index: u32,
 }
 
@@ -411,20 +364,20 @@ impl<E, C> Copy for Linked<'_, E, C> {}
 
 impl<'a, E, C: Release> Linked<'a, E, C> {
     /// The batch, if it is a query's (not a cell of its own).
-    pub(crate) fn batch(self) -> Option<&'a Batch<E, C>> {
-        matches!(self.batch.entries, Entries::Many { .. }).then_some(self.batch)
+    pub(crate) fn batch(self) -> Option<&'a Shared<Batch<E, C>>> {
+        matches!(self.batch.value().entries, Entries::Many { .. }).then_some(self.batch)
     }
 
     /// The cell (allocating the batch's cells on first use).
     #[inline]
     pub(crate) fn cell(self) -> &'a C {
-        self.batch.cell(self.index)
+        self.batch.value().cell(self.index)
     }
 
     /// The cell, if the batch's cells are allocated.
     #[inline]
     pub(crate) fn peek(self) -> Option<&'a C> {
-        self.batch.peek(self.index)
+        self.batch.value().peek(self.index)
     }
 }
 
@@ -433,7 +386,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    use super::{Batch, Holder, Link, Member, Release};
+    use super::{Batch, Holder, Link, Member, Release, Shared};
 
     /// Counts the releases of every cell.
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
@@ -474,7 +427,7 @@ mod tests {
         links
     }
 
-    fn live(batch: &Batch<u32, Counted>) -> Vec<u32> {
+    fn live(batch: &Shared<Batch<u32, Counted>>) -> Vec<u32> {
         batch.with_live(|entries| entries.map(|(key, _)| *key).collect())
     }
 
