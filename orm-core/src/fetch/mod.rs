@@ -36,4 +36,4 @@ pub(crate) use diagnostics::report_n_plus_one;
 pub use mode::{current_fetch_mode, set_global_fetch_mode, with_fetch_mode, FetchScope};
 pub(crate) use mode::{resolve, ModeCell};
 pub(crate) use once_arc::OnceArc;
-pub(crate) use peers::{Batch, Link, Linked, Member, Release};
+pub(crate) use peers::{Batch, Link, Linked, Release};

@@ -4,8 +4,8 @@
 //! A query result gets one [`Batch`] per relation field: an *entry* per
 //! key to load by (an owner key for a to-many field; a target key for a
 //! to-one field, shared by the instances pointing at the same row), and
-//! each instance holds a share of its entry: a [`Member`] in a to-many
-//! slot, a [`Link`] in a to-one field. The cells are allocated on the
+//! each instance holds a share of its entry in a [`Link`] (a to-one
+//! field's, or a to-many field's slot). The cells are allocated on the
 //! first use of any member, all at once: a relation nobody touches costs
 //! its keys and nothing more (issue 10).
 //!
@@ -17,7 +17,6 @@
 
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
-use std::ops::Deref;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use foldhash::{HashMap, HashMapExt};
@@ -227,48 +226,9 @@ impl<'a, E, C> Iterator for Live<'a, E, C> {
     }
 }
 
-/// A share of an entry of a batch, as linking hands it out: to be made a
-/// [`Member`] or set in a [`Link`], whose drop leaves the entry.
+/// A share of an entry of a batch, as linking hands it out: to be set
+/// in a [`Link`], whose drop leaves the entry.
 pub(crate) struct Holder<E, C: Release>(Share<Batch<E, C>>);
-
-impl<E, C: Release> From<Holder<E, C>> for Member<E, C> {
-    fn from(Holder(share): Holder<E, C>) -> Self {
-        Member(share)
-    }
-}
-
-/// An instance's place in a [`Batch`]: dereferences to its entry's cell
-/// (allocating the batch's cells on first use). Dropping it leaves the
-/// entry.
-pub(crate) struct Member<E, C: Release>(Share<Batch<E, C>>);
-
-impl<E, C: Release> Member<E, C> {
-    /// The batch this member belongs to.
-    pub(crate) fn batch(&self) -> &Shared<Batch<E, C>> {
-        self.0.shared()
-    }
-
-    /// The key the member's entry loads by.
-    pub(crate) fn entry(&self) -> &E {
-        self.batch().value().entry(self.0.index())
-    }
-
-    /// The member's cell, if the batch's cells are allocated (nothing is
-    /// allocated to answer).
-    #[inline]
-    pub(crate) fn peek(&self) -> Option<&C> {
-        self.batch().value().peek(self.0.index())
-    }
-}
-
-impl<E, C: Release> Deref for Member<E, C> {
-    type Target = C;
-
-    #[inline]
-    fn deref(&self) -> &C {
-        self.batch().value().cell(self.0.index())
-    }
-}
 
 /// A share of a batch's entry set at most once, and the instance's fetch
 /// mode for the relation, in two words: the batch (a pointer set once,
@@ -368,6 +328,11 @@ impl<'a, E, C: Release> Linked<'a, E, C> {
         matches!(self.batch.value().entries, Entries::Many { .. }).then_some(self.batch)
     }
 
+    /// The key the entry loads by.
+    pub(crate) fn entry(self) -> &'a E {
+        self.batch.value().entry(self.index)
+    }
+
     /// The cell (allocating the batch's cells on first use).
     #[inline]
     pub(crate) fn cell(self) -> &'a C {
@@ -383,10 +348,8 @@ impl<'a, E, C: Release> Linked<'a, E, C> {
 
 #[cfg(test)]
 mod tests {
+    use super::{Batch, Link, Linked, Release, Shared};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-
-    use super::{Batch, Holder, Link, Member, Release, Shared};
 
     /// Counts the releases of every cell.
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
@@ -405,18 +368,11 @@ mod tests {
         RELEASED.load(Ordering::Relaxed)
     }
 
-    /// The members of one batch of `keys`, an entry per key.
-    fn members(keys: &[u32]) -> Vec<Member<u32, Counted>> {
-        let places: Vec<Mutex<Option<Member<u32, Counted>>>> =
-            keys.iter().map(|_| Mutex::default()).collect();
-        let items = places.iter().zip(keys.iter().copied());
-        Batch::link_each(items, |at, holder: Holder<_, _>| {
-            *at.lock().unwrap() = Some(holder.into())
-        });
-        places
-            .into_iter()
-            .filter_map(|p| p.into_inner().unwrap())
-            .collect()
+    /// Links to one batch of `keys`, an entry per key.
+    fn each(keys: &[u32]) -> Vec<Link<u32, Counted>> {
+        let links: Vec<Link<u32, Counted>> = keys.iter().map(|_| Link::default()).collect();
+        Batch::link_each(links.iter().zip(keys.iter().copied()), Link::set);
+        links
     }
 
     /// Links to one batch of `keys`, an entry per distinct key (none
@@ -427,6 +383,10 @@ mod tests {
         links
     }
 
+    fn set(links: &[Link<u32, Counted>]) -> Vec<Linked<'_, u32, Counted>> {
+        links.iter().filter_map(|l| l.get()).collect()
+    }
+
     fn live(batch: &Shared<Batch<u32, Counted>>) -> Vec<u32> {
         batch.with_live(|entries| entries.map(|(key, _)| *key).collect())
     }
@@ -434,8 +394,8 @@ mod tests {
     // One test: the release counter is shared.
     #[test]
     fn batches_count_their_holders_and_allocate_cells_on_first_use() {
-        assert!(members(&[]).is_empty());
-        assert!(members(&[1]).is_empty(), "one item makes no batch");
+        assert!(each(&[]).is_empty());
+        assert!(each(&[1])[0].get().is_none(), "one item makes no batch");
         assert!(links(&[1])[0].get().is_none());
         let mut alone = Link::default();
         alone.reset(Some((7, Counted(7))));
@@ -446,19 +406,21 @@ mod tests {
         drop(alone);
         assert_eq!(released(), 1, "a cell of its own is released with it");
 
-        let mut each = members(&[10, 11, 12, 13]);
-        assert_eq!(each.len(), 4);
-        assert!(each.iter().all(|m| m.peek().is_none()));
-        let keys: Vec<u32> = each.iter().map(|m| *m.entry()).collect();
+        let mut each = each(&[10, 11, 12, 13]);
+        assert_eq!(set(&each).len(), 4);
+        assert!(set(&each).iter().all(|l| l.peek().is_none()));
+        let keys: Vec<u32> = set(&each).iter().map(|l| *l.entry()).collect();
         assert_eq!(keys, [10, 11, 12, 13]);
         drop(each.remove(1));
         assert_eq!(released(), 1, "no cells allocated, nothing to release");
-        let _cell: &Counted = &each[0];
-        assert!(each.iter().all(|m| m.peek().is_some()), "all cells at once");
-        assert_eq!(live(each[0].batch()), [10, 12, 13]);
+        let _cell: &Counted = set(&each)[0].cell();
+        let peeked = set(&each).iter().all(|l| l.peek().is_some());
+        assert!(peeked, "all cells at once");
+        let batch = |links: &[Link<u32, Counted>]| links[0].get().and_then(|l| l.batch()).map(live);
+        assert_eq!(batch(&each), Some(vec![10, 12, 13]));
         each.truncate(1);
         assert_eq!(released(), 3);
-        assert_eq!(live(each[0].batch()), [10]);
+        assert_eq!(batch(&each), Some(vec![10]));
 
         // Two links to 5 share its entry: it stays live until both are
         // gone.
@@ -470,7 +432,6 @@ mod tests {
             .collect();
         assert_eq!(cells.len(), 3);
         assert!(std::ptr::eq(cells[0], cells[2]) && !std::ptr::eq(cells[0], cells[1]));
-        let batch = |links: &[Link<u32, Counted>]| links[0].get().and_then(|l| l.batch()).map(live);
         assert_eq!(batch(&shared), Some(vec![5, 6]));
         drop(shared.remove(2));
         assert_eq!(batch(&shared), Some(vec![5, 6]));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::RelatedRows;
 use crate::backend::levels::Written;
 use crate::error::Result;
-use crate::fetch::{resolve, Batch, FetchMode, Member, ModeCell, Release};
+use crate::fetch::{resolve, Batch, FetchMode, Link, Linked, ModeCell, Release};
 use crate::meta::Key;
 
 /// A to-many cache: the related rows, bound to the owner key they were
@@ -178,35 +178,17 @@ impl<C> Slot<C> {
 /// peer's rows do not wait for its batch).
 #[doc(hidden)]
 pub struct LazySlot<C> {
-    held: OnceLock<Held<C>>,
+    /// The slot: an entry of a query's batch, by the owner's key when it
+    /// was loaded (an unfiltered `all()` under PEERS fills every live
+    /// peer's slot), or a slot of its own, allocated on first use.
+    held: Link<Key, Slot<C>>,
     published: OnceLock<Box<Published<C>>>,
 }
 
-enum Held<C> {
-    Own(Box<Slot<C>>),
-    /// In a query's batch, by the owner's key when it was loaded (an
-    /// unfiltered `all()` under PEERS fills every live peer's slot).
-    Peer(Member<Key, Slot<C>>),
-}
-
-impl<C> Held<C> {
-    /// The slot (a batch's slots are allocated on first use).
-    #[inline]
-    fn slot(&self) -> &Slot<C> {
-        match self {
-            Held::Own(slot) => slot,
-            Held::Peer(member) => member,
-        }
-    }
-
-    /// The slot, if allocated.
-    #[inline]
-    fn peek(&self) -> Option<&Slot<C>> {
-        match self {
-            Held::Own(slot) => Some(slot),
-            Held::Peer(member) => member.peek(),
-        }
-    }
+/// A slot of its own: a batch of one, whose entry loads by nothing (only
+/// a query's batch loads by its entries' keys).
+fn own<C>(slot: Slot<C>) -> (Key, Slot<C>) {
+    (Key::Int(0), slot)
 }
 
 /// Rows read twice, bound to the owner key and the slot version they were
@@ -223,7 +205,7 @@ struct Published<C> {
 impl<C> Default for LazySlot<C> {
     fn default() -> Self {
         LazySlot {
-            held: OnceLock::new(),
+            held: Link::default(),
             published: OnceLock::new(),
         }
     }
@@ -234,14 +216,14 @@ impl<C> std::ops::Deref for LazySlot<C> {
 
     #[inline]
     fn deref(&self) -> &Slot<C> {
-        self.held.get_or_init(|| Held::Own(Box::default())).slot()
+        self.held.get_or_init(|| own(Slot::default())).cell()
     }
 }
 
 impl<C> LazySlot<C> {
     /// The slot if it was allocated.
     pub(crate) fn peek(&self) -> Option<&Slot<C>> {
-        self.held.get().and_then(Held::peek)
+        self.held.get().and_then(Linked::peek)
     }
 
     /// The published rows for `key`, if nothing was written since they
@@ -288,9 +270,7 @@ impl<C> LazySlot<C> {
             let key = key.filter(|_| field.held.get().is_none())?;
             Some((field, key))
         });
-        Batch::link_each(slots, |field, holder| {
-            let _ = field.held.set(Held::Peer(holder.into()));
-        });
+        Batch::link_each(slots, |field, holder| field.held.set(holder));
     }
 
     /// The rows for `key` through the slot's lock, filled if needed (see
@@ -330,15 +310,16 @@ impl<C> LazySlot<C> {
             return Ok(rows);
         }
         let mode = resolve(slot.mode.get(), declared);
-        if let (FetchMode::Peers, Some(Held::Peer(member))) = (mode, self.held.get()) {
-            // The owner still has the key it was loaded with.
-            if member.entry() == key {
-                member
-                    .batch()
-                    .with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
-                if let Some(rows) = slot.get(key) {
-                    return Ok(rows);
-                }
+        // In a query's batch, and the owner still has the key it was
+        // loaded with.
+        let batch = self
+            .held
+            .get()
+            .and_then(|linked| linked.batch().filter(|_| linked.entry() == key));
+        if let (FetchMode::Peers, Some(batch)) = (mode, batch) {
+            batch.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
+            if let Some(rows) = slot.get(key) {
+                return Ok(rows);
             }
         }
         let filled = fill(&[(slot, key.clone())], false)?;
@@ -357,13 +338,15 @@ impl<C> LazySlot<C> {
             return LazySlot::default();
         }
         let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot: Box<Slot<C>> = Box::default();
+        let slot = Slot::default();
         slot.mode.set(mode);
         if let Some(b) = cache.as_ref() {
             slot.put(b.key.clone(), Arc::clone(&b.rows), b.written.clone());
         }
+        let mut held = Link::default();
+        held.reset(Some(own(slot)));
         LazySlot {
-            held: OnceLock::from(Held::Own(slot)),
+            held,
             published: OnceLock::new(),
         }
     }
