@@ -28,7 +28,8 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
-// `fetch::once_arc` is the only module allowed `unsafe` code.
+// `fetch::shares` and `fetch::once_arc` are the only modules allowed
+// `unsafe` code.
 #![deny(unsafe_code)]
 
 // Layers, each using only the ones above it in this list.

@@ -231,9 +231,11 @@ impl<'a, E, C> Iterator for Live<'a, E, C> {
 pub(crate) struct Holder<E, C: Release>(Share<Batch<E, C>>);
 
 /// A share of a batch's entry set at most once, and the instance's fetch
-/// mode for the relation, in two words: the batch (a pointer set once,
-/// see [`OnceShare`]), the entry's index, the mode and a flag of the
-/// holder. What a to-one field holds, in every instance a query loads.
+/// mode for the relation, in two words on 64-bit targets: the batch (a
+/// pointer set once, see [`OnceShare`]), the entry's index, the mode and
+/// a flag of the holder. What a to-one field, and a to-many field's
+/// slot, hold in every instance a query loads (the mode is the to-one
+/// field's; a slot keeps its own in the slot).
 pub(crate) struct Link<E, C: Release> {
     batch: OnceShare<Batch<E, C>, Beside>,
 }

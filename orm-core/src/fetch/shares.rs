@@ -16,7 +16,10 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// What a [`Shared`] value does when one of its entries loses its last
-/// holder (the value itself stays until every entry has).
+/// holder (the value itself stays until every entry has). It may run
+/// while another thread walks the value, and the drops it causes may
+/// leave other entries; it must not wait for what a walk holds (the
+/// batch's lock: a share may be dropped during a walk).
 pub(crate) trait Unheld {
     fn unheld(&self, index: u32);
 }
@@ -25,8 +28,10 @@ pub(crate) trait Unheld {
 /// held any more.
 pub(crate) struct Shared<T> {
     value: T,
-    /// Each entry's holders; empty for a value of one entry, whose one
-    /// holder `live` counts.
+    /// Each entry's holders; empty for a value made [`alone`]
+    /// (`Share::alone`), whose one holder `live` counts.
+    ///
+    /// [`alone`]: Share::alone
     holders: Box<[AtomicU32]>,
     /// The entries still held.
     live: AtomicU32,
@@ -37,8 +42,8 @@ impl<T> Shared<T> {
         &self.value
     }
 
-    /// Whether entry `index` has a holder (an entry of a value of one
-    /// entry is held while it can be reached).
+    /// Whether entry `index` has a holder (the entry of a value made
+    /// alone is held while it can be reached).
     #[inline]
     pub(crate) fn is_held(&self, index: usize) -> bool {
         self.holders
@@ -50,7 +55,7 @@ impl<T> Shared<T> {
 /// One holder of entry `index` of a [`Shared`] value: it reaches the
 /// value as an `Arc` would, and dropping it leaves the entry.
 pub(crate) struct Share<T: Unheld> {
-    /// From `Box::into_raw`; alive while this share holds its entry.
+    /// A leaked `Box`; alive while this share holds its entry.
     shared: NonNull<Shared<T>>,
     index: u32,
     _holds: PhantomData<Shared<T>>,
@@ -163,30 +168,50 @@ impl<T: Unheld> Share<T> {
 impl<T: Unheld> Drop for Share<T> {
     fn drop(&mut self) {
         let shared = self.shared();
-        let entry_left = match shared.holders.get(self.index as usize) {
-            Some(count) => count.fetch_sub(1, Ordering::AcqRel) == 1,
-            None => true,
+        let entry_left = if shared.holders.is_empty() {
+            // A value made alone: its one holder.
+            true
+        } else {
+            debug_assert!((self.index as usize) < shared.holders.len());
+            shared.holders[self.index as usize].fetch_sub(1, Ordering::AcqRel) == 1
         };
         // Another holder of the entry keeps the value: it may be freed
         // from now on, so nothing here touches it again.
         if !entry_left {
             return;
         }
+        // The entry still counts as live while `unheld` runs: drops it
+        // causes (rows holding shares of this value too) cannot free the
+        // value under it. The entry leaves after it, also if it panics.
+        let leave = LeaveEntry(self.shared);
         shared.value.unheld(self.index);
-        if shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+        drop(leave);
+    }
+}
+
+/// Takes a held-no-more entry off its value's live entries, freeing the
+/// value after the last one.
+struct LeaveEntry<T>(NonNull<Shared<T>>);
+
+impl<T> Drop for LeaveEntry<T> {
+    fn drop(&mut self) {
+        // SAFETY: the entry leaving still counts as live, so the value
+        // is not freed yet.
+        let live = unsafe { &self.0.as_ref().live };
+        if live.fetch_sub(1, Ordering::AcqRel) == 1 {
             // SAFETY: no entry is held: no share is left to reach the
             // value (the acquire ordering saw every holder's use of it),
             // and it came from `Box::leak`.
-            drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
+            drop(unsafe { Box::from_raw(self.0.as_ptr()) });
         }
     }
 }
 
 /// A [`Share`] set at most once through a shared reference, or replaced
-/// through a unique one: what a foreign key holds for its peer batch.
-/// The pointer is the state: null until set. `beside` is the holder's
-/// own small state, kept in what would be padding (a pointer and an
-/// index leave four bytes).
+/// through a unique one: what a foreign key, or a to-many field's slot,
+/// holds for its peer batch. The pointer is the state: null until set.
+/// `beside` is the holder's own small state, kept in what would be
+/// padding (on 64-bit targets a pointer and an index leave four bytes).
 pub(crate) struct OnceShare<T: Unheld, X> {
     /// Null, [`claimed`] while a set is storing the index, or a pointer
     /// from [`Share::into_raw`] whose share this cell owns.
@@ -198,10 +223,11 @@ pub(crate) struct OnceShare<T: Unheld, X> {
     _holds: PhantomData<Share<T>>,
 }
 
-/// The mark of a cell being set: never the address of a value (a
-/// `Shared` is not zero-sized, so no allocation sits at its alignment).
+/// The mark of a cell being set: the address of a static, never that of
+/// a value on the heap. Compared, never read.
 fn claimed<T>() -> *mut Shared<T> {
-    NonNull::dangling().as_ptr()
+    static CLAIMED: u8 = 0;
+    ptr::addr_of!(CLAIMED).cast::<Shared<T>>().cast_mut()
 }
 
 impl<T: Unheld, X: Default> Default for OnceShare<T, X> {
@@ -250,6 +276,7 @@ impl<T: Unheld, X> OnceShare<T, X> {
         // Made before the claim: between a claim and its publication
         // nothing runs that could panic and leave the cell claimed.
         let mut mine = Some(Share::alone(alone()));
+        let mut spins = 0u32;
         loop {
             if let Some(set) = self.get() {
                 return set;
@@ -257,10 +284,16 @@ impl<T: Unheld, X> OnceShare<T, X> {
             match mine.take() {
                 Some(share) if self.claim() => self.publish(share),
                 // Another thread is between its claim and its
-                // publication, two stores away.
+                // publication, two stores away (unless it was preempted
+                // there: then it needs the core).
                 unused => {
                     mine = unused;
-                    std::hint::spin_loop();
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
                 }
             }
         }
@@ -388,6 +421,62 @@ mod tests {
             assert_eq!(unheld, [0, 1, 2, 3, 4], "each entry once");
             assert_eq!(freed.load(Ordering::Relaxed), 1);
         }
+    }
+
+    /// Keeps shares of its own entries, dropped when entry 0 is unheld;
+    /// panics on entry 2.
+    struct Reentrant {
+        kept: Mutex<Vec<Share<Reentrant>>>,
+        unheld: Arc<Mutex<Vec<u32>>>,
+        freed: Arc<AtomicUsize>,
+    }
+
+    impl Unheld for Reentrant {
+        fn unheld(&self, index: u32) {
+            self.unheld.lock().unwrap().push(index);
+            if index == 0 {
+                let kept = std::mem::take(&mut *self.kept.lock().unwrap());
+                drop(kept);
+            }
+            assert_ne!(index, 2, "entry 2 panics");
+        }
+    }
+
+    impl Drop for Reentrant {
+        fn drop(&mut self) {
+            self.freed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn drops_inside_unheld_and_a_panic_in_it_leave_their_entries() {
+        let (unheld, freed) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let value = Reentrant {
+            kept: Mutex::default(),
+            unheld: Arc::clone(&unheld),
+            freed: Arc::clone(&freed),
+        };
+        let mut shares = Vec::new();
+        let places = vec![(0, 0), (1, 1), (2, 1), (3, 2)];
+        Share::hand_out(value, 3, places, |_, share| shares.push(share));
+        let last = shares.pop();
+        let (kept, outside) = (shares.split_off(1), shares);
+        // Entry 1's holders live inside the value itself.
+        let value = outside[0].shared().value();
+        value.kept.lock().unwrap().extend(kept);
+        drop(outside);
+        assert_eq!(*unheld.lock().unwrap(), [0, 1], "entry 1 left inside 0's");
+        assert_eq!(freed.load(Ordering::Relaxed), 0, "entry 2 is held");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(last)));
+        assert!(panicked.is_err());
+        assert_eq!(
+            freed.load(Ordering::Relaxed),
+            1,
+            "freed though unheld panicked"
+        );
     }
 
     #[test]

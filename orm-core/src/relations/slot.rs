@@ -97,14 +97,21 @@ impl<C> Slot<C> {
     /// `written` (see [`written_now`](crate::backend::written_now)).
     pub(crate) fn put(&self, key: Key, rows: Arc<Vec<C>>, written: Written) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        *cache = Some(Bound { key, rows, written });
+        let replaced = cache.replace(Bound { key, rows, written });
         self.wrote(true);
+        drop(cache);
+        // Dropped after the lock: the rows' own relations may leave
+        // batches, which can reach other slots' locks.
+        drop(replaced);
     }
 
     pub(crate) fn clear(&self) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        *cache = None;
+        let cleared = cache.take();
         self.wrote(false);
+        drop(cache);
+        // As in `put`: the rows are dropped after the lock.
+        drop(cleared);
     }
 
     /// Records a write of the cache (made under its lock): whether it
@@ -141,8 +148,11 @@ impl<C> Slot<C> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.as_ref().is_none_or(|b| !b.holds(&key)) {
             let written = written.clone();
-            *cache = Some(Bound { key, rows, written });
+            let replaced = cache.replace(Bound { key, rows, written });
             self.wrote(true);
+            drop(cache);
+            // As in `put`: the rows are dropped after the lock.
+            drop(replaced);
         }
     }
 
