@@ -13,7 +13,7 @@
 
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
 /// What a [`Shared`] value does when one of its entries loses its last
 /// holder (the value itself stays until every entry has). It may run
@@ -209,25 +209,24 @@ impl<T> Drop for LeaveEntry<T> {
 
 /// A [`Share`] set at most once through a shared reference, or replaced
 /// through a unique one: what a foreign key, or a to-many field's slot,
-/// holds for its peer batch. The pointer is the state: null until set.
-/// `beside` is the holder's own small state, kept in what would be
-/// padding (on 64-bit targets a pointer and an index leave four bytes).
+/// holds for its peer batch. The pointer is the state: null until set,
+/// so a read is one load and a null check. A set first claims the cell
+/// (one flag, set at most once), so that two sets cannot mix one's
+/// pointer with the other's index. `beside` is the holder's own small
+/// state, kept in what would be padding (on 64-bit targets a pointer, an
+/// index and the flag leave three bytes).
 pub(crate) struct OnceShare<T: Unheld, X> {
-    /// Null, [`claimed`] while a set is storing the index, or a pointer
-    /// from [`Share::into_raw`] whose share this cell owns.
+    /// Null, or a pointer from [`Share::into_raw`] whose share this cell
+    /// owns.
     shared: AtomicPtr<Shared<T>>,
     /// The share's entry: stored before the pointer is published, read
     /// after it is seen.
     index: AtomicU32,
+    /// Whether a set took the cell: it stores the index, then the
+    /// pointer. Cleared only by `take`.
+    claimed: AtomicBool,
     pub(crate) beside: X,
     _holds: PhantomData<Share<T>>,
-}
-
-/// The mark of a cell being set: the address of a static, never that of
-/// a value on the heap. Compared, never read.
-fn claimed<T>() -> *mut Shared<T> {
-    static CLAIMED: u8 = 0;
-    ptr::addr_of!(CLAIMED).cast::<Shared<T>>().cast_mut()
 }
 
 impl<T: Unheld, X: Default> Default for OnceShare<T, X> {
@@ -235,6 +234,7 @@ impl<T: Unheld, X: Default> Default for OnceShare<T, X> {
         OnceShare {
             shared: AtomicPtr::new(ptr::null_mut()),
             index: AtomicU32::new(0),
+            claimed: AtomicBool::new(false),
             beside: X::default(),
             _holds: PhantomData,
         }
@@ -246,14 +246,11 @@ impl<T: Unheld, X> OnceShare<T, X> {
     #[inline]
     pub(crate) fn get(&self) -> Option<(&Shared<T>, u32)> {
         let shared = self.shared.load(Ordering::Acquire);
-        if shared == claimed() {
-            return None;
-        }
-        // SAFETY: a pointer other than null and the mark came from
-        // `Share::into_raw`, and the cell owns that share until it is
-        // dropped or taken, both of which need `&mut self`: the value
-        // outlives this borrow. The acquire load sees the value and the
-        // index stored before the pointer was.
+        // SAFETY: a pointer other than null came from `Share::into_raw`,
+        // and the cell owns that share until it is dropped or taken, both
+        // of which need `&mut self`: the value outlives this borrow. The
+        // acquire load sees the value and the index stored before the
+        // pointer was.
         let shared = unsafe { shared.as_ref()? };
         Some((shared, self.index.load(Ordering::Relaxed)))
     }
@@ -299,16 +296,10 @@ impl<T: Unheld, X> OnceShare<T, X> {
         }
     }
 
-    /// Marks an unset cell as being set; false if it is set or claimed.
+    /// Takes the cell for a set; false if another set took it (it is
+    /// set, or about to be).
     fn claim(&self) -> bool {
-        self.shared
-            .compare_exchange(
-                ptr::null_mut(),
-                claimed(),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .is_ok()
+        !self.claimed.swap(true, Ordering::Relaxed)
     }
 
     /// Stores a claimed cell's share: the index, then the pointer.
@@ -321,8 +312,9 @@ impl<T: Unheld, X> OnceShare<T, X> {
     pub(crate) fn take(&mut self) -> Option<Share<T>> {
         let shared = std::mem::replace(self.shared.get_mut(), ptr::null_mut());
         let index = std::mem::take(self.index.get_mut());
-        // No claim outlives the `&self` call that made it, so with
-        // `&mut self` the pointer is null or a share's.
+        // A claim is published within the `&self` call that made it, so
+        // with `&mut self` the pointer is the claim's share (or null).
+        *self.claimed.get_mut() = false;
         (!shared.is_null()).then(|| {
             // SAFETY: the pointer came from `Share::into_raw` with this
             // index, and the cell no longer holds it.
@@ -445,6 +437,56 @@ mod tests {
     impl Drop for Reentrant {
         fn drop(&mut self) {
             self.freed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn sets_racing_initializers_keep_one_pointer_with_its_index() {
+        for _ in 0..50 {
+            let (value, unheld, freed) = noted();
+            let cell: OnceShare<Noted, ()> = OnceShare::default();
+            let mut shares = Vec::new();
+            Share::hand_out(value, 3, vec![((), 2), ((), 2)], |(), s| shares.push(s));
+            let start = Barrier::new(4);
+            let alone_freed = Arc::new(AtomicUsize::new(0));
+            let seen: Vec<(usize, u32)> = std::thread::scope(|s| {
+                let setters = shares.into_iter().map(|share| {
+                    let (cell, start) = (&cell, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        cell.set(share);
+                    })
+                });
+                let setters: Vec<_> = setters.collect();
+                let readers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (cell, start, alone_freed) = (&cell, &start, &alone_freed);
+                        s.spawn(move || {
+                            start.wait();
+                            let (shared, index) = cell.get_or_init(|| Noted {
+                                unheld: Arc::default(),
+                                freed: Arc::clone(alone_freed),
+                            });
+                            (std::ptr::from_ref(shared) as usize, index)
+                        })
+                    })
+                    .collect();
+                setters.into_iter().for_each(|t| t.join().unwrap());
+                readers.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            let kept = cell
+                .get()
+                .map(|(shared, index)| (std::ptr::from_ref(shared) as usize, index));
+            assert!(
+                seen.iter().all(|s| Some(*s) == kept),
+                "one pointer, its own index"
+            );
+            drop(cell);
+            // Whichever won, everything is freed once: the batch (its
+            // entry 2 left by the refused share and the cell), and every
+            // value made alone.
+            assert_eq!(freed.load(Ordering::Relaxed), 1);
+            assert_eq!(*unheld.lock().unwrap(), [2]);
         }
     }
 
