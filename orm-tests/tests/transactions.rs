@@ -363,8 +363,9 @@ backend_tests! {
 /// A MySQL server that logs statements (`log_bin` with `binlog_format =
 /// STATEMENT`) refuses InnoDB writes at `READ COMMITTED`: a pooled
 /// connection knows it from the start (the pool asks), and on another the
-/// crate's own write is run again at once at the server's level. `scripts/test.sh` starts such a server (MariaDB on port
-/// 3307) and sets `ORM_TEST_MYSQL_BINLOG_URL`.
+/// crate's own write is run again at once at the server's level.
+/// `scripts/test.sh` starts such a server (MariaDB on port 3307) and sets
+/// `ORM_TEST_MYSQL_BINLOG_URL`.
 #[cfg(feature = "mysql")]
 #[test]
 fn own_writes_fall_back_on_a_mysql_server_that_logs_statements() {

@@ -306,7 +306,7 @@ pub(crate) fn retry_write<T>(
                 tracing::debug!(target: "orm::transaction", attempt, ?wait, "retrying a write rolled back by the database: {e}");
                 std::thread::sleep(wait);
             }
-            Err(e) if outermost && read_committed && refuses_read_committed(&e) => {
+            Err(e) if outermost && read_committed && refused_at_read_committed(&e) => {
                 // Once: the next attempt begins at the server's level.
                 how = Begin::Write;
                 instrument::refuse_read_committed(conn);
@@ -333,7 +333,7 @@ fn backoff(attempt: u32) -> Duration {
 /// Whether MySQL refused a write because it logs statements and InnoDB
 /// cannot log them at `READ COMMITTED` (error 1665, which diesel reports
 /// by its message only).
-fn refuses_read_committed(e: &OrmError) -> bool {
+fn refused_at_read_committed(e: &OrmError) -> bool {
     match e {
         OrmError::Database(diesel::result::Error::DatabaseError(_, info)) => {
             info.message().contains("BINLOG_FORMAT = STATEMENT")
