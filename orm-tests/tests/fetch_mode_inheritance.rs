@@ -79,7 +79,7 @@ backend_tests! {
         let q = setup(&mut conn, FetchMode::Raise)?;
         let got = q.tags().get(&mut conn, tag::name.eq("t1"))?;
         assert_eq!(got.fetch_mode(), Some(FetchMode::Raise));
-        let queried = q.tags().query(&mut conn)?.load(&mut conn)?;
+        let queried = q.tags().query()?.load(&mut conn)?;
         assert!(queried.iter().all(|t| t.fetch_mode() == Some(FetchMode::Raise)));
         let all = q.tags().all(&mut conn)?;
         assert!(all.iter().all(|t| t.fetch_mode() == Some(FetchMode::Raise)));

@@ -211,10 +211,16 @@ backend_tests! {
         let t = create_tags(&mut conn, &["a", "b", "c"])?;
         let q = create_question(&mut conn, "q")?;
         q.tags().set(&mut conn, &t[..2])?;
-        // From a filled cache: the links are not read again.
+        // One query, through the link table, whatever the cache holds.
         let b = assert_num_queries(&mut conn, 1, |c| q.tags().get(c, tag::name.eq("b")))?;
         assert_eq!(b.name, "b");
         assert!(q.tags().get(&mut conn, tag::name.eq("c")).unwrap_err().is_not_found());
+        let fresh = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        let a = assert_num_queries(&mut conn, 1, |c| fresh.tags().get(c, tag::name.eq("a")))?;
+        assert_eq!(a.name, "a");
+        let linked = assert_num_queries(&mut conn, 1, |c| fresh.tags().query()?.count(c))?;
+        assert_eq!(linked, 2);
+        assert!(!fresh.tags().is_cached());
         let insert_extra = db.insert_cost() - 1;
         // + the database's text order of the cached tags (PostgreSQL, MySQL).
         let created = assert_num_queries(&mut conn, 2 + insert_extra + db.collation_cost(), |c| {

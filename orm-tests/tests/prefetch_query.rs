@@ -144,6 +144,40 @@ backend_tests! {
         Ok(())
     }
 
+    fn many_to_many_past_one_in_list_keeps_each_parents_order(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        // One tag more than an IN list holds, named so that `-name` is
+        // the reverse of the key order the targets are chunked in.
+        let count = conn.backend().max_in_list() + 1;
+        let names: Vec<String> = (0..count).map(|i| format!("t{i:06}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let tags = create_tags(&mut conn, &names)?;
+        let (first, last) = (tags[0].clone(), tags[count - 1].clone());
+        let q1 = create_question(&mut conn, "q1")?;
+        let q2 = create_question(&mut conn, "q2")?;
+        q1.tags().add(&mut conn, &tags)?;
+        q2.tags().add(&mut conn, &[first, last])?;
+        let parents = [q1, q2];
+        let newest = Prefetch::new(Question::TAGS, Tag::objects().order_by(tag::name.desc()).limit(3));
+        let (lists, log) = capture_queries(&mut conn, |c| newest.load_for(c, &parents));
+        let names: Vec<Vec<String>> =
+            lists?.into_iter().map(|l| l.into_iter().map(|t| t.name).collect()).collect();
+        let name = |i: usize| format!("t{i:06}");
+        assert_eq!(names, [
+            vec![name(count - 1), name(count - 2), name(count - 3)],
+            vec![name(count - 1), name(0)],
+        ]);
+        // The links, then the targets of both parents through the link
+        // table (no IN list of targets to split).
+        assert_eq!(log.count(), 2, "{:?}", log.queries());
+        assert!(log.queries()[1].contains("IN (SELECT"), "{:?}", log.queries());
+        // A manager's queryset reaches them all the same way: one query.
+        let linked = assert_num_queries(&mut conn, 1, |c| parents[0].tags().query()?.count(c))?;
+        assert_eq!(linked, i64::try_from(count).unwrap_or(i64::MAX));
+        Ok(())
+    }
+
     fn what_a_prefetch_with_a_queryset_refuses(db) {
         let mut conn = db.get()?;
         let questions = seed(&mut conn)?;

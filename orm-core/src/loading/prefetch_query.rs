@@ -14,6 +14,7 @@ use crate::meta::Key;
 use crate::model::Model;
 use crate::query::{AttrLoad, QuerySet};
 use crate::relations::fill::distinct_keys;
+use crate::relations::links::LinkPairs;
 use crate::relations::{ManyToManyRel, ReverseRel};
 
 /// A relation to prefetch with a queryset of the related model: its
@@ -29,8 +30,8 @@ use crate::relations::{ManyToManyRel, ReverseRel};
 /// parents (`SELECT ... WHERE fk IN (...)`; when sliced, ranked with
 /// `ROW_NUMBER() OVER (PARTITION BY fk ORDER BY ...)` and filtered on the
 /// rank); a many-to-many costs two (the links, then the targets with the
-/// queryset's filters and ordering), its slice applied per parent in
-/// Rust. Plus the queryset's own prefetches.
+/// queryset's filters and ordering, one more per chunk past the IN-list
+/// limit), its slice applied per parent in Rust. Plus the queryset's own prefetches.
 ///
 /// ```
 /// # use orm_core::prelude::*;
@@ -206,8 +207,11 @@ pub(crate) fn reverse<O: Model, C: Model + Clone>(
 }
 
 /// A many-to-many: the links, then the targets with the queryset's
-/// filters and ordering (one query per IN-list chunk of targets), its
-/// slice applied per parent.
+/// filters and ordering, its slice applied per parent. The targets are
+/// one query by key; past one IN list of targets, one query per chunk of
+/// owners through the link table, so that each owner's targets come
+/// from one query, in the queryset's order (which may be an opaque
+/// `order_by`, so chunks could not be merged in Rust).
 pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
     rel: &ManyToManyRel<O, T>,
     conn: &mut AnyConnection,
@@ -219,37 +223,64 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
     let links = rel.through.links(conn, &keys)?;
     let targets = links.distinct_targets();
     let (query, offset, limit) = query.clone().take_slice();
-    let mut loaded: Vec<T> = Vec::new();
-    for chunk in targets.chunks(conn.backend().max_in_list()) {
-        let chunk_query = query
-            .clone()
-            .filter_keys(rel.through.target_column(), chunk);
-        loaded.extend(chunk_query.load(conn)?);
-    }
-    // Each target once, in the queryset's order; each owner's targets in
-    // that order.
-    let mut position: HashMap<Key, usize> = HashMap::with_capacity(loaded.len());
-    for (i, target) in loaded.iter().enumerate() {
-        if let Some(key) = rel.through.target_key(target) {
-            position.entry(key).or_insert(i);
+    let slice = PerOwner {
+        skip: usize::try_from(offset).unwrap_or(0),
+        take: limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0)),
+    };
+    let max_in_list = conn.backend().max_in_list();
+    let mut grouped: HashMap<Key, Vec<T>> = HashMap::with_capacity(keys.len());
+    if targets.len() <= max_in_list {
+        let by_key = query.filter_keys(rel.through.target_column(), &targets);
+        let loaded = by_key.load(conn)?;
+        slice.share_out(rel, &links, |_| true, &loaded, &mut grouped);
+    } else {
+        for chunk in keys.chunks(max_in_list) {
+            let linked = query.clone().with_filter(rel.linked_to(chunk));
+            let loaded = linked.load(conn)?;
+            let in_chunk = |owner: &Key| chunk.binary_search(owner).is_ok();
+            slice.share_out(rel, &links, in_chunk, &loaded, &mut grouped);
         }
-    }
-    let mut per_owner: HashMap<Key, Vec<usize>> = HashMap::new();
-    links.for_each(|owner, target| {
-        if let Some(&i) = position.get(target) {
-            per_owner.entry(owner.clone()).or_default().push(i);
-        }
-    });
-    let skip = usize::try_from(offset).unwrap_or(0);
-    let take = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0));
-    let mut grouped: HashMap<Key, Vec<T>> = HashMap::with_capacity(per_owner.len());
-    for (owner, mut indices) in per_owner {
-        indices.sort_unstable();
-        indices.dedup();
-        let rows = indices.into_iter().skip(skip).take(take);
-        grouped.insert(owner, rows.map(|i| loaded[i].clone()).collect());
     }
     Ok(hand_out(&owners, grouped))
+}
+
+/// A many-to-many prefetch's slice, applied to each owner's targets.
+struct PerOwner {
+    skip: usize,
+    take: usize,
+}
+
+impl PerOwner {
+    /// Puts into `grouped` the targets of each owner `wanted` accepts:
+    /// the rows of `loaded` it links to, each once, in `loaded`'s order,
+    /// sliced.
+    fn share_out<O: Model, T: Model + Clone>(
+        &self,
+        rel: &ManyToManyRel<O, T>,
+        links: &LinkPairs,
+        wanted: impl Fn(&Key) -> bool,
+        loaded: &[T],
+        grouped: &mut HashMap<Key, Vec<T>>,
+    ) {
+        let mut position: HashMap<Key, usize> = HashMap::with_capacity(loaded.len());
+        for (i, target) in loaded.iter().enumerate() {
+            if let Some(key) = rel.through.target_key(target) {
+                position.entry(key).or_insert(i);
+            }
+        }
+        let mut per_owner: HashMap<Key, Vec<usize>> = HashMap::new();
+        links.for_each(|owner, target| {
+            if let Some(&i) = position.get(target).filter(|_| wanted(owner)) {
+                per_owner.entry(owner.clone()).or_default().push(i);
+            }
+        });
+        for (owner, mut indices) in per_owner {
+            indices.sort_unstable();
+            indices.dedup();
+            let rows = indices.into_iter().skip(self.skip).take(self.take);
+            grouped.insert(owner, rows.map(|i| loaded[i].clone()).collect());
+        }
+    }
 }
 
 /// The rows of each owner key, in the order given.

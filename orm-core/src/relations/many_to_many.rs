@@ -60,16 +60,6 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         })
     }
 
-    /// The target keys linked now: from a filled cache, else one query.
-    fn current_keys(&self, conn: &mut AnyConnection) -> Result<Vec<Key>> {
-        let owner = self.owner()?;
-        if let Some(rows) = self.slot().cached(&owner) {
-            return rows.iter().map(|t| self.target_key(t)).collect();
-        }
-        let owner = std::slice::from_ref(&owner);
-        Ok(self.links().links(conn, owner)?.into_targets())
-    }
-
     /// The related rows in `T`'s default ordering: two queries the first
     /// time, cached in the instance afterwards (zero queries). Each row is
     /// an `Arc<T>`, shared with the other owners one load filled (a
@@ -144,13 +134,14 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         }
     }
 
-    /// A queryset over the related rows, to filter further: the links are
-    /// read from a filled cache, else with one query. What it loads takes
-    /// the owner's fetch mode.
-    pub fn query(&self, conn: &mut AnyConnection) -> Result<QuerySet<T>> {
-        let keys = self.current_keys(conn)?;
+    /// A queryset over the related rows, to filter further (not cached):
+    /// the rows linked when it runs, through one subquery on the link
+    /// table (no query to build it). What it loads takes the owner's
+    /// fetch mode.
+    pub fn query(&self) -> Result<QuerySet<T>> {
+        let owner = self.owner()?;
         Ok(QuerySet::new()
-            .filter_keys(self.links().target_column(), &keys)
+            .with_filter(self.rel.linked_to(std::slice::from_ref(&owner)))
             .inherit_fetch_mode(self.slot().mode.get()))
     }
 
@@ -166,7 +157,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             + 'static,
         E::SqlType: BoolOrNullableBool,
     {
-        self.query(conn)?.filter(predicate).get(conn)
+        self.query()?.filter(predicate).get(conn)
     }
 
     /// Saves `target` (one INSERT) and links it (one INSERT), in one

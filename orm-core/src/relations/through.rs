@@ -21,6 +21,9 @@ pub trait Links<Target>: Sync {
     fn target_key(&self, target: &Target) -> Option<Key>;
     /// The target's column the links reference (its key or `to_field`).
     fn target_column(&self) -> &'static str;
+    /// The target's column, and the link table's column it equals, for
+    /// filters on the targets by their links.
+    fn target_lookup(&self) -> Lookup;
     /// The `(owner, target)` key pairs of the links of `owners`.
     fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs>;
     /// How many links `owner` has.
@@ -103,6 +106,16 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
 
     fn target_column(&self) -> &'static str {
         self.target.meta().target_column()
+    }
+
+    fn target_lookup(&self) -> Lookup {
+        let target = self.target.meta();
+        Lookup {
+            column: target.target_column(),
+            table: Th::meta().table,
+            select: target.column,
+            join: None,
+        }
     }
 
     fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs> {
