@@ -24,6 +24,7 @@ mod fetch_modes_prop;
 mod forms;
 mod json_columns;
 mod large_peer_groups;
+mod large_prefetch;
 mod locking;
 mod lookups;
 mod many_to_many;

@@ -15,6 +15,7 @@ use crate::model::Model;
 use crate::query::{AttrLoad, QuerySet};
 use crate::relations::fill::distinct_keys;
 use crate::relations::links::LinkPairs;
+use crate::relations::through::linked_to;
 use crate::relations::{ManyToManyRel, ReverseRel};
 
 /// A relation to prefetch with a queryset of the related model: its
@@ -229,13 +230,15 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
     };
     let max_in_list = conn.backend().max_in_list();
     let mut grouped: HashMap<Key, Vec<T>> = HashMap::with_capacity(keys.len());
-    if targets.len() <= max_in_list {
+    if targets.is_empty() {
+        // No links: nothing to load.
+    } else if targets.len() <= max_in_list {
         let by_key = query.filter_keys(rel.through.target_column(), &targets);
         let loaded = by_key.load(conn)?;
         slice.share_out(rel, &links, |_| true, &loaded, &mut grouped);
     } else {
         for chunk in keys.chunks(max_in_list) {
-            let linked = query.clone().with_filter(rel.linked_to(chunk));
+            let linked = query.clone().with_filter(linked_to(rel.through, chunk));
             let loaded = linked.load(conn)?;
             let in_chunk = |owner: &Key| chunk.binary_search(owner).is_ok();
             slice.share_out(rel, &links, in_chunk, &loaded, &mut grouped);
@@ -262,17 +265,10 @@ impl PerOwner {
         loaded: &[T],
         grouped: &mut HashMap<Key, Vec<T>>,
     ) {
-        let mut position: HashMap<Key, usize> = HashMap::with_capacity(loaded.len());
-        for (i, target) in loaded.iter().enumerate() {
-            if let Some(key) = rel.through.target_key(target) {
-                position.entry(key).or_insert(i);
-            }
-        }
         let mut per_owner: HashMap<Key, Vec<usize>> = HashMap::new();
-        links.for_each(|owner, target| {
-            if let Some(&i) = position.get(target).filter(|_| wanted(owner)) {
-                per_owner.entry(owner.clone()).or_default().push(i);
-            }
+        let keys = loaded.iter().map(|t| rel.through.target_key(t));
+        links.place(keys, wanted, |owner, at| {
+            per_owner.entry(owner.clone()).or_default().push(at);
         });
         for (owner, mut indices) in per_owner {
             indices.sort_unstable();

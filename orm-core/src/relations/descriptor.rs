@@ -8,7 +8,6 @@ use super::through::Through;
 use super::{ForeignKey, LazySlot};
 use crate::meta::{Key, KeyType, RelationMeta};
 use crate::model::Model;
-use crate::sql::{self, Fragment, InRelated};
 
 /// A foreign key or one-to-one field of `From` pointing at `To` through
 /// key values of type `K` (`To`'s key, or its `to_field`).
@@ -125,22 +124,5 @@ impl<Owner, Target> ManyToManyRel<Owner, Target> {
     #[inline]
     pub fn owner_key(&self, owner: &Owner) -> Option<Key> {
         (self.owner_key)(owner)
-    }
-
-    /// A filter on the target's table: the targets linked to one of
-    /// `owners`, by one subquery on the link table (`IN (SELECT target
-    /// FROM link WHERE owner IN (...))`).
-    pub(crate) fn linked_to(&self, owners: &[Key]) -> Fragment
-    where
-        Target: Model,
-    {
-        let owner_column = self.through.lookup().select;
-        let lookup = self.through.target_lookup();
-        Fragment::user(InRelated {
-            outer: Target::meta().table,
-            lookup,
-            predicate: sql::key_in(lookup.table, owner_column, owners),
-            negated: false,
-        })
     }
 }

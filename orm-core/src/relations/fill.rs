@@ -9,7 +9,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::descriptor::ChildKey;
 use super::slot::Slot;
-use super::through::Links;
+use super::through::{linked_to, Links};
 use crate::backend::levels::Written;
 use crate::backend::row::load;
 use crate::backend::{written_now, AnyConnection};
@@ -17,47 +17,20 @@ use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyColumn, KeyType};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
-use crate::sql;
+use crate::sql::{self, Fragment};
 
 /// The rows of `M` whose `column` is one of `keys`, in `M`'s default
-/// ordering, chunking the IN list below the backend's bind limit.
+/// ordering within each IN-list chunk: one query per chunk, so the rows
+/// of each key come from one query, in the database's order.
 pub(crate) fn load_in<M: Model>(
     conn: &mut AnyConnection,
     column: &'static str,
     keys: &[Key],
 ) -> Result<Vec<M>> {
     let query = QuerySet::<M>::new();
-    sorted_in::<M, _>(conn, keys, |conn, chunk| {
+    in_chunks(conn, keys, |conn, chunk| {
         query.clone().filter_keys(column, chunk).load(conn)
     })
-}
-
-/// [`load_in`], each row decoded into the `Arc` its owners will share
-/// (many-to-many targets).
-pub(crate) fn load_ordered_shared_in<M: Model>(
-    conn: &mut AnyConnection,
-    column: &'static str,
-    keys: &[Key],
-) -> Result<Vec<Arc<M>>> {
-    let query = QuerySet::<M>::new();
-    sorted_in::<M, _>(conn, keys, |conn, chunk| {
-        query.clone().filter_keys(column, chunk).load_shared(conn)
-    })
-}
-
-/// What `load` returns for each chunk of `keys`, in `M`'s default
-/// ordering (each chunk's query orders its rows; several chunks are
-/// sorted in Rust).
-fn sorted_in<M: Model, R: Borrow<M>>(
-    conn: &mut AnyConnection,
-    keys: &[Key],
-    load: impl FnMut(&mut AnyConnection, &[Key]) -> Result<Vec<R>>,
-) -> Result<Vec<R>> {
-    let mut rows = in_chunks(conn, keys, load)?;
-    if keys.len() > conn.backend().max_in_list() {
-        rows.sort_by(|a, b| a.borrow().cmp_default(b.borrow()));
-    }
-    Ok(rows)
 }
 
 /// The rows of `M` whose `column` is one of `keys`, unordered, each
@@ -127,7 +100,10 @@ pub(crate) fn fill_reverse<C: Model>(
 
 /// Two queries (links, then targets) for the many-to-many of every owner
 /// in `slots`, grouped into each slot in the target's default ordering:
-/// each target decoded once into an `Arc` its owners share.
+/// each target decoded once into an `Arc` its owners share. Past one IN
+/// list of targets, one query per chunk of owners through the link table
+/// instead, so each owner's targets come from one query, in the
+/// database's order (its collation, which Rust's order of text is not).
 pub(crate) fn fill_many_to_many<T: Model>(
     conn: &mut AnyConnection,
     through: &dyn Links<T>,
@@ -146,26 +122,42 @@ pub(crate) fn fill_many_to_many<T: Model>(
     .entered();
     let links = through.links(conn, &keys)?;
     let target_keys = links.distinct_targets();
-    let targets = load_ordered_shared_in::<T>(conn, through.target_column(), &target_keys)?;
-    targets.iter().for_each(|t| inherit_fetch_mode(&**t, mode));
-    // Each target's position in its default ordering (the order the
-    // database returned them in).
-    let position: HashMap<Key, usize> = targets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| Some((through.target_key(t)?, i)))
-        .collect();
-    // Each owner group's targets, by position; then shared in that order,
-    // each group allocated once.
     let groups = Groups::of(slots);
+    // Each owner group's targets, by index into `targets` (a chunk's rows
+    // after the chunks before it).
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
-    links.for_each(|owner, target| {
-        if let (Some(group), Some(&at)) = (groups.get(owner), position.get(target)) {
-            members[group].push(at);
-        }
-    });
+    let mut targets: Vec<Arc<T>> = Vec::new();
+    let max_in_list = conn.backend().max_in_list();
+    let chunks: Vec<(Fragment, &[Key])> = if target_keys.is_empty() {
+        Vec::new()
+    } else if target_keys.len() <= max_in_list {
+        let by_key = sql::key_in(T::meta().table, through.target_column(), &target_keys);
+        vec![(by_key, &keys[..])]
+    } else {
+        let chunks = keys.chunks(max_in_list);
+        chunks
+            .map(|chunk| (linked_to(through, chunk), chunk))
+            .collect()
+    };
+    let whole = chunks.len() == 1;
+    for (filter, owners) in chunks {
+        let loaded = QuerySet::<T>::new().with_filter(filter).load_shared(conn)?;
+        let base = targets.len();
+        let wanted = |owner: &Key| whole || owners.binary_search(owner).is_ok();
+        let loaded_keys = loaded.iter().map(|t| through.target_key(t));
+        links.place(loaded_keys, wanted, |owner, at| {
+            if let Some(group) = groups.get(owner) {
+                members[group].push(base + at);
+            }
+        });
+        targets.extend(loaded);
+    }
+    targets.iter().for_each(|t| inherit_fetch_mode(&**t, mode));
+    // Shared in the database's order, each target once (a through model
+    // without a unique pair may link it twice), each group allocated once.
     let rows = members.into_iter().map(|mut at| {
         at.sort_unstable();
+        at.dedup();
         at.into_iter().map(|i| Arc::clone(&targets[i])).collect()
     });
     Ok(groups.fill(slots, rows, batch, &written))

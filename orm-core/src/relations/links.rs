@@ -2,7 +2,7 @@
 //! through rows, read with one query per IN-list chunk of owners.
 
 use diesel::query_builder::{AstPass, QueryFragment};
-use foldhash::{HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::fill::distinct_keys;
 use crate::backend::row::{load, load_into, FromRawRow, RawRow, RowSink};
@@ -36,6 +36,28 @@ impl LinkPairs {
                 .for_each(|&(owner, target)| f(&Key::Int(owner), &Key::Int(target))),
             LinkPairs::Keys(pairs) => pairs.iter().for_each(|(owner, target)| f(owner, target)),
         }
+    }
+
+    /// Calls `found(owner, at)` for each link of an owner `wanted` accepts
+    /// to one of `targets` (their keys, in the order loaded), `at` being
+    /// that target's index (its first, if loaded twice).
+    pub(crate) fn place(
+        &self,
+        targets: impl ExactSizeIterator<Item = Option<Key>>,
+        wanted: impl Fn(&Key) -> bool,
+        mut found: impl FnMut(&Key, usize),
+    ) {
+        let mut position: HashMap<Key, usize> = HashMap::with_capacity(targets.len());
+        for (at, key) in targets.enumerate() {
+            if let Some(key) = key {
+                position.entry(key).or_insert(at);
+            }
+        }
+        self.for_each(|owner, target| {
+            if let Some(&at) = position.get(target).filter(|_| wanted(owner)) {
+                found(owner, at);
+            }
+        });
     }
 
     /// The target keys, each once, sorted as [`distinct_keys`] sorts them.

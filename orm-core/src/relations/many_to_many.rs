@@ -13,7 +13,7 @@ use super::descriptor::ManyToManyRel;
 use super::fill::{fill_many_to_many, keep_database_order};
 use super::reverse::insert_sorted;
 use super::slot::LazySlot;
-use super::through::Links;
+use super::through::{linked_to, Links};
 use super::RelatedRows;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
@@ -141,7 +141,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     pub fn query(&self) -> Result<QuerySet<T>> {
         let owner = self.owner()?;
         Ok(QuerySet::new()
-            .with_filter(self.rel.linked_to(std::slice::from_ref(&owner)))
+            .with_filter(linked_to(self.links(), std::slice::from_ref(&owner)))
             .inherit_fetch_mode(self.slot().mode.get()))
     }
 

@@ -97,7 +97,7 @@ mod many_to_many;
 mod reverse;
 mod rows;
 mod slot;
-mod through;
+pub(crate) mod through;
 
 pub use descriptor::{ChildKey, ForeignKeyAccess, ForeignKeyRel, ManyToManyRel, ReverseRel};
 pub use fields::{ManyToMany, Related, ReverseOneToOne};

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::meta::Key;
 use crate::model::{insert_chunked, insert_ignoring, Model};
 use crate::query::QuerySet;
-use crate::sql::Lookup;
+use crate::sql::{self, Fragment, InRelated, Lookup};
 
 /// The links of a many-to-many to `Target`, whatever its through model.
 #[doc(hidden)]
@@ -24,6 +24,8 @@ pub trait Links<Target>: Sync {
     /// The target's column, and the link table's column it equals, for
     /// filters on the targets by their links.
     fn target_lookup(&self) -> Lookup;
+    /// The link table's column holding the owner's key.
+    fn owner_column(&self) -> &'static str;
     /// The `(owner, target)` key pairs of the links of `owners`.
     fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs>;
     /// How many links `owner` has.
@@ -43,6 +45,19 @@ pub trait Links<Target>: Sync {
     ) -> Result<usize>;
     /// Deletes the links from `owner` to anything but `keep`.
     fn unlink_except(&self, conn: &mut AnyConnection, owner: &Key, keep: &[Key]) -> Result<()>;
+}
+
+/// A filter on the target's table: the targets linked to one of
+/// `owners`, by one subquery on the link table (`IN (SELECT target FROM
+/// link WHERE owner IN (...))`), whatever their number.
+pub(crate) fn linked_to<T: Model>(links: &dyn Links<T>, owners: &[Key]) -> Fragment {
+    let lookup = links.target_lookup();
+    Fragment::user(InRelated {
+        outer: T::meta().table,
+        lookup,
+        predicate: sql::key_in(lookup.table, links.owner_column(), owners),
+        negated: false,
+    })
 }
 
 /// The links of a many-to-many seen from `Owner`.
@@ -116,6 +131,10 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
             select: target.column,
             join: None,
         }
+    }
+
+    fn owner_column(&self) -> &'static str {
+        self.owner.meta().column
     }
 
     fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs> {
