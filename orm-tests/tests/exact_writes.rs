@@ -129,6 +129,29 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_target_linked_twice_is_read_once(db) {
+        let mut conn = db.get()?;
+        orm_core::schema::create_tables(&mut conn, &[Book::meta(), Reader::meta(), Loan::meta()])?;
+        let mut book = Book { title: "b".into(), ..Default::default() };
+        book.save(&mut conn)?;
+        let mut reader = Reader { name: "x".into(), ..Default::default() };
+        reader.save(&mut conn)?;
+        // Two loans of one pair: the through model has no unique pair.
+        for _ in 0..2 {
+            let mut loan = Loan::default();
+            loan.book.set_key(book.id);
+            loan.reader.set_key(reader.id);
+            loan.save(&mut conn)?;
+        }
+        let queried = book.readers().query()?.load(&mut conn)?;
+        assert_eq!(queried.len(), 1);
+        let books = Book::objects().prefetch_related(Book::READERS).load(&mut conn)?;
+        assert_eq!(books[0].readers().cached().map(|r| r.len()), Some(1));
+        let one = Book::get(&mut conn, book.id.unwrap_or_default())?;
+        assert_eq!(one.readers().all(&mut conn)?.len(), 1);
+        Ok(())
+    }
+
     fn reverse_set_unlinks_a_child_the_cache_never_saw(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;
