@@ -94,6 +94,17 @@ pub enum OrmError {
         /// Their keys, as printed (`7`, `"bob"`).
         keys: Vec<String>,
     },
+    /// Rows handed to a related manager's `remove` belong to another
+    /// owner (or to none, or no longer exist): nothing was written.
+    #[error("{model} with key {} is not related to this {owner}; nothing was written: remove only its own related rows (reload them if another request moved them)", keys.join(", "))]
+    NotRelated {
+        /// The model of the rows.
+        model: &'static str,
+        /// The owner's model.
+        owner: &'static str,
+        /// Their keys, as printed (`7`, `"bob"`).
+        keys: Vec<String>,
+    },
     /// A relation was touched under `FetchMode::Raise`.
     #[error("Fetching of {model}.{field} blocked.")]
     FetchBlocked {

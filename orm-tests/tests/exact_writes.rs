@@ -152,6 +152,39 @@ backend_tests! {
         Ok(())
     }
 
+    fn reverse_remove_refuses_a_child_of_another_owner(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        let mut bob = Author { name: "Bob".into(), ..Default::default() };
+        bob.save(&mut conn)?;
+        let mut both = [create_question(&mut conn, "own")?, create_question(&mut conn, "moved")?];
+        ada.questions().add(&mut conn, &mut both)?;
+        // Another request moves `moved` to Bob; this copy still says Ada.
+        let moved = both[1].id.unwrap_or_default();
+        let mut elsewhere = Question::get(&mut conn, moved)?;
+        bob.questions().add(&mut conn, std::slice::from_mut(&mut elsewhere))?;
+        let err = ada.questions().remove(&mut conn, &mut both).unwrap_err();
+        assert!(matches!(&err, OrmError::NotRelated { keys, .. } if *keys == [moved.to_string()]), "{err}");
+        // Nothing changed: the database, the rows passed.
+        let authors = |conn: &mut AnyConnection| -> orm_core::Result<Vec<Option<i64>>> {
+            let rows = Question::objects().order_by(question::id.asc()).load(conn)?;
+            Ok(rows.iter().map(|q| q.author.key().copied()).collect())
+        };
+        assert_eq!(authors(&mut conn)?, [ada.id, bob.id]);
+        assert_eq!(both.iter().map(|q| q.author.key().copied()).collect::<Vec<_>>(), [ada.id, ada.id]);
+        // A child unlinked already (by another request) stays unlinked.
+        let own = both[0].id.unwrap_or_default();
+        Question::objects()
+            .filter(question::id.eq(own))
+            .update(&mut conn, question::author_id.eq(None::<i64>))?;
+        ada.questions().remove(&mut conn, &mut both[..1])?;
+        assert_eq!(both[0].author.key(), None);
+        assert_eq!(authors(&mut conn)?, [None, bob.id]);
+        Ok(())
+    }
+
     fn reverse_set_unlinks_a_child_the_cache_never_saw(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

@@ -220,7 +220,10 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     }
 
     /// Unlinks `children` (one UPDATE setting the key to NULL); the foreign
-    /// key must be nullable.
+    /// key must be nullable. A child that the database says belongs to
+    /// another owner (or no longer exists) fails the call with
+    /// [`OrmError::NotRelated`], naming it, and changes nothing (database,
+    /// cache and `children`); one that is unlinked already stays so.
     pub fn remove(&self, conn: &mut AnyConnection, children: &mut [C]) -> Result<()>
     where
         C: Clone,
@@ -228,7 +231,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         self.nullable("remove")?;
         let key = self.owner()?;
         let pks = pks_of(children)?;
-        retry_write(conn, |conn| self.point(conn, self.query()?, &pks, None))?;
+        retry_write(conn, |conn| self.unlink_own(conn, &pks))?;
         for child in children.iter_mut() {
             self.fk().set_key(child, None);
         }
@@ -289,6 +292,35 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
             keys: pks
                 .iter()
                 .filter(|k| !found.contains(*k))
+                .map(Key::to_string)
+                .collect(),
+        })
+    }
+
+    /// Unlinks the rows with keys `pks` (distinct) from the owner; fails
+    /// with `NotRelated`, naming them, when some are linked to another
+    /// owner or do not exist (the caller's transaction then rolls back).
+    /// Only a short count costs the check's query.
+    fn unlink_own(&self, conn: &mut AnyConnection, pks: &[Key]) -> Result<()> {
+        let updated = self.point(conn, self.query()?, pks, None)?;
+        if updated == pks.len() {
+            return Ok(());
+        }
+        let pk = C::meta().primary_key().name;
+        let unlinked: HashSet<Key> = load_in::<C>(conn, pk, pks)?
+            .iter()
+            .filter(|r| self.fk().key(r).is_none())
+            .filter_map(|r| r.pk().map(|k| k.to_key()))
+            .collect();
+        if unlinked.len() == pks.len() {
+            return Ok(());
+        }
+        Err(OrmError::NotRelated {
+            model: C::meta().name,
+            owner: self.fk().meta().target(),
+            keys: pks
+                .iter()
+                .filter(|k| !unlinked.contains(*k))
                 .map(Key::to_string)
                 .collect(),
         })
