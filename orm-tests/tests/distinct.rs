@@ -80,6 +80,8 @@ backend_tests! {
             assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err}");
             let err = assert_num_queries(&mut conn, 0, |c| best.values_list::<_, (i64,)>(c, (choice::id,))).unwrap_err();
             assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err}");
+            let err = assert_num_queries(&mut conn, 0, |c| best.exists(c)).unwrap_err();
+            assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err}");
             return Ok(());
         }
         let (rows, log) = capture_queries(&mut conn, |c| best.load(c));
@@ -91,6 +93,10 @@ backend_tests! {
             rows.iter().map(|c| (c.question.key().copied(), c.choice_text.as_str())).collect();
         assert_eq!(picked, [(a.id, "a7"), (b.id, "b2")]);
         assert_eq!(assert_num_queries(&mut conn, 1, |c| best.count(c))?, 2);
+        // Two distinct groups: an offset of 2 leaves none, as count says.
+        assert!(assert_num_queries(&mut conn, 1, |c| best.clone().offset(1).exists(c))?);
+        assert!(!assert_num_queries(&mut conn, 1, |c| best.clone().offset(2).exists(c))?);
+        assert_eq!(best.clone().offset(2).load(&mut conn)?.len(), 0);
         let texts = assert_num_queries(&mut conn, 1, |c| best.values_list(c, (choice::choice_text,)))?;
         assert_eq!(texts, [("a7".to_string(),), ("b2".to_string(),)]);
         // Streamed by OFFSET: 2 rows in chunks of 1, plus the empty last chunk.

@@ -97,6 +97,30 @@ backend_tests! {
         Ok(())
     }
 
+    fn first_keeps_the_slice_and_reordering_calls_refuse_one(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = create_tags(&mut conn, &["a", "b", "c", "d", "e"])?;
+        // Tag's ordering is "name".
+        let name = |t: Option<Tag>| t.map(|t| t.name);
+        assert_eq!(name(Tag::objects().offset(2).first(&mut conn)?).as_deref(), Some("c"));
+        assert_eq!(name(Tag::objects().offset(1).limit(2).first(&mut conn)?).as_deref(), Some("b"));
+        assert_eq!(Tag::objects().limit(0).first(&mut conn)?, None);
+        let ids: Vec<i64> = t.iter().filter_map(|t| t.id).collect();
+        let sliced = Tag::objects().limit(2);
+        for err in [
+            sliced.last(&mut conn).map(|_| ()),
+            Tag::objects().offset(1).last(&mut conn).map(|_| ()),
+            sliced.earliest(&mut conn, tag::name).map(|_| ()),
+            sliced.latest(&mut conn, tag::name).map(|_| ()),
+            sliced.in_bulk(&mut conn, &ids).map(|_| ()),
+        ] {
+            let err = err.unwrap_err();
+            assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("limit or offset")), "{err}");
+        }
+        Ok(())
+    }
+
     fn values_list_and_aggregate(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

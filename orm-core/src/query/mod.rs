@@ -419,11 +419,12 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The first row in this queryset's ordering (by primary key when it has
-    /// none), or `None`.
+    /// none), or `None`; of its slice when it has one.
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
         let by_key =
             M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
-        let mut rows = self.fetch(conn, by_key, Some(1), self.offset, None)?;
+        let limit = Some(self.limit.map_or(1, |l| l.min(1)));
+        let mut rows = self.fetch(conn, by_key, limit, self.offset, None)?;
         self.eager_load(conn, &mut rows)?;
         Ok(rows.into_iter().next())
     }
@@ -464,10 +465,16 @@ impl<M: Model> QuerySet<M> {
             .unwrap_or(0))
     }
 
-    /// Whether any row matches (`SELECT 1 … LIMIT 1`).
+    /// Whether any row matches (`SELECT 1 … LIMIT 1`; with `distinct_on`
+    /// and an offset, whether `count` is above zero).
     pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
+        self.check(conn)?;
         if self.limit == Some(0) {
             return Ok(false);
+        }
+        if self.distinct_on_terms().is_some() && self.offset.is_some() {
+            // The offset skips distinct rows, which `SELECT 1` does not see.
+            return Ok(self.count(conn)? > 0);
         }
         let select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(Some(1), self.offset);

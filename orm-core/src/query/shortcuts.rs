@@ -44,6 +44,7 @@ impl<M: Model> QuerySet<M> {
             + Sync
             + 'static,
     {
+        self.unsliced_for("earliest")?;
         self.clone().order_by(column.asc()).first_or_not_found(conn)
     }
 
@@ -59,6 +60,7 @@ impl<M: Model> QuerySet<M> {
             + Sync
             + 'static,
     {
+        self.unsliced_for("latest")?;
         self.clone()
             .order_by(column.desc())
             .first_or_not_found(conn)
@@ -84,6 +86,7 @@ impl<M: Model> QuerySet<M> {
     /// # Ok(()) }
     /// ```
     pub fn last(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
+        self.unsliced_for("last")?;
         let meta = M::meta();
         let ordering = match &self.ordering {
             None => meta.ordering,
@@ -111,6 +114,18 @@ impl<M: Model> QuerySet<M> {
         query.first(conn)
     }
 
+    /// Refuses a sliced queryset for a call that reorders or splits it:
+    /// the slice would then select other rows (Django refuses these too).
+    fn unsliced_for(&self, call: &str) -> Result<()> {
+        if self.limit.is_none() && self.offset.is_none() {
+            return Ok(());
+        }
+        Err(OrmError::InvalidQuery {
+            model: M::meta().name,
+            reason: format!("{call}() on a queryset with limit or offset would apply the slice to other rows; call {call}() before slicing, or load the slice and pick from it"),
+        })
+    }
+
     fn first_or_not_found(&self, conn: &mut AnyConnection) -> Result<M> {
         self.first(conn)?.ok_or(OrmError::NotFound {
             model: M::meta().name,
@@ -119,7 +134,9 @@ impl<M: Model> QuerySet<M> {
 
     /// The rows of this queryset whose key is one of `keys`, by key: one
     /// query per IN-list chunk (see `BackendKind::max_in_list`). Keys
-    /// without a row are left out.
+    /// without a row are left out. A sliced queryset is
+    /// `OrmError::InvalidQuery` (the slice would apply per chunk), as for
+    /// `last`, `earliest` and `latest`.
     ///
     /// ```
     /// # use orm_core::prelude::*;
@@ -138,6 +155,7 @@ impl<M: Model> QuerySet<M> {
     /// # Ok(()) }
     /// ```
     pub fn in_bulk(&self, conn: &mut AnyConnection, keys: &[M::Key]) -> Result<HashMap<M::Key, M>> {
+        self.unsliced_for("in_bulk")?;
         let mut found = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(conn.backend().max_in_list()) {
             for row in self.clone().filter_pks(chunk).load(conn)? {
