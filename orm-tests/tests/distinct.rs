@@ -62,6 +62,20 @@ backend_tests! {
         assert_eq!(assert_num_queries(&mut conn, 1, |c| Choice::objects().distinct().count(c))?, 5);
         let first = assert_num_queries(&mut conn, 1, |c| Choice::objects().distinct().first(c))?;
         assert_eq!(first.map(|c| c.votes), Some(7));
+        // Their selects leave DISTINCT out: PostgreSQL would refuse it
+        // under Pet's ordering on a nullable column (`age IS NULL` is not
+        // selected).
+        let mut person = Person { name: "p".into(), ..Default::default() };
+        person.save(&mut conn)?;
+        for (name, age) in [("old", Some(9)), ("unknown", None)] {
+            person.pets().create(&mut conn, Pet { name: name.into(), age, ..Default::default() })?;
+        }
+        let (pets, log) = capture_queries(&mut conn, |c| Pet::objects().distinct().load(c));
+        assert_eq!(pets?.len(), 2);
+        assert!(!log.queries()[0].contains("DISTINCT"), "{:?}", log.queries());
+        assert!(Pet::objects().distinct().exists(&mut conn)?);
+        let last = |q: QuerySet<Pet>, c: &mut AnyConnection| q.last(c).map(|p| p.map(|p| p.name));
+        assert_eq!(last(Pet::objects().distinct(), &mut conn)?, last(Pet::objects(), &mut conn)?);
         Ok(())
     }
 

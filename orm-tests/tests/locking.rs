@@ -45,6 +45,13 @@ backend_tests! {
             other.transaction(|other| {
                 let free = Tag::objects().select_for_update(RowLock::SkipLocked).load(other)?;
                 assert_eq!(free.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["b"]);
+                // A job queue reading keys only locks them too.
+                let skip = Tag::objects().select_for_update(RowLock::SkipLocked);
+                let (names, log) = capture_queries(other, |c| skip.values_list(c, (tag::name,)));
+                assert_eq!(names?, [("b".to_string(),)]);
+                assert!(log.queries()[0].contains("FOR UPDATE") && log.queries()[0].contains("SKIP LOCKED"), "{:?}", log.queries());
+                let counted = skip.annotate_count(other, Tag::QUESTIONS)?;
+                assert_eq!(counted.iter().map(|(t, _)| t.name.as_str()).collect::<Vec<_>>(), ["b"]);
                 Ok::<_, OrmError>(())
             })?;
             Ok::<_, OrmError>(())
@@ -52,6 +59,15 @@ backend_tests! {
         // Committed: the lock is gone.
         other.transaction(|other| {
             assert_eq!(a.clone().select_for_update(RowLock::NoWait).get(other)?.name, "a");
+            Ok::<_, OrmError>(())
+        })?;
+        conn.transaction(|conn| {
+            // distinct() adds nothing to model rows, so they lock; distinct
+            // values cannot be locked (PostgreSQL refuses it).
+            let distinct = Tag::objects().distinct().select_for_update(RowLock::Wait);
+            assert_eq!(distinct.load(conn)?.len(), 2);
+            let err = distinct.values_list::<_, (String,)>(conn, (tag::name,)).unwrap_err();
+            assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("DISTINCT")), "{err}");
             Ok::<_, OrmError>(())
         })?;
         // With select_related, PostgreSQL locks the model's rows only.

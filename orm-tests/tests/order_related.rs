@@ -158,9 +158,12 @@ backend_tests! {
             .order_by_related(Game::HOME, team::name.asc())
             .then_order_by_related(Game::HOME, team::id.desc());
         assert!(assert_num_queries(&mut conn, 1, |c| home.load(c))?.is_empty());
-        // distinct() with a joined ordering: PostgreSQL would refuse it.
+        // distinct() with a joined ordering: model rows need no DISTINCT,
+        // so they load; distinct values would be refused by PostgreSQL.
+        let by_author = Question::objects().distinct().order_by_related(Question::AUTHOR, author::name.asc());
+        assert!(assert_num_queries(&mut conn, 1, |c| by_author.load(c))?.is_empty());
         let err = assert_num_queries(&mut conn, 0, |c| {
-            Question::objects().distinct().order_by_related(Question::AUTHOR, author::name.asc()).load(c)
+            by_author.values_list::<_, (i64,)>(c, (question::id,))
         })
         .unwrap_err();
         assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err}");

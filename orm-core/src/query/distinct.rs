@@ -14,8 +14,9 @@ impl<M: Model> QuerySet<M> {
     /// [`values_list`](Self::values_list) (the distinct values of some
     /// columns); rows of the model itself are distinct already (they hold
     /// their key, filters across relations are subqueries and
-    /// `select_related` joins to-one relations), so there it only adds
-    /// the keyword. With `distinct`, `values_list` leaves out the model's
+    /// `select_related` joins to-one relations), so their selects leave
+    /// the keyword out (PostgreSQL would refuse it with some orderings
+    /// and with `select_for_update`). With `distinct`, `values_list` leaves out the model's
     /// default ordering (PostgreSQL refuses `SELECT DISTINCT` ordered by a
     /// column it does not select): order by selected columns with
     /// `order_by`. Same query counts as without.
@@ -90,13 +91,38 @@ impl<M: Model> QuerySet<M> {
         self.distinct.as_deref().filter(|terms| !terms.is_empty())
     }
 
-    /// The select's distinct clause.
+    /// The distinct clause of a select of model rows: `DISTINCT ON` only.
+    /// Model rows are distinct already (see [`distinct`](Self::distinct)),
+    /// and PostgreSQL refuses a plain `DISTINCT` ordered by what it does
+    /// not select (a nullable column's `IS NULL` term, a joined column)
+    /// and with `FOR UPDATE`.
+    pub(super) fn row_distinct(&self) -> Distinct<'_> {
+        match self.distinct_sql() {
+            Distinct::All => Distinct::No,
+            other => other,
+        }
+    }
+
+    /// The distinct clause of a select of values.
     pub(super) fn distinct_sql(&self) -> Distinct<'_> {
         match self.distinct.as_deref() {
             None => Distinct::No,
             Some([]) => Distinct::All,
             Some(terms) => Distinct::On(terms),
         }
+    }
+
+    /// Refuses a select of values that cannot run: PostgreSQL orders a
+    /// `SELECT DISTINCT` only by what it selects, and an ordering across
+    /// a relation selects nothing of the related table.
+    pub(super) fn check_values(&self, conn: &AnyConnection) -> Result<()> {
+        if !self.order_joins.is_empty() && matches!(self.distinct_sql(), Distinct::All) {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: "distinct() values ordered across a relation: PostgreSQL refuses to order SELECT DISTINCT by a column it does not select; order by the selected columns".into(),
+            });
+        }
+        self.check(conn)
     }
 
     /// Refuses `DISTINCT ON` on a backend without it, before sending.

@@ -5,11 +5,12 @@ use super::QuerySet;
 use crate::backend::{in_transaction, AnyConnection, BackendKind};
 use crate::error::{OrmError, Result};
 use crate::model::Model;
-use crate::sql::RowLock;
+use crate::sql::{Distinct, RowLock};
 
 impl<M: Model> QuerySet<M> {
-    /// Locks the rows this queryset reads (`load`, `first`, `get`, `iter`)
-    /// until the transaction ends: `SELECT … FOR UPDATE`, with `NOWAIT` or
+    /// Locks the rows this queryset reads (`load`, `first`, `get`, `iter`,
+    /// `values_list`, `values_as`, `annotate_count`) until the transaction
+    /// ends: `SELECT … FOR UPDATE`, with `NOWAIT` or
     /// `SKIP LOCKED` as `lock` says. PostgreSQL locks the model's rows
     /// only (`FOR UPDATE OF`), not those `select_related` joins; MariaDB
     /// locks every row it reads. On SQLite it adds nothing: a write
@@ -44,8 +45,28 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// The row lock a select of this queryset takes with `distinct`, if
+    /// any: `InvalidQuery` outside a transaction, and with a `DISTINCT`
+    /// select (PostgreSQL refuses to lock one).
+    pub(super) fn row_lock(
+        &self,
+        conn: &mut AnyConnection,
+        distinct: &Distinct<'_>,
+    ) -> Result<Option<(RowLock, BackendKind)>> {
+        let Some(lock) = self.lock else {
+            return Ok(None);
+        };
+        if !matches!(distinct, Distinct::No) {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: "select_for_update() on a DISTINCT select: PostgreSQL cannot lock rows it merged; read the distinct keys first, then lock the rows by key".into(),
+            });
+        }
+        Ok(Some((lock, self.lock_backend(conn)?)))
+    }
+
     /// The backend to lock on; `InvalidQuery` outside a transaction.
-    pub(super) fn lock_backend(&self, conn: &mut AnyConnection) -> Result<BackendKind> {
+    fn lock_backend(&self, conn: &mut AnyConnection) -> Result<BackendKind> {
         if !in_transaction(conn)? {
             return Err(OrmError::InvalidQuery {
                 model: M::meta().name,

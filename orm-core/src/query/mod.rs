@@ -255,19 +255,12 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Refuses, before sending anything, what cannot run: a problem found
-    /// while building, `DISTINCT ON` off PostgreSQL, `distinct()` with an
-    /// ordering across a relation.
+    /// while building, `DISTINCT ON` off PostgreSQL.
     fn check(&self, conn: &AnyConnection) -> Result<()> {
         if let Some(reason) = &self.invalid {
             return Err(OrmError::InvalidQuery {
                 model: M::meta().name,
                 reason: reason.clone(),
-            });
-        }
-        if !self.order_joins.is_empty() && matches!(self.distinct.as_deref(), Some([])) {
-            return Err(OrmError::InvalidQuery {
-                model: M::meta().name,
-                reason: "distinct() with an ordering across a relation: PostgreSQL refuses to order SELECT DISTINCT by a column it does not select; drop distinct() (model rows are distinct) or order by the model's columns".into(),
             });
         }
         self.check_distinct(conn)
@@ -335,10 +328,8 @@ impl<M: Model> QuerySet<M> {
         offset: Option<i64>,
         after: Option<&'a (dyn QueryFragment<MultiBackend> + Send + Sync)>,
     ) -> Result<SelectParts<'a>> {
-        let lock = match self.lock {
-            Some(lock) => Some((lock, self.lock_backend(conn)?)),
-            None => None,
-        };
+        let distinct = self.row_distinct();
+        let lock = self.row_lock(conn, &distinct)?;
         self.check(conn)?;
         Ok(SelectParts {
             filters: &self.filters,
@@ -348,7 +339,7 @@ impl<M: Model> QuerySet<M> {
             offset,
             lock,
             after,
-            distinct: self.distinct_sql(),
+            distinct,
             order_joins: &self.order_joins,
         })
     }
@@ -455,7 +446,7 @@ impl<M: Model> QuerySet<M> {
         self.check(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(self.limit, self.offset);
-        select.distinct = self.distinct_sql();
+        select.distinct = self.row_distinct();
         let counts = Collect::new(|row: &dyn RawRow| {
             read::<diesel::sql_types::BigInt, i64, _>(row, 0).map(Some)
         });

@@ -69,7 +69,8 @@ impl<M: Model> QuerySet<M> {
         let mut select = Select::new(M::meta(), &[], &self.filters, self.order())
             .sliced(self.limit, self.offset);
         select.extra = Some(extra);
-        select.distinct = self.distinct_sql();
+        select.distinct = self.row_distinct();
+        select.lock = self.row_lock(conn, &select.distinct)?;
         select.order_joins = &self.order_joins;
         let at = M::meta().columns.len();
         let rows = Collect::new(move |row: &dyn RawRow| {
@@ -104,10 +105,11 @@ impl<M: Model> QuerySet<M> {
         E: Values<T> + AppearsOnTable<M::Table> + ValidGrouping<(), IsAggregate = No>,
         T: 'static,
     {
-        self.check(conn)?;
+        self.check_values(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, self.values_order())
             .sliced(self.limit, self.offset);
         select.distinct = self.distinct_sql();
+        select.lock = self.row_lock(conn, &select.distinct)?;
         select.order_joins = &self.order_joins;
         let statement = Expressions {
             list: &columns,
