@@ -5,7 +5,7 @@
 use std::sync::{Arc, Barrier};
 
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, OrmError};
+use orm_core::{assert_num_queries, atomic, BackendKind, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -190,6 +190,28 @@ backend_tests! {
         assert!(Tag::objects().bulk_update(&mut conn, &t, &["id"]).is_err());
         let unsaved = Tag::objects().bulk_update(&mut conn, &[tag("new")], &["name"]).unwrap_err();
         assert!(matches!(unsaved, OrmError::Unsaved { .. }), "{unsaved:?}");
+        Ok(())
+    }
+
+    fn get_or_create_in_a_transaction_reads_the_winner_of_a_race(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        if db.backend() == BackendKind::Sqlite {
+            // A write transaction holds the whole database: no one races it.
+            return Ok(());
+        }
+        let mut other = db.get()?;
+        let rust = Tag::objects().filter(tag::name.eq("rust"));
+        let (row, created) = atomic(&mut conn, |conn| {
+            // The transaction's first read: MySQL's snapshot is taken here.
+            assert_eq!(Tag::objects().count(conn)?, 0);
+            // Another connection inserts the row and commits.
+            tag("rust").save(&mut other)?;
+            rust.get_or_create(conn, || tag("rust"))
+        })?;
+        assert!(!created);
+        assert_eq!(row.name, "rust");
+        assert_eq!(Tag::objects().count(&mut conn)?, 1);
         Ok(())
     }
 

@@ -12,10 +12,13 @@ use diesel::ExpressionMethods;
 
 use super::order::order_terms;
 use super::QuerySet;
-use crate::backend::{retry_write, write_transaction, AnyConnection, MultiBackend};
+use crate::backend::{
+    in_transaction, retry_write, write_transaction, AnyConnection, BackendKind, MultiBackend,
+};
 use crate::error::{OrmError, Result};
 use crate::meta::OrderTerm;
 use crate::model::{update_fields, Model};
+use crate::sql::RowLock;
 
 impl<M: Model> QuerySet<M> {
     /// The row with the smallest `column` (one query); `NotFound` when
@@ -172,8 +175,10 @@ impl<M: Model> QuerySet<M> {
     /// `unique_together`) and `create` build a row it matches: then two
     /// callers racing both get the same row. The loser's INSERT hits the
     /// unique constraint inside a savepoint, and it reads the winner's
-    /// row. Queries: one when the row exists; the SELECT and the INSERT
-    /// when it is created; a second SELECT after a lost race.
+    /// row (inside a transaction on MySQL, with a locking read: a plain
+    /// one would see the transaction's older snapshot). Queries: one when
+    /// the row exists; the SELECT and the INSERT when it is created; a
+    /// second SELECT after a lost race.
     ///
     /// ```
     /// # use orm_core::prelude::*;
@@ -206,8 +211,21 @@ impl<M: Model> QuerySet<M> {
             Err(OrmError::Database(DieselError::DatabaseError(
                 DatabaseErrorKind::UniqueViolation,
                 _,
-            ))) => self.get(conn).map(|row| (row, false)),
+            ))) => self.winner(conn).map(|row| (row, false)),
             Err(e) => Err(e),
+        }
+    }
+
+    /// The row a racing caller inserted first. Inside a transaction on
+    /// MySQL (REPEATABLE READ), a plain read sees the transaction's
+    /// snapshot, taken before that row was committed: a locking read sees
+    /// the latest committed rows (and keeps the row locked until the
+    /// transaction ends).
+    fn winner(&self, conn: &mut AnyConnection) -> Result<M> {
+        if conn.backend() == BackendKind::Mysql && in_transaction(conn)? {
+            self.clone().select_for_update(RowLock::Wait).get(conn)
+        } else {
+            self.get(conn)
         }
     }
 
