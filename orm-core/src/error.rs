@@ -113,6 +113,17 @@ pub enum OrmError {
         /// The relation field.
         field: &'static str,
     },
+    /// A relation holds a target that has no key yet (assigned before it
+    /// was saved): saving would write NULL, or fail, and lose the link.
+    #[error("{model}.{field} holds a {target} that is not saved (no key); save() the {target} first, then assign it again")]
+    UnsavedRelated {
+        /// The model declaring the relation.
+        model: &'static str,
+        /// The relation field.
+        field: &'static str,
+        /// The target model.
+        target: &'static str,
+    },
     /// A non-nullable relation was read before it was set.
     #[error("{model}.{field} is not set; assign an object or a key before reading or saving it")]
     RelationUnset {

@@ -185,6 +185,35 @@ backend_tests! {
         Ok(())
     }
 
+    fn saving_a_relation_to_an_unsaved_object_is_refused(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut q = create_question(&mut conn, "q")?;
+        let mut ada = Author { name: "Ada".into(), ..Default::default() };
+        // A nullable foreign key would be saved as NULL: the link lost.
+        q.author.set(ada.clone());
+        let err = assert_num_queries(&mut conn, 0, |c| q.save(c)).unwrap_err();
+        assert!(
+            matches!(err, OrmError::UnsavedRelated { model: "Question", field: "author", target: "Author" }),
+            "{err}"
+        );
+        // A foreign key that may not be NULL says the same, not "unset".
+        let mut choice = Choice { choice_text: "c".into(), ..Default::default() };
+        choice.question.set(Question { question_text: "new".into(), ..Default::default() });
+        let err = choice.save(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::UnsavedRelated { field: "question", .. }), "{err}");
+        let err = Choice::objects().bulk_create(&mut conn, std::slice::from_mut(&mut choice)).unwrap_err();
+        assert!(matches!(err, OrmError::UnsavedRelated { .. }), "{err}");
+        assert_eq!(Choice::objects().count(&mut conn)?, 0);
+        // Saved first, then assigned: the link is written.
+        ada.save(&mut conn)?;
+        q.author.set(ada.clone());
+        q.save(&mut conn)?;
+        let stored = Question::get(&mut conn, q.id.unwrap_or_default())?;
+        assert_eq!(stored.author.key(), ada.id.as_ref());
+        Ok(())
+    }
+
     fn reverse_set_unlinks_a_child_the_cache_never_saw(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

@@ -19,12 +19,20 @@ pub(crate) fn key_of<M: Model>(instance: &M) -> Result<M::Key> {
     })
 }
 
-/// A foreign key that may not be NULL must be set before a write.
+/// A foreign key must not hold an unsaved object, and one that may not be
+/// NULL must be set, before a write.
 fn check_relations<M: Model>(instance: &M) -> Result<()> {
     let meta = M::meta();
     let mut index = 0;
     while let Some(r) = instance.relation(index) {
         if let Some(column) = r.column.map(|c| &meta.columns[c]) {
+            if let Some(target) = r.field.unsaved_target() {
+                return Err(OrmError::UnsavedRelated {
+                    model: meta.name,
+                    field: column.field,
+                    target,
+                });
+            }
             if !column.nullable && !r.field.has_key() {
                 return Err(OrmError::RelationUnset {
                     model: meta.name,

@@ -242,6 +242,11 @@ pub trait RelationField: Send + Sync {
     fn has_key(&self) -> bool {
         true
     }
+    /// For a to-one field: the target model's name when it holds a
+    /// target with no key (assigned before it was saved).
+    fn unsaved_target(&self) -> Option<&'static str> {
+        None
+    }
     /// Makes `group` (this field of the instances one query loaded, each
     /// with the owner key a to-many field is bound to) one peer batch.
     fn link_peers<'a>(group: impl Iterator<Item = (&'a Self, Option<Key>)>)

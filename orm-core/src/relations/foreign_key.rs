@@ -372,6 +372,11 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
         self.link.flag()
     }
 
+    fn unsaved_target(&self) -> Option<&'static str> {
+        // Only an assigned object leaves a cell beside no key.
+        (!self.link.flag() && self.is_loaded()).then(|| T::meta().name)
+    }
+
     /// The owner was saved inside a transaction: a target cached now
     /// (set before the save, perhaps a row inserted in that transaction)
     /// is not trusted after a rollback of it.
