@@ -332,7 +332,12 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
             Some(((rel.target_key)(&t)?, t))
         }));
         for (key, cell) in pending {
-            cell.fill(Resolved::of(by_key.get(key).cloned()), &written);
+            let found = by_key.get(key).cloned();
+            // A cell emptied between the walks (a rollback on another
+            // thread) had its key left out: not known to be missing.
+            if found.is_some() || seen.contains(key) {
+                cell.fill(Resolved::of(found), &written);
+            }
         }
         Ok(())
     }
