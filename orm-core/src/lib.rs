@@ -92,7 +92,7 @@ pub mod __private_v1 {
     pub use crate::fallback::{no_table, ModelHelpers, RelationFieldType};
     pub use crate::loading::RelationKind;
     pub use crate::meta::{read_key, read_required_key};
-    pub use crate::model::{link_field, RelationField, RelationRef};
+    pub use crate::model::{link_field, LinkSide, RelationField, RelationRef};
     pub use crate::relations::{
         reverse_one, ChildKey, ForeignKeyAccess, ForeignKeyRel, Links, ManyToManyRel, ReverseRel,
         Slot, Through, ThroughPair,

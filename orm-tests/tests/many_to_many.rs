@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, OrmError};
+use orm_core::{assert_num_queries, AnyConnection, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -202,6 +202,44 @@ backend_tests! {
         user.refresh_from_db(&mut conn)?;
         let groups = user.groups().all(&mut conn)?;
         assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["staff"]);
+        Ok(())
+    }
+
+    fn writes_drop_what_the_other_side_caches_of_the_rows_they_link(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let t = create_tags(&mut conn, &["a", "b"])?;
+        let q1 = create_question(&mut conn, "q1")?;
+        let q2 = create_question(&mut conn, "q2")?;
+        q1.tags().set(&mut conn, &t)?;
+        let questions_of = |conn: &mut AnyConnection, tag: &Tag| -> orm_core::Result<Vec<String>> {
+            Ok(tag.questions().all(conn)?.iter().map(|q| q.question_text.clone()).collect())
+        };
+        // Each write leaves the linked tags' own caches exact: read again.
+        let tags = q1.tags().all(&mut conn)?;
+        assert_eq!(questions_of(&mut conn, &tags[0])?, ["q1"]);
+        q2.tags().add(&mut conn, &tags[..1])?;
+        assert!(!tags[0].questions().is_cached());
+        assert_eq!(questions_of(&mut conn, &tags[0])?, ["q1", "q2"]);
+        q2.tags().remove(&mut conn, &tags[..1])?;
+        assert_eq!(questions_of(&mut conn, &tags[0])?, ["q1"]);
+        // clear() and set() reach the rows the owner's cache held.
+        assert_eq!(questions_of(&mut conn, &tags[1])?, ["q1"]);
+        q1.tags().clear(&mut conn)?;
+        assert!(questions_of(&mut conn, &tags[1])?.is_empty());
+        q1.tags().set(&mut conn, &tags)?;
+        assert_eq!(questions_of(&mut conn, &tags[1])?, ["q1"]);
+        q1.tags().set(&mut conn, &tags[..1])?;
+        assert!(questions_of(&mut conn, &tags[1])?.is_empty());
+        // From the other side: a tag's write drops the question's tags.
+        let qs = tags[1].questions().all(&mut conn)?;
+        assert!(qs.is_empty());
+        let own = q1.tags().all(&mut conn)?.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(own, ["a"]);
+        tags[1].questions().add(&mut conn, std::slice::from_ref(&q1))?;
+        assert!(!q1.tags().is_cached());
+        let own = q1.tags().all(&mut conn)?.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(own, ["a", "b"]);
         Ok(())
     }
 

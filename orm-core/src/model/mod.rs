@@ -209,6 +209,8 @@ pub struct RelationRef<'a> {
     pub field: &'a dyn RelationField,
     /// For a foreign key or one-to-one: the position of its column.
     pub column: Option<usize>,
+    /// For a many-to-many: the link table and the side it reads.
+    pub links: Option<&'a dyn LinkSide>,
 }
 
 impl<'a> RelationRef<'a> {
@@ -217,16 +219,40 @@ impl<'a> RelationRef<'a> {
         RelationRef {
             field,
             column: Some(column),
+            links: None,
         }
     }
 
-    /// A to-many field.
+    /// A reverse foreign key or one-to-one.
     pub fn to_many(field: &'a dyn RelationField) -> Self {
         RelationRef {
             field,
             column: None,
+            links: None,
         }
     }
+
+    /// A many-to-many field reading `links`.
+    pub fn many_to_many(field: &'a dyn RelationField, links: &'a dyn LinkSide) -> Self {
+        RelationRef {
+            field,
+            column: None,
+            links: Some(links),
+        }
+    }
+}
+
+/// The link table a many-to-many field reads, and its side: a write on
+/// the other side of the relation finds the field by it, to drop what
+/// the field caches.
+#[doc(hidden)]
+pub trait LinkSide: Sync {
+    /// The link table.
+    fn link_table(&self) -> &'static str;
+    /// Its column holding the owner's key.
+    fn owner_column(&self) -> &'static str;
+    /// Its column holding the target's key.
+    fn target_link_column(&self) -> &'static str;
 }
 
 /// What generic code does with a relation field, whatever its kind.
@@ -238,6 +264,10 @@ pub trait RelationField: Send + Sync {
     fn set_fetch_mode(&self, mode: Option<FetchMode>);
     /// Drops what the field caches; a key stays.
     fn invalidate(&mut self);
+    /// For a to-many field: drops its cached rows through a shared
+    /// reference (a write on the other side of a many-to-many changed
+    /// them).
+    fn forget(&self) {}
     /// For a to-one field: whether its key is set.
     fn has_key(&self) -> bool {
         true

@@ -111,6 +111,10 @@ macro_rules! slot_field {
                 self.slot.unpublish();
             }
 
+            fn forget(&self) {
+                $ty::invalidate(self);
+            }
+
             fn link_peers<'a>(group: impl Iterator<Item = (&'a Self, Option<Key>)>)
             where
                 Self: 'a,

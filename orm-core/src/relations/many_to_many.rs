@@ -177,6 +177,37 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         Ok(target)
     }
 
+    /// Drops what the other side of the relation caches on each of
+    /// `targets` (their rows back to owners): a write changed their links.
+    /// Other instances of those rows are the caller's, as in Django.
+    fn forget_other_side<'t>(&self, targets: impl Iterator<Item = &'t T>)
+    where
+        T: 't,
+    {
+        let mine = self.links();
+        for target in targets {
+            let mut index = 0;
+            while let Some(r) = target.relation(index) {
+                let other_side = r.links.is_some_and(|side| {
+                    side.link_table() == mine.link_table()
+                        && side.owner_column() == mine.target_link_column()
+                });
+                if other_side {
+                    r.field.forget();
+                }
+                index += 1;
+            }
+        }
+    }
+
+    /// [`forget_other_side`](Self::forget_other_side) for the rows the
+    /// owner's cache holds (all unlinked by `clear`, some by `set`).
+    fn forget_cached_other_side(&self, key: &Key) {
+        if let Some(rows) = self.slot().cached(key) {
+            self.forget_other_side(rows.iter().map(|row| &**row));
+        }
+    }
+
     /// The distinct keys of `targets`, in order.
     fn keys_of(&self, targets: &[impl Borrow<T>]) -> Result<Vec<Key>> {
         let mut seen = HashSet::new();
@@ -204,6 +235,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         let key = self.owner()?;
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links().link(conn, &key, &wanted))?;
+        self.forget_other_side(targets.iter().map(Borrow::borrow));
         let mut added = false;
         self.slot().edit(&key, &written_now(conn), |rows| {
             let mut cached: HashSet<Key> = rows
@@ -230,6 +262,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         let key = self.owner()?;
         let keys = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links().unlink(conn, &key, Some(&keys)))?;
+        self.forget_other_side(targets.iter().map(Borrow::borrow));
         let keys: HashSet<Key> = keys.into_iter().collect();
         self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
@@ -251,6 +284,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     pub fn clear(&self, conn: &mut AnyConnection) -> Result<()> {
         let key = self.owner()?;
         self.links().unlink(conn, &key, None)?;
+        self.forget_cached_other_side(&key);
         self.slot()
             .put(key, Arc::new(Vec::new()), written_now(conn));
         Ok(())
@@ -273,6 +307,8 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             self.links().unlink_except(conn, &key, &wanted)?;
             self.links().link(conn, &key, &wanted)
         })?;
+        self.forget_cached_other_side(&key);
+        self.forget_other_side(targets.iter().map(Borrow::borrow));
         let mut seen = HashSet::new();
         let mut rows: Vec<Arc<T>> = targets
             .iter()

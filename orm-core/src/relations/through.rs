@@ -8,13 +8,13 @@ use super::links::{load_links, LinkPairs};
 use crate::backend::AnyConnection;
 use crate::error::Result;
 use crate::meta::Key;
-use crate::model::{insert_chunked, insert_ignoring, Model};
+use crate::model::{insert_chunked, insert_ignoring, LinkSide, Model};
 use crate::query::QuerySet;
 use crate::sql::{self, Fragment, InRelated, Lookup};
 
 /// The links of a many-to-many to `Target`, whatever its through model.
 #[doc(hidden)]
-pub trait Links<Target>: Sync {
+pub trait Links<Target>: LinkSide {
     /// The through model's name (diagnostics).
     fn name(&self) -> &'static str;
     /// The value a `Target` is referenced by.
@@ -24,8 +24,6 @@ pub trait Links<Target>: Sync {
     /// The target's column, and the link table's column it equals, for
     /// filters on the targets by their links.
     fn target_lookup(&self) -> Lookup;
-    /// The link table's column holding the owner's key.
-    fn owner_column(&self) -> &'static str;
     /// The `(owner, target)` key pairs of the links of `owners`.
     fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs>;
     /// How many links `owner` has.
@@ -110,6 +108,20 @@ impl<Th: Model + Default, Owner, Target> ThroughPair<Th, Owner, Target> {
     }
 }
 
+impl<Th: Model + Default, Owner, Target> LinkSide for ThroughPair<Th, Owner, Target> {
+    fn link_table(&self) -> &'static str {
+        Th::meta().table
+    }
+
+    fn owner_column(&self) -> &'static str {
+        self.owner.meta().column
+    }
+
+    fn target_link_column(&self) -> &'static str {
+        self.target.meta().column
+    }
+}
+
 impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner, Target> {
     fn name(&self) -> &'static str {
         Th::meta().name
@@ -131,10 +143,6 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
             select: target.column,
             join: None,
         }
-    }
-
-    fn owner_column(&self) -> &'static str {
-        self.owner.meta().column
     }
 
     fn links(&self, conn: &mut AnyConnection, owners: &[Key]) -> Result<LinkPairs> {

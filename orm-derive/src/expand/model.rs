@@ -280,7 +280,8 @@ fn link_calls(model: &Model) -> Vec<TokenStream> {
 }
 
 /// `index => RelationRef` for each relation field: a to-one field with
-/// its column position, a to-many one without.
+/// its column position, a many-to-many one with its links, a reverse one
+/// with neither.
 fn relation_arms(model: &Model) -> Vec<TokenStream> {
     let columns: Vec<&syn::Ident> = model.columns().map(|(f, _)| &f.ident).collect();
     let mut index = 0usize;
@@ -296,11 +297,15 @@ fn relation_arms(model: &Model) -> Vec<TokenStream> {
                 let position = Literal::usize_unsuffixed(position);
                 quote!(::orm_core::__private_v1::RelationRef::to_one(&self.#field, #position))
             }
-            FieldKind::Reverse(_)
-            | FieldKind::ReverseOneToOne(_)
-            | FieldKind::ManyToMany(_)
-            | FieldKind::ReverseManyToMany(_) => {
+            FieldKind::Reverse(_) | FieldKind::ReverseOneToOne(_) => {
                 quote!(::orm_core::__private_v1::RelationRef::to_many(&self.#field))
+            }
+            FieldKind::ManyToMany(_) | FieldKind::ReverseManyToMany(_) => {
+                let konst = super::relations::descriptor_ident(field);
+                quote!(::orm_core::__private_v1::RelationRef::many_to_many(
+                    &self.#field,
+                    <<Self as ::orm_core::__private_v1::ModelHelpers>::Helpers>::#konst.through,
+                ))
             }
             _ => continue,
         };
