@@ -6,6 +6,7 @@
 //! the suite build in much less time. Each test still runs in a process
 //! of its own under nextest (`scripts/test.sh`).
 
+mod aborted_transactions;
 mod bad_values;
 mod cache_order;
 mod column_types;

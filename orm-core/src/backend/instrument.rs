@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel::result::{DatabaseErrorKind, Error};
 use diesel::Connection;
 
 use super::levels::{Level, Levels};
-use super::AnyConnection;
+use super::{AnyConnection, BackendKind};
 
 /// Where a capture records the statements: their SQL, in order.
 pub(crate) type Statements = Arc<Mutex<Vec<String>>>;
@@ -46,13 +47,17 @@ fn shared(conn: &mut AnyConnection) -> Option<&Arc<Shared>> {
 struct PoolInstrumentation {
     app: Option<Box<dyn Instrumentation>>,
     shared: Arc<Shared>,
+    backend: BackendKind,
 }
 
 impl Instrumentation for PoolInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = &event {
+        if let InstrumentationEvent::FinishQuery {
+            error: Some(error), ..
+        } = &event
+        {
             self.shared.failed.store(true, Ordering::Relaxed);
-            self.levels().statement_failed();
+            self.statement_failed(error);
         }
         match &event {
             InstrumentationEvent::BeginTransaction { depth, .. } => {
@@ -90,6 +95,24 @@ impl Instrumentation for PoolInstrumentation {
 }
 
 impl PoolInstrumentation {
+    /// Marks what the server aborted when a statement failed: PostgreSQL
+    /// aborts the innermost level on any error it returns; MySQL rolls
+    /// the whole transaction back on a deadlock (and goes on after other
+    /// errors). A value refused while binding, or a row that did not
+    /// decode, reached no server: nothing is aborted.
+    fn statement_failed(&self, error: &diesel::result::Error) {
+        let Error::DatabaseError(kind, _) = error else {
+            return;
+        };
+        match self.backend {
+            BackendKind::Postgres => self.levels().statement_failed(),
+            BackendKind::Mysql if matches!(kind, DatabaseErrorKind::SerializationFailure) => {
+                self.levels().transaction_aborted()
+            }
+            _ => {}
+        }
+    }
+
     fn levels(&self) -> std::sync::MutexGuard<'_, Levels> {
         self.shared
             .levels
@@ -107,9 +130,11 @@ impl Drop for PoolInstrumentation {
 
 /// Installs the pool's instrumentation on a new connection.
 pub(crate) fn install(conn: &mut AnyConnection, app: Option<&InstrumentationFactory>) {
+    let backend = conn.backend();
     conn.set_instrumentation(PoolInstrumentation {
         app: app.map(|make| make()),
         shared: Arc::default(),
+        backend,
     });
 }
 

@@ -30,7 +30,8 @@ pub(crate) struct Level {
     /// Begun by `atomic` (or `write_transaction`), which runs the
     /// callbacks after the outermost commit.
     managed: AtomicBool,
-    /// A statement failed in it (PostgreSQL then aborts it).
+    /// The server aborted it: a statement failed in it on PostgreSQL, or
+    /// a deadlock rolled the transaction back on MySQL.
     failed: AtomicBool,
     /// The `on_commit` callbacks registered in it (and in the savepoints
     /// released into it), in order.
@@ -94,7 +95,19 @@ impl Level {
         self.managed.load(Ordering::Acquire)
     }
 
-    /// Whether a statement failed while this level was the innermost.
+    /// `COMMIT` failed: PostgreSQL ended the transaction without the
+    /// rollback event diesel sends otherwise, so the level (marked
+    /// committed when `COMMIT` began) rolled back.
+    pub(crate) fn commit_failed(&self) {
+        self.state.store(ROLLED_BACK, Ordering::Release);
+        self.callbacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Whether the server aborted this level (see
+    /// [`Levels::statement_failed`], [`Levels::transaction_aborted`]).
     pub(crate) fn has_failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
     }
@@ -184,9 +197,19 @@ impl Levels {
         self.1 = depth;
     }
 
-    /// A statement failed: marks the innermost open level.
+    /// A statement failed and the server aborted the innermost open
+    /// level (PostgreSQL): marks it.
     pub(crate) fn statement_failed(&mut self) {
         if let Some(level) = self.1.checked_sub(1).and_then(|i| self.0.get(i)) {
+            level.failed.store(true, Ordering::Release);
+        }
+    }
+
+    /// The server rolled the whole transaction back (a deadlock on
+    /// MySQL): marks every open level, so none of them commits as if it
+    /// had not.
+    pub(crate) fn transaction_aborted(&mut self) {
+        for level in self.0.iter().take(self.1) {
             level.failed.store(true, Ordering::Release);
         }
     }

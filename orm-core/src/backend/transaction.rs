@@ -200,19 +200,25 @@ fn run<T, E: From<OrmError>>(
     }
     match f(conn) {
         Ok(value) => {
-            if conn.backend() == BackendKind::Postgres
-                && level.as_ref().is_some_and(|l| l.has_failed())
-            {
-                // PostgreSQL aborted it: its COMMIT would roll back
-                // without an error.
+            if level.as_ref().is_some_and(|l| l.has_failed()) {
+                // The server aborted it: PostgreSQL's COMMIT would roll
+                // back without an error, MySQL's would commit what ran
+                // after the deadlock outside any transaction.
                 let _ = Manager::rollback_transaction(conn);
                 return Err(OrmError::Transaction {
-                    reason: "a statement failed inside this atomic block and PostgreSQL aborted the transaction, so it was rolled back; return the error from the closure, or run the statement that may fail in a nested atomic (a savepoint)",
+                    reason: aborted_reason(conn.backend()),
                 }
                 .into());
             }
-            // On a failed `COMMIT`, diesel rolls back itself.
-            Manager::commit_transaction(conn).map_err(OrmError::from)?;
+            // On a failed `COMMIT`, diesel rolls back itself, but
+            // PostgreSQL has ended the transaction without the event that
+            // tells the level.
+            if let Err(e) = Manager::commit_transaction(conn) {
+                if let (1, Some(level)) = (depth, &level) {
+                    level.commit_failed();
+                }
+                return Err(OrmError::from(e).into());
+            }
             if let (1, Some(level)) = (depth, level) {
                 for callback in level.take_callbacks() {
                     callback();
@@ -224,6 +230,15 @@ fn run<T, E: From<OrmError>>(
             let _ = Manager::rollback_transaction(conn);
             Err(e)
         }
+    }
+}
+
+/// Why a block whose transaction the server aborted returns an error.
+fn aborted_reason(backend: BackendKind) -> &'static str {
+    if backend == BackendKind::Mysql {
+        "a deadlock inside this atomic block made MySQL roll the whole transaction back, savepoints included (what ran after it in the block ran outside any transaction); return the deadlock error from the closure and run the whole transaction again"
+    } else {
+        "a statement failed inside this atomic block and PostgreSQL aborted the transaction, so it was rolled back; return the error from the closure, or run the statement that may fail in a nested atomic (a savepoint)"
     }
 }
 
