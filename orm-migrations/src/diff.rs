@@ -13,10 +13,11 @@ use crate::state::SchemaState;
 ///
 /// A table or column is renamed only when the model says so with
 /// `#[orm(renamed_from = "old")]`; otherwise a missing name is dropped and a
-/// new one added. A NOT NULL column added to an existing table needs a
-/// `#[orm(default = ...)]` (the rows it has need a value), and primary keys
-/// are not changed: both are a [`MigrationError::Unsupported`] saying what
-/// to do.
+/// new one added. A NOT NULL column added to an existing table, or a
+/// nullable one made NOT NULL, needs a `#[orm(default = ...)]` (the rows
+/// it has need a value; a column made NOT NULL is filled with it where it
+/// is NULL), and primary keys are not changed: both are a
+/// [`MigrationError::Unsupported`] saying what to do.
 ///
 /// ```
 /// use orm_core::prelude::*;
@@ -188,6 +189,15 @@ fn check_altered(table: &str, old: &ColumnDef, new: &ColumnDef) -> Result<()> {
             table,
             &new.name,
             "changing a primary key needs a hand-written migration (its type, or which column it is)",
+        ));
+    }
+    if old.nullable && !new.nullable && new.default.is_none() {
+        return Err(unsupported(
+            table,
+            &new.name,
+            "a column made NOT NULL needs a value for the rows where it is NULL: \
+             add #[orm(default = ...)] to the field (the migration fills them with it), \
+             or write the migration by hand (fill them, then make it NOT NULL)",
         ));
     }
     Ok(())

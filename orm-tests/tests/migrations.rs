@@ -271,10 +271,10 @@ mod v11 {
 }
 
 /// A migrations folder of its own, removed at the end.
-struct Folder(PathBuf);
+pub(crate) struct Folder(PathBuf);
 
 impl Folder {
-    fn new(db: &TestDb) -> Self {
+    pub(crate) fn new(db: &TestDb) -> Self {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Folder(std::env::temp_dir().join(format!(
@@ -284,7 +284,7 @@ impl Folder {
         )))
     }
 
-    fn dir(&self) -> MigrationsDir {
+    pub(crate) fn dir(&self) -> MigrationsDir {
         MigrationsDir::new(&self.0)
     }
 }
@@ -296,13 +296,18 @@ impl Drop for Folder {
 }
 
 /// A migration error as a test failure.
-fn ok<T>(result: orm_migrations::Result<T>) -> T {
+pub(crate) fn ok<T>(result: orm_migrations::Result<T>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Makes the migration to `models` (for this backend only) and applies it;
 /// returns its version.
-fn step(db: &TestDb, folder: &Folder, models: &Models, name: &str) -> orm_core::Result<String> {
+pub(crate) fn step(
+    db: &TestDb,
+    folder: &Folder,
+    models: &Models,
+    name: &str,
+) -> orm_core::Result<String> {
     let made = ok(folder.dir().make(models, Some(name), &[db.backend()]))
         .unwrap_or_else(|| panic!("{name}: no changes detected"));
     let mut conn = db.get()?;
@@ -316,7 +321,7 @@ fn step(db: &TestDb, folder: &Folder, models: &Models, name: &str) -> orm_core::
 /// prepared statements fail ("cached plan must not change result type")
 /// when a migration changed a column they return. SQLite re-prepares by
 /// itself (and a new in-memory pool would be a new database).
-fn reopen(db: &TestDb) -> orm_core::Result<orm_core::Conn> {
+pub(crate) fn reopen(db: &TestDb) -> orm_core::Result<orm_core::Conn> {
     match db.backend() {
         orm_core::BackendKind::Sqlite => db.get(),
         _ => Db::connect(&db.url)?.get(),

@@ -29,6 +29,7 @@ mod large_prefetch;
 mod locking;
 mod lookups;
 mod many_to_many;
+mod migration_data;
 mod migrations;
 mod narrow_keys;
 mod order_related;

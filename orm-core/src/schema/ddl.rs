@@ -147,7 +147,7 @@ pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
     }
     if let Some(default) = &column.default {
         sql.push_str(" DEFAULT ");
-        sql.push_str(default);
+        sql.push_str(&literal(backend, default));
     }
     if column.primary_key {
         sql.push_str(" PRIMARY KEY");
@@ -161,11 +161,30 @@ pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
     }
     if let Some(choices) = &column.choices {
         sql.push_str(&format!(
-            " CHECK ({} IN ({choices}))",
-            quote(backend, &column.name)
+            " CHECK ({} IN ({}))",
+            quote(backend, &column.name),
+            literal(backend, choices)
         ));
     }
     sql
+}
+
+/// SQL holding standard string literals (a default, a list of choices),
+/// as `backend` reads them: MySQL takes a backslash in a string literal
+/// as an escape, so it is doubled there (`'C:\temp'` would store a tab).
+///
+/// ```
+/// use orm_core::schema::ddl::literal;
+/// use orm_core::BackendKind;
+/// assert_eq!(literal(BackendKind::Mysql, r"'C:\temp'"), r"'C:\\temp'");
+/// assert_eq!(literal(BackendKind::Postgres, r"'C:\temp'"), r"'C:\temp'");
+/// ```
+pub fn literal(backend: BackendKind, sql: &str) -> std::borrow::Cow<'_, str> {
+    if backend == BackendKind::Mysql && sql.contains('\\') {
+        sql.replace('\\', "\\\\").into()
+    } else {
+        sql.into()
+    }
 }
 
 /// The named table constraints a column carries: its unique constraint and

@@ -3,7 +3,7 @@
 
 use orm_core::schema::ddl::{
     column_definition, column_type, constraints, create_index, create_table,
-    foreign_key_constraint, names, quote, unique_constraint, unique_together,
+    foreign_key_constraint, literal, names, quote, unique_constraint, unique_together,
 };
 use orm_core::schema::{ColumnDef, TableDef};
 use orm_core::BackendKind;
@@ -98,6 +98,14 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
     }
 }
 
+/// The default a column made NOT NULL fills its NULLs with (`diff`
+/// refuses that change without one).
+pub(super) fn filled_default<'c>(from: &ColumnDef, to: &'c ColumnDef) -> Option<&'c str> {
+    (from.nullable && !to.nullable)
+        .then_some(to.default.as_deref())
+        .flatten()
+}
+
 /// Drops what changed of the old column's constraints and index, changes
 /// the column itself, then adds the new constraints and index.
 fn alter_column(
@@ -110,6 +118,15 @@ fn alter_column(
     let alter = |change: String| format!("ALTER TABLE {} {change}", q(table));
     let mysql = backend == BackendKind::Mysql;
     let mut out = Vec::new();
+    if let Some(default) = filled_default(from, to) {
+        // Made NOT NULL: the rows where it is NULL take the default first.
+        let column = q(&to.name);
+        out.push(format!(
+            "UPDATE {} SET {column} = {} WHERE {column} IS NULL",
+            q(table),
+            literal(backend, default)
+        ));
+    }
 
     let unique_changed = (from.unique && !from.primary_key) != (to.unique && !to.primary_key);
     let fk_changed = from.references != to.references;
@@ -156,20 +173,35 @@ fn alter_column(
         }
     } else {
         let new_type = column_type(backend, to);
-        if column_type(backend, from) != new_type {
-            out.push(alter(format!(
-                "ALTER COLUMN {column} TYPE {new_type} USING {column}::{new_type}"
-            )));
+        let retyped = column_type(backend, from) != new_type;
+        // PostgreSQL casts the default with the column and refuses when it
+        // cannot (a text default on an integer column): drop it first.
+        let default_dropped = retyped && from.default.is_some();
+        if default_dropped {
+            out.push(alter(format!("ALTER COLUMN {column} DROP DEFAULT")));
+        }
+        if retyped {
+            // Within one kind (a text's length) the assignment cast
+            // refuses a value that does not fit; an explicit cast
+            // (`USING`) would cut it silently.
+            out.push(alter(if from.kind == to.kind {
+                format!("ALTER COLUMN {column} TYPE {new_type}")
+            } else {
+                format!("ALTER COLUMN {column} TYPE {new_type} USING {column}::{new_type}")
+            }));
         }
         if from.nullable != to.nullable {
             let change = if to.nullable { "DROP" } else { "SET" };
             out.push(alter(format!("ALTER COLUMN {column} {change} NOT NULL")));
         }
-        if from.default != to.default {
-            out.push(alter(match &to.default {
-                Some(value) => format!("ALTER COLUMN {column} SET DEFAULT {value}"),
-                None => format!("ALTER COLUMN {column} DROP DEFAULT"),
-            }));
+        match &to.default {
+            Some(value) if default_dropped || from.default != to.default => {
+                out.push(alter(format!("ALTER COLUMN {column} SET DEFAULT {value}")));
+            }
+            None if from.default.is_some() && !default_dropped => {
+                out.push(alter(format!("ALTER COLUMN {column} DROP DEFAULT")));
+            }
+            _ => {}
         }
         if from.choices != to.choices {
             let name = q(&renames::check_name(table, &to.name));

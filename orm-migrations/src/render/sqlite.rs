@@ -8,6 +8,7 @@ use orm_core::schema::ddl::{
 use orm_core::schema::TableDef;
 use orm_core::BackendKind;
 
+use super::alter::filled_default;
 use super::{drop_table, renames};
 use crate::operation::Operation;
 use crate::state::SchemaState;
@@ -130,18 +131,27 @@ pub fn statements(op: &Operation, state: &SchemaState) -> Vec<String> {
 fn rebuild(before: &TableDef, after: &TableDef) -> Vec<String> {
     let q = |ident: &str| quote(SQLITE, ident);
     let temporary = format!("{}__orm_new", after.name);
-    let common: Vec<String> = after
+    let (common, values): (Vec<String>, Vec<String>) = after
         .columns
         .iter()
-        .filter(|c| before.column(&c.name).is_some())
-        .map(|c| q(&c.name))
-        .collect();
-    let common = common.join(", ");
+        .filter_map(|c| {
+            let old = before.column(&c.name)?;
+            let name = q(&c.name);
+            // Made NOT NULL: its NULLs take the default.
+            let value = match filled_default(old, c) {
+                Some(default) => format!("COALESCE({name}, {default})"),
+                None => name.clone(),
+            };
+            Some((name, value))
+        })
+        .unzip();
     let mut out = vec![
         orm_core::schema::ddl::create_table_statement(SQLITE, after, &temporary),
         format!(
-            "INSERT INTO {} ({common}) SELECT {common} FROM {}",
+            "INSERT INTO {} ({}) SELECT {} FROM {}",
             q(&temporary),
+            common.join(", "),
+            values.join(", "),
             q(&before.name)
         ),
         drop_table(SQLITE, &before.name),

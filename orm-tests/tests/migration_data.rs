@@ -1,0 +1,132 @@
+//! Migrations that change a column holding rows, on every backend: a
+//! column made NOT NULL takes its default where it was NULL, a text
+//! default with a backslash is stored as written, a column's type and
+//! default change together, and a shorter text refuses rows that do not
+//! fit instead of cutting them (PostgreSQL, MySQL; SQLite's text has no
+//! length).
+
+use orm_core::prelude::*;
+use orm_core::BackendKind;
+use orm_migrations::{migrate, Target};
+use orm_tests::backend_tests;
+
+use crate::migrations::{ok, reopen, step, Folder};
+
+/// Before: a nullable note, a text code, a long label.
+mod before {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_item")]
+    pub struct Item {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 20)]
+        pub note: Option<String>,
+        #[orm(max_length = 10, default = "0")]
+        pub code: String,
+        #[orm(max_length = 20)]
+        pub label: String,
+    }
+}
+
+/// After: the note NOT NULL with a default, the code an integer, a path
+/// with a backslash in its default.
+mod after {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_item")]
+    pub struct Item {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 20, default = "none")]
+        pub note: String,
+        #[orm(default = 0)]
+        pub code: i32,
+        #[orm(max_length = 20)]
+        pub label: String,
+        #[orm(max_length = 20, default = "C:\\temp")]
+        pub path: String,
+    }
+}
+
+/// A label shortened below what a row holds.
+mod shorter {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_item")]
+    pub struct Item {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 20, default = "none")]
+        pub note: String,
+        #[orm(default = 0)]
+        pub code: i32,
+        #[orm(max_length = 5)]
+        pub label: String,
+        #[orm(max_length = 20, default = "C:\\temp")]
+        pub path: String,
+    }
+}
+
+backend_tests! {
+    fn column_changes_keep_the_rows_they_hold(db) {
+        let folder = Folder::new(db);
+        let mut conn = db.get()?;
+        step(db, &folder, &orm_core::models![before::Item], "initial")?;
+        for (note, code) in [(None, "7"), (Some("kept"), "12")] {
+            let label = "twenty characters ok".chars().take(20).collect();
+            before::Item { note: note.map(Into::into), code: code.into(), label, ..Default::default() }
+                .save(&mut conn)?;
+        }
+        drop(conn);
+        step(db, &folder, &orm_core::models![after::Item], "changes")?;
+        let mut conn = reopen(db)?;
+        let rows = after::Item::objects().order_by(after::item::id.asc()).load(&mut conn)?;
+        let got: Vec<(&str, i32, &str)> =
+            rows.iter().map(|r| (r.note.as_str(), r.code, r.path.as_str())).collect();
+        assert_eq!(got, [("none", 7, r"C:\temp"), ("kept", 12, r"C:\temp")]);
+
+        // A shorter label than a row holds: refused, nothing cut.
+        let made = ok(folder.dir().make(&orm_core::models![shorter::Item], Some("shorter"), &[db.backend()]));
+        assert!(made.is_some());
+        let result = migrate(&mut conn, &folder.dir(), &Target::Latest);
+        let mut fresh = reopen(db)?;
+        let labels = after::Item::objects().load(&mut fresh)?;
+        if db.backend() == BackendKind::Sqlite {
+            // No lengths on SQLite: the text stays whole.
+            assert!(result.is_ok(), "{result:?}");
+        } else {
+            assert!(result.is_err(), "{result:?}");
+        }
+        assert!(labels.iter().all(|r| r.label.chars().count() == 20), "{labels:?}");
+        Ok(())
+    }
+}
+
+#[test]
+fn a_column_made_not_null_without_a_default_is_refused_with_what_to_do() {
+    mod strict {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug, Clone, Default)]
+        #[orm(table = "mig_item")]
+        pub struct Item {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            #[orm(max_length = 20)]
+            pub note: String,
+            #[orm(max_length = 10, default = "0")]
+            pub code: String,
+            #[orm(max_length = 20)]
+            pub label: String,
+        }
+    }
+    let recorded = orm_migrations::SchemaState::of(&orm_core::models![before::Item]);
+    let err = orm_migrations::diff(&recorded, &orm_core::models![strict::Item]).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("mig_item.note"), "{message}");
+    assert!(message.contains("#[orm(default = ...)]"), "{message}");
+}
