@@ -50,17 +50,20 @@
 //! # Ok(()) }
 //! ```
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use orm_core::{
     write_transaction, AnyConnection, ColumnMeta, KeyType, Model, OrmError, QuerySet, Rel,
     RelationVisitor, Relations, SqlKind, Writable,
 };
 
 use orm_core::Result;
+
+mod values;
+
+pub use values::FormValue;
+use values::{assign, editable};
 
 /// Per-field error messages; the key `__all__` holds errors about the
 /// whole form.
@@ -93,155 +96,24 @@ impl FormField {
     }
 }
 
-/// The plain fields of `M` a form edits.
-fn form_fields<M: Model>() -> Vec<FormField> {
+/// The plain fields of `M` a form edits: of a type forms parse (see
+/// [`FormValue`]), not a relation, not assigned by the database, and not
+/// the key of a row being edited (a new key would write another row).
+fn form_fields<M: Model>(instance: &mut M, adding: bool) -> Vec<FormField> {
     M::meta()
         .columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.references.is_none() && !c.auto_increment && c.kind != SqlKind::Binary)
+        .filter(|(column, c)| {
+            c.references.is_none()
+                && !c.auto_increment
+                && (adding || !c.primary_key)
+                && instance
+                    .field_mut(*column)
+                    .is_some_and(|value| editable(value))
+        })
         .map(|(column, meta)| FormField { column, meta })
         .collect()
-}
-
-/// Parses `raw` into the field behind `value` (one of the types models
-/// map); `None` for a type forms do not edit.
-fn assign(
-    value: &mut dyn Any,
-    raw: &str,
-    max_length: Option<u32>,
-) -> Option<std::result::Result<(), String>> {
-    macro_rules! try_types {
-        ($($t:ty),*) => {$(
-            if let Some(field) = value.downcast_mut::<$t>() {
-                return Some(<$t>::parse_form(raw, max_length).map(|v| *field = v));
-            }
-            if let Some(field) = value.downcast_mut::<Option<$t>>() {
-                return Some(<Option<$t>>::parse_form(raw, max_length).map(|v| *field = v));
-            }
-        )*};
-    }
-    try_types!(
-        i16,
-        i32,
-        i64,
-        f32,
-        f64,
-        bool,
-        String,
-        NaiveDate,
-        NaiveTime,
-        NaiveDateTime
-    );
-    None
-}
-
-/// Parsing a submitted string into a field value.
-///
-/// ```
-/// use orm_forms::FormValue;
-/// assert_eq!(i32::parse_form("42", None), Ok(42));
-/// assert!(i32::parse_form("4x", None).is_err());
-/// assert_eq!(Option::<i32>::parse_form("", None), Ok(None));
-/// assert!(String::parse_form("toolong", Some(3)).is_err());
-/// assert!(f64::parse_form("NaN", None).is_err());
-/// ```
-pub trait FormValue: Sized {
-    /// Parses `raw`; the error is the message shown to the user.
-    fn parse_form(raw: &str, max_length: Option<u32>) -> std::result::Result<Self, String>;
-}
-
-macro_rules! number_value {
-    ($($t:ty => $what:literal),*) => {$(
-        impl FormValue for $t {
-            fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-                raw.trim().parse().map_err(|_| format!("Enter {}.", $what))
-            }
-        }
-    )*};
-}
-number_value!(
-    i16 => "a whole number between -32768 and 32767",
-    i32 => "a whole number between -2147483648 and 2147483647",
-    i64 => "a whole number"
-);
-
-macro_rules! float_value {
-    ($($t:ty),*) => {$(
-        /// Finite numbers only: `NaN` and `inf` are refused.
-        impl FormValue for $t {
-            fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-                match raw.trim().parse::<$t>() {
-                    Ok(v) if v.is_finite() => Ok(v),
-                    _ => Err("Enter a number.".into()),
-                }
-            }
-        }
-    )*};
-}
-float_value!(f32, f64);
-
-impl FormValue for bool {
-    fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "on" | "true" | "1" | "yes" => Ok(true),
-            "" | "off" | "false" | "0" | "no" => Ok(false),
-            _ => Err("Enter true or false.".into()),
-        }
-    }
-}
-
-impl FormValue for String {
-    fn parse_form(raw: &str, max_length: Option<u32>) -> std::result::Result<Self, String> {
-        let length = raw.chars().count();
-        match max_length {
-            Some(max) if length > max as usize => Err(format!(
-                "Ensure this value has at most {max} characters (it has {length})."
-            )),
-            _ => Ok(raw.to_owned()),
-        }
-    }
-}
-
-impl FormValue for NaiveDate {
-    fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-            .map_err(|_| "Enter a valid date (YYYY-MM-DD).".into())
-    }
-}
-
-impl FormValue for NaiveTime {
-    fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-        let raw = raw.trim();
-        NaiveTime::parse_from_str(raw, "%H:%M:%S%.f")
-            .or_else(|_| NaiveTime::parse_from_str(raw, "%H:%M"))
-            .map_err(|_| "Enter a valid time (HH:MM[:SS]).".into())
-    }
-}
-
-impl FormValue for NaiveDateTime {
-    fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-        let raw = raw.trim();
-        [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-        .ok_or_else(|| "Enter a valid date and time (YYYY-MM-DD HH:MM[:SS]).".into())
-    }
-}
-
-impl<T: FormValue> FormValue for Option<T> {
-    fn parse_form(raw: &str, max_length: Option<u32>) -> std::result::Result<Self, String> {
-        if raw.trim().is_empty() {
-            Ok(None)
-        } else {
-            T::parse_form(raw, max_length).map(Some)
-        }
-    }
 }
 
 /// Sets a many-to-many of the saved instance.
@@ -274,12 +146,7 @@ struct RelationChoices<M: Model, T: Model> {
 
 /// Parses a submitted id of `T`; `None` when it cannot be one.
 fn parse_key<T: Model>(raw: &str) -> Option<T::Key> {
-    let raw = raw.trim();
-    let key = match T::meta().primary_key().kind {
-        SqlKind::Text => orm_core::Key::Text(raw.to_owned()),
-        _ => orm_core::Key::Int(raw.parse().ok()?),
-    };
-    T::Key::from_key(&key)
+    T::Key::parse(raw.trim())
 }
 
 impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
@@ -315,7 +182,8 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
             Writable::One { required } => {
                 match keys.as_slice() {
                     [] if required => return Ok(Err("This field is required.".into())),
-                    [] => return Ok(Ok(Vec::new())),
+                    // Nothing chosen for an optional relation: cleared.
+                    [] => return Ok(Ok(vec![Chosen::Before(Box::new(move |m| rel.unassign(m)))])),
                     [_] => {}
                     _ => return Ok(Err("Select one choice.".into())),
                 }
@@ -535,7 +403,7 @@ impl<M: Relations> ModelForm<M> {
         for key in self.undecodable.clone() {
             self.error(&key, "Enter valid text: the submitted value is not UTF-8.");
         }
-        let fields = form_fields::<M>();
+        let fields = form_fields(&mut self.instance, self.adding);
         let known = |name: &str| {
             fields.iter().any(|f| f.key() == name)
                 || self.relations.iter().any(|r| r.field() == name)
@@ -548,7 +416,15 @@ impl<M: Relations> ModelForm<M> {
             .collect();
         for key in unknown {
             if !self.errors.contains_key(&key) {
-                self.error(&key, "Unknown field.");
+                let stored = M::meta().columns.iter().any(|c| c.field == key);
+                self.error(
+                    &key,
+                    if stored {
+                        "This field cannot be set from a form."
+                    } else {
+                        "Unknown field."
+                    },
+                );
             }
         }
         for field in fields {

@@ -8,6 +8,27 @@ use orm_forms::{ModelForm, NON_FIELD_ERRORS};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
+/// A stage of an event: an enum column, which forms do not edit.
+#[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    #[default]
+    Draft,
+    Live,
+}
+
+/// An event: a moment in UTC and an enum beside plain fields.
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "form_event")]
+pub struct Event {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(max_length = 20)]
+    pub name: String,
+    #[orm(choices)]
+    pub stage: Stage,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Three tags, each on one earlier question; two authors.
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
     create_all(conn)?;
@@ -129,6 +150,52 @@ backend_tests! {
         let fresh = Question::get(&mut conn, saved.id.unwrap_or_default())?;
         assert_eq!(fresh.question_text, "renamed");
         assert_eq!(fresh.tags().count(&mut conn)?, 2);
+        Ok(())
+    }
+
+    fn editing_clears_an_optional_relation_and_keeps_the_key(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let ada = Author::objects().filter(author::name.eq("Ada")).get(&mut conn)?;
+        let mut q = create_question(&mut conn, "with author")?;
+        q.author.set(ada);
+        q.save(&mut conn)?;
+        // Nothing chosen for the optional author: cleared.
+        let form = ModelForm::edit(q.clone())
+            .bind_urlencoded("question_text=with+author&pub_date=2026-01-01T00:00:00&author=");
+        let saved = form.save(&mut conn)?;
+        assert_eq!(saved.author.key(), None);
+        assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.author.key(), None);
+        // The key of a row being edited is not a form field: a new one
+        // would write another row.
+        let mut staff = Group { name: "staff".into(), size: 1 };
+        staff.save(&mut conn)?;
+        Group { name: "admins".into(), size: 2 }.save(&mut conn)?;
+        let mut form = ModelForm::edit(staff).bind_urlencoded("name=admins&size=9");
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(
+            form.errors().get("name"),
+            Some(&vec!["This field cannot be set from a form.".to_string()])
+        );
+        assert_eq!(Group::get(&mut conn, "admins".to_string())?.size, 2);
+        Ok(())
+    }
+
+    fn a_value_forms_cannot_parse_is_refused_never_dropped(db) {
+        let mut conn = db.get()?;
+        orm_core::schema::create_tables(&mut conn, &[Event::meta()])?;
+        let mut form = ModelForm::<Event>::new().bind_urlencoded("name=launch&stage=Live&at=2030-01-01+10:00");
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(
+            form.errors().get("stage"),
+            Some(&vec!["This field cannot be set from a form.".to_string()])
+        );
+        // A moment with its offset is stored in UTC.
+        let form = ModelForm::<Event>::new().bind_urlencoded("name=launch&at=2030-01-01T10:00:00%2B02:00");
+        let saved = form.save(&mut conn)?;
+        let stored = Event::get(&mut conn, saved.id.unwrap_or_default())?;
+        assert_eq!(stored.at.to_rfc3339(), "2030-01-01T08:00:00+00:00");
+        assert_eq!(stored.stage, Stage::Draft);
         Ok(())
     }
 

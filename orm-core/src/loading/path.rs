@@ -93,6 +93,10 @@ pub trait RelationKind<From, To>: Sync {
     fn assign(&self, from: &mut From, to: To) {
         let _ = (from, to);
     }
+    /// Points `from` at no row (`Writable::One { required: false }`).
+    fn unassign(&self, from: &mut From) {
+        let _ = from;
+    }
     /// Makes `to` exactly the related rows of the saved `from`
     /// (`Writable::Many`).
     fn set(&self, from: &From, conn: &mut AnyConnection, to: &[To]) -> Result<()> {
@@ -218,6 +222,12 @@ impl<From, To, J> Rel<From, To, J> {
     /// other relations ignore it).
     pub fn assign(&self, from: &mut From, to: To) {
         self.kind.assign(from, to)
+    }
+
+    /// Points `from` at no row (a nullable foreign key or one-to-one;
+    /// other relations ignore it).
+    pub fn unassign(&self, from: &mut From) {
+        self.kind.unassign(from)
     }
 
     /// Makes `to` exactly the related rows of the saved `from` (a

@@ -105,6 +105,10 @@ impl<F: Model, T: Model, K: KeyType> RelationKind<F, T> for ForeignKeyRel<F, T, 
     fn assign(&self, from: &mut F, to: T) {
         ForeignKeyRel::assign(self, from, to);
     }
+
+    fn unassign(&self, from: &mut F) {
+        (self.field_mut)(from).set_key(None);
+    }
 }
 
 impl<O: Model, C: Model> RelationKind<O, C> for ReverseRel<O, C> {

@@ -125,6 +125,16 @@ pub trait KeyType:
     fn to_key(&self) -> Key;
     /// Back from the dynamic form; `None` when it does not fit.
     fn from_key(key: &Key) -> Option<Self>;
+    /// A key from its text form (a submitted id, a URL segment); `None`
+    /// when `raw` is not one.
+    ///
+    /// ```
+    /// use orm_core::KeyType;
+    /// assert_eq!(i32::parse("42"), Some(42));
+    /// assert_eq!(i16::parse("40000"), None);
+    /// assert_eq!(String::parse("bob"), Some("bob".to_string()));
+    /// ```
+    fn parse(raw: &str) -> Option<Self>;
     /// Reads the (nullable) column `index` of a result row.
     #[doc(hidden)]
     fn read<R: RawRow + ?Sized>(row: &R, index: usize)
@@ -189,6 +199,9 @@ macro_rules! int_key {
                     _ => None,
                 }
             }
+            fn parse(raw: &str) -> Option<Self> {
+                raw.parse().ok()
+            }
             fn read<R: RawRow + ?Sized>(row: &R, index: usize) -> diesel::deserialize::Result<Option<Self>> {
                 // The column has this width: the value fits.
                 Ok(row.int(index)?.and_then(|v| <$t>::try_from(v).ok()))
@@ -216,6 +229,9 @@ impl KeyType for String {
             _ => None,
         }
     }
+    fn parse(raw: &str) -> Option<Self> {
+        Some(raw.to_owned())
+    }
     fn read<R: RawRow + ?Sized>(
         row: &R,
         index: usize,
@@ -242,6 +258,9 @@ impl KeyType for uuid::Uuid {
             Key::Uuid(u) => Some(*u),
             _ => None,
         }
+    }
+    fn parse(raw: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(raw).ok()
     }
     fn read<R: RawRow + ?Sized>(
         row: &R,
