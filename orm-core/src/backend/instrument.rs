@@ -138,6 +138,14 @@ pub(crate) fn install(conn: &mut AnyConnection, app: Option<&InstrumentationFact
     });
 }
 
+/// Installs the pool's instrumentation again on a pooled connection whose
+/// borrower replaced it (`conn.set_instrumentation(..)`).
+pub(crate) fn restore(conn: &mut AnyConnection, app: Option<&InstrumentationFactory>) {
+    if shared(conn).is_none() {
+        install(conn, app);
+    }
+}
+
 /// Whether the server of `conn` refuses writes at `READ COMMITTED`
 /// (marked with [`refuse_read_committed`] when the pool opened it or a
 /// write was refused; a connection the pool did not open is never marked).
@@ -221,6 +229,17 @@ mod tests {
         conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
         assert!(shared(&mut conn).is_none(), "replaced: no pool state");
         assert!(capture(&mut conn, Statements::default()).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn a_replaced_instrumentation_lasts_until_the_connection_returns() -> crate::Result<()> {
+        let db = Db::builder("sqlite::memory:").max_connections(1).build()?;
+        let mut conn = db.get()?;
+        conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+        drop(conn);
+        let mut again = db.get()?;
+        assert!(shared(&mut again).is_some(), "the pool's, back");
         Ok(())
     }
 }

@@ -147,8 +147,11 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     /// Run when a connection comes back: after a failed statement it may
     /// be dead (killed by the server, network gone), so it is pinged then,
-    /// and dropped if it does not answer.
+    /// and dropped if it does not answer. An instrumentation the borrower
+    /// installed in place of the pool's is replaced by the pool's again,
+    /// so the next borrower gets its transaction bookkeeping.
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        instrument::restore(conn, self.options.instrumentation.as_ref());
         diesel::r2d2::R2D2Connection::is_broken(conn)
             || (instrument::take_failure(conn) && diesel::r2d2::R2D2Connection::ping(conn).is_err())
     }

@@ -358,20 +358,44 @@ fn refused_at_read_committed(e: &OrmError) -> bool {
 }
 
 /// Whether the database rolled the transaction back for a deadlock or a
-/// serialization failure (MySQL 1213, PostgreSQL 40001).
+/// serialization failure (MySQL 1213, PostgreSQL 40001 and 40P01, which
+/// diesel reports by its message only).
 fn rolled_back(e: &OrmError) -> bool {
-    matches!(
-        e,
-        OrmError::Database(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::SerializationFailure,
-            _
-        ))
-    )
+    use diesel::result::DatabaseErrorKind::{SerializationFailure, Unknown};
+    match e {
+        OrmError::Database(diesel::result::Error::DatabaseError(SerializationFailure, _)) => true,
+        OrmError::Database(diesel::result::Error::DatabaseError(Unknown, info)) => {
+            info.message().starts_with("deadlock detected")
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_retried() {
+        use diesel::result::DatabaseErrorKind::{SerializationFailure, UniqueViolation, Unknown};
+        let error = |kind, message: &str| {
+            OrmError::Database(diesel::result::Error::DatabaseError(
+                kind,
+                Box::new(message.to_owned()),
+            ))
+        };
+        assert!(rolled_back(&error(
+            SerializationFailure,
+            "could not serialize access"
+        )));
+        // PostgreSQL's 40P01.
+        assert!(rolled_back(&error(Unknown, "deadlock detected")));
+        assert!(!rolled_back(&error(
+            Unknown,
+            "relation \"x\" does not exist"
+        )));
+        assert!(!rolled_back(&error(UniqueViolation, "duplicate key")));
+    }
 
     #[test]
     fn backoff_doubles_its_ceiling_and_varies_under_it() {

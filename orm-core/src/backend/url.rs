@@ -138,19 +138,33 @@ pub(crate) fn redact(url: &str) -> String {
             let Some(scheme_end) = url.find("://") else {
                 return f.write_str(url);
             };
-            let rest = &url[scheme_end + 3..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let authority = &rest[..authority_end];
-            match (authority.rfind('@'), authority.find(':')) {
-                (Some(at), Some(colon)) if colon < at => write!(
-                    f,
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &authority[..colon],
+            let (scheme, rest) = url.split_at(scheme_end + 3);
+            let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+            let rest = match (authority.rfind('@'), authority.find(':')) {
+                (Some(at), Some(colon)) if colon < at => {
+                    write!(f, "{scheme}{}:***", &authority[..colon])?;
                     &rest[at..]
-                ),
-                _ => f.write_str(url),
+                }
+                _ => {
+                    f.write_str(scheme)?;
+                    rest
+                }
+            };
+            // A password in the query string (`?password=...`) too.
+            let Some((path, query)) = rest.split_once('?') else {
+                return f.write_str(rest);
+            };
+            write!(f, "{path}?")?;
+            for (i, pair) in query.split('&').enumerate() {
+                let separator = if i > 0 { "&" } else { "" };
+                match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        write!(f, "{separator}{key}=***")?
+                    }
+                    _ => write!(f, "{separator}{pair}")?,
+                }
             }
+            Ok(())
         }
     }
     Redacted(url).to_string()
@@ -171,6 +185,14 @@ mod tests {
             "postgres://bob@localhost/db"
         );
         assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            redact("mysql://bob@db/app?ssl_mode=required&password=secret"),
+            "mysql://bob@db/app?ssl_mode=required&password=***"
+        );
+        assert_eq!(
+            redact("postgres://bob:a@db/app?Password=b"),
+            "postgres://bob:***@db/app?Password=***"
+        );
     }
 
     #[test]
