@@ -27,6 +27,7 @@ mod json_columns;
 mod large_peer_groups;
 mod large_prefetch;
 mod locking;
+mod long_names;
 mod lookups;
 mod many_to_many;
 mod migration_data;

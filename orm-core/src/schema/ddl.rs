@@ -25,7 +25,10 @@ pub fn quote(backend: BackendKind, ident: &str) -> String {
     }
 }
 
-/// The names given to a table's constraints and indexes.
+/// The names given to a table's constraints and indexes. A name longer
+/// than PostgreSQL's 63 bytes (MySQL refuses more than 64, PostgreSQL
+/// cuts them, so two could collide) keeps its first 54 bytes and ends
+/// with a hash of the whole name.
 ///
 /// ```
 /// use orm_core::schema::ddl::names;
@@ -33,26 +36,51 @@ pub fn quote(backend: BackendKind, ident: &str) -> String {
 /// assert_eq!(names::foreign_key("book", "author_id"), "book_author_id_fkey");
 /// assert_eq!(names::index("book", "title"), "book_title_idx");
 /// assert_eq!(names::unique_together("link", &["a".into(), "b".into()]), "link_a_b_uniq");
+/// let long = names::unique_together(
+///     "a_table_with_quite_a_long_name",
+///     &["first_long_column".into(), "second_long_column".into()],
+/// );
+/// assert_eq!(long.len(), 63);
+/// assert!(long.starts_with("a_table_with_quite_a_long_name_first_long_column_secon_"));
 /// ```
 pub mod names {
+    /// PostgreSQL's longest identifier, in bytes (MySQL's is 64).
+    const MAX: usize = 63;
+
     /// A single-column unique constraint.
     pub fn unique(table: &str, column: &str) -> String {
-        format!("{table}_{column}_key")
+        bounded(format!("{table}_{column}_key"))
     }
 
     /// A foreign-key constraint.
     pub fn foreign_key(table: &str, column: &str) -> String {
-        format!("{table}_{column}_fkey")
+        bounded(format!("{table}_{column}_fkey"))
     }
 
     /// A plain index.
     pub fn index(table: &str, column: &str) -> String {
-        format!("{table}_{column}_idx")
+        bounded(format!("{table}_{column}_idx"))
     }
 
     /// The `unique_together` constraint.
     pub fn unique_together(table: &str, columns: &[String]) -> String {
-        format!("{table}_{}_uniq", columns.join("_"))
+        bounded(format!("{table}_{}_uniq", columns.join("_")))
+    }
+
+    /// `name` if it fits; else its first bytes (on a character boundary)
+    /// and eight hex digits of its FNV-1a hash, 63 bytes at most.
+    fn bounded(name: String) -> String {
+        if name.len() <= MAX {
+            return name;
+        }
+        let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let mut end = MAX - 9;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}_{hash:08x}", &name[..end])
     }
 }
 
