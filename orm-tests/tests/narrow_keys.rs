@@ -5,7 +5,7 @@
 
 use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, schema, AnyConnection};
+use orm_core::{assert_num_queries, schema, AnyConnection, OrmError};
 use orm_tests::backend_tests;
 
 /// A `SMALLINT` key.
@@ -103,6 +103,22 @@ backend_tests! {
         assert_eq!(ids, [genres[1].id, genres[0].id], "comedy, drama");
         let keys: Vec<Option<i16>> = Volume::objects().load(&mut conn)?.iter().map(|v| v.shelf.key().copied()).collect();
         assert_eq!(keys, [Some(i16::MAX - 1), Some(i16::MAX), Some(i16::MAX), None]);
+        // A new row after the largest key: refused with no row written
+        // (SQLite, MySQL: the next key would not fit), or written with a
+        // key that came back (PostgreSQL's sequence starts at 1). Never a
+        // row the caller is told failed.
+        let before = Shelf::objects().count(&mut conn)?;
+        let mut next = Shelf { name: "next".into(), ..Default::default() };
+        match next.save(&mut conn) {
+            Ok(()) => {
+                assert_eq!(Shelf::get(&mut conn, next.id.unwrap_or_default())?.name, "next");
+                assert_eq!(Shelf::objects().count(&mut conn)?, before + 1);
+            }
+            Err(err) => {
+                assert!(matches!(err, OrmError::Database(_)), "{err}");
+                assert_eq!(Shelf::objects().count(&mut conn)?, before, "{err}");
+            }
+        }
         Ok(())
     }
 

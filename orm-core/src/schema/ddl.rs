@@ -187,6 +187,12 @@ pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
             }
         }
     }
+    if let Some((min, max)) = sqlite_key_range(backend, column) {
+        sql.push_str(&format!(
+            " CHECK ({} BETWEEN {min} AND {max})",
+            quote(backend, &column.name)
+        ));
+    }
     if let Some(choices) = &column.choices {
         sql.push_str(&format!(
             " CHECK ({} IN ({}))",
@@ -195,6 +201,21 @@ pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
         ));
     }
     sql
+}
+
+/// The range of a narrow auto-increment key on SQLite, whose `INTEGER
+/// PRIMARY KEY` is 64 bits wide: past it an insert would succeed with a
+/// key the field cannot hold, so the table refuses it (PostgreSQL's
+/// `SMALLSERIAL`/`SERIAL` and MySQL's columns stop there themselves).
+fn sqlite_key_range(backend: BackendKind, column: &ColumnDef) -> Option<(i64, i64)> {
+    if backend != BackendKind::Sqlite || !column.auto_increment {
+        return None;
+    }
+    match column.kind {
+        SqlKind::SmallInt => Some((i16::MIN.into(), i16::MAX.into())),
+        SqlKind::Integer => Some((i32::MIN.into(), i32::MAX.into())),
+        _ => None,
+    }
 }
 
 /// SQL holding standard string literals (a default, a list of choices),
