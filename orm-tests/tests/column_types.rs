@@ -9,7 +9,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use diesel::connection::SimpleConnection;
 use orm_core::prelude::*;
-use orm_core::{schema, AnyConnection, BackendKind};
+use orm_core::{schema, AnyConnection, BackendKind, OrmError};
 use orm_tests::backend_tests;
 
 /// A time-zone-aware instant (chrono), required and nullable.
@@ -109,6 +109,18 @@ backend_tests! {
         assert_eq!(between, 1);
         assert_eq!(Moment::objects().filter(moment::maybe.eq(Some(first))).count(&mut conn)?, 1);
         assert_eq!(Moment::objects().filter(moment::maybe.is_null()).count(&mut conn)?, 2);
+        // A year the backend cannot store: a Value error naming the field,
+        // nothing written (SQLite stores any year).
+        let out_of_range = match conn.backend() {
+            BackendKind::Postgres => Some(utc(-5000, 1, 1, 0, 0, 0, 0)),
+            BackendKind::Mysql => Some(utc(10_000, 1, 1, 0, 0, 0, 0)),
+            BackendKind::Sqlite => None,
+        };
+        if let Some(at) = out_of_range {
+            let err = Moment { at: first, maybe: Some(at), ..Default::default() }.save(&mut conn).unwrap_err();
+            assert!(matches!(err, OrmError::Value { field: "maybe", .. }), "{err}");
+            assert_eq!(Moment::objects().count(&mut conn)?, 5);
+        }
         Ok(())
     }
 

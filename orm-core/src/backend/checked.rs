@@ -12,6 +12,7 @@
 //! | `f32`, `f64` | not NaN (stored as NULL) | anything | finite |
 //! | `NaiveDate`, `time::Date` | anything | from 4713 BC (year -4712) | years 0–9999 |
 //! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 4713 BC (year -4712) | years 0–9999 |
+//! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | anything | from 4713 BC (year -4712) | years 0–9999 |
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::serialize::{IsNull, Output, ToSql};
@@ -89,6 +90,15 @@ fn float_check(backend: &'static str, nan: bool, infinite: bool) -> Result<(), S
         "SQLite" if nan => Err("NaN cannot be stored on SQLite (it would become NULL); store a finite number or use an Option and None".into()),
         "MySQL" if nan || infinite => Err("MySQL/MariaDB stores finite numbers only (not NaN or ±infinity)".into()),
         _ => Ok(()),
+    }
+}
+
+/// Refuses, while binding, an instant (a time-zone-aware datetime, whose
+/// `ToSql` lives with its encoding) in a year `backend` cannot store.
+pub(crate) fn check_instant_year(backend: &'static str, year: i32) -> diesel::serialize::Result {
+    match year_check(backend, year) {
+        Ok(()) => Ok(IsNull::No),
+        Err(reason) => bad(reason),
     }
 }
 

@@ -10,12 +10,14 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 
 use super::enc::TimestampTz;
+use crate::backend::checked::check_instant_year;
 
-/// Delegates `DateTime<Utc>`'s encoding on `$backend` to diesel's impl for
-/// the SQL type `$native` (unused in a MySQL-only build).
+/// Delegates an instant's encoding on `$backend` (named `$label`, whose
+/// years it is checked against, in UTC) to diesel's impl for the SQL type
+/// `$native` (unused in a MySQL-only build).
 #[allow(unused_macros)]
 macro_rules! delegate {
-    ($t:ty, $backend:ty, $value:ty, $native:ty) => {
+    ($t:ty, $backend:ty, $label:literal, $value:ty, $native:ty) => {
         impl FromSql<TimestampTz, $backend> for $t {
             fn from_sql(value: $value) -> deserialize::Result<Self> {
                 <$t as FromSql<$native, $backend>>::from_sql(value)
@@ -24,16 +26,29 @@ macro_rules! delegate {
 
         impl ToSql<TimestampTz, $backend> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> serialize::Result {
+                check_instant_year($label, UtcYear::utc_year(self))?;
                 <$t as ToSql<$native, $backend>>::to_sql(self, out)
             }
         }
     };
 }
 
+/// The year of an instant, in UTC (what the backends store).
+trait UtcYear {
+    fn utc_year(&self) -> i32;
+}
+
+impl UtcYear for DateTime<Utc> {
+    fn utc_year(&self) -> i32 {
+        chrono::Datelike::year(self)
+    }
+}
+
 #[cfg(feature = "postgres")]
 delegate!(
     DateTime<Utc>,
     diesel::pg::Pg,
+    "PostgreSQL",
     diesel::pg::PgValue<'_>,
     diesel::sql_types::Timestamptz
 );
@@ -41,6 +56,7 @@ delegate!(
 delegate!(
     DateTime<Utc>,
     diesel::sqlite::Sqlite,
+    "SQLite",
     diesel::sqlite::SqliteValue<'_, '_, '_>,
     diesel::sql_types::TimestamptzSqlite
 );
@@ -62,6 +78,7 @@ impl FromSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
 #[cfg(feature = "mysql")]
 impl ToSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
+        check_instant_year("MySQL", self.utc_year())?;
         <chrono::NaiveDateTime as ToSql<diesel::sql_types::Datetime, diesel::mysql::Mysql>>::to_sql(
             &self.naive_utc(),
             &mut out.reborrow(),
@@ -76,10 +93,17 @@ mod offset {
     use super::*;
     use time::OffsetDateTime;
 
+    impl UtcYear for OffsetDateTime {
+        fn utc_year(&self) -> i32 {
+            self.to_offset(time::UtcOffset::UTC).year()
+        }
+    }
+
     #[cfg(feature = "postgres")]
     delegate!(
         OffsetDateTime,
         diesel::pg::Pg,
+        "PostgreSQL",
         diesel::pg::PgValue<'_>,
         diesel::sql_types::Timestamptz
     );
@@ -87,6 +111,7 @@ mod offset {
     delegate!(
         OffsetDateTime,
         diesel::sqlite::Sqlite,
+        "SQLite",
         diesel::sqlite::SqliteValue<'_, '_, '_>,
         diesel::sql_types::TimestamptzSqlite
     );
@@ -96,6 +121,7 @@ mod offset {
     delegate!(
         OffsetDateTime,
         diesel::mysql::Mysql,
+        "MySQL",
         diesel::mysql::MysqlValue<'_>,
         diesel::sql_types::Datetime
     );
