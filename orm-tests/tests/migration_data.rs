@@ -1,9 +1,10 @@
 //! Migrations that change a column holding rows, on every backend: a
 //! column made NOT NULL takes its default where it was NULL, a text
 //! default with a backslash is stored as written, a column's type and
-//! default change together, and a shorter text refuses rows that do not
-//! fit instead of cutting them (PostgreSQL, MySQL; SQLite's text has no
-//! length).
+//! default change together, a shorter text refuses rows that do not fit
+//! instead of cutting them (PostgreSQL, MySQL; SQLite's text has no
+//! length), and a foreign key's column becomes unique and back (MySQL
+//! keeps the index a foreign key uses).
 
 use orm_core::prelude::*;
 use orm_core::BackendKind;
@@ -102,6 +103,69 @@ backend_tests! {
             assert!(result.is_err(), "{result:?}");
         }
         assert!(labels.iter().all(|r| r.label.chars().count() == 20), "{labels:?}");
+        Ok(())
+    }
+}
+
+/// A shelf and its boxes, each box on one shelf.
+mod shared_shelf {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_shelf")]
+    pub struct Shelf {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_box")]
+    pub struct Bin {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        pub shelf: ForeignKey<Shelf>,
+    }
+}
+
+/// One box per shelf: the foreign key's column unique.
+mod own_shelf {
+    use orm_core::prelude::*;
+
+    pub use super::shared_shelf::Shelf;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_box")]
+    pub struct Bin {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(unique)]
+        pub shelf: ForeignKey<Shelf>,
+    }
+}
+
+backend_tests! {
+    fn a_foreign_keys_column_becomes_unique_and_back(db) {
+        let folder = Folder::new(db);
+        let mut conn = db.get()?;
+        step(db, &folder, &orm_core::models![shared_shelf::Shelf, shared_shelf::Bin], "initial")?;
+        let mut shelf = shared_shelf::Shelf::default();
+        shelf.save(&mut conn)?;
+        let mut one = shared_shelf::Bin::default();
+        one.shelf.set_key(shelf.id);
+        one.save(&mut conn)?;
+        drop(conn);
+        step(db, &folder, &orm_core::models![own_shelf::Shelf, own_shelf::Bin], "unique")?;
+        let mut conn = reopen(db)?;
+        let mut second = own_shelf::Bin::default();
+        second.shelf.set_key(shelf.id);
+        assert!(second.save(&mut conn).is_err(), "the column is unique");
+        drop(conn);
+        step(db, &folder, &orm_core::models![shared_shelf::Shelf, shared_shelf::Bin], "shared")?;
+        let mut conn = reopen(db)?;
+        let mut second = shared_shelf::Bin::default();
+        second.shelf.set_key(shelf.id);
+        second.save(&mut conn)?;
+        assert_eq!(shared_shelf::Bin::objects().count(&mut conn)?, 2);
         Ok(())
     }
 }

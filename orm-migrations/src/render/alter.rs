@@ -129,8 +129,14 @@ fn alter_column(
     }
 
     let unique_changed = (from.unique && !from.primary_key) != (to.unique && !to.primary_key);
-    let fk_changed = from.references != to.references;
     let index_changed = create_index(backend, table, from) != create_index(backend, table, to);
+    let drops_index = (unique_changed && from.unique)
+        || (index_changed && create_index(backend, table, from).is_some());
+    // MySQL keeps a foreign key's column indexed and refuses to drop the
+    // index it uses (error 1553): the foreign key goes first and comes
+    // back after.
+    let fk_changed = from.references != to.references
+        || (mysql && drops_index && from.references.is_some() && to.references.is_some());
     if fk_changed && from.references.is_some() {
         let name = q(&names::foreign_key(table, &from.name));
         out.push(alter(if mysql {
