@@ -15,6 +15,20 @@ pub struct Settings {
     pub owner: Option<String>,
 }
 
+/// A measurement: a float JSON has no NaN for.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reading {
+    pub value: f64,
+}
+
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "js_reading")]
+pub struct Sample {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub reading: Json<Reading>,
+}
+
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[orm(table = "js_doc")]
 pub struct Doc {
@@ -90,6 +104,21 @@ backend_tests! {
         // The other columns still read as `Value`.
         let bodies: Vec<Value> = diesel::RunQueryDsl::load(diesel::QueryDsl::select(doc::table, doc::body), &mut *conn)?;
         assert_eq!(bodies, [json!(1)]);
+        Ok(())
+    }
+
+    fn a_document_that_would_not_read_back_is_refused_when_written(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Sample>(&mut conn)?;
+        // serde_json writes NaN as null, which an f64 cannot read.
+        let err = Sample { reading: Json(Reading { value: f64::NAN }), ..Default::default() }
+            .save(&mut conn)
+            .unwrap_err();
+        assert!(matches!(err, OrmError::Value { field: "reading", .. }), "{err}");
+        assert_eq!(Sample::objects().count(&mut conn)?, 0);
+        let mut fine = Sample { reading: Json(Reading { value: 1.5 }), ..Default::default() };
+        fine.save(&mut conn)?;
+        assert_eq!(Sample::get(&mut conn, fine.id.unwrap_or_default())?.reading.value, 1.5);
         Ok(())
     }
 }

@@ -10,10 +10,12 @@ use diesel::expression::AsExpression;
 #[allow(unused_imports)]
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::enc::Json as Enc;
+use crate::error::BadValue;
 
 /// A JSON column holding a `T`: written with `serde_json`, read back into
 /// a `T` (a document that does not fit `T` is a typed deserialization
@@ -91,6 +93,23 @@ trait Document: Sized {
     type Inner: Serialize + DeserializeOwned;
     fn inner(&self) -> &Self::Inner;
     fn wrap(inner: Self::Inner) -> Self;
+
+    /// The document to write, refused (while binding, so the write names
+    /// the field) when it would not read back: JSON has no NaN or
+    /// infinity, and `serde_json` writes them as `null`, which a float
+    /// field then cannot read (an `Option` one reads `None`).
+    fn document(&self) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let value = serde_json::to_value(self.inner())?;
+        match Self::Inner::deserialize(&value) {
+            Ok(_) => Ok(value),
+            Err(e) => Err(Box::new(BadValue {
+                field: None,
+                reason: format!(
+                    "the JSON written would not read back ({e}); a NaN or infinite float becomes null in JSON: store a finite number or an Option"
+                ),
+            })),
+        }
+    }
 }
 
 impl Document for Value {
@@ -100,6 +119,10 @@ impl Document for Value {
     }
     fn wrap(inner: Value) -> Self {
         inner
+    }
+    /// A `Value` holds no NaN: it reads back as written.
+    fn document(&self) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.clone())
     }
 }
 
@@ -128,7 +151,7 @@ macro_rules! json_encodings {
         #[cfg(feature = "postgres")]
         impl<$($generics)*> ToSql<Enc, diesel::pg::Pg> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
-                let value = serde_json::to_value(self.inner())?;
+                let value = self.document()?;
                 <Value as ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg>>::to_sql(&value, &mut out.reborrow())
             }
         }
@@ -143,7 +166,7 @@ macro_rules! json_encodings {
         #[cfg(feature = "mysql")]
         impl<$($generics)*> ToSql<Enc, diesel::mysql::Mysql> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
-                serde_json::to_writer(out, self.inner())?;
+                serde_json::to_writer(out, &self.document()?)?;
                 Ok(IsNull::No)
             }
         }
@@ -159,7 +182,7 @@ macro_rules! json_encodings {
         #[cfg(feature = "sqlite")]
         impl<$($generics)*> ToSql<Enc, diesel::sqlite::Sqlite> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
-                out.set_value(serde_json::to_string(self.inner())?);
+                out.set_value(self.document()?.to_string());
                 Ok(IsNull::No)
             }
         }
