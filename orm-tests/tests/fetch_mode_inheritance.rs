@@ -74,6 +74,45 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_row_get_or_create_inserts_takes_the_queryset_mode(db) {
+        let mut conn = db.get()?;
+        let q = setup(&mut conn, FetchMode::One)?;
+        let (created, was_created) = q
+            .choices()
+            .query()?
+            .filter(choice::choice_text.eq("new"))
+            .get_or_create(&mut conn, || {
+                let mut c = Choice { choice_text: "new".into(), ..Default::default() };
+                c.question.set_key(q.id);
+                c
+            })?;
+        assert!(was_created);
+        assert_eq!(created.fetch_mode(), Some(FetchMode::One));
+        Ok(())
+    }
+
+    fn targets_a_many_to_many_prefetch_shares_are_peers(db) {
+        let mut conn = db.get()?;
+        let q = setup(&mut conn, FetchMode::Peers)?;
+        // A second question with another author, on the same tag.
+        let mut grace = Author { name: "Grace".into(), ..Default::default() };
+        grace.save(&mut conn)?;
+        let mut other = Question { question_text: "other".into(), ..Default::default() };
+        other.set_author(grace);
+        other.save(&mut conn)?;
+        let tag = q.tags().all(&mut conn)?[0].as_ref().clone();
+        other.tags().add(&mut conn, std::slice::from_ref(&tag))?;
+        let tags = Tag::objects().filter(tag::id.eq(tag.id.unwrap_or_default())).load(&mut conn)?;
+        let lists = orm_core::Prefetch::new(Tag::QUESTIONS, Question::objects().fetch_mode(FetchMode::Peers))
+            .load_for(&mut conn, &tags)?;
+        assert_eq!(lists[0].len(), 2);
+        // Both questions' authors in one query: they are one query's peers.
+        orm_core::assert_num_queries(&mut conn, 1, |c| {
+            lists[0].iter().try_for_each(|q| q.author(c).map(|_| ()))
+        })?;
+        Ok(())
+    }
+
     fn many_to_many_objects_take_the_owner_mode(db) {
         let mut conn = db.get()?;
         let q = setup(&mut conn, FetchMode::Raise)?;

@@ -174,6 +174,31 @@ backend_tests! {
         Ok(())
     }
 
+    fn one_reports_to_many_and_reverse_one_to_one_fetches_too(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        for (i, name) in ["u1", "u2", "u3"].iter().enumerate() {
+            let mut user = User { username: (*name).into(), ..Default::default() };
+            user.save(&mut conn)?;
+            if i < 2 {
+                let mut profile = Profile { bio: "b".into(), ..Default::default() };
+                profile.user.set_key(user.id);
+                profile.save(&mut conn)?;
+            }
+        }
+        let users = User::objects().load(&mut conn)?;
+        let questions = Question::objects().load(&mut conn)?;
+        let (result, counted) = orm_core::fetch::count_n_plus_one(|| {
+            with_fetch_mode(FetchMode::One, || {
+                users.iter().try_for_each(|u| u.profile(&mut conn).map(|_| ()))?;
+                questions.iter().try_for_each(|q| q.choices().all(&mut conn).map(|_| ()))
+            })
+        });
+        result?;
+        assert_eq!(counted, users.len() + questions.len());
+        Ok(())
+    }
+
     fn raise_blocks_and_loaded_values_never_consult_the_mode(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

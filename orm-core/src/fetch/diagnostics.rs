@@ -3,25 +3,21 @@
 
 use std::cell::Cell;
 
-use crate::meta::RelationMeta;
-
 thread_local! {
     /// The counter of the innermost `count_n_plus_one` on this thread.
     static COUNTER: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// Reports an N+1 fetch of `rel`: a `tracing` warning (target
+/// Reports an N+1 fetch of `model.field`: a `tracing` warning (target
 /// `orm::n_plus_one`, fields `model` and `relation`) and one more in the
 /// innermost [`count_n_plus_one`] scope.
-pub(crate) fn report_n_plus_one(rel: &RelationMeta) {
+pub(crate) fn report_n_plus_one(model: &'static str, field: &'static str) {
     COUNTER.with(|c| c.set(c.get().map(|n| n + 1)));
     tracing::warn!(
         target: "orm::n_plus_one",
-        model = rel.model,
-        relation = rel.field,
-        "N+1 query: {}.{} fetched for one instance that has peers; FetchMode::Peers would load it for all of them in one query",
-        rel.model,
-        rel.field
+        model,
+        relation = field,
+        "N+1 query: {model}.{field} fetched for one instance that has peers; FetchMode::Peers would load it for all of them in one query"
     );
 }
 

@@ -204,7 +204,7 @@ pub(crate) fn reverse<O: Model, C: Model + Clone>(
     let by_owner = children
         .into_iter()
         .filter_map(|c| Some((rel.fk.key(&c)?, c)));
-    Ok(hand_out(&owners, group(by_owner)))
+    Ok(peers(hand_out(&owners, group(by_owner))))
 }
 
 /// A many-to-many: the links, then the targets with the queryset's
@@ -244,7 +244,7 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
             slice.share_out(rel, &links, in_chunk, &loaded, &mut grouped);
         }
     }
-    Ok(hand_out(&owners, grouped))
+    Ok(peers(hand_out(&owners, grouped)))
 }
 
 /// A many-to-many prefetch's slice, applied to each owner's targets.
@@ -277,6 +277,14 @@ impl PerOwner {
             grouped.insert(owner, rows.map(|i| loaded[i].clone()).collect());
         }
     }
+}
+
+/// Makes the copies among `lists` (a target shared by owners, an owner
+/// held twice) peers of each other: a copy belongs to no batch, and they
+/// all come from one query. Rows moved from the load keep its batch.
+fn peers<T: Model>(lists: Vec<Vec<T>>) -> Vec<Vec<T>> {
+    T::link_peers(lists.iter().flatten());
+    lists
 }
 
 /// The rows of each owner key, in the order given.

@@ -17,7 +17,7 @@ use crate::backend::{
 };
 use crate::error::{OrmError, Result};
 use crate::meta::OrderTerm;
-use crate::model::{update_fields, Model};
+use crate::model::{inherit_fetch_mode, update_fields, Model};
 use crate::sql::RowLock;
 
 impl<M: Model> QuerySet<M> {
@@ -206,6 +206,8 @@ impl<M: Model> QuerySet<M> {
             found => return found.map(|row| (row, false)),
         }
         let mut row = create();
+        // Created for this queryset: it takes its mode, as a row it finds.
+        inherit_fetch_mode(&row, self.fetch_mode);
         match write_transaction(conn, |conn| row.insert(conn)) {
             Ok(()) => Ok((row, true)),
             Err(OrmError::Database(DieselError::DatabaseError(

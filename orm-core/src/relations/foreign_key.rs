@@ -276,7 +276,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
                     })?;
                 }
                 (FetchMode::One, Some(_)) => {
-                    report_n_plus_one(rel.meta);
+                    report_n_plus_one(rel.meta.model, rel.meta.field);
                     Self::fetch(conn, rel, std::iter::once((key, cell)), mode)?;
                 }
                 _ => Self::fetch(conn, rel, std::iter::once((key, cell)), mode)?,

@@ -107,11 +107,10 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         conn: &mut AnyConnection,
     ) -> Result<RelatedRows<'a, Arc<T>>> {
         let key = Self::saved(key)?;
-        self.slot()
-            .read(&key, O::meta().fetch_mode, |slots, batch| {
-                let mode = self.slot().mode.get();
-                fill_many_to_many(conn, self.links(), slots, mode, batch)
-            })
+        self.slot().read(&key, self.declared(), |slots, batch| {
+            let mode = self.slot().mode.get();
+            fill_many_to_many(conn, self.links(), slots, mode, batch)
+        })
     }
 
     manager_cache_control!(T, Arc<T>);

@@ -60,6 +60,16 @@ macro_rules! manager_cache_control {
             (self.rel.slot)(self.owner)
         }
 
+        /// What the owner's model declares for the slot (its fetch mode,
+        /// the names an N+1 report gives).
+        fn declared(&self) -> crate::relations::slot::Declared {
+            crate::relations::slot::Declared {
+                mode: O::meta().fetch_mode,
+                model: O::meta().name,
+                field: self.rel.field,
+            }
+        }
+
         /// The rows published in the instance for `key`, the owner's
         /// current one (see [`LazySlot`]): no lock, no reference count.
         #[inline(always)]

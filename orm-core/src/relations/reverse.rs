@@ -13,7 +13,7 @@ use foldhash::{HashSet, HashSetExt};
 
 use super::descriptor::{ChildKey, ReverseRel};
 use super::fill::{fill_reverse, keep_database_order, load_in};
-use super::slot::LazySlot;
+use super::slot::{Declared, LazySlot};
 use super::RelatedRows;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
@@ -76,10 +76,9 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         conn: &mut AnyConnection,
     ) -> Result<RelatedRows<'a, C>> {
         let key = Self::saved(key)?;
-        self.slot()
-            .read(&key, O::meta().fetch_mode, |slots, batch| {
-                fill_reverse(conn, self.fk(), slots, self.slot().mode.get(), batch)
-            })
+        self.slot().read(&key, self.declared(), |slots, batch| {
+            fill_reverse(conn, self.fk(), slots, self.slot().mode.get(), batch)
+        })
     }
 
     manager_cache_control!(C, C);
@@ -434,7 +433,12 @@ pub fn reverse_one<O: Model, C: Model>(
             field,
         });
     }
-    let rows = slot.get_or_fill(&key, model.fetch_mode, |slots, batch| {
+    let declared = Declared {
+        mode: model.fetch_mode,
+        model: model.name,
+        field,
+    };
+    let rows = slot.get_or_fill(&key, declared, |slots, batch| {
         fill_reverse(conn, rel.fk, slots, mode, batch)
     })?;
     Ok(one(rows))

@@ -8,8 +8,17 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::RelatedRows;
 use crate::backend::levels::Written;
 use crate::error::Result;
-use crate::fetch::{resolve, Batch, FetchMode, Link, Linked, ModeCell, Release};
+use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Link, Linked, ModeCell, Release};
 use crate::meta::Key;
+
+/// What the owner's model declares for a relation slot: its fetch mode
+/// (under the instance's), and the names an N+1 report gives.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Declared {
+    pub(crate) mode: Option<FetchMode>,
+    pub(crate) model: &'static str,
+    pub(crate) field: &'static str,
+}
 
 /// A to-many cache: the related rows, bound to the owner key they were
 /// loaded for and to the transaction levels they were written in (none
@@ -290,7 +299,7 @@ impl<C> LazySlot<C> {
     pub(crate) fn read(
         &self,
         key: &Key,
-        declared: Option<FetchMode>,
+        declared: Declared,
         fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
     ) -> Result<RelatedRows<'_, C>> {
         let rows = self.get_or_fill(key, declared, fill)?;
@@ -307,30 +316,35 @@ impl<C> LazySlot<C> {
     /// when the fetch mode (the slot's, over the model's `declared` one)
     /// is PEERS and the slot is in a peer batch for this key, filled by
     /// `fill` for every live peer still empty (a batch); else filled for
-    /// this slot alone. `fill` gets the slots with their owner keys and
-    /// whether it runs as a batch.
+    /// this slot alone (reported as an N+1 fetch under ONE when it has
+    /// peers). `fill` gets the slots with their owner keys and whether it
+    /// runs as a batch.
     pub(crate) fn get_or_fill(
         &self,
         key: &Key,
-        declared: Option<FetchMode>,
+        declared: Declared,
         mut fill: impl FnMut(&[(&Slot<C>, Key)], bool) -> Result<Vec<Arc<Vec<C>>>>,
     ) -> Result<Arc<Vec<C>>> {
         let slot: &Slot<C> = self;
         if let Some(rows) = slot.get(key) {
             return Ok(rows);
         }
-        let mode = resolve(slot.mode.get(), declared);
+        let mode = resolve(slot.mode.get(), declared.mode);
         // In a query's batch, and the owner still has the key it was
         // loaded with.
         let batch = self
             .held
             .get()
             .and_then(|linked| linked.batch().filter(|_| linked.entry() == key));
-        if let (FetchMode::Peers, Some(batch)) = (mode, batch) {
-            batch.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
-            if let Some(rows) = slot.get(key) {
-                return Ok(rows);
+        match (mode, batch) {
+            (FetchMode::Peers, Some(batch)) => {
+                batch.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
+                if let Some(rows) = slot.get(key) {
+                    return Ok(rows);
+                }
             }
+            (FetchMode::One, Some(_)) => report_n_plus_one(declared.model, declared.field),
+            _ => {}
         }
         let filled = fill(&[(slot, key.clone())], false)?;
         Ok(filled.into_iter().next().unwrap_or_default())
@@ -366,7 +380,7 @@ impl<C> LazySlot<C> {
 mod tests {
     use std::sync::Arc;
 
-    use super::{LazySlot, Slot};
+    use super::{Declared, LazySlot, Slot};
     use crate::backend::levels::Written;
     use crate::error::{OrmError, Result};
     use crate::meta::Key;
@@ -388,12 +402,12 @@ mod tests {
         let key = Key::Int(1);
         assert!(slot.published(&key).is_none());
         slot.put(key.clone(), rows(&["a"]), Written::default());
-        let once = slot.read(&key, None, no_fill)?;
+        let once = slot.read(&key, Declared::default(), no_fill)?;
         assert!(
             slot.published(&key).is_none(),
             "a first read publishes nothing"
         );
-        let first = slot.read(&key, None, no_fill)?;
+        let first = slot.read(&key, Declared::default(), no_fill)?;
         assert!(Arc::ptr_eq(once.as_arc(), first.as_arc()));
         let published = slot.published(&key).map(Arc::as_ptr);
         assert_eq!(published, Some(Arc::as_ptr(first.as_arc())));
@@ -404,8 +418,8 @@ mod tests {
             slot.published(&key).is_none(),
             "a write retires the published rows"
         );
-        slot.read(&key, None, no_fill)?;
-        let after = slot.read(&key, None, no_fill)?;
+        slot.read(&key, Declared::default(), no_fill)?;
+        let after = slot.read(&key, Declared::default(), no_fill)?;
         assert_eq!(*after, ["a", "b"]);
         assert_eq!(*first, ["a"], "rows read before the write are a snapshot");
 
@@ -420,8 +434,8 @@ mod tests {
         let key = Key::Int(1);
         slot.put(key.clone(), rows(&["a"]), Written::default());
         slot.put(key.clone(), rows(&["b"]), Written::default());
-        slot.read(&key, None, no_fill)?;
-        slot.read(&key, None, no_fill)?;
+        slot.read(&key, Declared::default(), no_fill)?;
+        slot.read(&key, Declared::default(), no_fill)?;
         let published = slot.published(&key).map(|rows| rows.to_vec());
         assert_eq!(published, Some(vec!["b".to_string()]));
 
@@ -430,7 +444,7 @@ mod tests {
             slot.published(&key).is_none(),
             "the first write after publishing retires the rows"
         );
-        let read = slot.read(&key, None, no_fill)?;
+        let read = slot.read(&key, Declared::default(), no_fill)?;
         assert_eq!(*read, ["c"]);
         Ok(())
     }
@@ -440,13 +454,13 @@ mod tests {
         let mut slot: LazySlot<String> = LazySlot::default();
         let key = Key::Int(1);
         slot.put(key.clone(), rows(&["a"]), Written::default());
-        slot.read(&key, None, no_fill)?;
-        slot.read(&key, None, no_fill)?;
+        slot.read(&key, Declared::default(), no_fill)?;
+        slot.read(&key, Declared::default(), no_fill)?;
         slot.put(key.clone(), rows(&["b"]), Written::default());
         assert!(slot.published(&key).is_none());
         slot.unpublish();
-        slot.read(&key, None, no_fill)?;
-        let read = slot.read(&key, None, no_fill)?;
+        slot.read(&key, Declared::default(), no_fill)?;
+        let read = slot.read(&key, Declared::default(), no_fill)?;
         assert_eq!(*read, ["b"]);
         assert!(slot.published(&key).is_some());
         Ok(())
