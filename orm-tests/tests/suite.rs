@@ -41,5 +41,6 @@ mod select_related;
 mod serde;
 mod shortcuts;
 mod streaming;
+mod to_field_columns;
 mod transactions;
 mod uuid_keys;

@@ -163,7 +163,8 @@ impl OnDelete {
 pub struct References {
     /// The referenced model's metadata (a function, so models may refer to each other).
     pub model: fn() -> &'static ModelMeta,
-    /// The referenced column name; `None` for the referenced model's key.
+    /// The referenced field (`to_field`; its column is
+    /// [`ModelMeta::field_column`]); `None` for the referenced model's key.
     pub column: Option<&'static str>,
     /// The delete action.
     pub on_delete: OnDelete,
@@ -378,6 +379,22 @@ impl ModelMeta {
         self.columns.iter().position(|c| c.primary_key).unwrap_or(0)
     }
 
+    /// The column storing the Rust field `field` (its `column = "..."`
+    /// name, if it has one); `field` itself if no column stores it.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct User { #[orm(primary_key)] pub id: Option<i64>, #[orm(unique, column = "user_code")] pub code: i64 }
+    /// assert_eq!(User::meta().field_column("code"), "user_code");
+    /// ```
+    pub fn field_column(&self, field: &'static str) -> &'static str {
+        self.columns
+            .iter()
+            .find(|c| c.field == field)
+            .map_or(field, |c| c.name)
+    }
+
     /// The column of the given name, if any.
     pub fn column(&self, name: &str) -> Option<&ColumnMeta> {
         self.columns.iter().find(|c| c.name == name)
@@ -413,7 +430,7 @@ pub struct RelationMeta {
     pub column: &'static str,
     /// The target model's metadata.
     pub target_meta: fn() -> &'static ModelMeta,
-    /// The target column when it is not the target's key (`to_field`).
+    /// The target's field when it is not the target's key (`to_field`).
     pub to_field: Option<&'static str>,
     /// Whether the column allows NULL.
     pub nullable: bool,
@@ -428,9 +445,13 @@ impl RelationMeta {
         (self.target_meta)().name
     }
 
-    /// The target column: the `to_field`, or the target's primary key.
+    /// The target column: the `to_field`'s column, or the target's
+    /// primary key.
     pub fn target_column(&self) -> &'static str {
-        self.to_field
-            .unwrap_or_else(|| (self.target_meta)().primary_key().name)
+        let target = (self.target_meta)();
+        match self.to_field {
+            Some(field) => target.field_column(field),
+            None => target.primary_key().name,
+        }
     }
 }

@@ -163,7 +163,12 @@ impl ColumnDef {
                 let target = (r.model)();
                 ForeignKeyDef {
                     table: target.table.to_owned(),
-                    column: r.column.unwrap_or(target.primary_key().name).to_owned(),
+                    column: r
+                        .column
+                        .map_or(target.primary_key().name, |field| {
+                            target.field_column(field)
+                        })
+                        .to_owned(),
                     on_delete: r.on_delete,
                 }
             }),
