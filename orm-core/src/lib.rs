@@ -127,6 +127,26 @@ pub mod __private_v1 {
     pub fn assert_unique<U: UniqueKey>(marker: fn() -> U) {
         let _ = marker;
     }
+
+    /// Implemented by a type for itself (and its `Option`): a `to_field`'s
+    /// type must be the foreign key's key type.
+    #[diagnostic::on_unimplemented(
+        message = "the `to_field` is a `{Self}`, but the foreign key's key type is `{K}`",
+        label = "not the key type",
+        note = "name the key type in the field: `ForeignKey<Target, {Self}>`"
+    )]
+    pub trait SameKey<K> {}
+
+    impl<K> SameKey<K> for K {}
+
+    /// A nullable field: refused by the uniqueness check instead, with
+    /// what to do.
+    impl<K> SameKey<K> for Option<K> {}
+
+    /// Compiles only when the field `field` reads is of the key type `K`.
+    pub fn assert_key_type<T, K, F: SameKey<K>>(field: fn(&T) -> &F) {
+        let _ = field;
+    }
 }
 
 /// `use orm_core::prelude::*;` brings the derive, the traits whose methods

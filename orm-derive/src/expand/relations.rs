@@ -416,8 +416,10 @@ pub fn checks(model: &Model) -> TokenStream {
                 (Some(name), Some(span)) => {
                     let field = syn::Ident::new(name, span);
                     let unique = unique_check(&quote!(#target), &field);
+                    let key_ty = &r.key_ty;
                     quote_spanned! {span=>
                         #unique
+                        ::orm_core::__private_v1::assert_key_type::<#target, #key_ty, _>(|t| &t.#field);
                     }
                 }
                 _ => {
