@@ -269,9 +269,12 @@ pub fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
             }
             "module" => {
                 if let Some(s) = nonempty(entry, errors) {
-                    match syn::parse_str::<Ident>(&s.value) {
-                        Ok(ident) => module = Ident::new(&ident.to_string(), s.span),
-                        Err(_) => errors.push(s.span, "`module` must be a Rust identifier"),
+                    match ident_at(&s.value, s.span) {
+                        Some(ident) => module = ident,
+                        None => errors.push(
+                            s.span,
+                            "`module` must be a Rust identifier (a keyword as `r#type`)",
+                        ),
                     }
                 }
             }
@@ -330,6 +333,26 @@ pub(crate) fn fetch_mode_value(entry: &Entry, errors: &mut Errors) -> Option<&'s
             );
             None
         }
+    }
+}
+
+/// `value` as an identifier spanned at `span` (`"r#type"` a raw one);
+/// `None` when it is not one (a keyword written without `r#`, a space).
+pub(crate) fn ident_at(value: &str, span: proc_macro2::Span) -> Option<Ident> {
+    let name = syn::parse_str::<Ident>(value.trim()).ok()?.to_string();
+    Some(match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, span),
+        None => Ident::new(&name, span),
+    })
+}
+
+/// The identifier of a field named `name` (a raw one for a keyword,
+/// `type` as `r#type`).
+pub(crate) fn field_ident(name: &str, span: proc_macro2::Span) -> Ident {
+    if syn::parse_str::<Ident>(name).is_ok() {
+        Ident::new(name, span)
+    } else {
+        Ident::new_raw(name, span)
     }
 }
 

@@ -36,6 +36,7 @@ mod narrow_keys;
 mod order_related;
 mod peers_threads;
 mod prefetch_query;
+mod raw_identifiers;
 mod relations;
 mod select_related;
 mod serde;

@@ -29,6 +29,10 @@ pub struct Book {
     pub author: ForeignKey<Author>,
     #[orm(renamed_from = 5)]
     pub blurb: String,
+    #[orm(default = 1e400)]
+    pub huge: f64,
+    #[orm(default = 1e300)]
+    pub wide: f32,
 }
 
 fn main() {}

@@ -67,7 +67,16 @@ pub fn parse(
                 Lit::Float(x) => x.base10_digits(),
                 _ => "",
             };
+            let f32_field = kind == SqlKind::Float;
             match digits.parse::<f64>() {
+                Ok(v) if !v.is_finite() || (f32_field && v.abs() > f64::from(f32::MAX)) => {
+                    let ty = if f32_field { "f32" } else { "f64" };
+                    errors.push(
+                        lit.span(),
+                        format!("`default` is out of range for `{field}` (a finite {ty})"),
+                    );
+                    None
+                }
                 Ok(v) => {
                     let v = if negative { -v } else { v };
                     Some(quote!(::orm_core::ColumnDefault::Float(#v)))

@@ -6,10 +6,10 @@ use quote::format_ident;
 use syn::{Ident, Type};
 
 use super::{
-    fetch_mode_value, nonempty, Column, ColumnType, FieldKind, ManyToManyField, Relation, Reverse,
-    Through,
+    fetch_mode_value, ident_at, nonempty, Column, ColumnType, FieldKind, ManyToManyField, Relation,
+    Reverse, Through,
 };
-use crate::attr::Entry;
+use crate::attr::{Entry, Spanned};
 use crate::ctx::Errors;
 use crate::types::{classify, generic_args};
 
@@ -31,9 +31,9 @@ pub(super) fn parse_reverse(
         match entry.key.to_string().as_str() {
             "reverse_of" => {
                 if let Some(s) = nonempty(entry, errors) {
-                    match syn::parse_str::<Ident>(&s.value) {
-                        Ok(i) => fk_field = Some(Ident::new(&i.to_string(), s.span)),
-                        Err(_) => errors.push(s.span, "`reverse_of` names the foreign-key field of the child model, like \"question\""),
+                    match ident_at(&s.value, s.span) {
+                        Some(i) => fk_field = Some(i),
+                        None => errors.push(s.span, "`reverse_of` names the foreign-key field of the child model, like \"question\""),
                     }
                 }
             }
@@ -90,11 +90,10 @@ pub(super) fn parse_many_to_many(
             }
             "through_fields" => {
                 if let Some(s) = nonempty(entry, errors) {
-                    let names: Vec<&str> = s.value.split(',').map(str::trim).collect();
+                    let names: Vec<Option<Ident>> =
+                        s.value.split(',').map(|name| ident_at(name, s.span)).collect();
                     match names.as_slice() {
-                        [a, b] if syn::parse_str::<Ident>(a).is_ok() && syn::parse_str::<Ident>(b).is_ok() => {
-                            through_fields = Some((Ident::new(a, s.span), Ident::new(b, s.span)));
-                        }
+                        [Some(a), Some(b)] => through_fields = Some((a.clone(), b.clone())),
                         _ => errors.push(
                             s.span,
                             "`through_fields` names the through model's foreign key to this model, then the one to the target: \"person, team\"",
@@ -182,7 +181,18 @@ pub(super) fn parse_relation(
             "null" => nullable = entry.flag(errors),
             "unique" => unique = entry.flag(errors) || unique,
             "index" => index = entry.flag(errors),
-            "to_field" => to_field = nonempty(entry, errors),
+            "to_field" => {
+                to_field = nonempty(entry, errors).and_then(|s| match ident_at(&s.value, s.span) {
+                    Some(ident) => Some(Spanned {
+                        value: ident.to_string().trim_start_matches("r#").to_owned(),
+                        span: s.span,
+                    }),
+                    None => {
+                        errors.push(s.span, "`to_field` names a field of the target model, like \"username\"");
+                        None
+                    }
+                })
+            }
             "fetch_mode" => fetch_mode = fetch_mode_value(entry, errors),
             "on_delete" => {
                 if let Some(s) = entry.string(errors) {

@@ -9,7 +9,8 @@ use syn::spanned::Spanned;
 
 use super::{fetch_mode_tokens, option_str, unique_check, unique_marker};
 use crate::ast::{
-    snake_case, Column, ColumnType, Field, ManyToManyField, Model, Relation, Reverse, Through,
+    field_ident, snake_case, Column, ColumnType, Field, ManyToManyField, Model, Relation, Reverse,
+    Through,
 };
 
 /// `__REL_QUESTION` for the field `question`: its hidden descriptor.
@@ -256,7 +257,7 @@ fn forward_items(model: &Model, f: &Field, c: &Column, r: &Relation) -> Items {
     // (converted, so a mismatch is reported once, by the checks).
     let target_key = match (&r.to_field, r.to_field_span) {
         (Some(name), Some(span)) => {
-            let to = syn::Ident::new(name, span);
+            let to = field_ident(name, span);
             quote_spanned! {span=>
                 |t| ::orm_core::KeyType::from_key(&::orm_core::KeyType::to_key(&t.#to))
             }
@@ -414,7 +415,7 @@ pub fn checks(model: &Model) -> TokenStream {
             let target = &r.target;
             match (&r.to_field, r.to_field_span) {
                 (Some(name), Some(span)) => {
-                    let field = syn::Ident::new(name, span);
+                    let field = field_ident(name, span);
                     let unique = unique_check(&quote!(#target), &field);
                     let key_ty = &r.key_ty;
                     quote_spanned! {span=>
@@ -461,6 +462,7 @@ pub fn checks(model: &Model) -> TokenStream {
 pub fn through_ident(model: &Model, field: &syn::Ident) -> syn::Ident {
     let camel: String = field
         .to_string()
+        .trim_start_matches("r#")
         .split('_')
         .map(|part| {
             let mut chars = part.chars();

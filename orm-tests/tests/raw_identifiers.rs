@@ -1,0 +1,49 @@
+//! Keywords as names, written as raw identifiers (`r#type`): a foreign
+//! key named `type`, its reverse side, a many-to-many named `match`, a
+//! `to_field` and a table module named like a keyword, on every backend.
+
+use orm_core::prelude::*;
+use orm_core::{assert_num_queries, schema};
+use orm_tests::backend_tests;
+
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "raw_kind", module = "r#type")]
+pub struct Kind {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(unique, max_length = 20)]
+    pub r#ref: String,
+    #[orm(reverse_of = "r#type")]
+    pub items: Related<Item>,
+}
+
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "raw_item", ordering = "id")]
+pub struct Item {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub r#type: ForeignKey<Kind>,
+    #[orm(null, to_field = "r#ref")]
+    pub by_ref: ForeignKey<Kind, String>,
+    pub r#match: ManyToMany<Kind>,
+}
+
+backend_tests! {
+    fn keywords_as_raw_identifiers(db) {
+        let mut conn = db.get()?;
+        schema::create_tables(&mut conn, &[Kind::meta(), Item::meta()])?;
+        let mut kind = Kind { r#ref: "k".into(), ..Default::default() };
+        kind.save(&mut conn)?;
+        let mut item = Item::default();
+        item.r#type.set(kind.clone());
+        item.set_by_ref(kind.clone());
+        item.save(&mut conn)?;
+        item.r#match().add(&mut conn, std::slice::from_ref(&kind))?;
+        let fresh = Kind::get(&mut conn, kind.id.unwrap_or_default())?;
+        assert_eq!(assert_num_queries(&mut conn, 1, |c| fresh.items().all(c))?.len(), 1);
+        let loaded = Item::objects().load(&mut conn)?;
+        assert_eq!(loaded[0].by_ref(&mut conn)?.map(|k| k.r#ref.clone()).as_deref(), Some("k"));
+        assert_eq!(loaded[0].r#match().all(&mut conn)?.len(), 1);
+        Ok(())
+    }
+}
