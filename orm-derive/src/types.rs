@@ -192,6 +192,9 @@ pub fn generic_args(ty: &Type) -> Vec<&Type> {
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        // A type a `macro_rules!` passed as `$t:ty` (invisible delimiters).
+        Type::Group(g) => last_segment(&g.elem),
+        Type::Paren(p) => last_segment(&p.elem),
         _ => None,
     }
 }

@@ -1,6 +1,8 @@
 //! Keywords as names, written as raw identifiers (`r#type`): a foreign
 //! key named `type`, its reverse side, a many-to-many named `match`, a
-//! `to_field` and a table module named like a keyword, on every backend.
+//! `to_field` and a table module named like a keyword; and a model a
+//! `macro_rules!` writes (its field types come as `$t:ty`). On every
+//! backend.
 
 use orm_core::prelude::*;
 use orm_core::{assert_num_queries, schema};
@@ -28,6 +30,22 @@ pub struct Item {
     pub r#match: ManyToMany<Kind>,
 }
 
+/// A model with a value column of type `$value`.
+macro_rules! counter_model {
+    ($name:ident, $table:literal, $value:ty) => {
+        #[derive(Model, Debug, Clone, Default)]
+        #[orm(table = $table)]
+        pub struct $name {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+            pub value: $value,
+            pub maybe: Option<$value>,
+        }
+    };
+}
+
+counter_model!(Counter, "raw_counter", i32);
+
 backend_tests! {
     fn keywords_as_raw_identifiers(db) {
         let mut conn = db.get()?;
@@ -44,6 +62,11 @@ backend_tests! {
         let loaded = Item::objects().load(&mut conn)?;
         assert_eq!(loaded[0].by_ref(&mut conn)?.map(|k| k.r#ref.clone()).as_deref(), Some("k"));
         assert_eq!(loaded[0].r#match().all(&mut conn)?.len(), 1);
+        schema::create_table::<Counter>(&mut conn)?;
+        let mut counter = Counter { value: 7, maybe: Some(8), ..Default::default() };
+        counter.save(&mut conn)?;
+        let again = Counter::get(&mut conn, counter.id.unwrap_or_default())?;
+        assert_eq!((again.value, again.maybe), (7, Some(8)));
         Ok(())
     }
 }
