@@ -191,7 +191,16 @@ pub fn parse(
             };
             let name = key.to_string();
             if accepted.contains(&name.as_str()) {
-                entries.push(Entry { key, value });
+                if entries.iter().any(|e: &Entry| e.key == key) {
+                    // The last one would win silently (a second
+                    // `unique_together` set lost without a word).
+                    errors.push(
+                        key.span(),
+                        format!("`{name}` is given twice on {place}; give it once"),
+                    );
+                } else {
+                    entries.push(Entry { key, value });
+                }
             } else if other.0.contains(&name.as_str()) {
                 errors.push(
                     key.span(),
