@@ -82,7 +82,17 @@ fn columns(model: &Model, errors: &mut Errors) {
             format!("a model maps at most {MAX_COLUMNS} columns (diesel's limit, with its `128-column-tables` feature); mark extra fields #[orm(skip)] or split the model"),
         );
     }
+    let module = model.module.to_string();
     for (i, (field, column)) in columns.iter().enumerate() {
+        if column.rust_name == module.trim_start_matches("r#") {
+            errors.push(
+                field.ident.span(),
+                format!(
+                    "field `{}` becomes the diesel column `{}`, named like the table module, which diesel refuses; name the module with #[orm(module = \"...\")]",
+                    field.ident, column.rust_name
+                ),
+            );
+        }
         // The diesel column name too: a foreign key `author` is `author_id`.
         if let Some((first, _)) = columns[..i]
             .iter()
@@ -152,7 +162,12 @@ fn unique_together(model: &mut Model, errors: &mut Errors) {
     if let Some(lit) = &model.unique_together_attr {
         let mut names = Vec::new();
         for name in lit.value.split(',').map(str::trim) {
-            if model.columns().any(|(f, _)| f.ident == name) {
+            if names.iter().any(|n| n == name) {
+                errors.push(
+                    lit.span,
+                    format!("`unique_together` names `{name}` twice; name each field once"),
+                );
+            } else if model.columns().any(|(f, _)| f.ident == name) {
                 names.push(name.to_owned());
             } else {
                 errors.push(

@@ -20,14 +20,17 @@ pub fn fallback(ident: &Ident, model: Option<&Model>) -> TokenStream {
     };
     // The columns diesel accepts: the first of each Rust and SQL name, up to
     // diesel's limit. Fields that did not parse are not columns at all.
+    let module = model.module.to_string();
     let mut columns: Vec<(&Field, &Column)> = Vec::new();
     for (field, column) in model.columns() {
         if columns.len() == MAX_COLUMNS {
             break;
         }
-        if !columns
-            .iter()
-            .any(|(_, c)| c.rust_name == column.rust_name || c.name == column.name)
+        // Nor a column named like the table module.
+        if column.rust_name != module.trim_start_matches("r#")
+            && !columns
+                .iter()
+                .any(|(_, c)| c.rust_name == column.rust_name || c.name == column.name)
         {
             columns.push((field, column));
         }
@@ -44,7 +47,7 @@ pub fn fallback(ident: &Ident, model: Option<&Model>) -> TokenStream {
         Some(ty) => quote!(#ty),
         None => quote!(i64),
     };
-    let module_is_ident = syn::parse_str::<Ident>(&model.module.to_string()).is_ok();
+    let module_is_ident = syn::parse_str::<Ident>(&module).is_ok();
     let Some(first) = columns.first().filter(|_| module_is_ident) else {
         return quote!(::orm_core::__fallback_model!(#ident, key = #key););
     };
