@@ -30,6 +30,23 @@ pub struct Item {
     pub r#match: ManyToMany<Kind>,
 }
 
+/// Models named like keywords, related by a many-to-many (its through
+/// model's fields are `r#match` and `r#type`).
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "raw_type", module = "type_table")]
+pub struct Type {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+}
+
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "raw_match", module = "match_table")]
+pub struct Match {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub types: ManyToMany<Type>,
+}
+
 /// A model with a value column of type `$value`.
 macro_rules! counter_model {
     ($name:ident, $table:literal, $value:ty) => {
@@ -62,6 +79,13 @@ backend_tests! {
         let loaded = Item::objects().load(&mut conn)?;
         assert_eq!(loaded[0].by_ref(&mut conn)?.map(|k| k.r#ref.clone()).as_deref(), Some("k"));
         assert_eq!(loaded[0].r#match().all(&mut conn)?.len(), 1);
+        schema::create_tables(&mut conn, &[Type::meta(), Match::meta()])?;
+        let mut t = Type::default();
+        t.save(&mut conn)?;
+        let mut m = Match::default();
+        m.save(&mut conn)?;
+        m.types().add(&mut conn, std::slice::from_ref(&t))?;
+        assert_eq!(Match::get(&mut conn, m.id.unwrap_or_default())?.types().all(&mut conn)?.len(), 1);
         schema::create_table::<Counter>(&mut conn)?;
         let mut counter = Counter { value: 7, maybe: Some(8), ..Default::default() };
         counter.save(&mut conn)?;

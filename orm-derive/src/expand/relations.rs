@@ -500,7 +500,9 @@ fn through_fields(model: &Model, m: &ManyToManyField) -> (syn::Ident, syn::Ident
             format_ident!("to_{}", target),
         )
     } else {
-        (format_ident!("{}", owner), format_ident!("{}", target))
+        // `Match` and `Type` make the fields `r#match` and `r#type`.
+        let span = proc_macro2::Span::call_site();
+        (field_ident(&owner, span), field_ident(&target, span))
     }
 }
 
