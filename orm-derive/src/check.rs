@@ -17,6 +17,7 @@ pub const MAX_COLUMNS: usize = 128;
 /// attributes into the fields they name (dropping the terms in error).
 pub fn check(model: &mut Model, errors: &mut Errors) {
     primary_key(model, errors);
+    accessor_names(model, errors);
     reverse_names(model, errors);
     columns(model, errors);
     ordering(model, errors);
@@ -40,6 +41,19 @@ fn primary_key(model: &Model, errors: &mut Errors) {
             model.ident.span(),
             "a model needs a primary key: mark one field #[orm(primary_key)], like `#[orm(primary_key)] id: Option<i64>` for an auto-increment key",
         );
+    }
+}
+
+fn accessor_names(model: &Model, errors: &mut Errors) {
+    // A relation's accessor is a method named after it, beside the
+    // generated `objects()`.
+    for field in model.fields.iter().filter(|f| f.is_relation()) {
+        if field.ident == "objects" {
+            errors.push(
+                field.ident.span(),
+                "a relation field named `objects` would clash with the generated `objects()` queryset; rename the field",
+            );
+        }
     }
 }
 
