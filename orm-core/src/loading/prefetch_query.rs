@@ -32,7 +32,8 @@ use crate::relations::{ManyToManyRel, ReverseRel};
 /// `ROW_NUMBER() OVER (PARTITION BY fk ORDER BY ...)` and filtered on the
 /// rank); a many-to-many costs two (the links, then the targets with the
 /// queryset's filters and ordering, one more per chunk past the IN-list
-/// limit), its slice applied per parent in Rust. Plus the queryset's own prefetches.
+/// limit), its slice applied per parent in Rust. Plus the queryset's own
+/// prefetches.
 ///
 /// ```
 /// # use orm_core::prelude::*;
