@@ -95,9 +95,9 @@ impl Level {
         self.managed.load(Ordering::Acquire)
     }
 
-    /// `COMMIT` failed: PostgreSQL ended the transaction without the
-    /// rollback event diesel sends otherwise, so the level (marked
-    /// committed when `COMMIT` began) rolled back.
+    /// `COMMIT` failed: the level (marked committed when `COMMIT` began)
+    /// rolled back, whether or not a rollback event said so (PostgreSQL
+    /// may end the transaction on its own).
     pub(crate) fn commit_failed(&self) {
         self.state.store(ROLLED_BACK, Ordering::Release);
         self.callbacks

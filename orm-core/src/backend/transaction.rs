@@ -210,9 +210,9 @@ fn run<T, E: From<OrmError>>(
                 }
                 .into());
             }
-            // On a failed `COMMIT`, diesel rolls back itself, but
-            // PostgreSQL has ended the transaction without the event that
-            // tells the level.
+            // On a failed `COMMIT`, diesel rolls back itself; the level is
+            // marked here too, in case no rollback event reached it
+            // (PostgreSQL may end the transaction on its own).
             if let Err(e) = Manager::commit_transaction(conn) {
                 if let (1, Some(level)) = (depth, &level) {
                     level.commit_failed();
