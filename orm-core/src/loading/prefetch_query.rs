@@ -15,7 +15,7 @@ use crate::model::Model;
 use crate::query::{AttrLoad, QuerySet};
 use crate::relations::fill::distinct_keys;
 use crate::relations::links::LinkPairs;
-use crate::relations::through::linked_to;
+use crate::relations::through::target_filters;
 use crate::relations::{ManyToManyRel, ReverseRel};
 
 /// A relation to prefetch with a queryset of the related model: its
@@ -230,20 +230,13 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
         take: limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0)),
     };
     let max_in_list = conn.backend().max_in_list();
+    let chunks = target_filters(rel.through, &keys, &targets, max_in_list);
+    let whole = chunks.len() == 1;
     let mut grouped: HashMap<Key, Vec<T>> = HashMap::with_capacity(keys.len());
-    if targets.is_empty() {
-        // No links: nothing to load.
-    } else if targets.len() <= max_in_list {
-        let by_key = query.filter_keys(rel.through.target_column(), &targets);
-        let loaded = by_key.load(conn)?;
-        slice.share_out(rel, &links, |_| true, &loaded, &mut grouped);
-    } else {
-        for chunk in keys.chunks(max_in_list) {
-            let linked = query.clone().with_filter(linked_to(rel.through, chunk));
-            let loaded = linked.load(conn)?;
-            let in_chunk = |owner: &Key| chunk.binary_search(owner).is_ok();
-            slice.share_out(rel, &links, in_chunk, &loaded, &mut grouped);
-        }
+    for (filter, owners) in chunks {
+        let loaded = query.clone().with_filter(filter).load(conn)?;
+        let wanted = |owner: &Key| whole || owners.binary_search(owner).is_ok();
+        slice.share_out(rel, &links, wanted, &loaded, &mut grouped);
     }
     Ok(peers(hand_out(&owners, grouped)))
 }

@@ -9,7 +9,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::descriptor::ChildKey;
 use super::slot::Slot;
-use super::through::{linked_to, Links};
+use super::through::{target_filters, Links};
 use crate::backend::levels::Written;
 use crate::backend::row::load;
 use crate::backend::{written_now, AnyConnection};
@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyColumn, KeyType};
 use crate::model::{inherit_fetch_mode, Model};
 use crate::query::QuerySet;
-use crate::sql::{self, Fragment};
+use crate::sql;
 
 /// The rows of `M` whose `column` is one of `keys`, in `M`'s default
 /// ordering within each IN-list chunk: one query per chunk, so the rows
@@ -128,17 +128,7 @@ pub(crate) fn fill_many_to_many<T: Model>(
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     let mut targets: Vec<Arc<T>> = Vec::new();
     let max_in_list = conn.backend().max_in_list();
-    let chunks: Vec<(Fragment, &[Key])> = if target_keys.is_empty() {
-        Vec::new()
-    } else if target_keys.len() <= max_in_list {
-        let by_key = sql::key_in(T::meta().table, through.target_column(), &target_keys);
-        vec![(by_key, &keys[..])]
-    } else {
-        let chunks = keys.chunks(max_in_list);
-        chunks
-            .map(|chunk| (linked_to(through, chunk), chunk))
-            .collect()
-    };
+    let chunks = target_filters(through, &keys, &target_keys, max_in_list);
     let whole = chunks.len() == 1;
     for (filter, owners) in chunks {
         let loaded = QuerySet::<T>::new().with_filter(filter).load_shared(conn)?;

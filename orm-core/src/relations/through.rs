@@ -58,6 +58,30 @@ pub(crate) fn linked_to<T: Model>(links: &dyn Links<T>, owners: &[Key]) -> Fragm
     })
 }
 
+/// The filters that load the targets of `owners` (sorted), given their
+/// linked `targets`: one by key; past one IN list of targets, one per
+/// chunk of owners through the link table, so each owner's targets come
+/// from one query, in the database's order. Each comes with the owners
+/// whose targets it loads.
+pub(crate) fn target_filters<'k, T: Model>(
+    links: &dyn Links<T>,
+    owners: &'k [Key],
+    targets: &[Key],
+    max_in_list: usize,
+) -> Vec<(Fragment, &'k [Key])> {
+    if targets.is_empty() {
+        Vec::new()
+    } else if targets.len() <= max_in_list {
+        let by_key = sql::key_in(T::meta().table, links.target_column(), targets);
+        vec![(by_key, owners)]
+    } else {
+        owners
+            .chunks(max_in_list)
+            .map(|chunk| (linked_to(links, chunk), chunk))
+            .collect()
+    }
+}
+
 /// The links of a many-to-many seen from `Owner`.
 #[doc(hidden)]
 pub trait Through<Owner, Target>: Links<Target> {

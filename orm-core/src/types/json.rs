@@ -3,6 +3,7 @@
 //! PostgreSQL, `JSON` on MySQL and MariaDB, text on SQLite; the column's
 //! diesel type is `Jsonb`.
 
+use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 
 use diesel::deserialize::{self, FromSql, FromSqlRow};
@@ -98,10 +99,10 @@ trait Document: Sized {
     /// the field) when it would not read back: JSON has no NaN or
     /// infinity, and `serde_json` writes them as `null`, which a float
     /// field then cannot read (an `Option` one reads `None`).
-    fn document(&self) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    fn document(&self) -> Result<Cow<'_, Value>, Box<dyn std::error::Error + Send + Sync>> {
         let value = serde_json::to_value(self.inner())?;
         match Self::Inner::deserialize(&value) {
-            Ok(_) => Ok(value),
+            Ok(_) => Ok(Cow::Owned(value)),
             Err(e) => Err(Box::new(BadValue {
                 field: None,
                 reason: format!(
@@ -121,8 +122,8 @@ impl Document for Value {
         inner
     }
     /// A `Value` holds no NaN: it reads back as written.
-    fn document(&self) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.clone())
+    fn document(&self) -> Result<Cow<'_, Value>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Cow::Borrowed(self))
     }
 }
 
@@ -152,7 +153,7 @@ macro_rules! json_encodings {
         impl<$($generics)*> ToSql<Enc, diesel::pg::Pg> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
                 let value = self.document()?;
-                <Value as ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg>>::to_sql(&value, &mut out.reborrow())
+                <Value as ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg>>::to_sql(&*value, &mut out.reborrow())
             }
         }
 
@@ -166,7 +167,7 @@ macro_rules! json_encodings {
         #[cfg(feature = "mysql")]
         impl<$($generics)*> ToSql<Enc, diesel::mysql::Mysql> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
-                serde_json::to_writer(out, &self.document()?)?;
+                serde_json::to_writer(out, &*self.document()?)?;
                 Ok(IsNull::No)
             }
         }
