@@ -147,6 +147,25 @@ pub mod __private_v1 {
     pub fn assert_key_type<T, K, F: SameKey<K>>(field: fn(&T) -> &F) {
         let _ = field;
     }
+
+    /// A field of a model's default `ordering`: rows a write leaves in a
+    /// relation cache are sorted in Rust (`#[orm(choices)]` enums sort by
+    /// what they store instead, through [`ChoiceColumn`]).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be in the model's `ordering`: it is not `PartialOrd`",
+        label = "ordered by a field that is not `PartialOrd`",
+        note = "rows a write leaves in a relation cache are sorted in Rust as the database sorts them; order by other fields, or implement `PartialOrd` for the type"
+    )]
+    pub trait OrderingField {
+        /// `partial_cmp`, with incomparable values (NaN) equal.
+        fn cmp_field(&self, other: &Self) -> std::cmp::Ordering;
+    }
+
+    impl<T: PartialOrd> OrderingField for T {
+        fn cmp_field(&self, other: &Self) -> std::cmp::Ordering {
+            self.partial_cmp(other).unwrap_or(std::cmp::Ordering::Equal)
+        }
+    }
 }
 
 /// `use orm_core::prelude::*;` brings the derive, the traits whose methods

@@ -23,6 +23,8 @@ use crate::types::{classify, RelationKind, SqlKind, ACCEPTED_TYPES, RELATION_TYP
 pub struct Order {
     pub field: String,
     pub descending: bool,
+    /// The span of the `ordering` literal, for errors about the field's type.
+    pub span: Span,
 }
 
 pub struct Model {

@@ -166,6 +166,7 @@ fn ordering(model: &mut Model, errors: &mut Errors) {
             terms.push(Order {
                 field: name.to_owned(),
                 descending,
+                span: ordering.span,
             });
         }
         model.ordering = terms;

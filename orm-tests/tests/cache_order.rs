@@ -1,10 +1,11 @@
 //! Rows a write leaves in a relation cache are in the order a fresh query
 //! returns them, text collation included (PostgreSQL and MariaDB sort
-//! text by locale, not by bytes as Rust does).
+//! text by locale, not by bytes as Rust does), and enums stored as text
+//! (the database sorts their text, not their declaration order).
 
 use chrono::NaiveDate;
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, AnyConnection};
+use orm_core::{assert_num_queries, schema, AnyConnection};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 use std::borrow::Borrow;
@@ -43,7 +44,60 @@ fn names(tags: &[impl Borrow<Tag>]) -> Vec<String> {
     tags.iter().map(|t| t.borrow().name.clone()).collect()
 }
 
+/// Declared in an order its stored texts do not sort in ("doing" <
+/// "done" < "todo"); `PartialOrd` would sort by declaration.
+#[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq, PartialOrd)]
+pub enum Stage {
+    #[default]
+    Todo,
+    Doing,
+    Done,
+}
+
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "co_board")]
+pub struct Board {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(reverse_of = "board")]
+    pub cards: Related<Card>,
+}
+
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "co_card", ordering = "stage, id")]
+pub struct Card {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(null, on_delete = "set_null")]
+    pub board: ForeignKey<Board>,
+    #[orm(choices)]
+    pub stage: Stage,
+}
+
 backend_tests! {
+    fn rows_ordered_by_a_text_enum_keep_the_database_order(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Board>(&mut conn)?;
+        schema::create_table::<Card>(&mut conn)?;
+        let mut board = Board::default();
+        board.save(&mut conn)?;
+        let mut cards: Vec<Card> = [Stage::Todo, Stage::Doing, Stage::Done]
+            .into_iter()
+            .map(|stage| Card { stage, ..Default::default() })
+            .collect();
+        for card in &mut cards {
+            card.save(&mut conn)?;
+        }
+        board.cards().set(&mut conn, &mut cards)?;
+        let cached = assert_num_queries(&mut conn, 0, |c| board.cards().all(c))?;
+        let stages: Vec<Stage> = cached.iter().map(|c| c.stage).collect();
+        assert_eq!(stages, [Stage::Doing, Stage::Done, Stage::Todo]);
+        let fresh: Vec<Stage> = Card::objects().load(&mut conn)?.iter().map(|c| c.stage).collect();
+        assert_eq!(fresh, stages);
+        Ok(())
+    }
+
+
     fn set_then_all_lists_rows_in_the_database_order(db) {
         let mut conn = db.get()?;
         let (q, tags) = setup(&mut conn)?;

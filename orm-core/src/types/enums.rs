@@ -8,6 +8,8 @@
 //! the generic code here; the model's generated code reads and binds an
 //! enum column through [`ChoiceColumn`].
 
+use std::cmp::Ordering;
+
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::query_builder::AstPass;
@@ -218,6 +220,10 @@ pub trait ChoiceColumn: Sized {
         integer: bool,
         out: &mut AstPass<'_, 'b, MultiBackend>,
     ) -> QueryResult<()>;
+    /// Orders two values as the database orders what it stores: by text
+    /// or by discriminant (not by declaration), `None` first (the default
+    /// ordering sorts NULLs first on every backend).
+    fn cmp_stored(&self, other: &Self, integer: bool) -> Ordering;
 }
 
 /// Column `index` of `row` decoded by `decode` (`None` for NULL).
@@ -241,6 +247,17 @@ fn read_with<E: OrmEnum, R: RawRow + ?Sized>(
 }
 
 impl<E: OrmEnum> ChoiceColumn for E {
+    fn cmp_stored(&self, other: &Self, integer: bool) -> Ordering {
+        let (Ok(a), Ok(b)) = (position(self), position(other)) else {
+            return Ordering::Equal;
+        };
+        if integer {
+            E::INTS.get(a).cmp(&E::INTS.get(b))
+        } else {
+            E::TEXTS.get(a).cmp(&E::TEXTS.get(b))
+        }
+    }
+
     fn read<R: RawRow + ?Sized>(row: &R, index: usize, integer: bool) -> deserialize::Result<Self> {
         read_with::<E, R>(row, index, integer)?
             .ok_or_else(|| Box::new(diesel::result::UnexpectedNullError).into())
@@ -266,6 +283,13 @@ impl<E: OrmEnum> ChoiceColumn for E {
 }
 
 impl<E: OrmEnum> ChoiceColumn for Option<E> {
+    fn cmp_stored(&self, other: &Self, integer: bool) -> Ordering {
+        match (self, other) {
+            (Some(a), Some(b)) => a.cmp_stored(b, integer),
+            (a, b) => a.is_some().cmp(&b.is_some()),
+        }
+    }
+
     fn read<R: RawRow + ?Sized>(row: &R, index: usize, integer: bool) -> deserialize::Result<Self> {
         read_with::<E, R>(row, index, integer)
     }

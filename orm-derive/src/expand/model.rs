@@ -2,7 +2,7 @@
 //! visitor, the default ordering in Rust, and the plain fields forms write.
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 
 use super::col;
 use crate::ast::{Column, ColumnType, FieldKind, Model};
@@ -109,12 +109,24 @@ pub fn model_impl(model: &Model) -> TokenStream {
             .find(|(f, _)| f.ident == o.field)
             .expect("validated: ordering names a stored field");
         let ident = &field.ident;
-        let (a, b) = if column.relation.is_some() {
-            (quote!(&self.#ident.key()), quote!(&other.#ident.key()))
-        } else {
-            (quote!(&self.#ident), quote!(&other.#ident))
+        // Rows sorted in Rust must come out as the database sorts them: an
+        // enum by what it stores, anything else by `PartialOrd` (an error
+        // spanned on the `ordering` when the type has none).
+        let cmp = match (&column.sql, &column.relation) {
+            (ColumnType::Enum(_, integer), _) => quote! {
+                ::orm_core::__private_v1::ChoiceColumn::cmp_stored(&self.#ident, &other.#ident, #integer)
+            },
+            (_, Some(_)) => quote! {
+                ::orm_core::__private_v1::OrderingField::cmp_field(&self.#ident.key(), &other.#ident.key())
+            },
+            (_, None) => {
+                let mut spanned = ident.clone();
+                spanned.set_span(o.span);
+                quote_spanned! {o.span=>
+                    ::orm_core::__private_v1::OrderingField::cmp_field(&self.#spanned, &other.#spanned)
+                }
+            }
         };
-        let cmp = quote!(::core::cmp::PartialOrd::partial_cmp(#a, #b).unwrap_or(::core::cmp::Ordering::Equal));
         if o.descending {
             quote!(.then_with(|| #cmp.reverse()))
         } else {
