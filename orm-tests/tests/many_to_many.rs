@@ -13,7 +13,34 @@ fn names(rows: &[impl Borrow<Tag>]) -> Vec<&str> {
     rows.iter().map(|t| t.borrow().name.as_str()).collect()
 }
 
+/// Two many-to-many fields whose names once made the same hidden constant
+/// (`tags`' reverse side and `tags_reverse`).
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "mm_shelf")]
+pub struct Shelf {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub tags: ManyToMany<Tag>,
+    pub tags_reverse: ManyToMany<Tag>,
+}
+
 backend_tests! {
+    fn fields_named_like_another_fields_reverse_side_stay_apart(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        orm_core::schema::create_all(&mut conn, &orm_core::models![Shelf])?;
+        let t = create_tags(&mut conn, &["a", "b"])?;
+        let mut shelf = Shelf::default();
+        shelf.save(&mut conn)?;
+        shelf.tags().add(&mut conn, &t[..1])?;
+        shelf.tags_reverse().add(&mut conn, &t[1..])?;
+        let shelf = Shelf::get(&mut conn, shelf.id.unwrap_or_default())?;
+        assert_eq!(names(&shelf.tags().all(&mut conn)?), ["a"]);
+        assert_eq!(names(&shelf.tags_reverse().all(&mut conn)?), ["b"]);
+        Ok(())
+    }
+
+
     fn all_is_cached_in_the_instance(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

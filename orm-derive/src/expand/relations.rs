@@ -33,19 +33,29 @@ fn const_ident(field: &syn::Ident) -> syn::Ident {
     )
 }
 
-/// `__THROUGH_TAGS` (and `__THROUGH_TAGS_REVERSE`) for the many-to-many `tags`.
+/// `__THROUGH_TAGS` (and `__BACK_THROUGH_TAGS`) for the many-to-many
+/// `tags`. The sides differ in their prefix, so no field's name makes one
+/// side's constant another's (a suffix would: `tags_reverse`).
 fn through_const(field: &syn::Ident, reverse: bool) -> syn::Ident {
-    let name = field.to_string().trim_start_matches("r#").to_uppercase();
-    let suffix = if reverse { "_REVERSE" } else { "" };
-    format_ident!("__THROUGH_{}{}", name, suffix, span = field.span())
+    hidden_const(
+        if reverse {
+            "__BACK_THROUGH"
+        } else {
+            "__THROUGH"
+        },
+        field,
+    )
 }
 
-/// `__KEY_TAGS` (and `__KEY_TAGS_REVERSE`) for the many-to-many `tags`: the
+/// `__KEY_TAGS` (and `__BACK_KEY_TAGS`) for the many-to-many `tags`: the
 /// key of an owner (of a target) its links point at.
 fn owner_key_const(field: &syn::Ident, reverse: bool) -> syn::Ident {
+    hidden_const(if reverse { "__BACK_KEY" } else { "__KEY" }, field)
+}
+
+fn hidden_const(prefix: &str, field: &syn::Ident) -> syn::Ident {
     let name = field.to_string().trim_start_matches("r#").to_uppercase();
-    let suffix = if reverse { "_REVERSE" } else { "" };
-    format_ident!("__KEY_{}{}", name, suffix, span = field.span())
+    format_ident!("{}_{}", prefix, name, span = field.span())
 }
 
 /// Whether a column can be joined on as a key: the primary key, or a
