@@ -522,6 +522,9 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         }
     }
     column.decimal = decimal::attrs(max_digits, decimal_places, errors);
+    if let (Some(max), Some(entry)) = (column.max_length, find("default")) {
+        default::check_length(entry, max, errors);
+    }
     if let (true, Some(entry)) = (column.primary_key, find("default")) {
         errors.push(
             entry.span(),

@@ -1,5 +1,6 @@
 // `default` takes a literal of the field's type; not on keys, relations,
-// or types without a literal form. `renamed_from` takes a name.
+// or types without a literal form; a text default fits `max_length`.
+// `renamed_from` takes a name.
 use orm_core::prelude::*;
 
 #[derive(Model, Debug, Clone, Default)]
@@ -33,6 +34,10 @@ pub struct Book {
     pub huge: f64,
     #[orm(default = 1e300)]
     pub wide: f32,
+    #[orm(default = "draft", max_length = 2)]
+    pub state: String,
+    #[orm(max_length = 6, default = "publié")] // 6 characters, 7 bytes: fits
+    pub fits: String,
 }
 
 fn main() {}

@@ -99,6 +99,20 @@ pub fn parse(
     }
 }
 
+/// A text `default` longer than the field's `max_length` (in characters,
+/// as the databases count): no row could keep it.
+pub fn check_length(entry: &Entry, max_length: u32, errors: &mut Errors) {
+    if let Some(Value::Str(lit)) = &entry.value {
+        let length = lit.value().chars().count();
+        if length > max_length as usize {
+            errors.push(
+                lit.span(),
+                format!("this `default` is {length} characters long, over the field's `max_length = {max_length}`; shorten it or raise `max_length`"),
+            );
+        }
+    }
+}
+
 fn wrong(
     errors: &mut Errors,
     value: impl quote::ToTokens,
