@@ -102,8 +102,8 @@ pub mod __private_v1 {
     pub use crate::types::decimal::DecimalColumn;
     pub use crate::types::enum_impls::{Bind, BindNullable};
     pub use crate::types::enums::{
-        int_from_sql, int_to_sql, int_to_sql_on, text_from_sql, text_to_sql, text_to_sql_on,
-        ChoiceColumn,
+        int_from_sql, int_to_sql, int_to_sql_on, stored_discriminant, text_from_sql, text_to_sql,
+        text_to_sql_on, ChoiceColumn,
     };
 
     /// A field that can be joined on as a key: the primary key, or a

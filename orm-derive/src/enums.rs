@@ -5,8 +5,8 @@
 //! `AsExpression` through orm-core's generic code.
 
 use proc_macro2::TokenStream;
-use quote::quote;
-use syn::{Data, DeriveInput, Fields};
+use quote::{quote, quote_spanned};
+use syn::{Data, DeriveInput, Fields, Ident};
 
 use crate::ast::{nonempty, snake_case};
 use crate::attr;
@@ -16,15 +16,52 @@ const VARIANT_KEYS: &[&str] = &["value"];
 
 pub fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
-    let expanded = parse(input, &mut errors);
-    match (errors.into_result(), expanded) {
-        (Ok(()), Some(tokens)) => tokens,
-        (Err(e), _) => e.to_compile_error(),
+    let variants = parse(input, &mut errors);
+    match (errors.into_result(), variants) {
+        (Ok(()), Some(variants)) => expand(&input.ident, &variants),
+        (Err(e), _) => {
+            let mut tokens = e.to_compile_error();
+            tokens.extend(fallback(input));
+            tokens
+        }
         (Ok(()), None) => unreachable!("an enum that is not derived is an error"),
     }
 }
 
-fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<TokenStream> {
+/// The impls of a derived enum: its variants, each with its text.
+fn expand(ident: &Ident, variants: &[(&Ident, String)]) -> TokenStream {
+    let name = ident.to_string();
+    let (idents, texts): (Vec<_>, Vec<_>) = variants.iter().cloned().unzip();
+    // Each discriminant is checked while compiling (spanned on its variant).
+    let ints = idents.iter().map(|v| {
+        quote_spanned! {v.span()=>
+            ::orm_core::__private_v1::stored_discriminant(#ident::#v as i128)
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::orm_core::OrmEnum for #ident {
+            const NAME: &'static str = #name;
+            const VARIANTS: &'static [Self] = &[#(#ident::#idents),*];
+            const TEXTS: &'static [&'static str] = &[#(#texts),*];
+            const INTS: &'static [i32] = &[#(#ints),*];
+        }
+
+        // Evaluated while compiling, whether or not a model uses the enum.
+        const _: &[i32] = <#ident as ::orm_core::OrmEnum>::INTS;
+
+        ::orm_core::__private_v1::orm_enum_impls!(#ident);
+    }
+}
+
+/// After an error, the impls of an enum without variants (when the input is
+/// a non-generic enum), so a model using it reports nothing more.
+fn fallback(input: &DeriveInput) -> Option<TokenStream> {
+    (matches!(input.data, Data::Enum(_)) && input.generics.params.is_empty())
+        .then(|| expand(&input.ident, &[]))
+}
+
+fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Vec<(&'a Ident, String)>> {
     let ident = &input.ident;
     let Data::Enum(data) = &input.data else {
         errors.push(
@@ -51,8 +88,7 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<TokenStream> {
             "an enum without variants has no value to store",
         );
     }
-    let mut variants = Vec::new();
-    let mut values: Vec<String> = Vec::new();
+    let mut variants: Vec<(&Ident, String)> = Vec::new();
     for variant in &data.variants {
         if !matches!(variant.fields, Fields::Unit) {
             errors.push_spanned(
@@ -75,25 +111,13 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<TokenStream> {
                 value = s.value;
             }
         }
-        if values.contains(&value) {
+        if variants.iter().any(|(_, v)| *v == value) {
             errors.push(
                 variant.ident.span(),
                 format!("two variants are stored as \"{value}\"; give one another #[orm(value = \"...\")]"),
             );
         }
-        values.push(value);
-        variants.push(&variant.ident);
+        variants.push((&variant.ident, value));
     }
-    let name = ident.to_string();
-    Some(quote! {
-        #[automatically_derived]
-        impl ::orm_core::OrmEnum for #ident {
-            const NAME: &'static str = #name;
-            const VARIANTS: &'static [Self] = &[#(#ident::#variants),*];
-            const TEXTS: &'static [&'static str] = &[#(#values),*];
-            const INTS: &'static [i32] = &[#(#ident::#variants as i32),*];
-        }
-
-        ::orm_core::__private_v1::orm_enum_impls!(#ident);
-    })
+    Some(variants)
 }

@@ -75,6 +75,17 @@ pub trait OrmEnum: Copy + PartialEq + Send + Sync + 'static {
     const INTS: &'static [i32];
 }
 
+/// A variant's discriminant as integer storage writes it (an `INTEGER`):
+/// compiling a derived enum whose discriminant does not fit an `i32`
+/// fails here, in the constant the derive emits for it.
+#[doc(hidden)]
+pub const fn stored_discriminant(value: i128) -> i32 {
+    if value < i32::MIN as i128 || value > i32::MAX as i128 {
+        panic!("an OrmEnum's discriminants must fit an i32 (integer storage writes them to an INTEGER column): give this variant a smaller `= value`");
+    }
+    value as i32
+}
+
 /// A stored value that is not one of the enum's: the row was written by
 /// something else, or a variant was removed. Update the rows or add the
 /// variant back; the load fails with this inside
