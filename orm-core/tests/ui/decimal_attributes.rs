@@ -10,6 +10,8 @@ struct Invoice {
     // One without the other.
     #[orm(max_digits = 10)]
     total: bigdecimal::BigDecimal,
+    #[orm(decimal_places = 2)]
+    tax: bigdecimal::BigDecimal,
     // More places than digits.
     #[orm(max_digits = 4, decimal_places = 6)]
     rate: bigdecimal::BigDecimal,

@@ -27,9 +27,11 @@ pub(super) fn parse_reverse(
         return None;
     };
     let mut fk_field = None;
+    let mut given = false;
     for entry in entries {
         match entry.key.to_string().as_str() {
             "reverse_of" => {
+                given = true;
                 if let Some(s) = nonempty(entry, errors) {
                     match ident_at(&s.value, s.span) {
                         Some(i) => fk_field = Some(i),
@@ -44,6 +46,10 @@ pub(super) fn parse_reverse(
         }
     }
     let Some(fk_field) = fk_field else {
+        // A `reverse_of` given but not a name is reported already.
+        if given {
+            return None;
+        }
         errors.push(
             ident.span(),
             format!("`{ident}` needs #[orm(reverse_of = \"...\")] naming the ForeignKey field of the child model it reverses"),
