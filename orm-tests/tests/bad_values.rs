@@ -34,6 +34,45 @@ fn rejected(
     Ok(err.to_string())
 }
 
+/// Text columns: a `max_length`, a keyed one without (MySQL's
+/// `VARCHAR(255)`), nullable text and JSON.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "bv_label")]
+pub struct Label {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(max_length = 5)]
+    pub name: String,
+    #[orm(unique)]
+    pub code: String,
+    pub note: Option<String>,
+    pub data: serde_json::Value,
+}
+
+/// Saving `row` fails with `Value` naming `field`, and nothing is written.
+fn label_rejected(
+    conn: &mut AnyConnection,
+    mut row: Label,
+    field: &str,
+) -> orm_core::Result<String> {
+    let err = row.save(conn).unwrap_err();
+    match &err {
+        OrmError::Value {
+            model, field: f, ..
+        } => assert_eq!((*model, *f), ("Label", field), "{err}"),
+        other => panic!("expected a Value error on {field}, got {other:?}"),
+    }
+    assert_eq!(Label::objects().count(conn)?, 0);
+    Ok(err.to_string())
+}
+
+fn label_round_trip(conn: &mut AnyConnection, mut row: Label) -> orm_core::Result<Label> {
+    row.save(conn)?;
+    let back = Label::get(conn, row.id.unwrap_or_default())?;
+    Label::objects().delete(conn)?;
+    Ok(back)
+}
+
 fn moment(year: i32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(year, 1, 1)
         .and_then(|d| d.and_hms_micro_opt(0, 0, 0, 1))
@@ -41,6 +80,60 @@ fn moment(year: i32) -> NaiveDateTime {
 }
 
 backend_tests! {
+    fn text_over_max_length_is_refused_on_every_backend(db) {
+        let mut conn = db.get()?;
+        orm_core::schema::create_table::<Label>(&mut conn)?;
+        // Characters count, not bytes: five characters, six bytes, fit.
+        let fits = Label { name: "héllo".into(), code: "a".into(), ..Default::default() };
+        assert_eq!(label_round_trip(&mut conn, fits.clone())?.name, "héllo");
+        let long = Label { name: "toolong".into(), ..fits.clone() };
+        let message = label_rejected(&mut conn, long.clone(), "name")?;
+        assert!(message.contains("7 characters is more than 5"), "{message}");
+        // An update and bulk_create check too.
+        let mut saved = fits.clone();
+        saved.save(&mut conn)?;
+        saved.name = "toolong".into();
+        assert!(matches!(saved.save(&mut conn), Err(OrmError::Value { field: "name", .. })));
+        assert_eq!(Label::get(&mut conn, saved.id.unwrap_or_default())?.name, "héllo");
+        Label::objects().delete(&mut conn)?;
+        let err = Label::objects().bulk_create(&mut conn, &mut [long]).unwrap_err();
+        assert!(matches!(err, OrmError::Value { field: "name", .. }), "{err}");
+        assert_eq!(Label::objects().count(&mut conn)?, 0);
+        // A keyed text column without max_length is a VARCHAR(255) on MySQL.
+        let wide = Label { code: "c".repeat(256), ..fits };
+        match db.backend() {
+            BackendKind::Mysql => {
+                let message = label_rejected(&mut conn, wide, "code")?;
+                assert!(message.contains("256 characters is more than 255"), "{message}");
+            }
+            _ => assert_eq!(label_round_trip(&mut conn, wide)?.code.len(), 256),
+        }
+        Ok(())
+    }
+
+    fn nul_characters_are_refused_on_postgres_only(db) {
+        let mut conn = db.get()?;
+        orm_core::schema::create_table::<Label>(&mut conn)?;
+        let base = Label { name: "n".into(), code: "c".into(), ..Default::default() };
+        let text = Label { note: Some("a\0b".into()), ..base.clone() };
+        let json = Label { data: serde_json::json!({"k": ["a\0b"]}), ..base.clone() };
+        let key = Label { data: serde_json::json!({"a\0b": 1}), ..base };
+        if db.backend() == BackendKind::Postgres {
+            let message = label_rejected(&mut conn, text, "note")?;
+            assert!(message.contains("NUL character"), "{message}");
+            let message = label_rejected(&mut conn, json, "data")?;
+            assert!(message.contains("NUL character"), "{message}");
+            label_rejected(&mut conn, key, "data")?;
+            // Refused while binding: no statement reached the server.
+            assert_eq!(Label::objects().count(&mut conn)?, 0);
+        } else {
+            assert_eq!(label_round_trip(&mut conn, text.clone())?.note, text.note);
+            assert_eq!(label_round_trip(&mut conn, json.clone())?.data, json.data);
+            assert_eq!(label_round_trip(&mut conn, key.clone())?.data, key.data);
+        }
+        Ok(())
+    }
+
     fn floats_nan_and_infinity(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

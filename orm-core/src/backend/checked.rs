@@ -13,6 +13,7 @@
 //! | `NaiveDate`, `time::Date` | anything | from 4713 BC (year -4712) | years 0–9999 |
 //! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 4713 BC (year -4712) | years 0–9999 |
 //! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | anything | from 4713 BC (year -4712) | years 0–9999 |
+//! | `String` | at most `max_length` characters | the same, and no NUL character | the same (255 on a keyed column without one: its `VARCHAR(255)`) |
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::serialize::{IsNull, Output, ToSql};
@@ -210,4 +211,87 @@ mod time_types {
         }
         check = |backend, v| year_check(backend, v.year());
     }
+}
+
+/// `String`, checked against the field's `max_length` (`MAX`, 0 for
+/// none; `KEYED`: the column is a key or indexed, which MySQL stores as
+/// `VARCHAR(255)` without a `max_length`) and, on PostgreSQL, for a NUL
+/// character (which its text types cannot hold). Every backend refuses
+/// text over `max_length`, SQLite too (its `TEXT` would keep it), so a
+/// value behaves alike wherever it is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Text<const MAX: u32, const KEYED: bool>;
+
+impl<const MAX: u32, const KEYED: bool> diesel::query_builder::QueryId for Text<MAX, KEYED> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const MAX: u32, const KEYED: bool> sql_types::SqlType for Text<MAX, KEYED> {
+    type IsNull = sql_types::is_nullable::NotNull;
+}
+
+impl<const MAX: u32, const KEYED: bool> sql_types::SingleValue for Text<MAX, KEYED> {}
+
+impl<const MAX: u32, const KEYED: bool> HasSqlType<Text<MAX, KEYED>> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<Text<MAX, KEYED>>(lookup)
+    }
+}
+
+impl<const MAX: u32, const KEYED: bool> ToSql<Text<MAX, KEYED>, MultiBackend> for String {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> diesel::serialize::Result {
+        out.set_value((Text::<MAX, KEYED>, self));
+        Ok(IsNull::No)
+    }
+}
+
+/// What `backend` refuses of `value` in a text column (see [`Text`]).
+fn text_check(backend: &'static str, value: &str, max: u32, keyed: bool) -> Result<(), String> {
+    if backend == "PostgreSQL" && value.as_bytes().contains(&0) {
+        return Err("PostgreSQL cannot store a NUL character (\\0) in text; remove it, or store the bytes in a Vec<u8> field".into());
+    }
+    let (limit, why) = match max {
+        0 if keyed && backend == "MySQL" => (255, "MySQL/MariaDB stores a keyed text column without `max_length` as VARCHAR(255); give the field a `max_length` to change it"),
+        0 => return Ok(()),
+        max => (max, "the field's `max_length`"),
+    };
+    // Bytes bound the characters: most values need no count.
+    if value.len() <= limit as usize {
+        return Ok(());
+    }
+    match value.chars().count() {
+        n if n > limit as usize => Err(format!("{n} characters is more than {limit} ({why})")),
+        _ => Ok(()),
+    }
+}
+
+/// The `ToSql` of [`Text`] on each backend: the check, then diesel's text.
+macro_rules! checked_text {
+    ($(#[$cfg:meta] $backend:ty, $label:literal;)+) => {
+        $(
+            #[$cfg]
+            impl<const MAX: u32, const KEYED: bool> HasSqlType<Text<MAX, KEYED>> for $backend {
+                fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                    <$backend as HasSqlType<sql_types::Text>>::metadata(lookup)
+                }
+            }
+
+            #[$cfg]
+            impl<const MAX: u32, const KEYED: bool> ToSql<Text<MAX, KEYED>, $backend> for String {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> diesel::serialize::Result {
+                    if let Err(reason) = text_check($label, self, MAX, KEYED) {
+                        return bad(reason);
+                    }
+                    <String as ToSql<sql_types::Text, $backend>>::to_sql(self, out)
+                }
+            }
+        )+
+    };
+}
+
+checked_text! {
+    #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite, "SQLite";
+    #[cfg(feature = "postgres")] diesel::pg::Pg, "PostgreSQL";
+    #[cfg(feature = "mysql")] diesel::mysql::Mysql, "MySQL";
 }

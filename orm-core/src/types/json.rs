@@ -137,6 +137,18 @@ impl<T: Serialize + DeserializeOwned> Document for Json<T> {
     }
 }
 
+/// Whether a string or key of `value` holds a NUL character, which
+/// PostgreSQL's `jsonb` refuses.
+#[cfg(feature = "postgres")]
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 /// The per-backend encodings of a JSON document `$t`.
 macro_rules! json_encodings {
     ([$($generics:tt)*] $t:ty) => {
@@ -153,6 +165,12 @@ macro_rules! json_encodings {
         impl<$($generics)*> ToSql<Enc, diesel::pg::Pg> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
                 let value = self.document()?;
+                if holds_nul(&value) {
+                    return Err(Box::new(BadValue {
+                        field: None,
+                        reason: "PostgreSQL's jsonb cannot hold a NUL character (\\u0000) in a string or key; remove it".into(),
+                    }));
+                }
                 <Value as ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg>>::to_sql(&*value, &mut out.reborrow())
             }
         }

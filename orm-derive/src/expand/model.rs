@@ -1,26 +1,30 @@
 //! `impl Model`: the key, row decoding, column binding, the relation
 //! visitor, the default ordering in Rust, and the plain fields forms write.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
 
 use super::col;
 use crate::ast::{Column, ColumnType, FieldKind, Model};
 use crate::types::SqlKind;
 
-/// The checked SQL type a float, date or datetime column is bound with
-/// (orm-core's `backend::checked`): it rejects values the backend would
-/// change or refuse, naming the field.
+/// The checked SQL type a float, date, datetime or text column is bound
+/// with (orm-core's `backend::checked`): it rejects values the backend
+/// would change or refuse, naming the field.
 fn checked_type(c: &Column) -> Option<TokenStream> {
-    let name = match c.sql {
-        ColumnType::Plain(SqlKind::Float) => "Float",
-        ColumnType::Plain(SqlKind::Double) => "Double",
-        ColumnType::Plain(SqlKind::Date) => "Date",
-        ColumnType::Plain(SqlKind::Timestamp) => "Timestamp",
+    let checked = quote!(::orm_core::__private_v1::checked);
+    let ty = match c.sql {
+        ColumnType::Plain(SqlKind::Float) => quote!(#checked::Float),
+        ColumnType::Plain(SqlKind::Double) => quote!(#checked::Double),
+        ColumnType::Plain(SqlKind::Date) => quote!(#checked::Date),
+        ColumnType::Plain(SqlKind::Timestamp) => quote!(#checked::Timestamp),
+        ColumnType::Plain(SqlKind::Text) => {
+            let max = c.max_length.unwrap_or(0);
+            let keyed = c.primary_key || c.unique || c.index;
+            quote!(#checked::Text<#max, #keyed>)
+        }
         _ => return None,
     };
-    let ty = Ident::new(name, Span::call_site());
-    let ty = quote!(::orm_core::__private_v1::checked::#ty);
     Some(if c.nullable {
         quote!(diesel::sql_types::Nullable<#ty>)
     } else {
