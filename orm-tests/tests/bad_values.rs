@@ -192,13 +192,51 @@ backend_tests! {
             }
             BackendKind::Postgres => {
                 let message = rejected(&mut conn, before_pg, "moment")?;
-                assert!(message.contains("4713 BC"), "{message}");
+                assert!(message.contains("24 November 4714 BC"), "{message}");
                 assert_eq!(round_trip(&mut conn, negative)?.maybe_moment, Some(moment(-1)));
                 assert_eq!(round_trip(&mut conn, far)?.day, moment(10_000).date());
             }
             BackendKind::Sqlite => {
                 assert_eq!(round_trip(&mut conn, before_pg)?.moment, moment(-4713));
                 assert_eq!(round_trip(&mut conn, far)?.day, moment(10_000).date());
+            }
+        }
+        Ok(())
+    }
+
+    fn the_first_and_the_leap_days_a_backend_stores(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let (base, _) = Everything::samples();
+        let on = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let row = |day: NaiveDate| Everything {
+            day,
+            moment: day.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            ..base.clone()
+        };
+        // PostgreSQL's first day is 4714-11-24 BC (-4713-11-24), dates
+        // and timestamps alike.
+        let first_pg = on(-4713, 11, 24);
+        // Year 0 is a leap year in chrono (and PostgreSQL), not in MariaDB.
+        let leap_zero = on(0, 2, 29);
+        match db.backend() {
+            BackendKind::Postgres => {
+                let message = rejected(&mut conn, row(on(-4713, 11, 23)), "day")?;
+                assert!(message.contains("24 November 4714 BC"), "{message}");
+                let back = round_trip(&mut conn, row(first_pg))?;
+                assert_eq!((back.day, back.moment.date()), (first_pg, first_pg));
+                assert_eq!(round_trip(&mut conn, row(leap_zero))?.day, leap_zero);
+            }
+            BackendKind::Mysql => {
+                let message = rejected(&mut conn, row(leap_zero), "day")?;
+                assert!(message.contains("0000-02-29"), "{message}");
+                let moment = Everything { moment: leap_zero.and_hms_opt(0, 0, 0).unwrap_or_default(), ..base.clone() };
+                rejected(&mut conn, moment, "moment")?;
+                assert_eq!(round_trip(&mut conn, row(on(0, 3, 1)))?.day, on(0, 3, 1));
+            }
+            BackendKind::Sqlite => {
+                assert_eq!(round_trip(&mut conn, row(leap_zero))?.day, leap_zero);
+                assert_eq!(round_trip(&mut conn, row(on(-4713, 11, 23)))?.day, on(-4713, 11, 23));
             }
         }
         Ok(())

@@ -10,9 +10,9 @@
 //! | type | SQLite | PostgreSQL | MySQL/MariaDB |
 //! |---|---|---|---|
 //! | `f32`, `f64` | not NaN (stored as NULL) | anything | finite |
-//! | `NaiveDate`, `time::Date` | anything | from 4713 BC (year -4712) | years 0–9999 |
-//! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 4713 BC (year -4712) | years 0–9999 |
-//! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | anything | from 4713 BC (year -4712) | years 0–9999 |
+//! | `NaiveDate`, `time::Date` | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
+//! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
+//! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
 //! | `String` | at most `max_length` characters | the same, and no NUL character | the same (255 on a keyed column without one: its `VARCHAR(255)`) |
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -94,24 +94,30 @@ fn float_check(backend: &'static str, nan: bool, infinite: bool) -> Result<(), S
     }
 }
 
+/// A date as `(year, month, day)`: the year astronomical (1 BC is 0).
+pub(crate) type Ymd = (i32, u32, u32);
+
 /// Refuses, while binding, an instant (a time-zone-aware datetime, whose
-/// `ToSql` lives with its encoding) in a year `backend` cannot store.
-pub(crate) fn check_instant_year(backend: &'static str, year: i32) -> diesel::serialize::Result {
-    match year_check(backend, year) {
+/// `ToSql` lives with its encoding) on a date `backend` cannot store.
+pub(crate) fn check_instant_date(backend: &'static str, date: Ymd) -> diesel::serialize::Result {
+    match date_check(backend, date) {
         Ok(()) => Ok(IsNull::No),
         Err(reason) => bad(reason),
     }
 }
 
-/// The years a backend stores dates and datetimes for.
-fn year_check(backend: &'static str, year: i32) -> Result<(), String> {
+/// The dates a backend stores dates and datetimes on.
+fn date_check(backend: &'static str, (year, month, day): Ymd) -> Result<(), String> {
     match backend {
-        "PostgreSQL" if year < -4712 => Err(format!(
-            "year {year} is out of range: PostgreSQL stores dates from 4713 BC (year -4712)"
+        "PostgreSQL" if (year, month, day) < (-4713, 11, 24) => Err(format!(
+            "{year:05}-{month:02}-{day:02} is out of range: PostgreSQL stores dates from 24 November 4714 BC (-4713-11-24)"
         )),
         "MySQL" if !(0..=9999).contains(&year) => Err(format!(
             "year {year} is out of range: MySQL/MariaDB stores years 0 to 9999"
         )),
+        "MySQL" if (year, month, day) == (0, 2, 29) => Err(
+            "0000-02-29 is no date on MySQL/MariaDB (year 0 is not a leap year there)".into(),
+        ),
         _ => Ok(()),
     }
 }
@@ -167,7 +173,7 @@ checked_value! {
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Date, "MySQL";
     }
-    check = |backend, v| year_check(backend, v.year());
+    check = |backend, v| date_check(backend, (v.year(), v.month(), v.day()));
 }
 
 checked_type! {
@@ -186,7 +192,7 @@ checked_value! {
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
     }
-    check = |backend, v| year_check(backend, v.year());
+    check = |backend, v| date_check(backend, (v.year(), v.month(), v.day()));
 }
 
 /// The `time` crate's date and datetime, checked as chrono's are.
@@ -200,7 +206,7 @@ mod time_types {
             #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date, "PostgreSQL";
             #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Date, "MySQL";
         }
-        check = |backend, v| year_check(backend, v.year());
+        check = |backend, v| date_check(backend, (v.year(), u8::from(v.month()).into(), v.day().into()));
     }
 
     checked_value! {
@@ -209,7 +215,7 @@ mod time_types {
             #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
             #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
         }
-        check = |backend, v| year_check(backend, v.year());
+        check = |backend, v| date_check(backend, (v.year(), u8::from(v.month()).into(), v.day().into()));
     }
 }
 

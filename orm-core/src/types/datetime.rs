@@ -10,7 +10,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 
 use super::enc::TimestampTz;
-use crate::backend::checked::check_instant_year;
+use crate::backend::checked::{check_instant_date, Ymd};
 
 /// Delegates an instant's encoding on `$backend` (named `$label`, whose
 /// years it is checked against, in UTC) to diesel's impl for the SQL type
@@ -26,21 +26,22 @@ macro_rules! delegate {
 
         impl ToSql<TimestampTz, $backend> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> serialize::Result {
-                check_instant_year($label, UtcYear::utc_year(self))?;
+                check_instant_date($label, UtcDate::utc_date(self))?;
                 <$t as ToSql<$native, $backend>>::to_sql(self, out)
             }
         }
     };
 }
 
-/// The year of an instant, in UTC (what the backends store).
-trait UtcYear {
-    fn utc_year(&self) -> i32;
+/// The date of an instant, in UTC (what the backends store).
+trait UtcDate {
+    fn utc_date(&self) -> Ymd;
 }
 
-impl UtcYear for DateTime<Utc> {
-    fn utc_year(&self) -> i32 {
-        chrono::Datelike::year(self)
+impl UtcDate for DateTime<Utc> {
+    fn utc_date(&self) -> Ymd {
+        use chrono::Datelike;
+        (self.year(), self.month(), self.day())
     }
 }
 
@@ -78,7 +79,7 @@ impl FromSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
 #[cfg(feature = "mysql")]
 impl ToSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
-        check_instant_year("MySQL", self.utc_year())?;
+        check_instant_date("MySQL", self.utc_date())?;
         <chrono::NaiveDateTime as ToSql<diesel::sql_types::Datetime, diesel::mysql::Mysql>>::to_sql(
             &self.naive_utc(),
             &mut out.reborrow(),
@@ -93,9 +94,10 @@ mod offset {
     use super::*;
     use time::OffsetDateTime;
 
-    impl UtcYear for OffsetDateTime {
-        fn utc_year(&self) -> i32 {
-            self.to_offset(time::UtcOffset::UTC).year()
+    impl UtcDate for OffsetDateTime {
+        fn utc_date(&self) -> Ymd {
+            let utc = self.to_offset(time::UtcOffset::UTC);
+            (utc.year(), u8::from(utc.month()).into(), utc.day().into())
         }
     }
 
