@@ -61,7 +61,7 @@ pub use meta::{
     Choices, ColumnDefault, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References,
     RelationMeta, SqlKind, UuidVersion,
 };
-pub use model::Model;
+pub use model::{Model, UniqueConflict};
 pub use orm_derive::{Model, OrmEnum};
 pub use query::{QuerySet, Rows, Values};
 pub use registry::Models;

@@ -122,7 +122,7 @@ type SetAfterSave<M> = Box<dyn FnOnce(&M, &mut AnyConnection, bool) -> Result<()
 
 /// What a validated relation does to the instance.
 enum Chosen<M> {
-    /// Assign before saving (a foreign key).
+    /// Assign once the form is valid (a foreign key).
     Before(Box<dyn FnOnce(&mut M) + Send>),
     /// Set after saving (a many-to-many).
     After(SetAfterSave<M>),
@@ -254,7 +254,7 @@ pub struct ModelForm<M: Model> {
     errors: FormErrors,
     max_input_bytes: usize,
     input_bytes: usize,
-    validated: Option<Vec<Chosen<M>>>,
+    validated: Option<Vec<SetAfterSave<M>>>,
 }
 
 impl<M: Model> fmt::Debug for ModelForm<M> {
@@ -384,9 +384,13 @@ impl<M: Relations> ModelForm<M> {
     }
 
     /// Cleans every field and validates every relation choice (one query
-    /// per relation with submitted ids). Unknown fields, oversized input,
-    /// malformed values and ids that are not among the choices are
-    /// reported per field; nothing is written.
+    /// per relation with submitted ids), then, when all are valid, checks
+    /// the unique constraints (one query per `unique` field and per
+    /// `unique_together`; one more for a new row whose key the user sets).
+    /// Unknown fields, oversized input, malformed values, ids that are not
+    /// among the choices and values another row holds are reported per
+    /// field (`unique_together` on [`NON_FIELD_ERRORS`]); nothing is
+    /// written.
     pub fn is_valid(&mut self, conn: &mut AnyConnection) -> Result<bool> {
         self.errors.clear();
         self.validated = None;
@@ -473,10 +477,50 @@ impl<M: Relations> ModelForm<M> {
                 }
             }
         }
+        if !self.errors.is_empty() {
+            return Ok(false);
+        }
+        // Foreign keys go on the instance now: its unique constraints are
+        // checked with them.
+        let mut after = Vec::new();
+        for c in chosen {
+            match c {
+                Chosen::Before(assign) => assign(&mut self.instance),
+                Chosen::After(set) => after.push(set),
+            }
+        }
+        self.check_unique(conn)?;
         if self.errors.is_empty() {
-            self.validated = Some(chosen);
+            self.validated = Some(after);
         }
         Ok(self.errors.is_empty())
+    }
+
+    /// Reports the unique constraints another row holds the cleaned
+    /// values for: on the field for a `unique` field (a new row's own key
+    /// too), on the form for `unique_together`. One query per constraint.
+    fn check_unique(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let meta = M::meta();
+        let key = meta.primary_key();
+        if self.adding && !key.auto_increment {
+            if let Some(pk) = self.instance.pk() {
+                if QuerySet::<M>::new().filter_pks(&[pk]).exists(conn)? {
+                    self.error(
+                        key.field,
+                        format!("{} with this {} already exists.", meta.name, key.field),
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        for conflict in self.instance.unique_conflicts(conn)? {
+            let on = match conflict.fields.as_slice() {
+                [field] => field,
+                _ => NON_FIELD_ERRORS,
+            };
+            self.error(on, conflict.to_string());
+        }
+        Ok(())
     }
 
     fn values(&self, field: &str) -> Vec<String> {
@@ -493,7 +537,8 @@ impl<M: Relations> ModelForm<M> {
     /// query. Errors with [`OrmError::Invalid`] when the data is not
     /// valid; on any error nothing is written.
     ///
-    /// Queries: validation (one per relation with ids), then the INSERT or
+    /// Queries: validation (one per relation with ids, one per unique
+    /// constraint), then the INSERT or
     /// UPDATE, then per many-to-many one INSERT of the links (a new row),
     /// or a DELETE of the other links and an INSERT skipping those that
     /// exist (editing: exact whatever the instance's cache held).
@@ -504,17 +549,10 @@ impl<M: Relations> ModelForm<M> {
                 errors: self.errors,
             });
         }
-        let chosen = self.validated.take().unwrap_or_default();
+        let after = self.validated.take().unwrap_or_default();
         let mut instance = self.instance;
         let adding = self.adding;
         write_transaction(conn, |conn| {
-            let mut after = Vec::new();
-            for c in chosen {
-                match c {
-                    Chosen::Before(assign) => assign(&mut instance),
-                    Chosen::After(set) => after.push(set),
-                }
-            }
             if adding {
                 instance.insert(conn)?;
             } else {

@@ -24,7 +24,40 @@ fn setup(conn: &mut orm_core::AnyConnection) -> orm_core::Result<()> {
     create_all(conn)
 }
 
+/// A nullable unique field and a unique pair with a nullable side.
+#[derive(Model, Debug, Clone, Default)]
+#[orm(table = "crud_badge", unique_together = "owner, slot")]
+pub struct Badge {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(unique, max_length = 20)]
+    pub code: Option<String>,
+    pub owner: i32,
+    pub slot: Option<i32>,
+}
+
 backend_tests! {
+    fn unique_conflicts_name_what_another_row_holds(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Badge>(&mut conn)?;
+        let mut first = Badge { code: Some("a".into()), owner: 1, slot: Some(1), ..Default::default() };
+        first.save(&mut conn)?;
+        Badge { owner: 1, ..Default::default() }.save(&mut conn)?;
+        // Its own row is no conflict.
+        assert!(assert_num_queries(&mut conn, 2, |c| first.unique_conflicts(c))?.is_empty());
+        let twin = Badge { code: Some("a".into()), owner: 1, slot: Some(1), ..Default::default() };
+        let conflicts = twin.unique_conflicts(&mut conn)?;
+        let fields: Vec<&[&str]> = conflicts.iter().map(|c| c.fields.as_slice()).collect();
+        assert_eq!(fields, [&["code"][..], &["owner", "slot"][..]]);
+        assert_eq!(conflicts[1].to_string(), "Badge with this owner and slot already exists.");
+        // NULLs conflict with nothing, as the constraints allow them twice.
+        let nulls = Badge { owner: 1, ..Default::default() };
+        assert!(nulls.unique_conflicts(&mut conn)?.is_empty());
+        let mut nulls = nulls;
+        nulls.save(&mut conn)?;
+        Ok(())
+    }
+
     fn save_inserts_then_updates(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

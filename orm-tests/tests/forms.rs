@@ -199,6 +199,48 @@ backend_tests! {
         Ok(())
     }
 
+    fn unique_values_another_row_holds_are_form_errors(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        // A unique field: one query checks it, nothing is written.
+        let mut form = ModelForm::<Tag>::new().bind_urlencoded("name=alpha");
+        assert!(!assert_num_queries(&mut conn, 1, |c| form.is_valid(c))?);
+        assert_eq!(form.errors()["name"], ["Tag with this name already exists."]);
+        assert_eq!(form.errors().len(), 1);
+        assert!(matches!(form.save(&mut conn), Err(OrmError::Invalid { model: "Tag", .. })));
+        assert_eq!(Tag::objects().count(&mut conn)?, 3);
+        // Editing: the row's own value is no conflict, another row's is.
+        let alpha = Tag::objects().filter(tag::name.eq("alpha")).get(&mut conn)?;
+        let saved = ModelForm::edit(alpha).bind_urlencoded("name=alpha").save(&mut conn)?;
+        assert_eq!(saved.name, "alpha");
+        let mid = Tag::objects().filter(tag::name.eq("mid")).get(&mut conn)?;
+        let mut form = ModelForm::edit(mid).bind_urlencoded("name=alpha");
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(form.errors()["name"], ["Tag with this name already exists."]);
+        // A key the user sets, on a new row.
+        let mut admins = Group { name: "admins".into(), size: 1 };
+        admins.insert(&mut conn)?;
+        let mut form = ModelForm::<Group>::new().bind_urlencoded("name=admins&size=2");
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(form.errors()["name"], ["Group with this name already exists."]);
+        assert_eq!(Group::get(&mut conn, "admins".into())?.size, 1);
+        // unique_together, with the foreign keys the form chose: an error
+        // on the whole form.
+        let mut alice = User { username: "alice".into(), ..Default::default() };
+        alice.save(&mut conn)?;
+        alice.groups().add(&mut conn, std::slice::from_ref(&admins))?;
+        // (A foreign key's choice is submitted as the target's primary key.)
+        let user = alice.id.unwrap_or_default();
+        let mut form = ModelForm::<Membership>::new().bind_urlencoded(&format!("user={user}&group=admins"));
+        assert!(!form.is_valid(&mut conn)?);
+        assert_eq!(form.errors()[NON_FIELD_ERRORS], ["Membership with this user and group already exists."]);
+        let mut staff = Group { name: "staff".into(), size: 1 };
+        staff.insert(&mut conn)?;
+        let saved = ModelForm::<Membership>::new().bind_urlencoded(&format!("user={user}&group=staff")).save(&mut conn)?;
+        assert_eq!(saved.group.key(), Some(&"staff".to_owned()));
+        Ok(())
+    }
+
     fn field_errors_are_reported_and_nothing_is_written(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;

@@ -20,9 +20,11 @@ use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyType, ModelMeta};
 
 mod crud;
+mod unique;
 mod write;
 
 pub(crate) use crud::{insert_chunked, insert_ignoring, update_fields, update_relation_column};
+pub use unique::UniqueConflict;
 
 /// A database-backed model, implemented by `#[derive(Model)]`.
 ///
@@ -189,6 +191,42 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// [`OrmError::Unsaved`](crate::OrmError::Unsaved) when the instance has no key.
     fn delete(&mut self, conn: &mut AnyConnection) -> Result<usize> {
         crud::delete(self, conn)
+    }
+
+    /// The unique constraints another row already holds this instance's
+    /// values for (Django's `validate_unique`): its `unique` fields and
+    /// its `unique_together`. One query per constraint; the row with the
+    /// instance's key is the instance itself (a save writes it), a NULL
+    /// conflicts with nothing. Model forms report these as errors, where
+    /// a save would fail with the database's. (Another request can still
+    /// take a value between the check and the write: the constraint
+    /// decides.)
+    ///
+    /// ```
+    /// use orm_core::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone, Default)]
+    /// pub struct Tag {
+    ///     #[orm(primary_key)]
+    ///     pub id: Option<i64>,
+    ///     #[orm(unique, max_length = 50)]
+    ///     pub name: String,
+    /// }
+    ///
+    /// # fn main() -> orm_core::Result<()> {
+    /// let db = orm_core::Db::connect("sqlite::memory:")?;
+    /// let mut conn = db.get()?;
+    /// orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let mut rust = Tag { name: "rust".into(), ..Default::default() };
+    /// rust.save(&mut conn)?;
+    /// assert!(rust.unique_conflicts(&mut conn)?.is_empty());
+    /// let again = Tag { name: "rust".into(), ..Default::default() };
+    /// let conflicts = again.unique_conflicts(&mut conn)?;
+    /// assert_eq!(conflicts[0].to_string(), "Tag with this name already exists.");
+    /// # Ok(()) }
+    /// ```
+    fn unique_conflicts(&self, conn: &mut AnyConnection) -> Result<Vec<UniqueConflict>> {
+        unique::conflicts(self, conn)
     }
 
     /// Reloads every field from the database, dropping cached relations

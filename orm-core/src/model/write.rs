@@ -13,7 +13,7 @@ use crate::meta::{Key, KeyType};
 
 /// Binds column `column` of `row`; a value the backend cannot store is
 /// reported with its model and field.
-fn bind<'b, M: Model>(
+pub(super) fn bind<'b, M: Model>(
     row: &'b M,
     column: usize,
     out: &mut AstPass<'_, 'b, MultiBackend>,
