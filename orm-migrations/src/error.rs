@@ -45,6 +45,17 @@ pub enum MigrationError {
     /// diesel_migrations failed (a statement, the version table...).
     #[error("migration failed: {0}")]
     Run(String),
+    /// A migration failed in a run that had applied (or reverted) others
+    /// before it: those stay done.
+    #[error("{failed} failed: {source}; this run {} before it, which stay{}", done_list(done), if done.len() == 1 { "s" } else { "" })]
+    Stopped {
+        /// The migration that failed, and whether it was being applied.
+        failed: String,
+        /// What this run applied (`true`) or reverted before it.
+        done: Vec<(String, bool)>,
+        /// The failure.
+        source: Box<MigrationError>,
+    },
     /// The database could not be reached or a statement failed.
     #[error(transparent)]
     Orm(#[from] orm_core::OrmError),
@@ -54,6 +65,19 @@ impl From<diesel::result::Error> for MigrationError {
     fn from(e: diesel::result::Error) -> Self {
         MigrationError::Orm(e.into())
     }
+}
+
+/// "applied 0001_a, 0002_b": the steps of a run, in order.
+fn done_list(done: &[(String, bool)]) -> String {
+    done.iter()
+        .map(|(version, applied)| {
+            format!(
+                "{} {version}",
+                if *applied { "applied" } else { "reverted" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `Result` with [`MigrationError`].

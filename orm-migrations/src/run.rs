@@ -90,9 +90,9 @@ where
         let newest = applied.iter().max().cloned();
         let step = match target {
             Target::Latest => next(&source, &applied)?.map(|_| true),
-            Target::Zero => newest.map(|_| false),
-            Target::Version(v) => match newest {
-                Some(n) if &n > v => Some(false),
+            Target::Zero => newest.as_ref().map(|_| false),
+            Target::Version(v) => match &newest {
+                Some(n) if n > v => Some(false),
                 _ if !applied.contains(v) => Some(true),
                 _ => None,
             },
@@ -109,7 +109,20 @@ where
             Ok(version) => steps.push((version.to_string(), forward)),
             Err(e) => {
                 recover(conn, backend);
-                return Err(run_error(e));
+                let error = run_error(e);
+                if steps.is_empty() {
+                    return Err(error);
+                }
+                let failed = if forward {
+                    next(&source, &applied)?.unwrap_or_default()
+                } else {
+                    newest.unwrap_or_default()
+                };
+                return Err(MigrationError::Stopped {
+                    failed,
+                    done: steps,
+                    source: Box::new(error),
+                });
             }
         }
     }

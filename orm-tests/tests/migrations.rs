@@ -517,6 +517,20 @@ backend_tests! {
         }
         // The connection is usable, and version 1 reads as before.
         assert_eq!(v1::Author::objects().get(&mut conn)?.name, "Ann");
+        // From scratch, a run applies version 1, then stops at the broken
+        // one: the error names it and what the run did before it.
+        ok(migrate(&mut conn, &folder.dir(), &Target::Zero));
+        let err = migrate(&mut conn, &folder.dir(), &Target::Latest).unwrap_err();
+        let version = |name: &str| name.split('_').next().unwrap_or_default().replace('-', "");
+        match &err {
+            orm_migrations::MigrationError::Stopped { failed, done, .. } => {
+                assert_eq!(failed, &version(&made.name));
+                assert_eq!(done, &[(version(&v1), true)]);
+            }
+            other => panic!("expected Stopped, got {other}"),
+        }
+        assert!(err.to_string().contains(&format!("this run applied {} before it", version(&v1))), "{err}");
+        assert_eq!(ok(orm_migrations::applied(&mut conn)), [version(&v1)]);
         Ok(())
     }
 }
