@@ -134,7 +134,7 @@ impl QueryLog {
 impl Instrumentation for QueryLog {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::StartQuery { query, .. } = event {
-            let sql = query.to_string();
+            let sql = instrument::statement_text(&query);
             self.statements
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

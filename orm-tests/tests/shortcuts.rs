@@ -118,6 +118,46 @@ backend_tests! {
             let err = err.unwrap_err();
             assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("limit or offset")), "{err}");
         }
+        // distinct_on keeps one row per group by its ordering: these calls
+        // would keep others (refused before anything is sent).
+        let grouped = Tag::objects().distinct_on(tag::name);
+        let refused = assert_num_queries(&mut conn, 0, |c| {
+            Ok::<_, OrmError>([
+                grouped.last(c).map(|_| ()),
+                grouped.earliest(c, tag::id).map(|_| ()),
+                grouped.latest(c, tag::id).map(|_| ()),
+                grouped.in_bulk(c, &ids).map(|_| ()),
+            ])
+        })?;
+        for err in refused {
+            let err = err.unwrap_err();
+            assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("distinct_on")), "{err}");
+        }
+        Ok(())
+    }
+
+    fn earliest_and_latest_leave_nulls_out(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        for (name, email) in [("a", None), ("b", Some("m@x")), ("c", Some("z@x")), ("d", None)] {
+            Author { name: name.into(), email: email.map(Into::into), ..Default::default() }.save(&mut conn)?;
+        }
+        // Where NULL sorts differs per backend; it is left out everywhere.
+        assert_eq!(Author::objects().earliest(&mut conn, author::email)?.name, "b");
+        assert_eq!(Author::objects().latest(&mut conn, author::email)?.name, "c");
+        let none = Author::objects().filter(author::email.is_null()).latest(&mut conn, author::email);
+        assert!(matches!(none, Err(OrmError::NotFound { .. })), "{none:?}");
+        Ok(())
+    }
+
+    fn an_update_that_sets_nothing_is_refused(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        create_tags(&mut conn, &["a"])?;
+        let nothing: Option<diesel::dsl::Eq<tag::name, &str>> = None;
+        let err = assert_num_queries(&mut conn, 0, |c| Tag::objects().update(c, (nothing,))).unwrap_err();
+        assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("sets no column")), "{err}");
+        assert_eq!(Tag::objects().update(&mut conn, (Some(tag::name.eq("b")),))?, 1);
         Ok(())
     }
 

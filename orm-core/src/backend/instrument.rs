@@ -17,6 +17,18 @@ use super::{AnyConnection, BackendKind};
 /// Where a capture records the statements: their SQL, in order.
 pub(crate) type Statements = Arc<Mutex<Vec<String>>>;
 
+/// The SQL of a statement, as a capture records it. A statement whose
+/// rendering fails (diesel then fails it too) is recorded by that fact,
+/// not by a panic in `to_string`.
+pub(crate) fn statement_text(query: &dyn std::fmt::Display) -> String {
+    use std::fmt::Write;
+    let mut sql = String::new();
+    if write!(sql, "{query}").is_err() {
+        sql = "/* a statement that could not be rendered */".into();
+    }
+    sql
+}
+
 /// What the pool's instrumentation knows of one connection.
 #[derive(Default)]
 struct Shared {
@@ -79,7 +91,7 @@ impl Instrumentation for PoolInstrumentation {
                 .unwrap_or_else(PoisonError::into_inner);
             if !captures.is_empty() {
                 // Every active capture records (nested ones each see theirs).
-                let sql = query.to_string();
+                let sql = statement_text(query);
                 for capture in captures.iter() {
                     capture
                         .lock()

@@ -176,6 +176,19 @@ impl AnyConnection {
             AnyConnection::Mysql(_) => BackendKind::Mysql,
         }
     }
+
+    /// The connection's backend as a value of diesel's `MultiBackend`
+    /// (what `QueryFragment::is_noop` asks for).
+    pub(crate) fn multi_backend(&self) -> MultiBackend {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyConnection::Sqlite(_) => MultiBackend::Sqlite(diesel::sqlite::Sqlite),
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(_) => MultiBackend::Postgres(diesel::pg::Pg),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(_) => MultiBackend::Mysql(diesel::mysql::Mysql),
+        }
+    }
 }
 
 impl BackendKind {

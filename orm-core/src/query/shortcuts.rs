@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use diesel::expression::{AppearsOnTable, Expression};
-use diesel::helper_types::{Asc, Desc};
+use diesel::helper_types::{Asc, Desc, IsNotNull};
 use diesel::query_builder::QueryFragment;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Bool;
 use diesel::ExpressionMethods;
 
 use super::order::order_terms;
@@ -22,7 +23,9 @@ use crate::sql::RowLock;
 
 impl<M: Model> QuerySet<M> {
     /// The row with the smallest `column` (one query); `NotFound` when
-    /// there is none.
+    /// there is none. Rows where `column` is NULL are left out (the
+    /// backends disagree on where NULL sorts; Django leaves that to the
+    /// database).
     ///
     /// ```
     /// # use orm_core::prelude::*;
@@ -39,8 +42,14 @@ impl<M: Model> QuerySet<M> {
     /// ```
     pub fn earliest<C>(&self, conn: &mut AnyConnection, column: C) -> Result<M>
     where
-        C: ExpressionMethods,
+        C: ExpressionMethods + Clone,
         Asc<C>: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        IsNotNull<C>: Expression<SqlType = Bool>
             + AppearsOnTable<M::Table>
             + QueryFragment<MultiBackend>
             + Send
@@ -48,15 +57,24 @@ impl<M: Model> QuerySet<M> {
             + 'static,
     {
         self.unsliced_for("earliest")?;
-        self.clone().order_by(column.asc()).first_or_not_found(conn)
+        self.clone()
+            .filter(column.clone().is_not_null())
+            .order_by(column.asc())
+            .first_or_not_found(conn)
     }
 
     /// The row with the largest `column` (one query); `NotFound` when
     /// there is none. See [`earliest`](Self::earliest).
     pub fn latest<C>(&self, conn: &mut AnyConnection, column: C) -> Result<M>
     where
-        C: ExpressionMethods,
+        C: ExpressionMethods + Clone,
         Desc<C>: Expression
+            + AppearsOnTable<M::Table>
+            + QueryFragment<MultiBackend>
+            + Send
+            + Sync
+            + 'static,
+        IsNotNull<C>: Expression<SqlType = Bool>
             + AppearsOnTable<M::Table>
             + QueryFragment<MultiBackend>
             + Send
@@ -65,6 +83,7 @@ impl<M: Model> QuerySet<M> {
     {
         self.unsliced_for("latest")?;
         self.clone()
+            .filter(column.clone().is_not_null())
             .order_by(column.desc())
             .first_or_not_found(conn)
     }
@@ -117,15 +136,21 @@ impl<M: Model> QuerySet<M> {
         query.first(conn)
     }
 
-    /// Refuses a sliced queryset for a call that reorders or splits it:
-    /// the slice would then select other rows (Django refuses these too).
+    /// Refuses a sliced queryset, or one with `distinct_on`, for a call
+    /// that reorders or splits it: the slice would then select other rows
+    /// (Django refuses these too), and `DISTINCT ON` keep another row of
+    /// each group.
     fn unsliced_for(&self, call: &str) -> Result<()> {
-        if self.limit.is_none() && self.offset.is_none() {
+        let reason = if self.limit.is_some() || self.offset.is_some() {
+            format!("{call}() on a queryset with limit or offset would apply the slice to other rows; call {call}() before slicing, or load the slice and pick from it")
+        } else if self.distinct_on_terms().is_some() {
+            format!("{call}() on a queryset with distinct_on would keep other rows of each group than its ordering does; load the queryset and pick from it")
+        } else {
             return Ok(());
-        }
+        };
         Err(OrmError::InvalidQuery {
             model: M::meta().name,
-            reason: format!("{call}() on a queryset with limit or offset would apply the slice to other rows; call {call}() before slicing, or load the slice and pick from it"),
+            reason,
         })
     }
 

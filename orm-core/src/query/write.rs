@@ -50,7 +50,10 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Updates the matching rows in one statement and returns how many.
-    /// `values` is a diesel changeset: `column.eq(value)` or a tuple of them.
+    /// `values` is a diesel changeset: `column.eq(value)` or a tuple of
+    /// them. A changeset that sets nothing (an empty tuple, or `Option`s
+    /// that are all `None`) is `OrmError::InvalidQuery`, and no statement
+    /// is sent.
     pub fn update<V>(&self, conn: &mut AnyConnection, values: V) -> Result<usize>
     where
         V: AsChangeset<Target = M::Table>,
@@ -58,6 +61,14 @@ impl<M: Model> QuerySet<M> {
     {
         self.unsliced("update")?;
         let changes = values.as_changeset();
+        // `SET` with nothing after it is no statement (diesel refuses it
+        // too, before sending anything).
+        if changes.is_noop(&conn.multi_backend())? {
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: "update() got a changeset that sets no column (every Option was None?); pass at least one `column.eq(value)`".into(),
+            });
+        }
         let statement = sql::Update {
             table: M::meta().table,
             changes: &changes,
