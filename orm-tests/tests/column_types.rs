@@ -198,7 +198,10 @@ backend_tests! {
         // More places than the column has: rounded to 2, half away from
         // zero, on every backend (SQLite's double on read, the others'
         // NUMERIC on write).
-        for (written, read) in [("0.125", "0.13"), ("-0.125", "-0.13"), ("0.375", "0.38")] {
+        // 1.005, 2.675 and 0.015 are stored by SQLite as doubles just below
+        // them: still rounded up, from what was written.
+        let halves = [("0.125", "0.13"), ("-0.125", "-0.13"), ("0.375", "0.38"), ("1.005", "1.01"), ("2.675", "2.68"), ("0.015", "0.02"), ("-1.005", "-1.01")];
+        for (written, read) in halves {
             let mut p = Price { wide: dec("1"), money: Some(dec(written)), ..Default::default() };
             p.save(&mut conn)?;
             let again = Price::get(&mut conn, p.id.unwrap_or_default())?;
