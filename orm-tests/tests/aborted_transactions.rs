@@ -13,6 +13,7 @@ use orm_core::{
     assert_num_queries, atomic, on_commit, AnyConnection, BackendKind, OrmError, RowLock,
 };
 use orm_tests::backend_tests;
+use orm_tests::harness::TestDb;
 use orm_tests::polls::*;
 
 /// A copy of `row` with a value `backend` cannot store (refused while
@@ -88,53 +89,84 @@ backend_tests! {
     }
 
     fn a_deadlock_in_a_savepoint_on_mysql_fails_the_enclosing_block(db) {
-        let mut conn = db.get()?;
-        create_all(&mut conn)?;
-        if db.backend() != BackendKind::Mysql {
-            // PostgreSQL rolls a savepoint back alone; SQLite has no
-            // concurrent writers.
-            return Ok(());
-        }
-        create_tags(&mut conn, &["r1", "r2"])?;
-        let mut other = db.get()?;
-        let barrier = Barrier::new(2);
-        let lock = |conn: &mut AnyConnection, name: &str| {
-            Tag::objects().filter(tag::name.eq(name.to_owned())).select_for_update(RowLock::Wait).get(conn).map(|_| ())
-        };
-        let callbacks = Arc::new(Mutex::new(0));
-        let (mine, theirs) = std::thread::scope(|scope| {
-            let theirs = scope.spawn(|| {
-                atomic(&mut other, |c| {
-                    // More rows written than the other side: InnoDB picks
-                    // the smaller transaction, the other one, as victim.
-                    let names: Vec<String> = (0..20).map(|i| format!("bulk{i}")).collect();
-                    create_tags(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
-                    lock(c, "r2")?;
-                    barrier.wait();
-                    lock(c, "r1")
-                })
-            });
-            let mine = atomic(&mut conn, |c| {
-                create_tags(c, &["outer"])?;
-                let counter = Arc::clone(&callbacks);
-                on_commit(c, move || *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1)?;
-                let inner = atomic(c, |c| {
-                    lock(c, "r1")?;
-                    barrier.wait();
-                    lock(c, "r2")
-                });
-                assert!(inner.is_err(), "the victim");
-                // Swallowed: the block goes on as if the savepoint alone
-                // had rolled back.
-                Ok::<_, OrmError>(())
-            });
-            (mine, theirs.join())
-        });
-        let err = mine.unwrap_err();
-        assert!(matches!(&err, OrmError::Transaction { reason } if reason.contains("deadlock")), "{err}");
-        assert!(theirs.is_ok_and(|r| r.is_ok()));
-        assert_eq!(*callbacks.lock().unwrap_or_else(|e| e.into_inner()), 0);
-        assert_eq!(tag_named(&mut conn, "outer")?, 0);
-        Ok(())
+        deadlock_in_a_savepoint(db, false)
     }
+
+    fn a_deadlock_in_a_batch_statement_on_mysql_fails_the_enclosing_block_too(db) {
+        // diesel reports 1213 from `batch_execute` by its message only.
+        deadlock_in_a_savepoint(db, true)
+    }
+}
+
+/// A deadlock inside a nested `atomic` on MySQL, whose victim's last
+/// statement is prepared or (`batch`) sent by `batch_execute`: the
+/// enclosing block fails, commits nothing and runs no callback.
+fn deadlock_in_a_savepoint(db: &TestDb, batch: bool) -> orm_core::Result<()> {
+    let mut conn = db.get()?;
+    create_all(&mut conn)?;
+    if db.backend() != BackendKind::Mysql {
+        // PostgreSQL rolls a savepoint back alone; SQLite has no
+        // concurrent writers.
+        return Ok(());
+    }
+    create_tags(&mut conn, &["r1", "r2"])?;
+    let mut other = db.get()?;
+    let barrier = Barrier::new(2);
+    let lock = |conn: &mut AnyConnection, name: &str| {
+        Tag::objects()
+            .filter(tag::name.eq(name.to_owned()))
+            .select_for_update(RowLock::Wait)
+            .get(conn)
+            .map(|_| ())
+    };
+    let last_lock = |conn: &mut AnyConnection, name: &str| {
+        if batch {
+            let table = Tag::meta().table;
+            Ok(conn.batch_execute(&format!(
+                "SELECT id FROM {table} WHERE name = '{name}' FOR UPDATE"
+            ))?)
+        } else {
+            lock(conn, name)
+        }
+    };
+    let callbacks = Arc::new(Mutex::new(0));
+    let (mine, theirs) = std::thread::scope(|scope| {
+        let theirs = scope.spawn(|| {
+            atomic(&mut other, |c| {
+                // More rows written than the other side: InnoDB picks
+                // the smaller transaction, the other one, as victim.
+                let names: Vec<String> = (0..20).map(|i| format!("bulk{i}")).collect();
+                create_tags(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
+                lock(c, "r2")?;
+                barrier.wait();
+                lock(c, "r1")
+            })
+        });
+        let mine = atomic(&mut conn, |c| {
+            create_tags(c, &["outer"])?;
+            let counter = Arc::clone(&callbacks);
+            on_commit(c, move || {
+                *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1
+            })?;
+            let inner = atomic(c, |c| {
+                lock(c, "r1")?;
+                barrier.wait();
+                last_lock(c, "r2")
+            });
+            assert!(inner.is_err(), "the victim");
+            // Swallowed: the block goes on as if the savepoint alone
+            // had rolled back.
+            Ok::<_, OrmError>(())
+        });
+        (mine, theirs.join())
+    });
+    let err = mine.unwrap_err();
+    assert!(
+        matches!(&err, OrmError::Transaction { reason } if reason.contains("deadlock")),
+        "{err}"
+    );
+    assert!(theirs.is_ok_and(|r| r.is_ok()));
+    assert_eq!(*callbacks.lock().unwrap_or_else(|e| e.into_inner()), 0);
+    assert_eq!(tag_named(&mut conn, "outer")?, 0);
+    Ok(())
 }

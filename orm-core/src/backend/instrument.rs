@@ -29,6 +29,26 @@ pub(crate) fn statement_text(query: &dyn std::fmt::Display) -> String {
     sql
 }
 
+/// Whether the server rolled the transaction back for a deadlock or a
+/// serialization failure: diesel's `SerializationFailure` (PostgreSQL
+/// 40001; MySQL 1213 from a prepared statement), or the same known by its
+/// message where diesel reports `Unknown`: PostgreSQL's 40P01, MySQL's
+/// 1213 from `batch_execute` or `COMMIT`, and a Galera cluster's
+/// certification failure (1213 too). The messages are the servers'
+/// English ones (`lc_messages` set to another language hides them).
+pub(crate) fn rolled_back_by_server(error: &Error) -> bool {
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.starts_with("deadlock detected")
+                || message.starts_with("Deadlock found")
+                || message.contains("WSREP detected deadlock/conflict")
+        }
+        _ => false,
+    }
+}
+
 /// What the pool's instrumentation knows of one connection.
 #[derive(Default)]
 struct Shared {
@@ -113,12 +133,12 @@ impl PoolInstrumentation {
     /// errors). A value refused while binding, or a row that did not
     /// decode, reached no server: nothing is aborted.
     fn statement_failed(&self, error: &diesel::result::Error) {
-        let Error::DatabaseError(kind, _) = error else {
+        if !matches!(error, Error::DatabaseError(..)) {
             return;
-        };
+        }
         match self.backend {
             BackendKind::Postgres => self.levels().statement_failed(),
-            BackendKind::Mysql if matches!(kind, DatabaseErrorKind::SerializationFailure) => {
+            BackendKind::Mysql if rolled_back_by_server(error) => {
                 self.levels().transaction_aborted()
             }
             _ => {}

@@ -358,17 +358,9 @@ fn refused_at_read_committed(e: &OrmError) -> bool {
 }
 
 /// Whether the database rolled the transaction back for a deadlock or a
-/// serialization failure (MySQL 1213, PostgreSQL 40001 and 40P01, which
-/// diesel reports by its message only).
+/// serialization failure (see [`instrument::rolled_back_by_server`]).
 fn rolled_back(e: &OrmError) -> bool {
-    use diesel::result::DatabaseErrorKind::{SerializationFailure, Unknown};
-    match e {
-        OrmError::Database(diesel::result::Error::DatabaseError(SerializationFailure, _)) => true,
-        OrmError::Database(diesel::result::Error::DatabaseError(Unknown, info)) => {
-            info.message().starts_with("deadlock detected")
-        }
-        _ => false,
-    }
+    matches!(e, OrmError::Database(e) if instrument::rolled_back_by_server(e))
 }
 
 #[cfg(test)]
@@ -390,6 +382,15 @@ mod tests {
         )));
         // PostgreSQL's 40P01.
         assert!(rolled_back(&error(Unknown, "deadlock detected")));
+        // MySQL's 1213 from batch_execute or COMMIT, and Galera's.
+        assert!(rolled_back(&error(
+            Unknown,
+            "Deadlock found when trying to get lock; try restarting transaction"
+        )));
+        assert!(rolled_back(&error(
+            Unknown,
+            "WSREP detected deadlock/conflict and aborted the transaction. Try restarting the transaction"
+        )));
         assert!(!rolled_back(&error(
             Unknown,
             "relation \"x\" does not exist"
