@@ -225,7 +225,7 @@ impl DbBuilder {
     }
 
     /// How long [`Db::get`] waits for a free connection, and how long
-    /// opening one may take (default 30 s): PostgreSQL gets it as libpq's
+    /// opening one may take (default 30 s, at least 1 ms): PostgreSQL gets it as libpq's
     /// `connect_timeout` (whole seconds, at least 2) unless the URL sets
     /// one; MySQL/MariaDB waits that long for the server's greeting (a TCP
     /// probe, as diesel's MySQL URL has no such option); SQLite uses it as
@@ -235,9 +235,12 @@ impl DbBuilder {
     /// # use std::time::Duration;
     /// let builder = orm_core::Db::builder("sqlite::memory:").timeout(Duration::from_secs(2));
     /// assert!(builder.build().is_ok());
+    /// // At least 1 ms.
+    /// assert!(orm_core::Db::builder("sqlite::memory:").timeout(Duration::ZERO).build().is_ok());
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = timeout;
+        // r2d2 needs a positive wait: zero means "do not wait", 1 ms.
+        self.options.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 

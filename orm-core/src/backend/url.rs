@@ -9,17 +9,22 @@ use crate::error::{OrmError, Result};
 /// A parsed database URL.
 ///
 /// Accepted forms:
-/// - `sqlite::memory:` (also `sqlite://:memory:`): a private in-memory database,
-///   shared by every connection of one pool;
+/// - `sqlite::memory:` (also `sqlite://:memory:` and `file::memory:`): a
+///   private in-memory database, shared by every connection of one pool;
 /// - `sqlite://path/to/file.db`, `sqlite:path` or a bare file path;
 /// - `postgres://…` or `postgresql://…`;
-/// - `mysql://…` or `mariadb://…` (needs the `mysql` feature).
+/// - `mysql://…` or `mariadb://…` (needs the `mysql` feature), whose
+///   options are diesel's: `ssl_mode`, `ssl_ca`, `ssl_cert`, `ssl_key`,
+///   `unix_socket` (another key is refused: diesel would ignore it).
 ///
 /// ```
 /// use orm_core::{BackendKind, DatabaseUrl};
 /// let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1/test").unwrap();
 /// assert_eq!(url.backend(), BackendKind::Postgres);
 /// assert!(DatabaseUrl::parse("redis://localhost").is_err());
+/// assert_eq!(DatabaseUrl::parse("file::memory:").unwrap(), DatabaseUrl::SqliteMemory);
+/// # #[cfg(feature = "mysql")]
+/// assert!(DatabaseUrl::parse("mysql://root@db/app?sslmode=require").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -31,6 +36,20 @@ pub enum DatabaseUrl {
     Postgres(String),
     /// A MySQL/MariaDB connection string (`mysql://` form).
     Mysql(String),
+}
+
+/// The query options diesel's MySQL connection reads; it ignores others.
+const MYSQL_OPTIONS: &[&str] = &["ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "unix_socket"];
+
+/// The first query key of a MySQL URL (after its `://`) that diesel does
+/// not read.
+fn unknown_mysql_option(rest: &str) -> Option<&str> {
+    let query = rest.split_once('?')?.1;
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').map_or(pair, |(key, _)| key))
+        .find(|key| !MYSQL_OPTIONS.contains(key))
 }
 
 /// Shows the URL with its password redacted.
@@ -82,8 +101,15 @@ impl DatabaseUrl {
                     ))
                 } else if rest.is_empty() {
                     Err(invalid("the SQLite file path is empty"))
-                } else if rest.eq_ignore_ascii_case(":memory:") {
+                } else if rest.eq_ignore_ascii_case(":memory:")
+                    || rest.eq_ignore_ascii_case("file::memory:")
+                {
+                    // SQLite's URI form of the same private database.
                     Ok(DatabaseUrl::SqliteMemory)
+                } else if rest.starts_with("file:") && rest.contains("mode=memory") {
+                    Err(invalid(
+                        "an in-memory SQLite URI would give each pooled connection its own database (or need a connection kept open); use `sqlite::memory:`, one database shared by the pool",
+                    ))
                 } else {
                     Ok(DatabaseUrl::SqliteFile(rest.to_owned()))
                 }
@@ -106,6 +132,11 @@ impl DatabaseUrl {
                     ))
                 } else if rest.is_empty() {
                     Err(invalid("the MySQL URL names no host"))
+                } else if let Some(key) = unknown_mysql_option(rest) {
+                    Err(invalid(&format!(
+                        "unknown option `{key}`: a MySQL URL takes {}, which any other key would be ignored in favour of (a misspelt `ssl_mode` would connect without TLS)",
+                        MYSQL_OPTIONS.join(", ")
+                    )))
                 } else {
                     Ok(DatabaseUrl::Mysql(format!("mysql://{rest}")))
                 }
