@@ -28,11 +28,13 @@ mod before {
         pub code: String,
         #[orm(max_length = 20)]
         pub label: String,
+        pub score: Option<i32>,
     }
 }
 
 /// After: the note NOT NULL with a default, the code an integer, a path
-/// with a backslash in its default.
+/// with a backslash in its default, the score text and NOT NULL (its
+/// NULLs take a default of the new type).
 mod after {
     use orm_core::prelude::*;
 
@@ -49,6 +51,8 @@ mod after {
         pub label: String,
         #[orm(max_length = 20, default = "C:\\temp")]
         pub path: String,
+        #[orm(max_length = 10, default = "n/a")]
+        pub score: String,
     }
 }
 
@@ -69,6 +73,8 @@ mod shorter {
         pub label: String,
         #[orm(max_length = 20, default = "C:\\temp")]
         pub path: String,
+        #[orm(max_length = 10, default = "n/a")]
+        pub score: String,
     }
 }
 
@@ -77,18 +83,18 @@ backend_tests! {
         let folder = Folder::new(db);
         let mut conn = db.get()?;
         step(db, &folder, &orm_core::models![before::Item], "initial")?;
-        for (note, code) in [(None, "7"), (Some("kept"), "12")] {
+        for (note, code, score) in [(None, "7", None), (Some("kept"), "12", Some(5))] {
             let label = "twenty characters ok".chars().take(20).collect();
-            before::Item { note: note.map(Into::into), code: code.into(), label, ..Default::default() }
+            before::Item { note: note.map(Into::into), code: code.into(), label, score, ..Default::default() }
                 .save(&mut conn)?;
         }
         drop(conn);
         step(db, &folder, &orm_core::models![after::Item], "changes")?;
         let mut conn = reopen(db)?;
         let rows = after::Item::objects().order_by(after::item::id.asc()).load(&mut conn)?;
-        let got: Vec<(&str, i32, &str)> =
-            rows.iter().map(|r| (r.note.as_str(), r.code, r.path.as_str())).collect();
-        assert_eq!(got, [("none", 7, r"C:\temp"), ("kept", 12, r"C:\temp")]);
+        let got: Vec<(&str, i32, &str, &str)> =
+            rows.iter().map(|r| (r.note.as_str(), r.code, r.path.as_str(), r.score.as_str())).collect();
+        assert_eq!(got, [("none", 7, r"C:\temp", "n/a"), ("kept", 12, r"C:\temp", "5")]);
 
         // A shorter label than a row holds: refused, nothing cut.
         let made = ok(folder.dir().make(&orm_core::models![shorter::Item], Some("shorter"), &[db.backend()]));

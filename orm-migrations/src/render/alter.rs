@@ -118,15 +118,18 @@ fn alter_column(
     let alter = |change: String| format!("ALTER TABLE {} {change}", q(table));
     let mysql = backend == BackendKind::Mysql;
     let mut out = Vec::new();
-    if let Some(default) = filled_default(from, to) {
-        // Made NOT NULL: the rows where it is NULL take the default first.
+    // Made NOT NULL: the rows where it is NULL take the default, once the
+    // column has its new type (the default is of that type) and before
+    // it refuses NULL.
+    let fill = filled_default(from, to).map(|default| {
         let column = q(&to.name);
-        out.push(format!(
+        format!(
             "UPDATE {} SET {column} = {} WHERE {column} IS NULL",
             q(table),
             literal(backend, default)
-        ));
-    }
+        )
+    });
+    let retyped = column_type(backend, from) != column_type(backend, to);
 
     let unique_changed = (from.unique && !from.primary_key) != (to.unique && !to.primary_key);
     let index_changed = create_index(backend, table, from) != create_index(backend, table, to);
@@ -174,12 +177,23 @@ fn alter_column(
                 },
             )
         };
+        if let Some(fill) = fill {
+            if retyped {
+                // The new type, still nullable, then the fill.
+                let nullable = ColumnDef {
+                    nullable: true,
+                    default: None,
+                    ..to.clone()
+                };
+                out.push(alter(format!("MODIFY COLUMN {}", definition(&nullable))));
+            }
+            out.push(fill);
+        }
         if definition(from) != definition(to) {
             out.push(alter(format!("MODIFY COLUMN {}", definition(to))));
         }
     } else {
         let new_type = column_type(backend, to);
-        let retyped = column_type(backend, from) != new_type;
         // PostgreSQL casts the default with the column and refuses when it
         // cannot (a text default on an integer column): drop it first.
         let default_dropped = retyped && from.default.is_some();
@@ -196,6 +210,7 @@ fn alter_column(
                 format!("ALTER COLUMN {column} TYPE {new_type} USING {column}::{new_type}")
             }));
         }
+        out.extend(fill);
         if from.nullable != to.nullable {
             let change = if to.nullable { "DROP" } else { "SET" };
             out.push(alter(format!("ALTER COLUMN {column} {change} NOT NULL")));
