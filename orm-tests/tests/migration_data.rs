@@ -88,9 +88,18 @@ backend_tests! {
             before::Item { note: note.map(Into::into), code: code.into(), label, score, ..Default::default() }
                 .save(&mut conn)?;
         }
+        // The newest row deleted: its key is not given again (SQLite's
+        // rebuild keeps the AUTOINCREMENT counter).
+        let mut gone = before::Item { label: "gone".into(), ..Default::default() };
+        gone.save(&mut conn)?;
+        gone.delete(&mut conn)?;
         drop(conn);
         step(db, &folder, &orm_core::models![after::Item], "changes")?;
         let mut conn = reopen(db)?;
+        let mut next = after::Item { label: "next".into(), ..Default::default() };
+        next.save(&mut conn)?;
+        assert_eq!(next.id, Some(4));
+        next.delete(&mut conn)?;
         let rows = after::Item::objects().order_by(after::item::id.asc()).load(&mut conn)?;
         let got: Vec<(&str, i32, &str, &str)> =
             rows.iter().map(|r| (r.note.as_str(), r.code, r.path.as_str(), r.score.as_str())).collect();

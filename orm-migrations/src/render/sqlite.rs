@@ -154,9 +154,29 @@ fn rebuild(before: &TableDef, after: &TableDef) -> Vec<String> {
             values.join(", "),
             q(&before.name)
         ),
-        drop_table(SQLITE, &before.name),
-        format!("ALTER TABLE {} RENAME TO {}", q(&temporary), q(&after.name)),
     ];
+    let autoincrement = |t: &TableDef| t.columns.iter().any(|c| c.primary_key && c.auto_increment);
+    if autoincrement(before) && autoincrement(after) {
+        // AUTOINCREMENT never reuses a key: the new table continues the
+        // old one's counter (the copy would set it to the largest key
+        // left, below those of deleted rows).
+        let text = |name: &str| format!("'{}'", name.replace('\'', "''"));
+        out.push(format!(
+            "DELETE FROM sqlite_sequence WHERE name = {}",
+            text(&temporary)
+        ));
+        out.push(format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT {}, seq FROM sqlite_sequence WHERE name = {}",
+            text(&temporary),
+            text(&before.name)
+        ));
+    }
+    out.push(drop_table(SQLITE, &before.name));
+    out.push(format!(
+        "ALTER TABLE {} RENAME TO {}",
+        q(&temporary),
+        q(&after.name)
+    ));
     out.extend(create_indexes(SQLITE, after));
     out
 }
