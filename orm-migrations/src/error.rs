@@ -36,6 +36,18 @@ pub enum MigrationError {
         /// The cause.
         source: serde_json::Error,
     },
+    /// A migration was made after another than the one now before it
+    /// (two branches each added one), and a migration now between them
+    /// changed a table it changes too: its SQL does not know that change.
+    #[error("migration {migration} was made after {}, but {between} now comes before it and changes a table it changes too (two branches each added a migration): its SQL does not know that change. Revert it where it was applied (`migrate` to the version before it), delete its folders, and run makemigrations again", after.as_deref().unwrap_or("no migration"))]
+    Conflict {
+        /// The migration.
+        migration: String,
+        /// The migration it was made after (`None`: made as the first).
+        after: Option<String>,
+        /// A migration now before it that changes one of its tables.
+        between: String,
+    },
     /// No migration has this version.
     #[error("no migration has version {version}; `showmigrations` lists them")]
     NoMigration {

@@ -128,7 +128,60 @@ impl MigrationsDir {
     ///
     /// Replaying, rather than reading the newest migration's result, keeps
     /// the changes of two branches that each added a migration.
+    ///
+    /// Each migration records the one it was made after. When others now
+    /// come between them (two branches each added a migration) and one of
+    /// those changed a table it changes too, its SQL does not know that
+    /// change (a SQLite table rebuild would drop it, a MySQL `MODIFY`
+    /// restate the column without it): [`MigrationError::Conflict`].
+    /// Branches that changed different tables replay as they are.
     pub fn recorded_state(&self) -> Result<SchemaState> {
+        let mut replayed: Vec<(String, Vec<Operation>)> = Vec::new();
+        for migration in self.recorded()? {
+            let path = migration.path.join(OPERATIONS_FILE);
+            let text = read(&path)?;
+            let recorded: Recorded = serde_json::from_str(&text)
+                .map_err(|source| MigrationError::State { path, source })?;
+            let operations = match recorded {
+                Recorded::Linked { after, operations } => {
+                    let since = match &after {
+                        None => Some(0),
+                        Some(after) => replayed.iter().position(|(n, _)| n == after).map(|i| i + 1),
+                    };
+                    let tables: Vec<&str> = operations.iter().flat_map(Operation::tables).collect();
+                    let clash = match since {
+                        // The migration it was made after is gone: what
+                        // came between cannot be told.
+                        None => replayed.last(),
+                        Some(since) => replayed[since..].iter().find(|(_, ops)| {
+                            ops.iter()
+                                .flat_map(Operation::tables)
+                                .any(|t| tables.contains(&t))
+                        }),
+                    };
+                    if let Some((between, _)) = clash {
+                        return Err(MigrationError::Conflict {
+                            migration: migration.name,
+                            after,
+                            between: between.clone(),
+                        });
+                    }
+                    operations
+                }
+                Recorded::Unlinked(operations) => operations,
+            };
+            replayed.push((migration.name, operations));
+        }
+        let mut state = SchemaState::default();
+        for op in replayed.iter().flat_map(|(_, ops)| ops) {
+            op.apply(&mut state);
+        }
+        Ok(state)
+    }
+
+    /// The migrations with an operations file (of any backend, each folder
+    /// name once), in version order.
+    fn recorded(&self) -> Result<Vec<MigrationFile>> {
         let mut migrations: Vec<MigrationFile> = self
             .all()?
             .into_iter()
@@ -136,17 +189,7 @@ impl MigrationsDir {
             .collect();
         migrations.sort_by(|a, b| (&a.version, &a.name).cmp(&(&b.version, &b.name)));
         migrations.dedup_by(|a, b| a.name == b.name);
-        let mut state = SchemaState::default();
-        for migration in migrations {
-            let path = migration.path.join(OPERATIONS_FILE);
-            let text = read(&path)?;
-            let ops: Vec<Operation> = serde_json::from_str(&text)
-                .map_err(|source| MigrationError::State { path, source })?;
-            for op in &ops {
-                op.apply(&mut state);
-            }
-        }
-        Ok(state)
+        Ok(migrations)
     }
 
     /// Writes the migration taking the recorded state to what `models`
@@ -169,8 +212,12 @@ impl MigrationsDir {
             None => format!("{}_and_more", slug(&ops[0].to_string())),
         };
         let folder = format!("{}_{label}", self.next_version()?);
+        let file = Recorded::Linked {
+            after: self.recorded()?.pop().map(|m| m.name),
+            operations: ops.clone(),
+        };
         let operations =
-            serde_json::to_string_pretty(&ops).map_err(|source| MigrationError::State {
+            serde_json::to_string_pretty(&file).map_err(|source| MigrationError::State {
                 path: PathBuf::from(OPERATIONS_FILE),
                 source,
             })?;
@@ -217,6 +264,21 @@ impl MigrationsDir {
             &digits[8..]
         ))
     }
+}
+
+/// What a migration's operations file holds: its operations and the
+/// migration it was made after (files written before that was recorded
+/// hold the operations alone).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Recorded {
+    Linked {
+        /// The newest recorded migration when it was made (`None`: the
+        /// first).
+        after: Option<String>,
+        operations: Vec<Operation>,
+    },
+    Unlinked(Vec<Operation>),
 }
 
 /// `Add column tag.slug` -> `add_column_tag_slug`.

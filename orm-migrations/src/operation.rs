@@ -97,6 +97,19 @@ impl std::fmt::Display for Operation {
 }
 
 impl Operation {
+    /// The tables this operation names (both names of a rename).
+    pub(crate) fn tables(&self) -> Vec<&str> {
+        match self {
+            Operation::CreateTable(t) | Operation::DropTable(t) => vec![t.name.as_str()],
+            Operation::RenameTable { from, to } => vec![from.as_str(), to.as_str()],
+            Operation::AddColumn { table, .. }
+            | Operation::DropColumn { table, .. }
+            | Operation::RenameColumn { table, .. }
+            | Operation::AlterColumn { table, .. }
+            | Operation::AlterUniqueTogether { table, .. } => vec![table.as_str()],
+        }
+    }
+
     /// The operation undoing this one.
     pub fn reverse(&self) -> Operation {
         match self.clone() {

@@ -59,15 +59,37 @@ pub type Steps = Vec<(String, bool)>;
 /// database at the previous version there. MySQL/MariaDB commit each DDL
 /// statement implicitly: a migration that fails part-way keeps the
 /// statements before the failing one (and is not recorded as applied).
+///
+/// Migrations two branches each added, out of the order they were made in
+/// ([`MigrationError::Conflict`]), are applied by none: the run stops
+/// before applying anything (reverting still runs, to undo one of them).
 pub fn migrate(conn: &mut AnyConnection, dir: &MigrationsDir, target: &Target) -> Result<Steps> {
+    let conflict = match dir.recorded_state() {
+        Err(conflict @ MigrationError::Conflict { .. }) => Some(conflict),
+        other => other.map(|_| None)?,
+    };
     let backend = conn.backend();
     let source = source(dir, backend)?;
-    migrate_source(conn, &source, target)
+    run(conn, &source, target, conflict)
 }
 
 /// [`migrate`] over any diesel migration source, e.g. one embedded with
 /// `diesel_migrations::embed_migrations!`.
 pub fn migrate_source<S>(conn: &mut AnyConnection, source: &S, target: &Target) -> Result<Steps>
+where
+    S: MigrationSource<MultiBackend>,
+{
+    run(conn, source, target, None)
+}
+
+/// Runs the steps to `target`; `refuse_applying` fails the run before a
+/// migration would be applied.
+fn run<S>(
+    conn: &mut AnyConnection,
+    source: &S,
+    target: &Target,
+    mut refuse_applying: Option<MigrationError>,
+) -> Result<Steps>
 where
     S: MigrationSource<MultiBackend>,
 {
@@ -100,6 +122,9 @@ where
         let Some(forward) = step else {
             return Ok(steps);
         };
+        if let (true, Some(refused)) = (forward, refuse_applying.take()) {
+            return Err(refused);
+        }
         let result = if forward {
             conn.run_next_migration(source)
         } else {

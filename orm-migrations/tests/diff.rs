@@ -100,28 +100,16 @@ fn the_recorded_state_round_trips_through_json() {
     assert_eq!(back, state);
 }
 
-/// Two branches each add a migration to the same base; once both are
-/// merged, the recorded schema has both changes (the operations are
-/// replayed), so the models with both need no new migration.
+/// Two branches each add a migration to the same base. Merged, the
+/// recorded schema has both changes (the operations are replayed) when
+/// they change different tables; when they change the same one, the later
+/// migration's SQL does not know the other's change, and it is refused
+/// until made again.
 #[test]
-fn migrations_from_two_branches_are_both_recorded() {
+fn migrations_from_two_branches_are_both_recorded_unless_they_change_one_table() {
     use orm_core::BackendKind;
     use orm_migrations::MigrationsDir;
 
-    mod with_both {
-        use orm_core::prelude::*;
-
-        #[derive(Model, Debug, Clone, Default)]
-        #[orm(table = "item")]
-        pub struct Item {
-            #[orm(primary_key)]
-            pub id: Option<i64>,
-            pub title: String,
-            pub note: Option<String>,
-            #[orm(default = 0)]
-            pub rank: i32,
-        }
-    }
     mod with_note {
         use orm_core::prelude::*;
 
@@ -147,9 +135,18 @@ fn migrations_from_two_branches_are_both_recorded() {
             pub rank: i32,
         }
     }
+    mod shelf {
+        use orm_core::prelude::*;
+
+        #[derive(Model, Debug, Clone, Default)]
+        #[orm(table = "shelf")]
+        pub struct Shelf {
+            #[orm(primary_key)]
+            pub id: Option<i64>,
+        }
+    }
 
     let root = std::env::temp_dir().join(format!("orm-branches-{}", std::process::id()));
-    let (main, branch) = (root.join("main"), root.join("branch"));
     let sqlite = [BackendKind::Sqlite];
     let made = |dir: &std::path::Path, models: &orm_core::Models, name: &str| {
         MigrationsDir::new(dir)
@@ -157,23 +154,40 @@ fn migrations_from_two_branches_are_both_recorded() {
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("{name}: no changes"))
     };
-    made(&main, &orm_core::models![before::Item], "initial");
-    // The branch starts from the same base, and adds `rank`...
-    copy_dir(&main, &branch);
-    let rank = made(&branch, &orm_core::models![with_rank::Item], "rank");
-    // ... while main adds `note` (a second later: versions have seconds);
-    // then the branch is merged.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    made(&main, &orm_core::models![with_note::Item], "note");
-    copy_dir(
-        &branch.join("sqlite").join(&rank.name),
-        &main.join("sqlite").join(&rank.name),
-    );
+    // The branch starts from main's base and makes its migration; main
+    // makes one later (versions have seconds, and one made in the same
+    // second as the base is a second after it); then the branch is
+    // merged: its migration comes first.
+    let merged = |case: &str, branch_models: &orm_core::Models| {
+        let (main, branch) = (root.join(case).join("main"), root.join(case).join("branch"));
+        made(&main, &orm_core::models![before::Item], "initial");
+        copy_dir(&main, &branch);
+        let theirs = made(&branch, branch_models, "theirs");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let ours = made(&main, &orm_core::models![with_note::Item], "note");
+        copy_dir(
+            &branch.join("sqlite").join(&theirs.name),
+            &main.join("sqlite").join(&theirs.name),
+        );
+        (MigrationsDir::new(&main), theirs.name, ours.name)
+    };
 
-    let dir = MigrationsDir::new(&main);
-    let pending = orm_migrations::check(&dir, &orm_core::models![with_both::Item])
+    // Different tables: both recorded, nothing pending.
+    let (dir, _, _) = merged("apart", &orm_core::models![before::Item, shelf::Shelf]);
+    let pending = orm_migrations::check(&dir, &orm_core::models![with_note::Item, shelf::Shelf])
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pending, Vec::<String>::new());
+
+    // The same table: main's migration is refused, naming the branch's.
+    let (dir, theirs, ours) = merged("together", &orm_core::models![with_rank::Item]);
+    match orm_migrations::check(&dir, &orm_core::models![with_note::Item]) {
+        Err(MigrationError::Conflict {
+            migration, between, ..
+        }) => {
+            assert_eq!((migration, between), (ours, theirs));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -488,6 +488,45 @@ backend_tests! {
         Ok(())
     }
 
+    fn two_branches_migrations_out_of_order_are_refused_until_remade(db) {
+        let folder = Folder::new(db);
+        let (v1, v2) = (orm_core::models![v1::Author, v1::Book], orm_core::models![v2::Author, v2::Book]);
+        let initial = step(db, &folder, &v1, "initial")?;
+        let dir = folder.dir();
+        let made = |name: &str| ok(dir.make(&v2, Some(name), &[db.backend()])).unwrap_or_else(|| panic!("no changes"));
+        let moved = |from: &std::path::Path, to: &std::path::Path| {
+            std::fs::rename(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+        };
+        // Branch A makes a migration; branch B makes one without it, and
+        // A's lands after B's when the branches merge.
+        let a = made("branch_a");
+        let aside = folder.0.join("aside");
+        let backend_path = dir.backend_path(db.backend());
+        moved(&backend_path.join(&a.name), &aside);
+        let b = made("branch_b");
+        let b_version: u64 = b.name[..17].replace('-', "").parse().unwrap_or_default();
+        let digits = format!("{:014}", b_version + 1);
+        let a_later = format!("{}-{}-{}-{}_branch_a", &digits[..4], &digits[4..6], &digits[6..8], &digits[8..]);
+        moved(&aside, &backend_path.join(&a_later));
+        // Refused by makemigrations, check and migrate (which applies none).
+        let conflict = |e: orm_migrations::MigrationError| match e {
+            orm_migrations::MigrationError::Conflict { migration, after, between } => {
+                assert_eq!((migration, after, between), (a_later.clone(), Some(initial.clone()), b.name.clone()));
+            }
+            other => panic!("expected Conflict, got {other}"),
+        };
+        conflict(dir.make(&v2, None, &[db.backend()]).unwrap_err());
+        conflict(check(&dir, &v2).unwrap_err());
+        let mut conn = db.get()?;
+        conflict(migrate(&mut conn, &dir, &Target::Latest).unwrap_err());
+        assert_eq!(ok(orm_migrations::applied(&mut conn)).len(), 1);
+        // Remade after B: nothing left to change, and B applies.
+        std::fs::remove_dir_all(backend_path.join(&a_later)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ok(dir.make(&v2, None, &[db.backend()])).is_none());
+        assert_eq!(ok(migrate(&mut conn, &dir, &Target::Latest)).len(), 1);
+        Ok(())
+    }
+
     fn a_failed_migration_leaves_the_previous_version(db) {
         let folder = Folder::new(db);
         let v1 = step(db, &folder, &orm_core::models![v1::Author, v1::Book], "initial")?;
