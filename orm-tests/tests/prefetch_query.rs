@@ -193,6 +193,16 @@ backend_tests! {
         );
         let err = assert_num_queries(&mut conn, 0, |c| joined.load_for(c, &questions)).unwrap_err();
         assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err}");
+        // distinct_on, sliced or not, reverse or many-to-many: its groups
+        // would span every parent's rows.
+        let grouped = [
+            Prefetch::new(Question::CHOICES, Choice::objects().distinct_on(choice::votes)).load_for(&mut conn, &questions).map(|_| ()),
+            Prefetch::new(Question::TAGS, Tag::objects().distinct_on(tag::name).limit(2)).load_for(&mut conn, &questions).map(|_| ()),
+        ];
+        for err in grouped {
+            let err = err.unwrap_err();
+            assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("distinct_on")), "{err}");
+        }
         Ok(())
     }
 }

@@ -195,6 +195,7 @@ pub(crate) fn reverse<O: Model, C: Model + Clone>(
     rows: &[&O],
     query: &QuerySet<C>,
 ) -> Result<Vec<Vec<C>>> {
+    query.per_parent_check()?;
     let owners: Vec<Option<Key>> = rows.iter().map(|r| rel.owner_key(r)).collect();
     let keys = distinct_keys(owners.iter().flatten());
     let column = rel.fk.meta().column;
@@ -220,6 +221,7 @@ pub(crate) fn many_to_many<O: Model, T: Model + Clone>(
     rows: &[&O],
     query: &QuerySet<T>,
 ) -> Result<Vec<Vec<T>>> {
+    query.per_parent_check()?;
     let owners: Vec<Option<Key>> = rows.iter().map(|r| rel.owner_key(r)).collect();
     let keys = distinct_keys(owners.iter().flatten());
     let links = rel.through.links(conn, &keys)?;

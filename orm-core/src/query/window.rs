@@ -60,6 +60,18 @@ impl<M: Model> QuerySet<M> {
         Ok(rows)
     }
 
+    /// Refuses `distinct_on` in a prefetch queryset: its groups would span
+    /// every parent's rows, keeping one row per group of them all.
+    pub(crate) fn per_parent_check(&self) -> Result<()> {
+        if self.distinct_on_terms().is_none() {
+            return Ok(());
+        }
+        Err(OrmError::InvalidQuery {
+            model: M::meta().name,
+            reason: "a prefetch queryset cannot use distinct_on: its groups would span the rows of every parent; filter the rows instead".into(),
+        })
+    }
+
     /// The `offset` and `limit` (per parent, in a prefetch), and the
     /// queryset without them.
     pub(crate) fn take_slice(mut self) -> (Self, i64, Option<i64>) {
