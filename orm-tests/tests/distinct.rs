@@ -52,6 +52,14 @@ backend_tests! {
         })?;
         votes.sort();
         assert_eq!(votes, [(1,), (2,), (3,), (7,)]);
+        // Nor when then_order_by adds a term after it.
+        let ids = assert_num_queries(&mut conn, 1, |c| {
+            Choice::objects()
+                .distinct()
+                .then_order_by(choice::question_id.desc())
+                .values_list(c, (choice::question_id,))
+        })?;
+        assert_eq!(ids, [(b.id.unwrap_or_default(),), (a.id.unwrap_or_default(),)]);
         // Without distinct, the duplicate is there.
         assert_eq!(Choice::objects().values_list::<_, (i32,)>(&mut conn, (choice::votes,))?.len(), 5);
 

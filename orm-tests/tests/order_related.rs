@@ -146,6 +146,12 @@ backend_tests! {
         })
         .unwrap_err();
         assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("own table")), "{err}");
+        // Counting leaves the ordering out, and another ordering replaces it.
+        let by_parent = Person::objects().order_by_related(Person::PARENT, person::name.asc());
+        assert_eq!(assert_num_queries(&mut conn, 1, |c| by_parent.count(c))?, 0);
+        assert!(!assert_num_queries(&mut conn, 1, |c| by_parent.exists(c))?);
+        assert!(assert_num_queries(&mut conn, 1, |c| by_parent.clone().order_by(person::name.asc()).load(c))?.is_empty());
+        assert!(assert_num_queries(&mut conn, 1, |c| by_parent.clone().unordered().load(c))?.is_empty());
         // Two relations to one table.
         orm_core::schema::create_tables(&mut conn, &[Team::meta(), Game::meta()])?;
         let both = Game::objects()

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Barrier};
 
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, atomic, BackendKind, OrmError};
+use orm_core::{assert_num_queries, atomic, capture_queries, BackendKind, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -133,6 +133,18 @@ backend_tests! {
             let err = err.unwrap_err();
             assert!(matches!(&err, OrmError::InvalidQuery { reason, .. } if reason.contains("distinct_on")), "{err}");
         }
+        Ok(())
+    }
+
+    fn first_after_unordered_is_by_key_as_last(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        // Tag's ordering is "name": the first key is "b"'s.
+        create_tags(&mut conn, &["b", "a", "c"])?;
+        let (first, log) = capture_queries(&mut conn, |c| Tag::objects().unordered().first(c));
+        assert_eq!(first?.map(|t| t.name).as_deref(), Some("b"));
+        assert!(log.queries()[0].contains("ORDER BY"), "{:?}", log.queries());
+        assert_eq!(Tag::objects().unordered().last(&mut conn)?.map(|t| t.name).as_deref(), Some("c"));
         Ok(())
     }
 

@@ -140,10 +140,12 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The ordering of `values_list`: without the default ordering under
-    /// a plain `DISTINCT` (its columns may not be selected).
+    /// a plain `DISTINCT` (its columns may not be selected), also when
+    /// `then_order_by` added terms after it.
     pub(super) fn values_order(&self) -> Order<'_> {
         match (&self.ordering, self.distinct.as_deref()) {
             (None, Some([])) => Order::Terms(&[]),
+            (Some(terms), Some([])) => Order::Terms(&terms[self.default_terms.min(terms.len())..]),
             _ => self.order(),
         }
     }

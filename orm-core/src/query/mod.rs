@@ -120,6 +120,9 @@ pub struct QuerySet<M: Model> {
     filters: Vec<Fragment>,
     /// `None`: the model's default ordering.
     ordering: Option<Vec<Fragment>>,
+    /// How many of `ordering`'s first terms are the default ordering's
+    /// (`then_order_by` adds after them): left out under `distinct()`.
+    default_terms: usize,
     limit: Option<i64>,
     offset: Option<i64>,
     pub(crate) eager: Vec<Arc<dyn EagerLoad<M>>>,
@@ -133,6 +136,8 @@ pub struct QuerySet<M: Model> {
     order_joins: Vec<OrderJoin>,
     /// Why the queryset cannot run, found while building it.
     invalid: Option<String>,
+    /// Why its ordering cannot run (`unordered` and `order_by` drop it).
+    invalid_order: Option<String>,
 }
 
 impl<M: Model> Clone for QuerySet<M> {
@@ -140,6 +145,7 @@ impl<M: Model> Clone for QuerySet<M> {
         QuerySet {
             filters: self.filters.clone(),
             ordering: self.ordering.clone(),
+            default_terms: self.default_terms,
             limit: self.limit,
             offset: self.offset,
             eager: self.eager.clone(),
@@ -150,6 +156,7 @@ impl<M: Model> Clone for QuerySet<M> {
             distinct: self.distinct.clone(),
             order_joins: self.order_joins.clone(),
             invalid: self.invalid.clone(),
+            invalid_order: self.invalid_order.clone(),
         }
     }
 }
@@ -183,6 +190,7 @@ impl<M: Model> QuerySet<M> {
         QuerySet {
             filters: Vec::new(),
             ordering: None,
+            default_terms: 0,
             limit: None,
             offset: None,
             eager: Vec::new(),
@@ -193,6 +201,7 @@ impl<M: Model> QuerySet<M> {
             distinct: None,
             order_joins: Vec::new(),
             invalid: None,
+            invalid_order: None,
         }
     }
 
@@ -257,6 +266,19 @@ impl<M: Model> QuerySet<M> {
     /// Refuses, before sending anything, what cannot run: a problem found
     /// while building, `DISTINCT ON` off PostgreSQL.
     fn check(&self, conn: &AnyConnection) -> Result<()> {
+        self.check_unordered(conn)?;
+        match &self.invalid_order {
+            Some(reason) => Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`check`](Self::check) for a statement that leaves the ordering
+    /// out (`count`, `exists`).
+    fn check_unordered(&self, conn: &AnyConnection) -> Result<()> {
         if let Some(reason) = &self.invalid {
             return Err(OrmError::InvalidQuery {
                 model: M::meta().name,
@@ -410,10 +432,13 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The first row in this queryset's ordering (by primary key when it has
-    /// none), or `None`; of its slice when it has one.
+    /// none, or after `unordered`, as `last`), or `None`; of its slice
+    /// when it has one.
     pub fn first(&self, conn: &mut AnyConnection) -> Result<Option<M>> {
-        let by_key =
-            M::meta().ordering.is_empty() && self.ordering.as_ref().is_none_or(Vec::is_empty);
+        let by_key = match &self.ordering {
+            None => M::meta().ordering.is_empty(),
+            Some(terms) => terms.is_empty(),
+        };
         let limit = Some(self.limit.map_or(1, |l| l.min(1)));
         let mut rows = self.fetch(conn, by_key, limit, self.offset, None)?;
         self.eager_load(conn, &mut rows)?;
@@ -443,7 +468,7 @@ impl<M: Model> QuerySet<M> {
     /// How many rows match: one `SELECT COUNT(*)` (over a subquery when
     /// the queryset is sliced, so limit and offset apply).
     pub fn count(&self, conn: &mut AnyConnection) -> Result<i64> {
-        self.check(conn)?;
+        self.check_unordered(conn)?;
         let mut select = Select::new(M::meta(), &[], &self.filters, Order::Terms(&[]))
             .sliced(self.limit, self.offset);
         select.distinct = self.row_distinct();
@@ -459,7 +484,7 @@ impl<M: Model> QuerySet<M> {
     /// Whether any row matches (`SELECT 1 … LIMIT 1`; with `distinct_on`
     /// and an offset, whether `count` is above zero).
     pub fn exists(&self, conn: &mut AnyConnection) -> Result<bool> {
-        self.check(conn)?;
+        self.check_unordered(conn)?;
         if self.limit == Some(0) {
             return Ok(false);
         }

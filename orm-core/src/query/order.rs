@@ -58,7 +58,7 @@ impl<M: Model> QuerySet<M> {
 
     /// Adds `order` after the current ordering (after the default one if
     /// none was chosen yet).
-    pub fn then_order_by<O>(mut self, order: O) -> Self
+    pub fn then_order_by<O>(self, order: O) -> Self
     where
         O: Expression
             + AppearsOnTable<M::Table>
@@ -67,15 +67,27 @@ impl<M: Model> QuerySet<M> {
             + Sync
             + 'static,
     {
-        let terms = self.ordering.get_or_insert_with(default_terms::<M>);
-        terms.push(Fragment::user(order));
+        self.after_ordering(Fragment::user(order))
+    }
+
+    /// Adds `term` after the current ordering (after the default one if
+    /// none was chosen yet).
+    fn after_ordering(mut self, term: Fragment) -> Self {
+        if self.ordering.is_none() {
+            let defaults = default_terms::<M>();
+            self.default_terms = defaults.len();
+            self.ordering = Some(defaults);
+        }
+        self.ordering.get_or_insert_with(Vec::new).push(term);
         self
     }
 
     /// Drops every ordering, the default one included.
     pub fn unordered(mut self) -> Self {
         self.ordering = Some(Vec::new());
+        self.default_terms = 0;
         self.order_joins.clear();
+        self.invalid_order = None;
         self
     }
 
@@ -86,13 +98,13 @@ impl<M: Model> QuerySet<M> {
     pub(crate) fn then_order_joined(mut self, join: OrderJoin, term: Fragment) -> Self {
         let model = M::meta();
         if join.table == model.table {
-            self.invalid.get_or_insert_with(|| format!(
+            self.invalid_order.get_or_insert_with(|| format!(
                 "cannot order {} across a relation to its own table `{}`: order by the key column (`order_by`) or sort in Rust",
                 model.name, join.table
             ));
         } else if let Some(other) = self.order_joins.iter().find(|j| j.table == join.table) {
             if *other != join {
-                self.invalid.get_or_insert_with(|| format!(
+                self.invalid_order.get_or_insert_with(|| format!(
                     "cannot order {} across two relations to the table `{}` (`{}` and `{}`): order across one of them",
                     model.name, join.table, other.parent_column, join.parent_column
                 ));
@@ -100,10 +112,7 @@ impl<M: Model> QuerySet<M> {
         } else {
             self.order_joins.push(join);
         }
-        self.ordering
-            .get_or_insert_with(default_terms::<M>)
-            .push(term);
-        self
+        self.after_ordering(term)
     }
 
     pub(super) fn order(&self) -> Order<'_> {

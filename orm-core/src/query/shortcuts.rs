@@ -133,6 +133,7 @@ impl<M: Model> QuerySet<M> {
         let reversed = order_terms::<M>(ordering, true);
         let mut query = self.clone();
         query.ordering = Some(reversed);
+        query.default_terms = 0;
         query.first(conn)
     }
 
