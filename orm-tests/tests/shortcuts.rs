@@ -53,12 +53,16 @@ backend_tests! {
         assert!(!was_created);
         assert_eq!(found.id, created.id);
         // A row the filter does not find but the constraint does: the
-        // INSERT fails in its savepoint, the second SELECT finds nothing.
+        // INSERT fails in its savepoint, the second SELECT finds nothing,
+        // and the constraint's error is returned (not NotFound).
         let err = Tag::objects()
             .filter(tag::name.eq("other"))
             .get_or_create(&mut conn, || tag("rust"))
             .unwrap_err();
-        assert!(err.is_not_found(), "{err:?}");
+        assert!(
+            matches!(err, OrmError::Database(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))),
+            "{err:?}"
+        );
         // update_or_create: SELECT + save when the row exists.
         let (renamed, was_created) = assert_num_queries(&mut conn, 2, |c| {
             rust.update_or_create(c, |t| t.name = "rust-lang".into(), || tag("rust"))

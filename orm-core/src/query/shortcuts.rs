@@ -202,9 +202,12 @@ impl<M: Model> QuerySet<M> {
     /// callers racing both get the same row. The loser's INSERT hits the
     /// unique constraint inside a savepoint, and it reads the winner's
     /// row (inside a transaction on MySQL, with a locking read: a plain
-    /// one would see the transaction's older snapshot). Queries: one when
-    /// the row exists; the SELECT and the INSERT when it is created; a
-    /// second SELECT after a lost race.
+    /// one would see the transaction's older snapshot). An INSERT refused
+    /// by a unique constraint when that second read finds no row (another
+    /// unique column holds the value, or `create` built a row the filter
+    /// does not match) returns the database's unique-violation error.
+    /// Queries: one when the row exists; the SELECT and the INSERT when
+    /// it is created; a second SELECT after a lost race.
     ///
     /// ```
     /// # use orm_core::prelude::*;
@@ -236,10 +239,18 @@ impl<M: Model> QuerySet<M> {
         inherit_fetch_mode(&row, self.fetch_mode);
         match write_transaction(conn, |conn| row.insert(conn)) {
             Ok(()) => Ok((row, true)),
-            Err(OrmError::Database(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => self.winner(conn).map(|row| (row, false)),
+            Err(
+                violation @ OrmError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    _,
+                )),
+            ) => match self.winner(conn) {
+                Ok(row) => Ok((row, false)),
+                // Another unique column (or a row the filter does not
+                // match) refused it: that is the error (Django's too).
+                Err(OrmError::NotFound { .. }) => Err(violation),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
