@@ -25,7 +25,14 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     sqlite_path: Option<String>,
     options: Options,
+    /// Why the last connection attempt failed (`None` once one succeeds):
+    /// a checkout that timed out then reports it, not a full pool.
+    last_failure: LastFailure,
 }
+
+/// Why the last connection attempt failed, shared by the pool's manager
+/// and the [`Db`] that reports it.
+type LastFailure = Arc<Mutex<Option<String>>>;
 
 /// What the builder set for every connection.
 #[derive(Clone)]
@@ -64,6 +71,7 @@ impl ConnectionManager {
             url,
             sqlite_path,
             options,
+            last_failure: LastFailure::default(),
         }
     }
 
@@ -138,7 +146,17 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = OrmError;
 
     fn connect(&self) -> Result<AnyConnection> {
-        self.establish()
+        let result = self.establish();
+        let failure = match &result {
+            Ok(_) => None,
+            Err(OrmError::Connection { cause, .. }) => Some(cause.clone()),
+            Err(other) => Some(other.to_string()),
+        };
+        *self
+            .last_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
+        result
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<()> {
@@ -175,6 +193,7 @@ pub type Conn = r2d2::PooledConnection<ConnectionManager>;
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
     backend: BackendKind,
+    last_failure: LastFailure,
     /// Keeps an in-memory SQLite database alive while the handle lives.
     _memory_keeper: Option<Mutex<AnyConnection>>,
 }
@@ -323,6 +342,7 @@ impl DbBuilder {
         let backend = url.backend();
         let options = self.options;
         let manager = ConnectionManager::new(url, options.clone());
+        let last_failure = Arc::clone(&manager.last_failure);
         let first = manager.establish()?;
         let memory = matches!(manager.url, DatabaseUrl::SqliteMemory);
         let pool = r2d2::Pool::builder()
@@ -340,6 +360,7 @@ impl DbBuilder {
         Ok(Db {
             pool,
             backend,
+            last_failure,
             _memory_keeper: keeper,
         })
     }
@@ -371,8 +392,26 @@ impl Db {
     }
 
     /// Takes a connection from the pool; it goes back when dropped.
+    ///
+    /// Waits up to the builder's `timeout`. When no connection could be
+    /// opened in that time (the server went away, a password changed),
+    /// the error is [`OrmError::Connection`] with the driver's cause;
+    /// when every connection stayed in use, [`OrmError::Pool`].
     pub fn get(&self) -> Result<Conn> {
-        Ok(self.pool.get()?)
+        self.pool.get().map_err(|timeout| {
+            let failure = self
+                .last_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            match failure {
+                Some(cause) => OrmError::Connection {
+                    backend: self.backend.name(),
+                    cause,
+                },
+                None => OrmError::Pool(timeout),
+            }
+        })
     }
 
     /// The backend of this database.
@@ -410,6 +449,37 @@ mod tests {
             .unwrap()
             .batch_execute("SELECT * FROM t")
             .is_err());
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_checkout_that_cannot_connect_says_why_and_a_full_pool_says_so() {
+        let dir = std::env::temp_dir().join(format!("orm-gone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("app.db").display());
+        let db = || {
+            Db::builder(&url)
+                .max_connections(1)
+                .timeout(Duration::from_millis(200))
+                .build()
+                .unwrap()
+        };
+        let full = db();
+        let held = full.get().unwrap();
+        assert!(matches!(full.get(), Err(OrmError::Pool(_))));
+        drop(held);
+        // No connection is open, and the database's folder is gone: none
+        // can be opened.
+        let gone = db();
+        std::fs::remove_dir_all(&dir).unwrap();
+        match gone.get() {
+            Err(OrmError::Connection { backend, cause }) => {
+                assert_eq!(backend, "SQLite");
+                assert!(cause.to_lowercase().contains("unable to open"), "{cause}");
+            }
+            Err(other) => panic!("expected Connection, got {other}"),
+            Ok(_) => panic!("connected to a removed folder"),
+        }
     }
 
     #[cfg(feature = "postgres")]
