@@ -46,6 +46,30 @@ impl Sent {
 }
 
 backend_tests! {
+    fn callbacks_run_after_a_commit_the_block_replaced_the_instrumentation_in(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let sent = Sent::default();
+        atomic(&mut conn, |conn| {
+            sent.push(conn, "mail")?;
+            // The pool's bookkeeping no longer sees this transaction.
+            conn.set_instrumentation(orm_core::QueryLog::default());
+            create_tags(conn, &["kept"])?;
+            Ok::<_, OrmError>(())
+        })?;
+        assert_eq!(sent.taken(), ["mail"]);
+        // A rollback still drops them.
+        let result = atomic(&mut conn, |conn| {
+            sent.push(conn, "never")?;
+            conn.set_instrumentation(orm_core::QueryLog::default());
+            rollback::<()>()
+        });
+        assert!(result.is_err());
+        assert!(sent.taken().is_empty());
+        assert_eq!(Tag::objects().count(&mut conn)?, 1);
+        Ok(())
+    }
+
     fn atomic_nests_savepoints_and_runs_on_commit_callbacks_after_the_outermost_commit(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

@@ -22,6 +22,11 @@ const OPEN: u8 = 0;
 const RELEASED: u8 = 1;
 const COMMITTED: u8 = 2;
 const ROLLED_BACK: u8 = 3;
+/// Open when the pool's instrumentation was dropped: the connection
+/// closed, or its instrumentation was replaced (`set_instrumentation`);
+/// not trusted, unless [`atomic`](super::atomic) sees its `COMMIT`
+/// succeed.
+const ABANDONED: u8 = 4;
 
 /// One transaction or savepoint of a connection.
 pub(crate) struct Level {
@@ -64,8 +69,10 @@ impl Level {
 
     /// Neither this level nor an enclosing one rolled back.
     fn alive(&self) -> bool {
-        self.chain()
-            .all(|l| l.state.load(Ordering::Acquire) != ROLLED_BACK)
+        self.chain().all(|l| {
+            let state = l.state.load(Ordering::Acquire);
+            state != ROLLED_BACK && state != ABANDONED
+        })
     }
 
     /// Committed for good: released savepoints up to a committed
@@ -93,6 +100,15 @@ impl Level {
 
     pub(crate) fn is_managed(&self) -> bool {
         self.managed.load(Ordering::Acquire)
+    }
+
+    /// `COMMIT` of this outermost level succeeded: committed, also when
+    /// the event went to another instrumentation (one the block
+    /// installed with `set_instrumentation`).
+    pub(crate) fn commit_succeeded(&self) {
+        let _ =
+            self.state
+                .compare_exchange(ABANDONED, COMMITTED, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// `COMMIT` failed: the level (marked committed when `COMMIT` began)
@@ -255,13 +271,15 @@ impl Levels {
         }
     }
 
-    /// The connection closed: an open transaction never committed.
+    /// The connection closed (an open transaction never committed), or
+    /// its instrumentation was replaced (what becomes of it is not seen).
     pub(crate) fn abandon(&mut self) {
         self.1 = 0;
         for level in self.0.drain(..) {
-            if level.state.load(Ordering::Acquire) == OPEN {
-                level.state.store(ROLLED_BACK, Ordering::Release);
-            }
+            let _ =
+                level
+                    .state
+                    .compare_exchange(OPEN, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 
