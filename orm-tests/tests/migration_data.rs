@@ -79,6 +79,18 @@ mod shorter {
 }
 
 backend_tests! {
+    fn a_variant_added_to_an_enum_with_a_long_check_name_is_accepted(db) {
+        let folder = Folder::new(db);
+        step(db, &folder, &orm_core::models![gauge_v1::Gauge], "initial")?;
+        step(db, &folder, &orm_core::models![gauge_v2::Gauge], "extreme")?;
+        let mut conn = reopen(db)?;
+        let mut gauge = gauge_v2::Gauge { measured_level_of_the_gauge: gauge_v2::Level::Extreme, ..Default::default() };
+        gauge.save(&mut conn)?;
+        let again = gauge_v2::Gauge::get(&mut conn, gauge.id.unwrap_or_default())?;
+        assert_eq!(again.measured_level_of_the_gauge, gauge_v2::Level::Extreme);
+        Ok(())
+    }
+
     fn column_changes_keep_the_rows_they_hold(db) {
         let folder = Folder::new(db);
         let mut conn = db.get()?;
@@ -119,6 +131,49 @@ backend_tests! {
         }
         assert!(labels.iter().all(|r| r.label.chars().count() == 20), "{labels:?}");
         Ok(())
+    }
+}
+
+/// An enum column whose table and column names make its `CHECK`'s name
+/// longer than PostgreSQL's identifiers; then a variant added.
+mod gauge_v1 {
+    use orm_core::prelude::*;
+
+    #[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq)]
+    pub enum Level {
+        #[default]
+        Low,
+        High,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "gauge_with_a_table_name_that_is_long_enough_to_matter")]
+    pub struct Gauge {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(choices)]
+        pub measured_level_of_the_gauge: Level,
+    }
+}
+
+mod gauge_v2 {
+    use orm_core::prelude::*;
+
+    #[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq)]
+    pub enum Level {
+        #[default]
+        Low,
+        High,
+        Extreme,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "gauge_with_a_table_name_that_is_long_enough_to_matter")]
+    pub struct Gauge {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(choices)]
+        pub measured_level_of_the_gauge: Level,
     }
 }
 

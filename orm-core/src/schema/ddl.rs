@@ -67,6 +67,12 @@ pub mod names {
         bounded(format!("{table}_{}_uniq", columns.join("_")))
     }
 
+    /// The `CHECK` of an enum column's values (PostgreSQL's own name for
+    /// it when that fits, which databases made before it was given keep).
+    pub fn check(table: &str, column: &str) -> String {
+        bounded(format!("{table}_{column}_check"))
+    }
+
     /// `name` if it fits; else its first bytes (on a character boundary)
     /// and eight hex digits of its FNV-1a hash, 63 bytes at most.
     fn bounded(name: String) -> String {
@@ -153,18 +159,20 @@ pub fn column_type(backend: BackendKind, column: &ColumnDef) -> String {
     }
 }
 
-/// The column's definition inside `CREATE TABLE` or `ADD COLUMN`: name,
-/// type, NOT NULL, default, primary key and `CHECK`. Unique and foreign-key
-/// constraints are separate, named ones ([`constraints`]).
+/// The definition of a column of `table` inside `CREATE TABLE` or `ADD
+/// COLUMN`: name, type, NOT NULL, default, primary key and `CHECK` (named
+/// on PostgreSQL, so a migration can drop it whatever the names' length).
+/// Unique and foreign-key constraints are separate, named ones
+/// ([`constraints`]).
 ///
 /// ```
 /// use orm_core::schema::{ddl::column_definition, ColumnDef};
 /// use orm_core::{BackendKind, SqlKind};
 /// let mut votes = ColumnDef::new("votes", SqlKind::Integer);
 /// votes.default = Some("0".into());
-/// assert_eq!(column_definition(BackendKind::Postgres, &votes), r#""votes" INTEGER NOT NULL DEFAULT 0"#);
+/// assert_eq!(column_definition(BackendKind::Postgres, "choice", &votes), r#""votes" INTEGER NOT NULL DEFAULT 0"#);
 /// ```
-pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
+pub fn column_definition(backend: BackendKind, table: &str, column: &ColumnDef) -> String {
     let mut sql = format!(
         "{} {}",
         quote(backend, &column.name),
@@ -194,6 +202,12 @@ pub fn column_definition(backend: BackendKind, column: &ColumnDef) -> String {
         ));
     }
     if let Some(choices) = &column.choices {
+        if backend == BackendKind::Postgres {
+            sql.push_str(&format!(
+                " CONSTRAINT {}",
+                quote(backend, &names::check(table, &column.name))
+            ));
+        }
         sql.push_str(&format!(
             " CHECK ({} IN ({}))",
             quote(backend, &column.name),
@@ -315,7 +329,7 @@ pub fn create_table_statement(backend: BackendKind, table: &TableDef, name: &str
     let mut parts: Vec<String> = table
         .columns
         .iter()
-        .map(|c| column_definition(backend, c))
+        .map(|c| column_definition(backend, &table.name, c))
         .collect();
     if backend == BackendKind::Mysql {
         // Declared before the foreign keys, which then use them instead of

@@ -32,7 +32,7 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
         Operation::AddColumn { table, column } => {
             let mut out = vec![alter(
                 table,
-                format!("ADD COLUMN {}", column_definition(backend, column)),
+                format!("ADD COLUMN {}", column_definition(backend, table, column)),
             )];
             // The index first: a MySQL foreign key then uses it.
             out.extend(create_index(backend, table, column));
@@ -171,6 +171,7 @@ fn alter_column(
         let definition = |c: &ColumnDef| {
             column_definition(
                 backend,
+                table,
                 &ColumnDef {
                     primary_key: false,
                     ..c.clone()
@@ -225,7 +226,7 @@ fn alter_column(
             _ => {}
         }
         if from.choices != to.choices {
-            let name = q(&renames::check_name(table, &to.name));
+            let name = q(&names::check(table, &to.name));
             out.push(alter(format!("DROP CONSTRAINT IF EXISTS {name}")));
             if let Some(choices) = &to.choices {
                 out.push(alter(format!(

@@ -100,8 +100,8 @@ fn derived(before: &TableDef, after: &TableDef) -> Vec<Renamed> {
         if a.choices.is_some() {
             push(
                 Kind::Check,
-                check_name(&before.name, &b.name),
-                check_name(&after.name, &a.name),
+                names::check(&before.name, &b.name),
+                names::check(&after.name, &a.name),
             );
         }
     }
@@ -118,9 +118,4 @@ fn derived(before: &TableDef, after: &TableDef) -> Vec<Renamed> {
         }
     }
     out
-}
-
-/// PostgreSQL's name for a column's inline `CHECK`.
-pub fn check_name(table: &str, column: &str) -> String {
-    format!("{table}_{column}_check")
 }

@@ -72,7 +72,7 @@ pub fn statements(op: &Operation, state: &SchemaState) -> Vec<String> {
             let mut out = vec![format!(
                 "ALTER TABLE {} ADD COLUMN {}",
                 q(table),
-                column_definition(SQLITE, column)
+                column_definition(SQLITE, table, column)
             )];
             out.extend(create_index(SQLITE, table, column));
             out
@@ -105,7 +105,12 @@ pub fn statements(op: &Operation, state: &SchemaState) -> Vec<String> {
             // SQLite's types have no length: a change the table's SQL does
             // not show (`max_length`) costs nothing, an index is its own
             // statement, anything else rebuilds the table.
-            let sql = |c| (column_definition(SQLITE, c), constraints(SQLITE, table, c));
+            let sql = |c| {
+                (
+                    column_definition(SQLITE, table, c),
+                    constraints(SQLITE, table, c),
+                )
+            };
             if sql(from) != sql(to) {
                 return rebuilt();
             }
