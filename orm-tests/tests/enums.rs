@@ -130,7 +130,7 @@ fn enum_columns_sql() {
     let sql = schema::create_table_sql(Task::meta(), Postgres);
     assert_eq!(
         sql[0],
-        r#"CREATE TABLE "en_task" ("id" BIGSERIAL NOT NULL PRIMARY KEY, "status" TEXT NOT NULL CHECK ("status" IN ('draft', 'in_review', 'live ''now''')), "priority" INTEGER NOT NULL CHECK ("priority" IN (-1, 0, 10)), "prev" TEXT CHECK ("prev" IN ('draft', 'in_review', 'live ''now''')))"#
+        r#"CREATE TABLE "en_task" ("id" BIGSERIAL NOT NULL PRIMARY KEY, "status" TEXT NOT NULL CONSTRAINT "en_task_status_check" CHECK ("status" IN ('draft', 'in_review', 'live ''now''')), "priority" INTEGER NOT NULL CONSTRAINT "en_task_priority_check" CHECK ("priority" IN (-1, 0, 10)), "prev" TEXT CONSTRAINT "en_task_prev_check" CHECK ("prev" IN ('draft', 'in_review', 'live ''now''')))"#
     );
     assert_eq!(
         sql[1],

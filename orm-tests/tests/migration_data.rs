@@ -79,6 +79,34 @@ mod shorter {
 }
 
 backend_tests! {
+    fn tables_that_reference_each_other_are_created_and_dropped(db) {
+        use league::{Player, Team};
+        let models = orm_core::models![Team, Player];
+        // Straight from the models.
+        let mut conn = db.get()?;
+        orm_core::schema::create_all(&mut conn, &models)?;
+        let mut team = Team::default();
+        team.save(&mut conn)?;
+        let mut player = Player::default();
+        player.team.set_key(team.id);
+        player.save(&mut conn)?;
+        team.captain.set_key(player.id);
+        team.save(&mut conn)?;
+        // The constraints are there: a captain who is no player is refused.
+        team.captain.set_key(Some(-1));
+        assert!(team.save(&mut conn).is_err());
+        orm_core::schema::drop_all(&mut conn, &models)?;
+        drop(conn);
+        // Through a migration, up and down.
+        let folder = Folder::new(db);
+        step(db, &folder, &models, "league")?;
+        let mut conn = db.get()?;
+        assert_eq!(ok(migrate(&mut conn, &folder.dir(), &Target::Zero)).len(), 1);
+        assert_eq!(ok(migrate(&mut conn, &folder.dir(), &Target::Latest)).len(), 1);
+        ok(migrate(&mut conn, &folder.dir(), &Target::Zero));
+        Ok(())
+    }
+
     fn a_variant_added_to_an_enum_with_a_long_check_name_is_accepted(db) {
         let folder = Folder::new(db);
         step(db, &folder, &orm_core::models![gauge_v1::Gauge], "initial")?;
@@ -174,6 +202,28 @@ mod gauge_v2 {
         pub id: Option<i64>,
         #[orm(choices)]
         pub measured_level_of_the_gauge: Level,
+    }
+}
+
+/// Two tables that reference each other: a team's captain, a player's team.
+mod league {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "league_team")]
+    pub struct Team {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(null, on_delete = "set_null")]
+        pub captain: ForeignKey<Player>,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "league_player")]
+    pub struct Player {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        pub team: ForeignKey<Team>,
     }
 }
 

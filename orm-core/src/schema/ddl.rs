@@ -391,3 +391,47 @@ pub fn create_table(backend: BackendKind, table: &TableDef) -> Vec<String> {
     statements.extend(create_indexes(backend, table));
     statements
 }
+
+/// [`create_table`] among tables created together, whose foreign keys may
+/// reference one another in a cycle: on PostgreSQL and MySQL a foreign key
+/// to a table `exists` says is not there yet (other than `table` itself)
+/// is left out of `CREATE TABLE` and returned second, as an `ALTER TABLE
+/// … ADD CONSTRAINT` to run once it is. SQLite checks references only when
+/// rows are written: everything is in its `CREATE TABLE`.
+///
+/// ```
+/// use orm_core::schema::{ddl::create_table_among, ColumnDef, ForeignKeyDef, TableDef};
+/// use orm_core::{BackendKind, OnDelete, SqlKind};
+/// let mut id = ColumnDef::new("id", SqlKind::BigInt);
+/// id.primary_key = true;
+/// let mut captain = ColumnDef::new("captain_id", SqlKind::BigInt);
+/// captain.references = Some(ForeignKeyDef { table: "player".into(), column: "id".into(), on_delete: OnDelete::Cascade });
+/// let team = TableDef { name: "team".into(), columns: vec![id, captain], unique_together: vec![] };
+/// let (now, later) = create_table_among(BackendKind::Postgres, &team, |_| false);
+/// assert!(!now[0].contains("FOREIGN KEY"));
+/// assert_eq!(later, [r#"ALTER TABLE "team" ADD CONSTRAINT "team_captain_id_fkey" FOREIGN KEY ("captain_id") REFERENCES "player" ("id") ON DELETE CASCADE"#]);
+/// ```
+pub fn create_table_among(
+    backend: BackendKind,
+    table: &TableDef,
+    exists: impl Fn(&str) -> bool,
+) -> (Vec<String>, Vec<String>) {
+    let ahead = |c: &ColumnDef| {
+        backend != BackendKind::Sqlite
+            && c.references
+                .as_ref()
+                .is_some_and(|r| r.table != table.name && !exists(&r.table))
+    };
+    let mut now = table.clone();
+    let mut later = Vec::new();
+    for (column, original) in now.columns.iter_mut().zip(&table.columns) {
+        if ahead(original) {
+            later.extend(
+                foreign_key_constraint(backend, &table.name, original)
+                    .map(|fk| format!("ALTER TABLE {} ADD {fk}", quote(backend, &table.name))),
+            );
+            column.references = None;
+        }
+    }
+    (create_table(backend, &now), later)
+}

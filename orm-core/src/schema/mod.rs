@@ -103,10 +103,20 @@ pub fn drop_tables(conn: &mut AnyConnection, metas: &[&'static ModelMeta]) -> Re
 /// ```
 pub fn create_all(conn: &mut AnyConnection, models: &Models) -> Result<()> {
     let backend = conn.backend();
+    let mut created: Vec<&str> = Vec::new();
+    let mut later = Vec::new();
     for meta in models.tables() {
-        for statement in create_table_sql(meta, backend) {
+        // A foreign key closing a cycle goes in once its table exists.
+        let (now, deferred) =
+            ddl::create_table_among(backend, &TableDef::of(meta), |t| created.contains(&t));
+        for statement in now {
             conn.batch_execute(&statement)?;
         }
+        later.extend(deferred);
+        created.push(meta.table);
+    }
+    for statement in later {
+        conn.batch_execute(&statement)?;
     }
     Ok(())
 }
@@ -115,8 +125,25 @@ pub fn create_all(conn: &mut AnyConnection, models: &Models) -> Result<()> {
 /// first.
 pub fn drop_all(conn: &mut AnyConnection, models: &Models) -> Result<()> {
     let backend = conn.backend();
-    for meta in models.tables().iter().rev() {
-        conn.batch_execute(&drop_table_sql(meta, backend))?;
+    // Tables whose foreign keys form a cycle reference each other whatever
+    // the order: their constraints go with them (PostgreSQL's CASCADE, and
+    // MySQL's checks off for these statements).
+    let cascade = match backend {
+        BackendKind::Postgres => " CASCADE",
+        _ => "",
+    };
+    if backend == BackendKind::Mysql {
+        conn.batch_execute("SET FOREIGN_KEY_CHECKS = 0")?;
     }
-    Ok(())
+    let mut result = Ok(());
+    for meta in models.tables().iter().rev() {
+        result = conn.batch_execute(&format!("{}{cascade}", drop_table_sql(meta, backend)));
+        if result.is_err() {
+            break;
+        }
+    }
+    if backend == BackendKind::Mysql {
+        conn.batch_execute("SET FOREIGN_KEY_CHECKS = 1")?;
+    }
+    Ok(result?)
 }

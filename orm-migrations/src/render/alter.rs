@@ -17,7 +17,24 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
     let alter = |table: &str, change: String| format!("ALTER TABLE {} {change}", q(table));
     match op {
         Operation::CreateTable(table) => create_table(backend, table),
-        Operation::DropTable(table) => vec![drop_table(backend, &table.name)],
+        Operation::DropTable(table) => {
+            // Another table's foreign key to it (tables referencing each
+            // other, dropped together) goes first.
+            let mut out: Vec<String> = state
+                .tables
+                .iter()
+                .filter(|other| other.name != table.name)
+                .flat_map(|other| {
+                    other
+                        .columns
+                        .iter()
+                        .filter(|c| c.references.as_ref().is_some_and(|r| r.table == table.name))
+                        .map(|c| drop_foreign_key(backend, &other.name, &c.name))
+                })
+                .collect();
+            out.push(drop_table(backend, &table.name));
+            out
+        }
         Operation::RenameTable { from, to } => {
             let mut out = vec![alter(from, format!("RENAME TO {}", q(to)))];
             if let Some(before) = state.table(from) {
@@ -46,13 +63,7 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
         Operation::DropColumn { table, column } => {
             let mut out = Vec::new();
             if backend == BackendKind::Mysql && column.references.is_some() {
-                out.push(alter(
-                    table,
-                    format!(
-                        "DROP FOREIGN KEY {}",
-                        q(&names::foreign_key(table, &column.name))
-                    ),
-                ));
+                out.push(drop_foreign_key(backend, table, &column.name));
             }
             out.push(alter(table, format!("DROP COLUMN {}", q(&column.name))));
             out
@@ -98,6 +109,17 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
     }
 }
 
+/// `ALTER TABLE table DROP` the foreign key of `column`.
+fn drop_foreign_key(backend: BackendKind, table: &str, column: &str) -> String {
+    let name = quote(backend, &names::foreign_key(table, column));
+    let change = if backend == BackendKind::Mysql {
+        format!("DROP FOREIGN KEY {name}")
+    } else {
+        format!("DROP CONSTRAINT {name}")
+    };
+    format!("ALTER TABLE {} {change}", quote(backend, table))
+}
+
 /// The default a column made NOT NULL fills its NULLs with (`diff`
 /// refuses that change without one).
 pub(super) fn filled_default<'c>(from: &ColumnDef, to: &'c ColumnDef) -> Option<&'c str> {
@@ -141,12 +163,7 @@ fn alter_column(
     let fk_changed = from.references != to.references
         || (mysql && drops_index && from.references.is_some() && to.references.is_some());
     if fk_changed && from.references.is_some() {
-        let name = q(&names::foreign_key(table, &from.name));
-        out.push(alter(if mysql {
-            format!("DROP FOREIGN KEY {name}")
-        } else {
-            format!("DROP CONSTRAINT {name}")
-        }));
+        out.push(drop_foreign_key(backend, table, &from.name));
     }
     if unique_changed && from.unique {
         let name = q(&names::unique(table, &from.name));

@@ -5,7 +5,7 @@ mod alter;
 mod renames;
 mod sqlite;
 
-use orm_core::schema::ddl::quote;
+use orm_core::schema::ddl::{create_table_among, quote};
 use orm_core::BackendKind;
 
 use crate::operation::Operation;
@@ -63,16 +63,26 @@ pub fn render(backend: BackendKind, ops: &[Operation], before: &SchemaState) -> 
     }
 }
 
-/// The statements of `ops`, advancing `state` past each.
+/// The statements of `ops`, advancing `state` past each. A foreign key of
+/// a new table to one created later in `ops` (tables referencing each
+/// other) is added at the end, once both exist.
 fn statements(backend: BackendKind, ops: &[Operation], state: &mut SchemaState) -> Vec<String> {
     let mut out = Vec::new();
+    let mut later = Vec::new();
     for op in ops {
-        out.extend(match backend {
-            BackendKind::Sqlite => sqlite::statements(op, state),
-            BackendKind::Postgres | BackendKind::Mysql => alter::statements(backend, op, state),
-        });
+        match (backend, op) {
+            (BackendKind::Sqlite, op) => out.extend(sqlite::statements(op, state)),
+            (_, Operation::CreateTable(table)) => {
+                let (now, deferred) =
+                    create_table_among(backend, table, |t| state.table(t).is_some());
+                out.extend(now);
+                later.extend(deferred);
+            }
+            (_, op) => out.extend(alter::statements(backend, op, state)),
+        }
         op.apply(state);
     }
+    out.extend(later);
     out
 }
 
