@@ -79,6 +79,9 @@ backend_tests! {
         let loaded = Item::objects().load(&mut conn)?;
         assert_eq!(loaded[0].by_ref(&mut conn)?.map(|k| k.r#ref.clone()).as_deref(), Some("k"));
         assert_eq!(loaded[0].r#match().all(&mut conn)?.len(), 1);
+        // The generated through table is named after the field, not `r#`.
+        let tables: Vec<&str> = orm_core::models![Item].tables().iter().map(|m| m.table).collect();
+        assert!(tables.contains(&"raw_item_match"), "{tables:?}");
         schema::create_tables(&mut conn, &[Type::meta(), Match::meta()])?;
         let mut t = Type::default();
         t.save(&mut conn)?;

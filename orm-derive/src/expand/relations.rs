@@ -524,7 +524,8 @@ pub fn through_models(model: &Model) -> TokenStream {
         };
         let name = through_ident(model, &f.ident);
         let table = if table.is_empty() {
-            format!("{}_{}", model.table, f.ident)
+            let field = f.ident.to_string();
+            format!("{}_{}", model.table, field.trim_start_matches("r#"))
         } else {
             table.clone()
         };
