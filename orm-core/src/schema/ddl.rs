@@ -326,6 +326,17 @@ pub fn create_index(backend: BackendKind, table: &str, column: &ColumnDef) -> Op
 /// The `CREATE TABLE` statement of `table` on `backend`, under the name
 /// `name` (the table's own, or a temporary one while SQLite rebuilds it).
 pub fn create_table_statement(backend: BackendKind, table: &TableDef, name: &str) -> String {
+    table_statement(backend, table, name, |_| true)
+}
+
+/// [`create_table_statement`] with the foreign keys of the columns `keep`
+/// refuses left out.
+fn table_statement(
+    backend: BackendKind,
+    table: &TableDef,
+    name: &str,
+    keep: impl Fn(&ColumnDef) -> bool,
+) -> String {
     let mut parts: Vec<String> = table
         .columns
         .iter()
@@ -343,7 +354,10 @@ pub fn create_table_statement(backend: BackendKind, table: &TableDef, name: &str
         }));
     }
     for column in &table.columns {
-        parts.extend(constraints(backend, &table.name, column));
+        parts.extend(unique_constraint(backend, &table.name, column));
+        if keep(column) {
+            parts.extend(foreign_key_constraint(backend, &table.name, column));
+        }
     }
     parts.extend(unique_together(backend, table));
     format!(
@@ -422,16 +436,16 @@ pub fn create_table_among(
                 .as_ref()
                 .is_some_and(|r| r.table != table.name && !exists(&r.table))
     };
-    let mut now = table.clone();
-    let mut later = Vec::new();
-    for (column, original) in now.columns.iter_mut().zip(&table.columns) {
-        if ahead(original) {
-            later.extend(
-                foreign_key_constraint(backend, &table.name, original)
-                    .map(|fk| format!("ALTER TABLE {} ADD {fk}", quote(backend, &table.name))),
-            );
-            column.references = None;
-        }
-    }
-    (create_table(backend, &now), later)
+    let later = table
+        .columns
+        .iter()
+        .filter(|c| ahead(c))
+        .filter_map(|c| foreign_key_constraint(backend, &table.name, c))
+        .map(|fk| format!("ALTER TABLE {} ADD {fk}", quote(backend, &table.name)))
+        .collect();
+    // The column keeps its type (a MySQL text key stays a VARCHAR the
+    // constraint can use): only the constraint waits.
+    let mut now = vec![table_statement(backend, table, &table.name, |c| !ahead(c))];
+    now.extend(create_indexes(backend, table));
+    (now, later)
 }

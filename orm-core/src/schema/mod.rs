@@ -103,12 +103,15 @@ pub fn drop_tables(conn: &mut AnyConnection, metas: &[&'static ModelMeta]) -> Re
 /// ```
 pub fn create_all(conn: &mut AnyConnection, models: &Models) -> Result<()> {
     let backend = conn.backend();
+    let listed: Vec<&str> = models.tables().iter().map(|m| m.table).collect();
     let mut created: Vec<&str> = Vec::new();
     let mut later = Vec::new();
     for meta in models.tables() {
-        // A foreign key closing a cycle goes in once its table exists.
-        let (now, deferred) =
-            ddl::create_table_among(backend, &TableDef::of(meta), |t| created.contains(&t));
+        // A foreign key closing a cycle goes in once its table exists
+        // (tables outside the list exist already, or the user's error).
+        let (now, deferred) = ddl::create_table_among(backend, &TableDef::of(meta), |t| {
+            created.contains(&t) || !listed.contains(&t)
+        });
         for statement in now {
             conn.batch_execute(&statement)?;
         }
@@ -125,25 +128,59 @@ pub fn create_all(conn: &mut AnyConnection, models: &Models) -> Result<()> {
 /// first.
 pub fn drop_all(conn: &mut AnyConnection, models: &Models) -> Result<()> {
     let backend = conn.backend();
-    // Tables whose foreign keys form a cycle reference each other whatever
-    // the order: their constraints go with them (PostgreSQL's CASCADE, and
-    // MySQL's checks off for these statements).
-    let cascade = match backend {
-        BackendKind::Postgres => " CASCADE",
-        _ => "",
-    };
-    if backend == BackendKind::Mysql {
-        conn.batch_execute("SET FOREIGN_KEY_CHECKS = 0")?;
-    }
-    let mut result = Ok(());
-    for meta in models.tables().iter().rev() {
-        result = conn.batch_execute(&format!("{}{cascade}", drop_table_sql(meta, backend)));
-        if result.is_err() {
-            break;
+    let tables = models.tables();
+    for (i, meta) in tables.iter().enumerate().rev() {
+        // A listed table dropped after this one that references it closes
+        // a cycle: its foreign key goes first.
+        for other in &tables[..i] {
+            for column in other.columns.iter().filter(|c| {
+                c.references
+                    .is_some_and(|r| (r.model)().table == meta.table)
+            }) {
+                drop_foreign_key_if_exists(conn, other.table, column.name)?;
+            }
         }
+        conn.batch_execute(&drop_table_sql(meta, backend))?;
     }
-    if backend == BackendKind::Mysql {
-        conn.batch_execute("SET FOREIGN_KEY_CHECKS = 1")?;
-    }
-    Ok(result?)
+    Ok(())
+}
+
+/// Drops the foreign key of `table.column` if the table and the key exist
+/// (SQLite has no constraint to drop: its tables go in any order).
+fn drop_foreign_key_if_exists(conn: &mut AnyConnection, table: &str, column: &str) -> Result<()> {
+    let backend = conn.backend();
+    let name = ddl::names::foreign_key(table, column);
+    let statement = match backend {
+        BackendKind::Sqlite => return Ok(()),
+        BackendKind::Postgres => format!(
+            "ALTER TABLE IF EXISTS {} DROP CONSTRAINT IF EXISTS {}",
+            quote(backend, table),
+            quote(backend, &name)
+        ),
+        BackendKind::Mysql => {
+            use diesel::{sql_types::Text, RunQueryDsl};
+            let found: i64 = diesel::select(
+                diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "(SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS \
+                     WHERE CONSTRAINT_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'FOREIGN KEY' \
+                     AND TABLE_NAME = ",
+                )
+                .bind::<Text, _>(table)
+                .sql(" AND CONSTRAINT_NAME = ")
+                .bind::<Text, _>(&name)
+                .sql(")"),
+            )
+            .get_result(conn)?;
+            if found == 0 {
+                return Ok(());
+            }
+            format!(
+                "ALTER TABLE {} DROP FOREIGN KEY {}",
+                quote(backend, table),
+                quote(backend, &name)
+            )
+        }
+    };
+    conn.batch_execute(&statement)?;
+    Ok(())
 }
