@@ -23,9 +23,10 @@ const RELEASED: u8 = 1;
 const COMMITTED: u8 = 2;
 const ROLLED_BACK: u8 = 3;
 /// Open when the pool's instrumentation was dropped: the connection
-/// closed, or its instrumentation was replaced (`set_instrumentation`);
-/// not trusted, unless [`atomic`](super::atomic) sees its `COMMIT`
-/// succeed.
+/// closed, or its instrumentation was replaced (`set_instrumentation`), so
+/// what became of it is not seen (a PostgreSQL `COMMIT` of an aborted
+/// transaction succeeds and rolls back): not trusted, and its callbacks
+/// do not run.
 const ABANDONED: u8 = 4;
 
 /// One transaction or savepoint of a connection.
@@ -102,15 +103,6 @@ impl Level {
         self.managed.load(Ordering::Acquire)
     }
 
-    /// `COMMIT` of this outermost level succeeded: committed, also when
-    /// the event went to another instrumentation (one the block
-    /// installed with `set_instrumentation`).
-    pub(crate) fn commit_succeeded(&self) {
-        let _ =
-            self.state
-                .compare_exchange(ABANDONED, COMMITTED, Ordering::AcqRel, Ordering::Acquire);
-    }
-
     /// `COMMIT` failed: the level (marked committed when `COMMIT` began)
     /// rolled back, whether or not a rollback event said so (PostgreSQL
     /// may end the transaction on its own).
@@ -144,10 +136,17 @@ impl Level {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        if self.state.load(Ordering::Acquire) == COMMITTED {
-            callbacks
-        } else {
-            Vec::new()
+        match self.state.load(Ordering::Acquire) {
+            COMMITTED => callbacks,
+            ABANDONED if !callbacks.is_empty() => {
+                tracing::warn!(
+                    target: "orm::transaction",
+                    dropped = callbacks.len(),
+                    "on_commit callbacks not run: the connection's instrumentation was replaced inside the atomic block, so whether its transaction committed is not known; give instrumentation to DbBuilder::instrumentation instead"
+                );
+                Vec::new()
+            }
+            _ => Vec::new(),
         }
     }
 }

@@ -220,7 +220,6 @@ fn run<T, E: From<OrmError>>(
                 return Err(OrmError::from(e).into());
             }
             if let (1, Some(level)) = (depth, level) {
-                level.commit_succeeded();
                 for callback in level.take_callbacks() {
                     callback();
                 }
