@@ -102,7 +102,7 @@ pub mod __private_v1 {
     pub use crate::types::decimal::DecimalColumn;
     pub use crate::types::enum_impls::{Bind, BindNullable};
     pub use crate::types::enums::{
-        int_from_sql, int_to_sql, int_to_sql_on, stored_discriminant, text_from_sql, text_to_sql,
+        fit_i32, int_from_sql, int_to_sql, int_to_sql_on, text_from_sql, text_to_sql,
         text_to_sql_on, ChoiceColumn,
     };
 

@@ -5,7 +5,7 @@
 //! `AsExpression` through orm-core's generic code.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::{Data, DeriveInput, Fields, Ident};
 
 use crate::ast::{nonempty, snake_case};
@@ -32,23 +32,15 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
 fn expand(ident: &Ident, variants: &[(&Ident, String)]) -> TokenStream {
     let name = ident.to_string();
     let (idents, texts): (Vec<_>, Vec<_>) = variants.iter().cloned().unzip();
-    // Each discriminant is checked while compiling (spanned on its variant).
-    let ints = idents.iter().map(|v| {
-        quote_spanned! {v.span()=>
-            ::orm_core::__private_v1::stored_discriminant(#ident::#v as i128)
-        }
-    });
     quote! {
         #[automatically_derived]
         impl ::orm_core::OrmEnum for #ident {
             const NAME: &'static str = #name;
             const VARIANTS: &'static [Self] = &[#(#ident::#idents),*];
             const TEXTS: &'static [&'static str] = &[#(#texts),*];
-            const INTS: &'static [i32] = &[#(#ints),*];
+            const INTS: &'static [i32] = &[#(#ident::#idents as i32),*];
+            const INTS_FIT: bool = ::orm_core::__private_v1::fit_i32(&[#(#ident::#idents as i128),*]);
         }
-
-        // Evaluated while compiling, whether or not a model uses the enum.
-        const _: &[i32] = <#ident as ::orm_core::OrmEnum>::INTS;
 
         ::orm_core::__private_v1::orm_enum_impls!(#ident);
     }

@@ -4,7 +4,7 @@
 
 use diesel::connection::SimpleConnection;
 use orm_core::prelude::*;
-use orm_core::{schema, BackendKind, UnknownEnumValue};
+use orm_core::{schema, BackendKind, OrmError, UnknownEnumValue};
 use orm_tests::backend_tests;
 
 #[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +35,26 @@ pub struct Task {
     pub priority: Priority,
     #[orm(choices, column = "prev")]
     pub previous: Option<Status>,
+}
+
+/// Discriminants wider than an `i32`: fine as text, refused as an integer.
+#[derive(OrmEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(i64)]
+pub enum Wide {
+    #[default]
+    Small = 1,
+    Huge = 1 << 40,
+}
+
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "en_wide")]
+pub struct Gauge {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(choices)]
+    pub as_text: Wide,
+    #[orm(choices = "integer")]
+    pub as_int: Option<Wide>,
 }
 
 fn task(status: Status, priority: Priority, previous: Option<Status>) -> Task {
@@ -82,6 +102,18 @@ backend_tests! {
             .update(&mut conn, (task::status.eq(Status::InReview), task::previous.eq(None::<Status>)))?;
         assert_eq!(changed, 1);
         assert_eq!(Task::objects().filter(task::status.eq(Status::InReview)).count(&mut conn)?, 2);
+        Ok(())
+    }
+
+    fn wide_discriminants_are_stored_as_text_and_refused_as_integers(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Gauge>(&mut conn)?;
+        let mut gauge = Gauge { as_text: Wide::Huge, ..Default::default() };
+        gauge.save(&mut conn)?;
+        assert_eq!(Gauge::get(&mut conn, gauge.id.unwrap_or_default())?.as_text, Wide::Huge);
+        let mut wide = Gauge { as_int: Some(Wide::Small), ..Default::default() };
+        let err = wide.save(&mut conn).unwrap_err();
+        assert!(matches!(&err, OrmError::Value { field: "as_int", reason, .. } if reason.contains("wider than an i32")), "{err}");
         Ok(())
     }
 

@@ -73,17 +73,41 @@ pub trait OrmEnum: Copy + PartialEq + Send + Sync + 'static {
     const TEXTS: &'static [&'static str];
     /// Each variant's discriminant, in the same order (integer storage).
     const INTS: &'static [i32];
+    /// Whether every discriminant fits an `i32` (`INTS` holds them
+    /// truncated otherwise, and integer storage refuses the enum).
+    const INTS_FIT: bool = true;
 }
 
-/// A variant's discriminant as integer storage writes it (an `INTEGER`):
-/// compiling a derived enum whose discriminant does not fit an `i32`
-/// fails here, in the constant the derive emits for it.
+/// Whether every discriminant fits an `i32`, what integer storage writes
+/// (an `INTEGER`): the derive's `INTS_FIT`.
 #[doc(hidden)]
-pub const fn stored_discriminant(value: i128) -> i32 {
-    if value < i32::MIN as i128 || value > i32::MAX as i128 {
-        panic!("an OrmEnum's discriminants must fit an i32 (integer storage writes them to an INTEGER column): give this variant a smaller `= value`");
+pub const fn fit_i32(values: &[i128]) -> bool {
+    let mut i = 0;
+    while i < values.len() {
+        if values[i] < i32::MIN as i128 || values[i] > i32::MAX as i128 {
+            return false;
+        }
+        i += 1;
     }
-    value as i32
+    true
+}
+
+/// `value`'s discriminant, as integer storage writes it; `Err` says what
+/// to do when the enum's discriminants do not fit an `i32`.
+fn discriminant<E: OrmEnum>(value: &E) -> Result<&'static i32, String> {
+    if !E::INTS_FIT {
+        return Err(wide::<E>());
+    }
+    E::INTS
+        .get(position(value)?)
+        .ok_or_else(|| format!("{} has fewer discriminants than variants", E::NAME))
+}
+
+fn wide<E: OrmEnum>() -> String {
+    format!(
+        "{} has a discriminant wider than an i32, which an INTEGER column cannot hold: store it as text (#[orm(choices)]) or give the variants smaller values",
+        E::NAME
+    )
 }
 
 /// A stored value that is not one of the enum's: the row was written by
@@ -142,6 +166,9 @@ pub fn text_from_sql<E: OrmEnum>(
 pub fn int_from_sql<E: OrmEnum>(
     bytes: <MultiBackend as Backend>::RawValue<'_>,
 ) -> deserialize::Result<E> {
+    if !E::INTS_FIT {
+        return Err(wide::<E>().into());
+    }
     let value = <i32 as FromSql<Integer, MultiBackend>>::from_sql(bytes)?;
     let position = E::INTS.iter().position(|v| *v == value);
     variant(position, value.to_string(), Choices::Integer(E::INTS))
@@ -173,10 +200,7 @@ pub fn int_to_sql<E: OrmEnum>(
     value: &E,
     out: &mut Output<'_, '_, MultiBackend>,
 ) -> serialize::Result {
-    let stored: &'static i32 = E::INTS
-        .get(position(value)?)
-        .ok_or_else(|| format!("{} has fewer discriminants than variants", E::NAME))?;
-    out.set_value((Integer, stored));
+    out.set_value((Integer, discriminant(value)?));
     Ok(IsNull::No)
 }
 
@@ -206,10 +230,7 @@ pub fn int_to_sql_on<'b, E: OrmEnum, DB: Backend>(
 where
     i32: ToSql<Integer, DB>,
 {
-    let stored: &'static i32 = E::INTS
-        .get(position(value)?)
-        .ok_or_else(|| format!("{} has fewer discriminants than variants", E::NAME))?;
-    <i32 as ToSql<Integer, DB>>::to_sql(stored, out)
+    <i32 as ToSql<Integer, DB>>::to_sql(discriminant(value)?, out)
 }
 
 /// The value of an `#[orm(choices)]` field, an [`OrmEnum`] or an `Option`
@@ -286,7 +307,13 @@ impl<E: OrmEnum> ChoiceColumn for E {
             )
         };
         if integer {
-            out.push_bind_param::<Integer, i32>(E::INTS.get(at).ok_or_else(missing)?)
+            let stored = discriminant(self).map_err(|reason| {
+                diesel::result::Error::SerializationError(Box::new(crate::error::BadValue {
+                    field: None,
+                    reason,
+                }))
+            })?;
+            out.push_bind_param::<Integer, i32>(stored)
         } else {
             out.push_bind_param::<Text, str>(E::TEXTS.get(at).ok_or_else(missing)?)
         }

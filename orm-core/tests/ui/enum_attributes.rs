@@ -1,7 +1,7 @@
 use orm_core::prelude::*;
 
 // A variant with fields, two variants stored alike, a key on the enum
-// (a model using it reports nothing more), a discriminant wider than i32.
+// (a model using it reports nothing more).
 #[derive(OrmEnum, Debug, Clone, Copy, PartialEq)]
 #[orm(storage = "integer")]
 enum Bad {
@@ -10,13 +10,6 @@ enum Bad {
     One,
     #[orm(value = "same")]
     Two,
-}
-
-#[derive(OrmEnum, Debug, Clone, Copy, PartialEq)]
-#[repr(i64)]
-enum Wide {
-    Small = 1,
-    Huge = 1 << 40,
 }
 
 #[derive(OrmEnum, Debug, Clone, Copy, PartialEq)]
@@ -54,8 +47,6 @@ struct Other {
     // An enum whose derive failed: no follow-up error.
     #[orm(choices)]
     bad: Bad,
-    #[orm(choices = "integer")]
-    wide: Wide,
 }
 
 fn main() {}
