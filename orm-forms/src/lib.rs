@@ -513,7 +513,18 @@ impl<M: Relations> ModelForm<M> {
                 }
             }
         }
-        for conflict in self.instance.unique_conflicts(conn)? {
+        let conflicts = match self.instance.unique_conflicts(conn) {
+            Ok(conflicts) => conflicts,
+            // A value the backend cannot store (a NUL on PostgreSQL, text
+            // past a MySQL VARCHAR): an error on its field, as the save's
+            // would be.
+            Err(OrmError::Value { field, reason, .. }) => {
+                self.error(field, reason);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        for conflict in conflicts {
             let on = match conflict.fields.as_slice() {
                 [field] => field,
                 _ => NON_FIELD_ERRORS,

@@ -209,6 +209,14 @@ backend_tests! {
         assert_eq!(form.errors().len(), 1);
         assert!(matches!(form.save(&mut conn), Err(OrmError::Invalid { model: "Tag", .. })));
         assert_eq!(Tag::objects().count(&mut conn)?, 3);
+        // A value the backend cannot store (a NUL on PostgreSQL) is an
+        // error on its field, not an Err from is_valid.
+        let mut form = ModelForm::<Tag>::new().bind_urlencoded("name=a%00b");
+        let valid = form.is_valid(&mut conn)?;
+        assert_eq!(valid, db.backend() != orm_core::BackendKind::Postgres, "{:?}", form.errors());
+        if !valid {
+            assert!(form.errors()["name"][0].contains("NUL"), "{:?}", form.errors());
+        }
         // Editing: the row's own value is no conflict, another row's is.
         let alpha = Tag::objects().filter(tag::name.eq("alpha")).get(&mut conn)?;
         let saved = ModelForm::edit(alpha).bind_urlencoded("name=alpha").save(&mut conn)?;
