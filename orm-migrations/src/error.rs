@@ -39,7 +39,7 @@ pub enum MigrationError {
     /// A migration was made after another than the one now before it
     /// (two branches each added one), and a migration now between them
     /// changed a table it changes too: its SQL does not know that change.
-    #[error("migration {migration} was made after {}, but {between} now comes before it and changes a table it changes too (two branches each added a migration): its SQL does not know that change. Revert it where it was applied (`migrate` to the version before it), delete its folders, and run makemigrations again", after.as_deref().unwrap_or("no migration"))]
+    #[error("migration {migration} was made after {}, but {between} now comes before it and changes a table it changes too (two branches each added a migration): its SQL does not know that change. Make one of the two again, whichever is not deployed yet: revert it where it was applied (`migrate` to the version before it), delete its folders, and run makemigrations", after.as_deref().unwrap_or("no migration"))]
     Conflict {
         /// The migration.
         migration: String,
