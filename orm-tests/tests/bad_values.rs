@@ -14,11 +14,11 @@ fn round_trip(conn: &mut AnyConnection, mut row: Everything) -> orm_core::Result
     Everything::get(conn, row.id.unwrap_or_default())
 }
 
-/// The save fails with `Value` naming `field` (found while binding, so the
-/// statement never reaches the server), and nothing is written.
-fn rejected(
+/// The save fails with `Value` naming `field` of `M` (found while binding,
+/// so the statement never reaches the server), and nothing is written.
+fn rejected<M: Model>(
     conn: &mut AnyConnection,
-    mut row: Everything,
+    mut row: M,
     field: &str,
 ) -> orm_core::Result<String> {
     let err = row.save(conn).unwrap_err();
@@ -26,11 +26,11 @@ fn rejected(
         OrmError::Value {
             model, field: f, ..
         } => {
-            assert_eq!((*model, *f), ("Everything", field), "{err}");
+            assert_eq!((*model, *f), (M::meta().name, field), "{err}");
         }
         other => panic!("expected a Value error on {field}, got {other:?}"),
     }
-    assert_eq!(Everything::objects().count(conn)?, 0);
+    assert_eq!(orm_core::QuerySet::<M>::new().count(conn)?, 0);
     Ok(err.to_string())
 }
 
@@ -47,23 +47,6 @@ pub struct Label {
     pub code: String,
     pub note: Option<String>,
     pub data: serde_json::Value,
-}
-
-/// Saving `row` fails with `Value` naming `field`, and nothing is written.
-fn label_rejected(
-    conn: &mut AnyConnection,
-    mut row: Label,
-    field: &str,
-) -> orm_core::Result<String> {
-    let err = row.save(conn).unwrap_err();
-    match &err {
-        OrmError::Value {
-            model, field: f, ..
-        } => assert_eq!((*model, *f), ("Label", field), "{err}"),
-        other => panic!("expected a Value error on {field}, got {other:?}"),
-    }
-    assert_eq!(Label::objects().count(conn)?, 0);
-    Ok(err.to_string())
 }
 
 fn label_round_trip(conn: &mut AnyConnection, mut row: Label) -> orm_core::Result<Label> {
@@ -87,7 +70,7 @@ backend_tests! {
         let fits = Label { name: "héllo".into(), code: "a".into(), ..Default::default() };
         assert_eq!(label_round_trip(&mut conn, fits.clone())?.name, "héllo");
         let long = Label { name: "toolong".into(), ..fits.clone() };
-        let message = label_rejected(&mut conn, long.clone(), "name")?;
+        let message = rejected(&mut conn, long.clone(), "name")?;
         assert!(message.contains("7 characters is more than 5"), "{message}");
         // An update and bulk_create check too.
         let mut saved = fits.clone();
@@ -103,7 +86,7 @@ backend_tests! {
         let wide = Label { code: "c".repeat(256), ..fits };
         match db.backend() {
             BackendKind::Mysql => {
-                let message = label_rejected(&mut conn, wide, "code")?;
+                let message = rejected(&mut conn, wide, "code")?;
                 assert!(message.contains("256 characters is more than 255"), "{message}");
             }
             _ => assert_eq!(label_round_trip(&mut conn, wide)?.code.len(), 256),
@@ -119,11 +102,11 @@ backend_tests! {
         let json = Label { data: serde_json::json!({"k": ["a\0b"]}), ..base.clone() };
         let key = Label { data: serde_json::json!({"a\0b": 1}), ..base };
         if db.backend() == BackendKind::Postgres {
-            let message = label_rejected(&mut conn, text, "note")?;
+            let message = rejected(&mut conn, text, "note")?;
             assert!(message.contains("NUL character"), "{message}");
-            let message = label_rejected(&mut conn, json, "data")?;
+            let message = rejected(&mut conn, json, "data")?;
             assert!(message.contains("NUL character"), "{message}");
-            label_rejected(&mut conn, key, "data")?;
+            rejected(&mut conn, key, "data")?;
             // Refused while binding: no statement reached the server.
             assert_eq!(Label::objects().count(&mut conn)?, 0);
         } else {
