@@ -136,17 +136,10 @@ impl Level {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        match self.state.load(Ordering::Acquire) {
-            COMMITTED => callbacks,
-            ABANDONED if !callbacks.is_empty() => {
-                tracing::warn!(
-                    target: "orm::transaction",
-                    dropped = callbacks.len(),
-                    "on_commit callbacks not run: the connection's instrumentation was replaced inside the atomic block, so whether its transaction committed is not known; give instrumentation to DbBuilder::instrumentation instead"
-                );
-                Vec::new()
-            }
-            _ => Vec::new(),
+        if self.state.load(Ordering::Acquire) == COMMITTED {
+            callbacks
+        } else {
+            Vec::new()
         }
     }
 }
@@ -274,6 +267,23 @@ impl Levels {
     /// its instrumentation was replaced (what becomes of it is not seen).
     pub(crate) fn abandon(&mut self) {
         self.1 = 0;
+        let waiting: usize = self
+            .0
+            .iter()
+            .map(|l| {
+                l.callbacks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len()
+            })
+            .sum();
+        if waiting > 0 {
+            tracing::warn!(
+                target: "orm::transaction",
+                dropped = waiting,
+                "on_commit callbacks will not run: the connection closed, or its instrumentation was replaced, inside a transaction, so whether it commits is not seen; give instrumentation to DbBuilder::instrumentation instead"
+            );
+        }
         for level in self.0.drain(..) {
             let _ =
                 level
