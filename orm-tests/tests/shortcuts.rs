@@ -246,6 +246,20 @@ backend_tests! {
         assert!(Tag::objects().bulk_update(&mut conn, &t, &["id"]).is_err());
         let unsaved = Tag::objects().bulk_update(&mut conn, &[tag("new")], &["name"]).unwrap_err();
         assert!(matches!(unsaved, OrmError::Unsaved { .. }), "{unsaved:?}");
+        // A key the write check would refuse (text over `max_length`, which
+        // SQLite kept when it was written) still finds its row: keys are
+        // compared, not written.
+        if db.backend() == BackendKind::Sqlite {
+            let long = "g".repeat(60);
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut *conn,
+                &format!("INSERT INTO \"{}\" (name, size) VALUES ('{long}', 1)", Group::meta().table),
+            )?;
+            let mut group = Group::get(&mut conn, long.clone())?;
+            group.size = 5;
+            assert_eq!(Group::objects().bulk_update(&mut conn, &[group], &["size"])?, 1);
+            assert_eq!(Group::get(&mut conn, long)?.size, 5);
+        }
         Ok(())
     }
 

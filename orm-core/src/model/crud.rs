@@ -334,7 +334,10 @@ pub(crate) fn update_fields<M: Model>(
             }
         }
     }
-    rows.iter().try_for_each(|r| key_of(r).map(drop))?;
+    let keys: Vec<Key> = rows
+        .iter()
+        .map(|r| key_of(r).map(|k| k.to_key()))
+        .collect::<Result<_>>()?;
     rows.iter().try_for_each(check_relations)?;
     if columns.is_empty() || rows.is_empty() {
         return Ok(0);
@@ -344,9 +347,10 @@ pub(crate) fn update_fields<M: Model>(
     let chunk = (conn.backend().max_binds() / per_row).max(1);
     let refs: Vec<&M> = rows.iter().collect();
     let mut matched = 0;
-    for rows in refs.chunks(chunk) {
+    for (rows, keys) in refs.chunks(chunk).zip(keys.chunks(chunk)) {
         matched += BulkUpdate {
             rows,
+            keys,
             columns: &columns,
         }
         .execute(conn)?;

@@ -208,6 +208,10 @@ untyped_query!(impl['a, M: Model] UpdateRow<'a, M>);
 /// (k1, …)`: chosen columns of several rows in one statement.
 pub(crate) struct BulkUpdate<'a, M> {
     pub(crate) rows: &'a [&'a M],
+    /// Each row's key, in order: compared, not written, so bound as the
+    /// key it is (a value the write checks would refuse, such as text
+    /// over a `max_length` lowered since, still finds its row).
+    pub(crate) keys: &'a [Key],
     /// Positions of the columns set (never the key).
     pub(crate) columns: &'a [usize],
 }
@@ -230,9 +234,9 @@ impl<M: Model> QueryFragment<MultiBackend> for BulkUpdate<'_, M> {
             out.push_identifier(meta.columns[column].name)?;
             out.push_sql(" = CASE ");
             crate::sql::push_column(&mut out, meta.table, meta.columns[key].name)?;
-            for row in self.rows {
+            for (row, row_key) in self.rows.iter().zip(self.keys) {
                 out.push_sql(" WHEN ");
-                bind(*row, key, &mut out)?;
+                row_key.bind(&mut out)?;
                 out.push_sql(" THEN ");
                 bind(*row, column, &mut out)?;
             }
@@ -241,11 +245,11 @@ impl<M: Model> QueryFragment<MultiBackend> for BulkUpdate<'_, M> {
         out.push_sql(" WHERE ");
         crate::sql::push_column(&mut out, meta.table, meta.columns[key].name)?;
         out.push_sql(" IN (");
-        for (i, row) in self.rows.iter().enumerate() {
+        for (i, row_key) in self.keys.iter().enumerate() {
             if i > 0 {
                 out.push_sql(", ");
             }
-            bind(*row, key, &mut out)?;
+            row_key.bind(&mut out)?;
         }
         out.push_sql(")");
         Ok(())
