@@ -290,6 +290,23 @@ pub fn foreign_key_constraint(
     })
 }
 
+/// `ALTER TABLE table DROP` the foreign key of `column` (MySQL's `DROP
+/// FOREIGN KEY`, PostgreSQL's `DROP CONSTRAINT`).
+///
+/// ```
+/// use orm_core::{schema::ddl::drop_foreign_key, BackendKind};
+/// assert_eq!(drop_foreign_key(BackendKind::Mysql, "book", "author_id"), "ALTER TABLE `book` DROP FOREIGN KEY `book_author_id_fkey`");
+/// ```
+pub fn drop_foreign_key(backend: BackendKind, table: &str, column: &str) -> String {
+    let name = quote(backend, &names::foreign_key(table, column));
+    let change = if backend == BackendKind::Mysql {
+        format!("DROP FOREIGN KEY {name}")
+    } else {
+        format!("DROP CONSTRAINT {name}")
+    };
+    format!("ALTER TABLE {} {change}", quote(backend, table))
+}
+
 /// The `unique_together` constraint of `table`, if it has one.
 pub fn unique_together(backend: BackendKind, table: &TableDef) -> Option<String> {
     if table.unique_together.is_empty() {

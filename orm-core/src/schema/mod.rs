@@ -174,11 +174,7 @@ fn drop_foreign_key_if_exists(conn: &mut AnyConnection, table: &str, column: &st
             if found == 0 {
                 return Ok(());
             }
-            format!(
-                "ALTER TABLE {} DROP FOREIGN KEY {}",
-                quote(backend, table),
-                quote(backend, &name)
-            )
+            ddl::drop_foreign_key(backend, table, column)
         }
     };
     conn.batch_execute(&statement)?;

@@ -2,7 +2,7 @@
 //! statements.
 
 use orm_core::schema::ddl::{
-    column_definition, column_type, constraints, create_index, create_table,
+    column_definition, column_type, constraints, create_index, create_table, drop_foreign_key,
     foreign_key_constraint, literal, names, quote, unique_constraint, unique_together,
 };
 use orm_core::schema::{ColumnDef, TableDef};
@@ -107,17 +107,6 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
             out
         }
     }
-}
-
-/// `ALTER TABLE table DROP` the foreign key of `column`.
-fn drop_foreign_key(backend: BackendKind, table: &str, column: &str) -> String {
-    let name = quote(backend, &names::foreign_key(table, column));
-    let change = if backend == BackendKind::Mysql {
-        format!("DROP FOREIGN KEY {name}")
-    } else {
-        format!("DROP CONSTRAINT {name}")
-    };
-    format!("ALTER TABLE {} {change}", quote(backend, table))
 }
 
 /// The default a column made NOT NULL fills its NULLs with (`diff`
