@@ -2,7 +2,7 @@
 //! the loop costs one query per chunk, not one per row; every backend.
 
 use orm_core::prelude::*;
-use orm_core::{capture_queries, AnyConnection};
+use orm_core::{capture_queries, AnyConnection, BackendKind};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -100,6 +100,33 @@ backend_tests! {
         let mut sorted = expected.clone();
         sorted.sort();
         assert_eq!(by_key, sorted);
+        Ok(())
+    }
+
+    fn chunks_continue_after_text_a_write_would_refuse(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        // Text over `max_length` (50) that SQLite kept when it was written
+        // (by raw SQL, or before the check): a chunk may end on it, and
+        // the next chunk starts after it. Its value is compared, not
+        // written, so it is bound unchecked.
+        let long = "b".repeat(60);
+        let mut names = vec!["a".to_string(), "c".into(), "d".into()];
+        for name in &names {
+            Group { name: name.clone(), size: 1 }.save(&mut conn)?;
+        }
+        if db.backend() == BackendKind::Sqlite {
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut *conn,
+                &format!("INSERT INTO \"{}\" (name, size) VALUES ('{long}', 1)", Group::meta().table),
+            )?;
+            names.insert(1, long);
+        }
+        let streamed: Vec<String> = Group::objects()
+            .iter(&mut conn, 2)
+            .map(|g| g.map(|g| g.name))
+            .collect::<orm_core::Result<_>>()?;
+        assert_eq!(streamed, names);
         Ok(())
     }
 }

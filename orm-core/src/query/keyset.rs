@@ -3,6 +3,7 @@
 //! out per direction), so the database skips nothing it already sent.
 
 use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types;
 use diesel::QueryResult;
 
 use super::QuerySet;
@@ -49,18 +50,45 @@ impl<M: Model> QuerySet<M> {
 
 /// The rows after `row` in the ordering `terms`: `a > va OR (a = va AND
 /// (b < vb OR (b = vb AND key > vkey)))`.
+///
+/// The row's values are compared, not written, so text is bound without
+/// the write checks: a value stored before a `max_length` was lowered
+/// (or by raw SQL on SQLite, which keeps longer text) still continues the
+/// stream.
 pub(super) struct After<'r, M> {
-    pub(super) row: &'r M,
-    pub(super) terms: &'r [Term],
+    row: &'r M,
+    terms: &'r [Term],
+    /// Each term's value when it is text, taken from the row.
+    texts: Vec<Option<String>>,
 }
 
-impl<M: Model> After<'_, M> {
-    fn walk<'b>(
-        &'b self,
-        terms: &'b [Term],
-        out: &mut AstPass<'_, 'b, MultiBackend>,
-    ) -> QueryResult<()> {
-        let Some(((position, descending), rest)) = terms.split_first() else {
+impl<'r, M: Model> After<'r, M> {
+    pub(super) fn new(row: &'r mut M, terms: &'r [Term]) -> Self {
+        let texts = terms
+            .iter()
+            .map(|(position, _)| {
+                row.field_mut(*position)
+                    .and_then(|field| field.downcast_ref::<String>())
+                    .cloned()
+            })
+            .collect();
+        After {
+            row: &*row,
+            terms,
+            texts,
+        }
+    }
+
+    fn bind<'b>(&'b self, term: usize, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        match &self.texts[term] {
+            Some(text) => out.push_bind_param::<sql_types::Text, _>(text),
+            None => self.row.bind_column(self.terms[term].0, out),
+        }
+    }
+
+    /// Walks the terms from `term` on.
+    fn walk<'b>(&'b self, term: usize, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        let Some((position, descending)) = self.terms.get(term) else {
             return Ok(());
         };
         let meta = M::meta();
@@ -68,14 +96,14 @@ impl<M: Model> After<'_, M> {
         out.push_sql("(");
         crate::sql::push_column(out, meta.table, column)?;
         out.push_sql(if *descending { " < " } else { " > " });
-        self.row.bind_column(*position, out)?;
-        if !rest.is_empty() {
+        self.bind(term, out)?;
+        if term + 1 < self.terms.len() {
             out.push_sql(" OR (");
             crate::sql::push_column(out, meta.table, column)?;
             out.push_sql(" = ");
-            self.row.bind_column(*position, out)?;
+            self.bind(term, out)?;
             out.push_sql(" AND ");
-            self.walk(rest, out)?;
+            self.walk(term + 1, out)?;
             out.push_sql(")");
         }
         out.push_sql(")");
@@ -85,6 +113,6 @@ impl<M: Model> After<'_, M> {
 
 impl<M: Model> QueryFragment<MultiBackend> for After<'_, M> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        self.walk(self.terms, &mut out)
+        self.walk(0, &mut out)
     }
 }

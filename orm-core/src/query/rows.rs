@@ -48,10 +48,10 @@ impl<'c, M: Model> Rows<'c, M> {
         let size = self
             .remaining
             .map_or(self.chunk_size, |r| r.min(self.chunk_size));
-        let previous = self.last.take();
-        let mut rows = match (&self.keyset, &previous) {
+        let mut previous = self.last.take();
+        let mut rows = match (&self.keyset, &mut previous) {
             (Some(terms), Some(row)) => {
-                let after = After { row, terms };
+                let after = After::new(row, terms);
                 self.query.chunk(self.conn, size, 0, Some(&after))?
             }
             _ => self.query.chunk(self.conn, size, self.next_offset, None)?,
