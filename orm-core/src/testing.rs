@@ -12,7 +12,10 @@ use crate::backend::{instrument, AnyConnection};
 ///
 /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`, savepoints) is recorded
 /// in [`all_statements`](Self::all_statements) but is not a query: it is left
-/// out of [`queries`](Self::queries) and [`count`](Self::count).
+/// out of [`queries`](Self::queries) and [`count`](Self::count). A statement
+/// is recorded when it finishes, failed or not; one whose values were
+/// refused while binding (`OrmError::Value`) never left the process and is
+/// not recorded.
 ///
 /// ```
 /// # fn main() -> orm_core::Result<()> {
@@ -133,8 +136,7 @@ impl QueryLog {
 
 impl Instrumentation for QueryLog {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            let sql = instrument::statement_text(&query);
+        if let Some(sql) = instrument::executed_statement(&event) {
             self.statements
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use orm_core::prelude::*;
-use orm_core::{AnyConnection, BackendKind, OrmError};
+use orm_core::{capture_queries, AnyConnection, BackendKind, OrmError};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
 
@@ -21,7 +21,10 @@ fn rejected<M: Model>(
     mut row: M,
     field: &str,
 ) -> orm_core::Result<String> {
-    let err = row.save(conn).unwrap_err();
+    let (saved, log) = capture_queries(conn, |c| row.save(c));
+    // Refused while binding: the statement never ran, so it is no query.
+    assert_eq!(log.count(), 0, "{:#?}", log.queries());
+    let err = saved.unwrap_err();
     match &err {
         OrmError::Value {
             model, field: f, ..

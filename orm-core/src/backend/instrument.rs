@@ -29,6 +29,23 @@ pub(crate) fn statement_text(query: &dyn std::fmt::Display) -> String {
     sql
 }
 
+/// The SQL of the statement `event` finishes, as a capture records it:
+/// every statement the server ran, successful or not, but none refused
+/// while binding its values (`OrmError::Value`), which never left the
+/// process. (Statements are recorded when they finish because PostgreSQL
+/// and MySQL report a bind refusal as a started statement only.)
+pub(crate) fn executed_statement(event: &InstrumentationEvent<'_>) -> Option<String> {
+    match event {
+        InstrumentationEvent::FinishQuery { query, error, .. } => {
+            if matches!(error, Some(Error::SerializationError(_))) {
+                return None;
+            }
+            Some(statement_text(query))
+        }
+        _ => None,
+    }
+}
+
 /// Whether the server rolled the transaction back for a deadlock or a
 /// serialization failure: diesel's `SerializationFailure` (PostgreSQL
 /// 40001; MySQL 1213 from a prepared statement), or the same known by its
@@ -103,22 +120,8 @@ impl Instrumentation for PoolInstrumentation {
             }
             _ => {}
         }
-        if let InstrumentationEvent::StartQuery { query, .. } = &event {
-            let captures = self
-                .shared
-                .captures
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if !captures.is_empty() {
-                // Every active capture records (nested ones each see theirs).
-                let sql = statement_text(query);
-                for capture in captures.iter() {
-                    capture
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(sql.clone());
-                }
-            }
+        if let InstrumentationEvent::FinishQuery { .. } = &event {
+            self.record(&event);
         }
         if let Some(app) = &mut self.app {
             app.on_connection_event(event);
@@ -127,6 +130,28 @@ impl Instrumentation for PoolInstrumentation {
 }
 
 impl PoolInstrumentation {
+    /// Records the statement `event` finishes in every active capture
+    /// (nested ones each see theirs); rendered only when there is one.
+    fn record(&self, event: &InstrumentationEvent<'_>) {
+        let captures = self
+            .shared
+            .captures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if captures.is_empty() {
+            return;
+        }
+        let Some(sql) = executed_statement(event) else {
+            return;
+        };
+        for capture in captures.iter() {
+            capture
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(sql.clone());
+        }
+    }
+
     /// Marks what the server aborted when a statement failed: PostgreSQL
     /// aborts the innermost level on any error it returns; MySQL rolls
     /// the whole transaction back on a deadlock (and goes on after other
