@@ -4,7 +4,7 @@
 
 use orm_core::fetch::{with_fetch_mode, FetchMode};
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, schema};
+use orm_core::{assert_num_queries, schema, OrmError};
 use orm_tests::backend_tests;
 
 #[derive(Model, Debug, Clone, Default)]
@@ -57,6 +57,31 @@ backend_tests! {
         // Reverse.
         let members = Member::objects().prefetch_related(Member::CARDS).load(&mut conn)?;
         assert!(members.iter().all(|m| m.cards().cached().is_some_and(|c| c.len() == 1)));
+        Ok(())
+    }
+
+    fn setting_a_to_field_relation_by_primary_key_is_refused(db) {
+        let mut conn = db.get()?;
+        schema::create_tables(&mut conn, &[Member::meta(), Card::meta()])?;
+        let mut a = Member { code: 70, ..Default::default() };
+        a.save(&mut conn)?;
+        // A member whose code is `a`'s primary key: what `ForeignKey::set`
+        // would have linked the card to.
+        let mut b = Member { code: a.id.unwrap_or_default(), ..Default::default() };
+        b.save(&mut conn)?;
+        let mut card = Card::default();
+        card.member.set(a.clone());
+        let err = card.save(&mut conn).unwrap_err();
+        assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err:?}");
+        assert!(err.to_string().contains("set_member"), "{err}");
+        assert_eq!(Card::objects().count(&mut conn)?, 0);
+        // The generated setter stores the code; `set_key` takes one too.
+        card.set_member(a);
+        card.save(&mut conn)?;
+        assert_eq!(card.member.key(), Some(&70));
+        card.member.set_key(Some(b.code));
+        card.save(&mut conn)?;
+        assert_eq!(Card::get(&mut conn, card.id.unwrap_or_default())?.member.key(), Some(&b.code));
         Ok(())
     }
 }

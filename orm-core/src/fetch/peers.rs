@@ -233,7 +233,7 @@ pub(crate) struct Holder<E, C: Release>(Share<Batch<E, C>>);
 /// A share of a batch's entry set at most once, and the instance's fetch
 /// mode for the relation, in two words on 64-bit targets: the batch (a
 /// pointer set once, see [`OnceShare`]), the entry's index, the mode and
-/// a flag of the holder. What a to-one field, and a to-many field's
+/// the holder's flags. What a to-one field, and a to-many field's
 /// slot, hold in every instance a query loads (the mode is the to-one
 /// field's; a slot keeps its own in the slot).
 pub(crate) struct Link<E, C: Release> {
@@ -244,9 +244,10 @@ pub(crate) struct Link<E, C: Release> {
 #[derive(Default)]
 struct Beside {
     mode: ModeCell,
-    /// A flag of the field holding the link (a foreign key: whether it
-    /// has a key): a foreign key of an integer takes 24 bytes, not 32.
-    flag: bool,
+    /// Flags of the field holding the link (a foreign key: whether it has
+    /// a key, and where the key came from): a foreign key of an integer
+    /// takes 24 bytes, not 32.
+    flags: u8,
 }
 
 impl<E, C: Release> Default for Link<E, C> {
@@ -299,14 +300,14 @@ impl<E, C: Release> Link<E, C> {
         self.batch.beside.mode.set(mode);
     }
 
-    /// The flag of the field holding the link.
+    /// The flags of the field holding the link.
     #[inline]
-    pub(crate) fn flag(&self) -> bool {
-        self.batch.beside.flag
+    pub(crate) fn flags(&self) -> u8 {
+        self.batch.beside.flags
     }
 
-    pub(crate) fn set_flag(&mut self, flag: bool) {
-        self.batch.beside.flag = flag;
+    pub(crate) fn set_flags(&mut self, flags: u8) {
+        self.batch.beside.flags = flags;
     }
 }
 

@@ -9,7 +9,7 @@ use super::Model;
 use crate::backend::row::{load, load_any, load_into_any, read, Collect, RawRow};
 use crate::backend::{AnyConnection, BackendKind, MultiBackend};
 use crate::error::{OrmError, Result};
-use crate::meta::{Key, KeyColumn, KeyType};
+use crate::meta::{ColumnMeta, Key, KeyColumn, KeyType};
 use crate::sql::{self, Fragment, Order, Select};
 
 /// The instance's key, or `Unsaved`.
@@ -33,6 +33,15 @@ fn check_relations<M: Model>(instance: &M) -> Result<()> {
                     target,
                 });
             }
+            if let Some(to_field) = by_other_field(column).filter(|_| r.field.key_is_target_pk()) {
+                return Err(OrmError::InvalidQuery {
+                    model: meta.name,
+                    reason: format!(
+                        "{}.{} refers to its target by `{to_field}`, but was set with `ForeignKey::set`, which stores the primary key; use the generated `set_{}(target)` (or `set_key` with the `{to_field}` value)",
+                        meta.name, column.field, column.field.trim_start_matches("r#"),
+                    ),
+                });
+            }
             if !column.nullable && !r.field.has_key() {
                 return Err(OrmError::RelationUnset {
                     model: meta.name,
@@ -43,6 +52,14 @@ fn check_relations<M: Model>(instance: &M) -> Result<()> {
         index += 1;
     }
     Ok(())
+}
+
+/// The field a foreign-key column refers to its target by, when that is
+/// not the target's primary key (`to_field`).
+fn by_other_field(column: &ColumnMeta) -> Option<&'static str> {
+    let references = column.references.as_ref()?;
+    let to_field = references.column?;
+    (to_field != (references.model)().primary_key().field).then_some(to_field)
 }
 
 /// The filter `pk IN (key)`.

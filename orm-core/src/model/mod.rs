@@ -310,6 +310,12 @@ pub trait RelationField: Send + Sync {
     fn has_key(&self) -> bool {
         true
     }
+    /// For a to-one field: whether its key was taken from the target's
+    /// primary key (`ForeignKey::set`), which is wrong for a `to_field`
+    /// relation.
+    fn key_is_target_pk(&self) -> bool {
+        false
+    }
     /// For a to-one field: the target model's name when it holds a
     /// target with no key (assigned before it was saved).
     fn unsaved_target(&self) -> Option<&'static str> {

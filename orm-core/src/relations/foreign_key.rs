@@ -61,7 +61,7 @@ use crate::model::{inherit_fetch_mode, Model, RelationField};
 /// # Ok(()) }
 /// ```
 pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
-    /// The key when the link's flag says there is one; the default
+    /// The key when the link's flags say there is one; the default
     /// otherwise (see [`key`](Self::key)).
     key: K,
     /// Where the target is loaded: the entry of its key in the peer batch
@@ -76,6 +76,12 @@ pub struct ForeignKey<T: Model, K: KeyType = <T as Model>::Key> {
 /// peer batch (the key, for the batch load, and the cell), shared by the
 /// instances of one query pointing at the same row.
 type Target<T, K> = Link<K, ToOneCell<T, K>>;
+
+/// A [`Link`] flag: the relation has a key (in `ForeignKey::key`).
+const HAS_KEY: u8 = 1;
+/// A [`Link`] flag: the key is the cached target's primary key, assigned
+/// by `ForeignKey::set`, which knows no `to_field`.
+const KEY_IS_TARGET_PK: u8 = 2;
 
 /// A cell of its own (a batch of one) holding `cell`. Only a query's
 /// batch loads by its entries' keys: this one (the field holds the key)
@@ -132,7 +138,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// A nullable relation from an optional key (what a row holds).
     pub fn from_optional_key(key: Option<K>) -> Self {
         let mut link = Link::default();
-        link.set_flag(key.is_some());
+        link.set_flags(if key.is_some() { HAS_KEY } else { 0 });
         ForeignKey {
             key: key.unwrap_or_default(),
             link,
@@ -144,14 +150,19 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// holds something), leaving any peer batch; the fetch mode stays.
     fn reset(&mut self, key: Option<K>, cell: ToOneCell<T, K>) {
         self.link.reset((!cell.is_empty()).then(|| own_entry(cell)));
-        self.link.set_flag(key.is_some());
+        self.link.set_flags(if key.is_some() { HAS_KEY } else { 0 });
         self.key = key.unwrap_or_default();
+    }
+
+    #[inline]
+    fn is_keyed(&self) -> bool {
+        self.link.flags() & HAS_KEY != 0
     }
 
     /// The key value; never queries.
     #[inline]
     pub fn key(&self) -> Option<&K> {
-        self.link.flag().then_some(&self.key)
+        self.is_keyed().then_some(&self.key)
     }
 
     /// Points the relation at `key` and drops the cached object.
@@ -170,7 +181,7 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
     /// relation: the target, or `None` when its key points at no row
     /// (remembered as missing). A null key stays unloaded.
     pub(crate) fn attach_joined(&self, target: Option<Arc<T>>, written: &Written) {
-        if self.link.flag() {
+        if self.is_keyed() {
             self.cell().fill(Resolved::of(target), written);
         }
     }
@@ -346,7 +357,9 @@ impl<T: Model, K: KeyType> ForeignKey<T, K> {
 /// Setting a target object directly, for relations through the target's
 /// key (`ForeignKey<T>`). A relation through a `to_field` stores that
 /// field's value: set it with the generated setter (`note.set_owner(user)`),
-/// which knows the field.
+/// which knows the field. (Where the `to_field` has the key's type, `set`
+/// compiles there too; writing the instance then fails with
+/// `OrmError::InvalidQuery` naming the setter, nothing written.)
 impl<T: Model> ForeignKey<T, T::Key> {
     /// Points the relation at `target` (by its key) and caches it: the
     /// next access costs no query. `target` must be saved.
@@ -357,6 +370,7 @@ impl<T: Model> ForeignKey<T, T::Key> {
     /// Like [`set`](Self::set), sharing an already shared object.
     pub fn set_arc(&mut self, target: Arc<T>) {
         self.reset(target.pk(), ToOneCell::with(Resolved::Found(target)));
+        self.link.set_flags(self.link.flags() | KEY_IS_TARGET_PK);
     }
 }
 
@@ -374,12 +388,16 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     }
 
     fn has_key(&self) -> bool {
-        self.link.flag()
+        self.is_keyed()
+    }
+
+    fn key_is_target_pk(&self) -> bool {
+        self.link.flags() & KEY_IS_TARGET_PK != 0
     }
 
     fn unsaved_target(&self) -> Option<&'static str> {
         // Only an assigned object leaves a cell beside no key.
-        (!self.link.flag() && self.is_loaded()).then(|| T::meta().name)
+        (!self.is_keyed() && self.is_loaded()).then(|| T::meta().name)
     }
 
     /// The owner was saved inside a transaction: a target cached now
@@ -387,7 +405,7 @@ impl<T: Model, K: KeyType> RelationField for ForeignKey<T, K> {
     /// is not trusted after a rollback of it.
     fn written_in(&mut self, written: &Written) {
         if let Some(tied) = self.loaded().and_then(|cell| cell.written_in(written)) {
-            let key = self.link.flag().then(|| std::mem::take(&mut self.key));
+            let key = self.is_keyed().then(|| std::mem::take(&mut self.key));
             self.reset(key, tied);
         }
     }
