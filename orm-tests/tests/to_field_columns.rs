@@ -74,6 +74,8 @@ backend_tests! {
         let err = card.save(&mut conn).unwrap_err();
         assert!(matches!(err, OrmError::InvalidQuery { .. }), "{err:?}");
         assert!(err.to_string().contains("set_member"), "{err}");
+        // A clone carries what it was set with.
+        assert!(card.clone().save(&mut conn).is_err());
         assert_eq!(Card::objects().count(&mut conn)?, 0);
         // The generated setter stores the code; `set_key` takes one too.
         card.set_member(a);

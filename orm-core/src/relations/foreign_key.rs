@@ -106,6 +106,7 @@ impl<T: Model, K: KeyType> Clone for ForeignKey<T, K> {
     fn clone(&self) -> Self {
         let mut clone = ForeignKey::from_optional_key(self.key().cloned());
         clone.link.set_mode(self.link.mode());
+        clone.link.set_flags(self.link.flags());
         if let Some(cell) = self.loaded().filter(|cell| !cell.is_empty()) {
             clone.link.reset(Some(own_entry(cell.duplicate())));
         }
