@@ -184,6 +184,23 @@ backend_tests! {
         Ok(())
     }
 
+    fn delete_drops_what_the_instance_cached(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let mut admins = Group { name: "admins".into(), size: 1 };
+        admins.save(&mut conn)?;
+        let mut ada = User { username: "ada".into(), ..Default::default() };
+        ada.save(&mut conn)?;
+        ada.groups().set(&mut conn, &[admins])?;
+        // The memberships cascade with the user. Its groups are bound to
+        // the username, which outlives the row: the cache must go too.
+        ada.delete(&mut conn)?;
+        ada.save(&mut conn)?;
+        let groups = assert_num_queries(&mut conn, 1, |c| ada.groups().all(c).map(|g| g.len()))?;
+        assert_eq!(groups, 0);
+        Ok(())
+    }
+
     fn every_field_type_round_trips(db) {
         let mut conn = db.get()?;
         schema::create_table::<Everything>(&mut conn)?;

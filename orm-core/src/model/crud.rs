@@ -159,6 +159,14 @@ pub(super) fn delete<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Re
     }
     .execute(conn)?;
     instance.set_pk(None);
+    // Its related rows went with it (cascaded, set NULL): a to-many cache
+    // bound to a key that outlives the row (a manual key, a `to_field`)
+    // would match it again after a save.
+    let mut index = 0;
+    while let Some(relation) = instance.relation(index) {
+        relation.field.forget();
+        index += 1;
+    }
     Ok(deleted)
 }
 

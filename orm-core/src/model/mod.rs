@@ -187,7 +187,9 @@ pub trait Model: Sized + Send + Sync + 'static {
     }
 
     /// Deletes the row. An auto-increment key is cleared, so a later
-    /// `save` inserts a new row. Errors with
+    /// `save` inserts a new row; cached reverse and many-to-many rows are
+    /// dropped (the database cascaded or unlinked them), forward objects
+    /// stay. Errors with
     /// [`OrmError::Unsaved`](crate::OrmError::Unsaved) when the instance has no key.
     fn delete(&mut self, conn: &mut AnyConnection) -> Result<usize> {
         crud::delete(self, conn)
