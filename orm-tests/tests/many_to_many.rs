@@ -296,6 +296,15 @@ backend_tests! {
             .iter().map(|t| t.name.clone()).collect::<Vec<_>>();
         assert_eq!(names, ["a", "b", "new"]);
         assert_eq!(Question::get(&mut conn, q.id.unwrap_or_default())?.tags().count(&mut conn)?, 3);
+        // Creating a row the cache holds already (saved again, its link
+        // exists) replaces it in the cache: once, with the values written.
+        let mut again = t[0].clone();
+        again.name = "a2".into();
+        q.tags().create(&mut conn, again)?;
+        let names = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?
+            .iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names, ["a2", "b", "new"]);
+        assert_eq!(q.tags().query()?.count(&mut conn)?, 3);
         Ok(())
     }
 }

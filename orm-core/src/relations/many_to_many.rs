@@ -159,17 +159,22 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         self.query()?.filter(predicate).get(conn)
     }
 
-    /// Saves `target` (one INSERT) and links it (one INSERT), in one
-    /// transaction; a filled cache gets it, in order.
+    /// Saves `target` (one INSERT, or its write if it has a key) and
+    /// links it (one INSERT skipping a link that exists), in one
+    /// transaction; a filled cache gets it, in order, in place of a row
+    /// with its key.
     pub fn create(&self, conn: &mut AnyConnection, mut target: T) -> Result<T> {
         let key = self.owner()?;
         inherit_fetch_mode(&target, self.slot().mode.get());
-        retry_write(conn, |conn| {
+        let k = retry_write(conn, |conn| {
             target.save(conn)?;
             let k = self.target_key(&target)?;
-            self.links().link(conn, &key, std::slice::from_ref(&k))
+            self.links().link(conn, &key, std::slice::from_ref(&k))?;
+            Ok(k)
         })?;
+        self.forget_other_side(std::iter::once(&target));
         self.slot().edit(&key, &written_now(conn), |rows| {
+            rows.retain(|row| self.target_key(row).ok().as_ref() != Some(&k));
             insert_sorted::<T, _>(rows, Arc::new(target.clone()))
         });
         keep_database_order::<T, _>(conn, self.slot(), &key);
