@@ -283,7 +283,8 @@ pub fn one_choice_each(questions: &[Question]) -> Vec<Choice> {
 }
 
 /// The polls app's migrations (`orm-tests/migrations`, written by
-/// `cargo run -p orm-tests --bin manage -- makemigrations`), compiled in.
+/// `cargo run -p orm-tests --bin manage -- --migrations orm-tests/migrations
+/// makemigrations` from the workspace root), compiled in.
 #[cfg(feature = "app")]
 pub const MIGRATIONS: orm_migrations::Embedded = orm_migrations::Embedded {
     sqlite: orm_migrations::embed_migrations!("migrations/sqlite"),

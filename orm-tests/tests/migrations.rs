@@ -655,7 +655,7 @@ fn polls_migrations_agree_with_the_models() {
     let changes = ok(check(&dir, &orm_tests::polls::models()));
     assert!(
         changes.is_empty(),
-        "run `cargo run -p orm-tests --bin manage -- makemigrations`: {changes:?}"
+        "run `cargo run -p orm-tests --bin manage -- --migrations orm-tests/migrations makemigrations`: {changes:?}"
     );
 }
 
