@@ -464,4 +464,24 @@ backend_tests! {
         assert_num_queries(&mut conn, 0, |c| questions[2].choices().all(c).map(|_| ()))?;
         Ok(())
     }
+
+    fn a_batch_leaves_alone_a_peer_whose_key_changed(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let mut tag = Tag { name: "t".into(), ..Default::default() };
+        tag.save(&mut conn)?;
+        let mut questions = Question::objects().load(&mut conn)?;
+        // The first question becomes a new row whose tags a write cached.
+        questions[0].id = None;
+        questions[0].save(&mut conn)?;
+        questions[0].tags().set(&mut conn, std::slice::from_ref(&tag))?;
+        // A peer's batch loads the others, and leaves that cache as it is.
+        assert_num_queries(&mut conn, 1, |c| questions[1].tags().all(c).map(|_| ()))?;
+        let names = assert_num_queries(&mut conn, 0, |c| {
+            Ok::<_, OrmError>(questions[0].tags().all(c)?.iter().map(|t| t.name.clone()).collect::<Vec<_>>())
+        })?;
+        assert_eq!(names, ["t"]);
+        assert_num_queries(&mut conn, 0, |c| questions[2].tags().all(c).map(|_| ()))?;
+        Ok(())
+    }
 }

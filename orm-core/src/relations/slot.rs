@@ -36,6 +36,12 @@ impl<C> Bound<C> {
     fn holds(&self, key: &Key) -> bool {
         &self.key == key && self.written.is_valid()
     }
+
+    /// Rows for `key` a rollback untrusted: a batch for `key` replaces
+    /// them (rows for another key it leaves alone).
+    fn untrusted(&self, key: &Key) -> bool {
+        &self.key == key && !self.written.is_valid()
+    }
 }
 
 /// The slot shared by reverse and many-to-many managers.
@@ -80,7 +86,7 @@ impl<C> Release for Slot<C> {
 
 impl<C> Slot<C> {
     /// The live peers (this slot included), each with the key its owner
-    /// was loaded with, whose rows are not cached yet.
+    /// was loaded with, that [lack](Self::lacks) rows for it.
     fn pending_peers<'a>(
         peers: impl Iterator<Item = (&'a Key, &'a Slot<C>)>,
     ) -> Vec<(&'a Slot<C>, Key)>
@@ -88,9 +94,19 @@ impl<C> Slot<C> {
         C: 'a,
     {
         peers
-            .filter(|(key, slot)| slot.get(key).is_none())
+            .filter(|(key, slot)| slot.lacks(key))
             .map(|(key, slot)| (slot, key.clone()))
             .collect()
+    }
+
+    /// Whether a batch for `key` (the key the owner was loaded with) is
+    /// to fill this slot: nothing is cached, or rows for `key` that a
+    /// rollback untrusted. Rows bound to another key mean the owner's key
+    /// changed since its query: they are its current rows, not the
+    /// batch's to replace.
+    fn lacks(&self, key: &Key) -> bool {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().is_none_or(|b| b.untrusted(key))
     }
 
     #[inline]
@@ -152,10 +168,11 @@ impl<C> Slot<C> {
         })
     }
 
-    /// Fills the cache unless it already holds rows for `key`.
+    /// Fills the cache if it still [lacks](Self::lacks) rows for `key`
+    /// (another thread may have filled it since the batch began).
     pub(crate) fn put_if_absent(&self, key: Key, rows: Arc<Vec<C>>, written: &Written) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.as_ref().is_none_or(|b| !b.holds(&key)) {
+        if cache.as_ref().is_none_or(|b| b.untrusted(&key)) {
             let written = written.clone();
             let replaced = cache.replace(Bound { key, rows, written });
             self.wrote(true);
@@ -335,7 +352,8 @@ impl<C> LazySlot<C> {
         let batch = self
             .held
             .get()
-            .and_then(|linked| linked.batch().filter(|_| linked.entry() == key));
+            .and_then(|linked| linked.batch().filter(|_| linked.entry() == key))
+            .filter(|_| slot.lacks(key));
         match (mode, batch) {
             (FetchMode::Peers, Some(batch)) => {
                 batch.with_live(|peers| fill(&Slot::pending_peers(peers), true))?;
