@@ -141,6 +141,16 @@ backend_tests! {
         let first = Prefetch::new(Question::TAGS, not_a.limit(1));
         let lists = assert_num_queries(&mut conn, 2, |c| first.load_for(c, &parents))?;
         assert_eq!(names(lists), [vec!["c"], vec!["b"]]);
+        // Every row handed out, copies of a shared tag too, is a peer of
+        // the others, whether the queryset sets a fetch mode or not.
+        for query in [Tag::objects(), Tag::objects().fetch_mode(FetchMode::Peers)] {
+            let lists = Prefetch::new(Question::TAGS, query).load_for(&mut conn, &parents)?;
+            let rows: Vec<&Tag> = lists.iter().flatten().collect();
+            assert_eq!(rows.len(), 4);
+            let (_, log) = capture_queries(&mut conn, |c| rows[0].questions().all(c).map(|_| ()));
+            assert!(log.count() > 0);
+            assert_num_queries(&mut conn, 0, |c| rows.iter().try_for_each(|t| t.questions().all(c).map(|_| ())))?;
+        }
         Ok(())
     }
 

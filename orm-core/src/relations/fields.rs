@@ -96,14 +96,11 @@ macro_rules! slot_field {
 
         impl<$param: Model $(, $extra: KeyType)?> RelationField for $ty<$param $(, $extra)?> {
             fn fetch_mode(&self) -> Option<FetchMode> {
-                self.slot.peek().and_then(|slot| slot.mode.get())
+                self.slot.mode()
             }
 
-            /// No mode on a slot not allocated yet is left as it is.
             fn set_fetch_mode(&self, mode: Option<FetchMode>) {
-                if mode.is_some() || self.slot.peek().is_some() {
-                    self.slot.mode.set(mode);
-                }
+                self.slot.set_mode(mode);
             }
 
             fn invalidate(&mut self) {

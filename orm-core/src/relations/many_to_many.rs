@@ -108,7 +108,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     ) -> Result<RelatedRows<'a, Arc<T>>> {
         let key = Self::saved(key)?;
         self.slot().read(&key, self.declared(), |slots, batch| {
-            let mode = self.slot().mode.get();
+            let mode = self.slot().mode();
             fill_many_to_many(conn, self.links(), slots, mode, batch)
         })
     }
@@ -141,7 +141,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         let owner = self.owner()?;
         Ok(QuerySet::new()
             .with_filter(linked_to(self.links(), std::slice::from_ref(&owner)))
-            .inherit_fetch_mode(self.slot().mode.get()))
+            .inherit_fetch_mode(self.slot().mode()))
     }
 
     /// The one related row matching `predicate`; errors with `NotFound` or
@@ -165,7 +165,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     /// with its key.
     pub fn create(&self, conn: &mut AnyConnection, mut target: T) -> Result<T> {
         let key = self.owner()?;
-        inherit_fetch_mode(&target, self.slot().mode.get());
+        inherit_fetch_mode(&target, self.slot().mode());
         let k = retry_write(conn, |conn| {
             target.save(conn)?;
             let k = self.target_key(&target)?;

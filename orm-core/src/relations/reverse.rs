@@ -77,7 +77,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     ) -> Result<RelatedRows<'a, C>> {
         let key = Self::saved(key)?;
         self.slot().read(&key, self.declared(), |slots, batch| {
-            fill_reverse(conn, self.fk(), slots, self.slot().mode.get(), batch)
+            fill_reverse(conn, self.fk(), slots, self.slot().mode(), batch)
         })
     }
 
@@ -108,7 +108,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
         let owner = std::slice::from_ref(&owner);
         Ok(QuerySet::new()
             .filter_keys(self.fk().meta().column, owner)
-            .inherit_fetch_mode(self.slot().mode.get()))
+            .inherit_fetch_mode(self.slot().mode()))
     }
 
     /// The related rows matching `predicate` (a diesel expression on `C`'s
@@ -184,7 +184,7 @@ impl<'a, O: Model, C: Model> RelatedManager<'a, O, C> {
     {
         let key = self.owner()?;
         self.fk().set_key(&mut child, Some(&key));
-        inherit_fetch_mode(&child, self.slot().mode.get());
+        inherit_fetch_mode(&child, self.slot().mode());
         child.save(conn)?;
         let pk = child.pk().map(|k| k.to_key());
         self.slot().edit(&key, &written_now(conn), |rows| {
@@ -426,7 +426,7 @@ pub fn reverse_one<O: Model, C: Model>(
     }
     // Unlike a manager's explicit `all()`, touching the accessor is what
     // RAISE refuses.
-    let mode = slot.mode.get();
+    let mode = slot.mode();
     if resolve(mode, model.fetch_mode) == FetchMode::Raise {
         return Err(OrmError::FetchBlocked {
             model: model.name,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::RelatedRows;
 use crate::backend::levels::Written;
 use crate::error::Result;
-use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Link, Linked, ModeCell, Release};
+use crate::fetch::{report_n_plus_one, resolve, Batch, FetchMode, Link, Linked, Release};
 use crate::meta::Key;
 
 /// What the owner's model declares for a relation slot: its fetch mode
@@ -59,8 +59,6 @@ pub struct Slot<C> {
     /// Whether the rows were read since the last write: the second read
     /// publishes them (a loop reading each instance once publishes none).
     read_once: AtomicBool,
-    /// The owner instance's fetch mode, inherited by the rows loaded here.
-    pub(crate) mode: ModeCell,
 }
 
 impl<C> Default for Slot<C> {
@@ -70,7 +68,6 @@ impl<C> Default for Slot<C> {
             filled: AtomicBool::new(false),
             version: OnceLock::new(),
             read_once: AtomicBool::new(false),
-            mode: ModeCell::default(),
         }
     }
 }
@@ -346,7 +343,7 @@ impl<C> LazySlot<C> {
         if let Some(rows) = slot.get(key) {
             return Ok(rows);
         }
-        let mode = resolve(slot.mode.get(), declared.mode);
+        let mode = resolve(self.mode(), declared.mode);
         // In a query's batch, and the owner still has the key it was
         // loaded with.
         let batch = self
@@ -368,29 +365,33 @@ impl<C> LazySlot<C> {
         Ok(filled.into_iter().next().unwrap_or_default())
     }
 
+    /// The owner instance's fetch mode for the relation, inherited by the
+    /// rows loaded here (kept in the link, so that setting it allocates
+    /// no slot and leaves the field free to join a peer batch).
+    pub(crate) fn mode(&self) -> Option<FetchMode> {
+        self.held.mode()
+    }
+
+    pub(crate) fn set_mode(&self, mode: Option<FetchMode>) {
+        self.held.set_mode(mode);
+    }
+
     /// A slot for a clone of the instance: it keeps the fetch mode and
     /// shares the cached rows (bound to their key), in no peer batch;
-    /// nothing to keep, no allocation.
+    /// nothing cached, no allocation (a query may still link it).
     pub(crate) fn cloned(&self) -> Self {
+        let mut clone = LazySlot::default();
+        clone.set_mode(self.mode());
         let Some(source) = self.peek() else {
-            return LazySlot::default();
+            return clone;
         };
-        let mode = source.mode.get();
-        if mode.is_none() && !source.filled.load(AtomicOrdering::Acquire) {
-            return LazySlot::default();
-        }
         let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = Slot::default();
-        slot.mode.set(mode);
         if let Some(b) = cache.as_ref() {
+            let slot = Slot::default();
             slot.put(b.key.clone(), Arc::clone(&b.rows), b.written.clone());
+            clone.held.reset(Some(own(slot)));
         }
-        let mut held = Link::default();
-        held.reset(Some(own(slot)));
-        LazySlot {
-            held,
-            published: OnceLock::new(),
-        }
+        clone
     }
 }
 
