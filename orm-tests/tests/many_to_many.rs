@@ -250,6 +250,13 @@ backend_tests! {
         assert_eq!(questions_of(&mut conn, &tags[0])?, ["q1", "q2"]);
         q2.tags().remove(&mut conn, &tags[..1])?;
         assert_eq!(questions_of(&mut conn, &tags[0])?, ["q1"]);
+        // Removing a row passed as another instance of it (read afresh)
+        // drops the other side of the row the owner's cache shared too.
+        let fresh = Tag::get(&mut conn, tags[0].id.unwrap_or_default())?;
+        q1.tags().remove(&mut conn, &[fresh])?;
+        assert!(!tags[0].questions().is_cached());
+        assert!(questions_of(&mut conn, &tags[0])?.is_empty());
+        q1.tags().add(&mut conn, &tags[..1])?;
         // clear() and set() reach the rows the owner's cache held.
         assert_eq!(questions_of(&mut conn, &tags[1])?, ["q1"]);
         q1.tags().clear(&mut conn)?;

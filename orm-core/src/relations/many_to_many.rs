@@ -268,6 +268,14 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         retry_write(conn, |conn| self.links().unlink(conn, &key, Some(&keys)))?;
         self.forget_other_side(targets.iter().map(Borrow::borrow));
         let keys: HashSet<Key> = keys.into_iter().collect();
+        // The cache's own instances of them too (shared with other owners;
+        // `targets` may be other instances of the same rows).
+        if let Some(rows) = self.slot().cached(&key) {
+            let removed = rows
+                .iter()
+                .filter(|row| self.target_key(row).is_ok_and(|k| keys.contains(&k)));
+            self.forget_other_side(removed.map(|row| &**row));
+        }
         self.slot().edit(&key, &written_now(conn), |rows| {
             rows.retain(|r| self.target_key(r).map_or(true, |k| !keys.contains(&k)))
         });
