@@ -304,6 +304,70 @@ backend_tests! {
     }
 }
 
+/// A many-to-many field before its rename.
+mod tagged {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_label")]
+    pub struct Label {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_post")]
+    pub struct Post {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        pub tags: ManyToMany<Label>,
+    }
+}
+
+/// The field renamed: its generated through table is renamed with it.
+mod labelled {
+    use orm_core::prelude::*;
+
+    pub use super::tagged::Label;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "mig_post")]
+    pub struct Post {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(renamed_from = "tags")]
+        pub labels: ManyToMany<Label>,
+    }
+}
+
+backend_tests! {
+    fn a_renamed_many_to_many_keeps_its_links(db) {
+        let folder = Folder::new(db);
+        let mut conn = db.get()?;
+        let initial = step(db, &folder, &orm_core::models![tagged::Label, tagged::Post], "initial")?;
+        let mut label = tagged::Label::default();
+        label.save(&mut conn)?;
+        let mut post = tagged::Post::default();
+        post.save(&mut conn)?;
+        post.tags().add(&mut conn, std::slice::from_ref(&label))?;
+        drop(conn);
+        let labels = step(db, &folder, &orm_core::models![labelled::Label, labelled::Post], "labels")?;
+        let sql = ok(orm_migrations::sql(&folder.dir(), db.backend(), &labels, false));
+        assert!(sql.contains("mig_post_tags") && !sql.contains("CREATE TABLE"), "{sql}");
+        let mut conn = reopen(db)?;
+        let post = labelled::Post::objects().get(&mut conn)?;
+        assert_eq!(post.labels().all(&mut conn)?.len(), 1);
+        // And back: the down migration renames it again.
+        drop(conn);
+        let mut conn = db.get()?;
+        ok(migrate(&mut conn, &folder.dir(), &Target::parse(Some(initial.as_str()))));
+        drop(conn);
+        let mut conn = reopen(db)?;
+        assert_eq!(tagged::Post::objects().get(&mut conn)?.tags().all(&mut conn)?.len(), 1);
+        Ok(())
+    }
+}
+
 #[test]
 fn a_column_made_not_null_without_a_default_is_refused_with_what_to_do() {
     mod strict {

@@ -23,6 +23,9 @@ struct Player {
     #[orm(reverse_of = "the team")]
     mates: Related<Player>,
     many: ManyToMany<Team, i64, i64>,
+    // `renamed_from` renames a generated through table only.
+    #[orm(through_table = "player_clubs", renamed_from = "teams_before")]
+    clubs: ManyToMany<Team>,
 }
 
 // Keys are i16, i32, i64, String or Uuid.

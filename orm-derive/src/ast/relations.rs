@@ -83,9 +83,11 @@ pub(super) fn parse_many_to_many(
     let mut table = None;
     let mut through = None;
     let mut through_fields = None;
+    let mut renamed_from = None;
     for entry in entries {
         match entry.key.to_string().as_str() {
             "through_table" => table = nonempty(entry, errors),
+            "renamed_from" => renamed_from = nonempty(entry, errors),
             "through" => {
                 if let Some(s) = nonempty(entry, errors) {
                     match syn::parse_str::<Type>(&s.value) {
@@ -109,9 +111,16 @@ pub(super) fn parse_many_to_many(
             }
             other => errors.push(
                 entry.span(),
-                format!("`{other}` does not apply to a many-to-many; accepted: through_table, through, through_fields, reverse_of (on the other side)"),
+                format!("`{other}` does not apply to a many-to-many; accepted: through_table, through, through_fields, renamed_from, reverse_of (on the other side)"),
             ),
         }
+    }
+    if let (Some(renamed), true) = (&renamed_from, through.is_some() || table.is_some()) {
+        errors.push(
+            renamed.span,
+            "`renamed_from` on a many-to-many renames its generated through table (`<table>_<old field>`); a `through_table` or `through` model keeps its name when the field is renamed, so leave `renamed_from` out",
+        );
+        return None;
     }
     let through = match (through, table) {
         (Some((_, span)), Some(_)) => {
@@ -131,6 +140,7 @@ pub(super) fn parse_many_to_many(
             }
             Through::Auto {
                 table: table.map(|t| t.value).unwrap_or_default(),
+                renamed_from: renamed_from.map(|r| r.value),
             }
         }
     };

@@ -519,16 +519,21 @@ fn through_fields(model: &Model, m: &ManyToManyField) -> (syn::Ident, syn::Ident
 /// The generated through model of an auto many-to-many.
 pub fn through_models(model: &Model) -> TokenStream {
     let items = model.many_to_many().filter_map(|(f, m)| {
-        let Through::Auto { table } = &m.through else {
+        let Through::Auto { table, renamed_from } = &m.through else {
             return None;
         };
         let name = through_ident(model, &f.ident);
+        let auto_table = |field: &str| format!("{}_{}", model.table, field.trim_start_matches("r#"));
         let table = if table.is_empty() {
-            let field = f.ident.to_string();
-            format!("{}_{}", model.table, field.trim_start_matches("r#"))
+            auto_table(&f.ident.to_string())
         } else {
             table.clone()
         };
+        // A renamed field's through table is renamed from the old one's.
+        let renamed = renamed_from.as_deref().map(|old| {
+            let old = auto_table(old);
+            quote!(, renamed_from = #old)
+        });
         let owner = &model.ident;
         let owner_key = &model.primary_key().1.value_ty;
         let target = &m.target;
@@ -539,7 +544,7 @@ pub fn through_models(model: &Model) -> TokenStream {
         Some(quote! {
             #[doc = #doc]
             #[derive(::orm_core::Model, ::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default, ::core::cmp::PartialEq)]
-            #[orm(table = #table, unique_together = #unique)]
+            #[orm(table = #table, unique_together = #unique #renamed)]
             pub struct #name {
                 /// The link's own key.
                 #[orm(primary_key)]
