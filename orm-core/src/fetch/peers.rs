@@ -234,8 +234,9 @@ pub(crate) struct Holder<E, C: Release>(Share<Batch<E, C>>);
 /// mode for the relation, in two words on 64-bit targets: the batch (a
 /// pointer set once, see [`OnceShare`]), the entry's index, the mode and
 /// the holder's flags. What a to-one field, and a to-many field's
-/// slot, hold in every instance a query loads (the mode is the to-one
-/// field's; a slot keeps its own in the slot).
+/// slot, hold in every instance a query loads (the mode is that field's:
+/// setting it allocates nothing and leaves the link free to join a
+/// batch).
 pub(crate) struct Link<E, C: Release> {
     batch: OnceShare<Batch<E, C>, Beside>,
 }
