@@ -69,6 +69,27 @@ pub struct Label {
     pub tag: ForeignKey<Tag, Uuid>,
 }
 
+/// A shelf whose books link through a model of its own, keyed by a
+/// generated UUID.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "uk_shelf")]
+pub struct Shelf {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(through = "Shelving")]
+    pub books: ManyToMany<Book, Uuid>,
+}
+
+/// The link of a book on a shelf.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "uk_shelving", unique_together = "shelf, book")]
+pub struct Shelving {
+    #[orm(primary_key)]
+    pub id: Option<Uuid>,
+    pub shelf: ForeignKey<Shelf>,
+    pub book: ForeignKey<Book, Uuid>,
+}
+
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
     schema::create_tables(
         conn,
@@ -78,6 +99,8 @@ fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
             Book::meta(),
             Profile::meta(),
             Label::meta(),
+            Shelf::meta(),
+            Shelving::meta(),
         ],
     )
 }
@@ -280,6 +303,23 @@ backend_tests! {
 }
 
 /// The SQL each backend gets for UUID columns.
+backend_tests! {
+    fn links_of_a_through_model_get_generated_keys(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let ada = author(&mut conn, "Ada")?;
+        let books = [book(&mut conn, "b1", &ada)?, book(&mut conn, "b2", &ada)?];
+        let mut shelf = Shelf::default();
+        shelf.save(&mut conn)?;
+        shelf.books().add(&mut conn, &books)?;
+        shelf.books().add(&mut conn, &books[..1])?;
+        assert_eq!(Shelving::objects().count(&mut conn)?, 2);
+        let links = Shelving::objects().load(&mut conn)?;
+        assert!(links.iter().all(|l| l.id.is_some_and(|id| id.get_version_num() == 7)));
+        Ok(())
+    }
+}
+
 #[test]
 fn uuid_column_types() {
     use orm_core::BackendKind::*;

@@ -312,10 +312,11 @@ pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M])
 }
 
 /// Inserts `rows` (new rows: an auto key is left to the database and not
-/// read back), skipping those that would break a unique constraint: one
-/// statement per chunk.
-pub(crate) fn insert_ignoring<M: Model>(conn: &mut AnyConnection, rows: &[M]) -> Result<()> {
+/// read back, a generated one is made), skipping those that would break a
+/// unique constraint: one statement per chunk.
+pub(crate) fn insert_ignoring<M: Model>(conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
     rows.iter().try_for_each(check_relations)?;
+    rows.iter_mut().for_each(generate_key);
     let columns = insert_columns::<M>(M::meta().primary_key().auto_increment);
     let chunk = (conn.backend().max_binds() / columns.len().max(1)).max(1);
     let refs: Vec<&M> = rows.iter().collect();

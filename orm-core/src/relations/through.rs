@@ -191,7 +191,7 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
             return Ok(());
         }
         if self.pair_is_unique() {
-            return insert_ignoring(conn, &self.new_links(owner, targets));
+            return insert_ignoring(conn, &mut self.new_links(owner, targets));
         }
         // No constraint to lean on: read the owner's links (one query),
         // insert the others.
