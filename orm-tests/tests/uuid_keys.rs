@@ -90,6 +90,26 @@ pub struct Shelving {
     pub book: ForeignKey<Book, Uuid>,
 }
 
+/// A carton whose links' keys would be set by hand: refused.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "uk_carton")]
+pub struct Carton {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(through = "Packing")]
+    pub books: ManyToMany<Book, Uuid>,
+}
+
+/// A link keyed by hand.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "uk_packing", unique_together = "carton, book")]
+pub struct Packing {
+    #[orm(primary_key)]
+    pub id: Uuid,
+    pub carton: ForeignKey<Carton>,
+    pub book: ForeignKey<Book, Uuid>,
+}
+
 fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
     schema::create_tables(
         conn,
@@ -101,6 +121,8 @@ fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
             Label::meta(),
             Shelf::meta(),
             Shelving::meta(),
+            Carton::meta(),
+            Packing::meta(),
         ],
     )
 }
@@ -316,6 +338,12 @@ backend_tests! {
         assert_eq!(Shelving::objects().count(&mut conn)?, 2);
         let links = Shelving::objects().load(&mut conn)?;
         assert!(links.iter().all(|l| l.id.is_some_and(|id| id.get_version_num() == 7)));
+        // Keys set by hand would all be the same: refused, nothing written.
+        let mut carton = Carton::default();
+        carton.save(&mut conn)?;
+        let err = carton.books().add(&mut conn, &books).unwrap_err();
+        assert!(matches!(err, orm_core::OrmError::InvalidQuery { .. }), "{err:?}");
+        assert_eq!(Packing::objects().count(&mut conn)?, 0);
         Ok(())
     }
 }
