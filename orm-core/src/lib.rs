@@ -48,6 +48,7 @@ mod sql;
 mod testing;
 mod types;
 
+pub use backend::checked::check_value;
 pub use backend::{
     atomic, on_commit, write_transaction, AnyConnection, BackendKind, Conn, DatabaseUrl, Db,
     DbBuilder, MultiBackend,

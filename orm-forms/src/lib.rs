@@ -50,7 +50,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use orm_core::{
@@ -149,6 +149,28 @@ fn parse_key<T: Model>(raw: &str) -> Option<T::Key> {
     T::Key::parse(raw.trim())
 }
 
+impl<M: Model, T: Model + Clone> RelationChoices<M, T> {
+    /// The choices among `keys` (one query; none for no keys). A sliced
+    /// or `distinct_on` queryset cannot be narrowed by key (the slice
+    /// would apply to other rows): `OrmError::InvalidQuery`.
+    fn choices_by_key(
+        &self,
+        conn: &mut AnyConnection,
+        keys: &[T::Key],
+    ) -> Result<HashMap<T::Key, T>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.choices.in_bulk(conn, keys).map_err(|e| match e {
+            OrmError::InvalidQuery { model, reason } => OrmError::InvalidQuery {
+                model,
+                reason: format!("the choices of form field `{}`: {reason}", self.rel.field()),
+            },
+            other => other,
+        })
+    }
+}
+
 impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
     fn field(&self) -> &'static str {
         self.rel.field()
@@ -167,7 +189,8 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
         let mut seen = HashSet::new();
         let mut keys = Vec::new();
         for value in &raw {
-            match parse_key::<T>(value) {
+            // No key holds a NUL (PostgreSQL would refuse the lookup).
+            match parse_key::<T>(value).filter(|_| !value.contains('\0')) {
                 Some(key) => {
                     if seen.insert(key.clone()) {
                         keys.push(key);
@@ -187,8 +210,8 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                     [_] => {}
                     _ => return Ok(Err("Select one choice.".into())),
                 }
-                let found = self.choices.clone().filter_pks(&keys).load(conn)?;
-                match found.into_iter().next() {
+                let found = self.choices_by_key(conn, &keys)?;
+                match found.into_values().next() {
                     Some(obj) => Ok(Ok(vec![Chosen::Before(Box::new(move |m| {
                         rel.assign(m, obj)
                     }))])),
@@ -196,15 +219,11 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 }
             }
             Writable::Many => {
-                let found = if keys.is_empty() {
-                    Vec::new()
-                } else {
-                    self.choices.clone().filter_pks(&keys).load(conn)?
-                };
-                let found_keys: Vec<T::Key> = found.iter().filter_map(Model::pk).collect();
-                if let Some(missing) = keys.iter().find(|k| !found_keys.contains(k)) {
+                let found = self.choices_by_key(conn, &keys)?;
+                if let Some(missing) = keys.iter().find(|k| !found.contains_key(k)) {
                     return Ok(Err(not_a_choice(&missing.to_key())));
                 }
+                let found: Vec<T> = found.into_values().collect();
                 Ok(Ok(vec![Chosen::After(Box::new(
                     move |m, conn, inserted| {
                         if inserted {
@@ -392,6 +411,7 @@ impl<M: Relations> ModelForm<M> {
     /// field (`unique_together` on [`NON_FIELD_ERRORS`]); nothing is
     /// written.
     pub fn is_valid(&mut self, conn: &mut AnyConnection) -> Result<bool> {
+        let backend = conn.backend();
         self.errors.clear();
         self.validated = None;
         if self.input_bytes > self.max_input_bytes {
@@ -453,11 +473,15 @@ impl<M: Relations> ModelForm<M> {
                 self.error(name, "This field is required.");
                 continue;
             }
-            let assigned = self
-                .instance
-                .field_mut(field.column)
-                .and_then(|value| assign(value, raw, field.meta.max_length));
-            if let Some(Err(message)) = assigned {
+            let Some(value) = self.instance.field_mut(field.column) else {
+                continue;
+            };
+            // Parsed, then checked as the save would bind it.
+            let refused = match assign(value, raw, field.meta.max_length) {
+                Some(Err(message)) => Some(message),
+                _ => orm_core::check_value(backend, field.meta, value),
+            };
+            if let Some(message) = refused {
                 self.error(name, message);
             }
         }

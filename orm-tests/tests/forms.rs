@@ -3,7 +3,7 @@
 //! cached, with exact query counts on every backend.
 
 use orm_core::prelude::*;
-use orm_core::{assert_num_queries, capture_queries, AnyConnection, OrmError};
+use orm_core::{assert_num_queries, capture_queries, AnyConnection, BackendKind, OrmError};
 use orm_forms::{ModelForm, NON_FIELD_ERRORS};
 use orm_tests::backend_tests;
 use orm_tests::polls::*;
@@ -199,6 +199,40 @@ backend_tests! {
         Ok(())
     }
 
+    fn values_a_backend_refuses_are_form_errors_before_saving(db) {
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let backend = db.backend();
+        // A NUL in text (PostgreSQL), a year before 0 (MySQL): refused by
+        // the save, so refused by validation, on the field, no query sent.
+        let mut form = ModelForm::<Question>::new()
+            .bind_urlencoded("question_text=a%00b&pub_date=-0001-01-01+00%3A00");
+        let valid = assert_num_queries(&mut conn, 0, |c| form.is_valid(c))?;
+        let errors = form.errors().clone();
+        match backend {
+            BackendKind::Sqlite => assert!(valid, "{errors:?}"),
+            BackendKind::Postgres => {
+                assert!(errors["question_text"][0].contains("NUL"), "{errors:?}");
+                assert!(!errors.contains_key("pub_date"), "{errors:?}");
+            }
+            BackendKind::Mysql => {
+                assert!(errors["pub_date"][0].contains("year -1"), "{errors:?}");
+                assert!(!errors.contains_key("question_text"), "{errors:?}");
+            }
+        }
+        // A hostile text id is not a choice, not a database error.
+        let mut form = ModelForm::<Membership>::new().bind_urlencoded("group=a%00b");
+        assert!(!form.is_valid(&mut conn)?);
+        assert!(form.errors().contains_key("group"), "{:?}", form.errors());
+        // Choices from a sliced queryset cannot be checked by key.
+        let sliced = ModelForm::<Question>::new()
+            .bind_urlencoded("question_text=x&pub_date=2026-01-01+00%3A00&tags=1")
+            .related(Question::TAGS, Tag::objects().limit(1))
+            .is_valid(&mut conn);
+        assert!(matches!(sliced, Err(OrmError::InvalidQuery { .. })), "{sliced:?}");
+        Ok(())
+    }
+
     fn unique_values_another_row_holds_are_form_errors(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;
@@ -213,7 +247,7 @@ backend_tests! {
         // error on its field, not an Err from is_valid.
         let mut form = ModelForm::<Tag>::new().bind_urlencoded("name=a%00b");
         let valid = form.is_valid(&mut conn)?;
-        assert_eq!(valid, db.backend() != orm_core::BackendKind::Postgres, "{:?}", form.errors());
+        assert_eq!(valid, db.backend() != BackendKind::Postgres, "{:?}", form.errors());
         if !valid {
             assert!(form.errors()["name"][0].contains("NUL"), "{:?}", form.errors());
         }

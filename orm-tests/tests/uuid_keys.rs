@@ -324,7 +324,6 @@ backend_tests! {
     }
 }
 
-/// The SQL each backend gets for UUID columns.
 backend_tests! {
     fn links_of_a_through_model_get_generated_keys(db) {
         let mut conn = db.get()?;
@@ -348,6 +347,7 @@ backend_tests! {
     }
 }
 
+/// The SQL each backend gets for UUID columns.
 #[test]
 fn uuid_column_types() {
     use orm_core::BackendKind::*;
