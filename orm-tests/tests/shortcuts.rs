@@ -313,4 +313,62 @@ backend_tests! {
         assert_eq!(Tag::objects().count(&mut *db.get()?)?, 1);
         Ok(())
     }
+
+    fn update_or_create_calls_at_once_both_count(db) {
+        // SQLite's in-memory database is one pooled connection, so calls
+        // cannot overlap there: a database file can.
+        let file = std::env::temp_dir().join(format!("orm-update-or-create-{}.db", std::process::id()));
+        let pool = match db.backend() {
+            BackendKind::Sqlite => Db::connect(&file.to_string_lossy())?,
+            _ => Db::connect(&db.url)?,
+        };
+        let result = overlapping_updates(&pool);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+        result
+    }
+}
+
+/// Two `update_or_create` calls on one row at once: the first pauses
+/// inside its update until the second has started, and the second must
+/// wait for the first's write, not save over it with what it read before.
+fn overlapping_updates(db: &Db) -> orm_core::Result<()> {
+    let mut conn = db.get()?;
+    create_all(&mut conn)?;
+    Group {
+        name: "g".into(),
+        size: 0,
+    }
+    .save(&mut conn)?;
+    let group = || Group::objects().filter(group::name.eq("g"));
+    let new = || Group {
+        name: "g".into(),
+        size: 1,
+    };
+    let (inside, started) = (Barrier::new(2), Barrier::new(2));
+    std::thread::scope(|scope| -> orm_core::Result<()> {
+        let first = scope.spawn(|| -> orm_core::Result<()> {
+            let mut conn = db.get()?;
+            group().update_or_create(
+                &mut conn,
+                |g| {
+                    inside.wait();
+                    started.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    g.size += 1;
+                },
+                new,
+            )?;
+            Ok(())
+        });
+        inside.wait();
+        started.wait();
+        group().update_or_create(&mut conn, |g| g.size += 1, new)?;
+        first
+            .join()
+            .unwrap_or_else(|_| Err(OrmError::NotFound { model: "thread" }))
+    })?;
+    assert_eq!(Group::get(&mut conn, "g".into())?.size, 2);
+    Ok(())
 }

@@ -300,10 +300,14 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Updates the one row of this queryset with `update` and saves it,
-    /// or inserts `create()` when there is none: `(row, created)`. Races
-    /// on creation are settled as in [`get_or_create`](Self::get_or_create)
-    /// (the loser updates the winner's row). Two updates at once both
-    /// save; the last one wins (there are no row locks yet).
+    /// or inserts `create()` when there is none: `(row, created)`. It runs
+    /// in one [`write_transaction`](crate::write_transaction) and reads the
+    /// row with `select_for_update` (as Django's does), so two calls at
+    /// once update it one after the other, the second seeing the first's
+    /// write (`uses += 1` twice adds 2). Races on creation are settled as
+    /// in [`get_or_create`](Self::get_or_create) (the loser updates the
+    /// winner's row). A `distinct` queryset cannot be locked:
+    /// `InvalidQuery`.
     ///
     /// ```
     /// # use orm_core::prelude::*;
@@ -328,11 +332,14 @@ impl<M: Model> QuerySet<M> {
         update: impl FnOnce(&mut M),
         create: impl FnOnce() -> M,
     ) -> Result<(M, bool)> {
-        let (mut row, created) = self.get_or_create(conn, create)?;
-        if !created {
-            update(&mut row);
-            row.save(conn)?;
-        }
-        Ok((row, created))
+        write_transaction(conn, |conn| {
+            let locked = self.clone().select_for_update(RowLock::Wait);
+            let (mut row, created) = locked.get_or_create(conn, create)?;
+            if !created {
+                update(&mut row);
+                row.save(conn)?;
+            }
+            Ok((row, created))
+        })
     }
 }
