@@ -166,20 +166,23 @@ pub trait Model: Sized + Send + Sync + 'static {
         crud::get(conn, &key)
     }
 
-    /// Inserts the row (no key yet) or writes it (a key: one upsert on the
-    /// primary key, so a row that does not exist yet is inserted).
+    /// Inserts the row (no key yet) or writes it (a key: a row that does
+    /// not exist yet is inserted).
     ///
-    /// An auto-increment key is filled in. One query (two for a new row on
-    /// MySQL, which reads `LAST_INSERT_ID()`); on MySQL, a model with
-    /// another unique column is written with an UPDATE, then an INSERT if
-    /// no row had the key.
+    /// An auto-increment key is filled in. Queries: a new row, one (two on
+    /// MySQL, which reads `LAST_INSERT_ID()`); a row with a key, one upsert
+    /// on the primary key, except on MySQL, whose upsert would fire on any
+    /// unique column: an UPDATE, then an INSERT if no row had the key (a
+    /// model of its key alone checks the row with a SELECT instead of the
+    /// UPDATE).
     fn save(&mut self, conn: &mut AnyConnection) -> Result<()> {
         crud::save(self, conn)?;
         written_in(self, conn);
         Ok(())
     }
 
-    /// Inserts the row; an auto-increment key is filled in. One query.
+    /// Inserts the row; an auto-increment key is filled in. One query (two
+    /// on MySQL for an auto-increment key, read with `LAST_INSERT_ID()`).
     fn insert(&mut self, conn: &mut AnyConnection) -> Result<()> {
         crud::insert(self, conn)?;
         written_in(self, conn);
