@@ -211,7 +211,12 @@ backend_tests! {
         let mut loaded = Everything::objects().order_by(everything::id.asc()).load(&mut conn)?;
         empty.scratch = 0; // skipped fields are not stored
         assert_eq!(loaded.pop(), Some(empty));
-        assert_eq!(loaded.pop(), Some(full));
+        assert_eq!(loaded.pop(), Some(full.clone()));
+        // A refresh reloads what is stored; a skipped field keeps its value.
+        full.scratch = 7;
+        full.small = -1;
+        full.refresh_from_db(&mut conn)?;
+        assert_eq!((full.scratch, full.small), (7, Everything::samples().0.small));
         Ok(())
     }
 

@@ -119,6 +119,14 @@ pub trait Model: Sized + Send + Sync + 'static {
         Ordering::Equal
     }
 
+    /// Takes the fields of `fresh`, a reload of this row, but those the
+    /// model skips (`#[orm(skip)]`, generated when it has some; the whole
+    /// of `fresh` by default).
+    #[doc(hidden)]
+    fn reload_from(&mut self, fresh: Self) {
+        *self = fresh;
+    }
+
     /// The plain field stored in column `column`, to assign a parsed value
     /// to (model forms); `None` for a relation column.
     #[doc(hidden)]
@@ -234,12 +242,15 @@ pub trait Model: Sized + Send + Sync + 'static {
         unique::conflicts(self, conn)
     }
 
-    /// Reloads every field from the database, dropping cached relations
-    /// (the instance keeps its fetch mode).
+    /// Reloads every stored field from the database, dropping cached
+    /// relations; `#[orm(skip)]` fields keep their values, and the
+    /// instance its fetch mode (as Django keeps attributes that are not
+    /// fields).
     fn refresh_from_db(&mut self, conn: &mut AnyConnection) -> Result<()> {
         let key = crud::key_of(self)?;
         let mode = self.fetch_mode();
-        *self = Self::get(conn, key)?;
+        let fresh = Self::get(conn, key)?;
+        self.reload_from(fresh);
         inherit_fetch_mode(self, mode);
         Ok(())
     }

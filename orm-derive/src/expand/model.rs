@@ -1,11 +1,11 @@
 //! `impl Model`: the key, row decoding, column binding, the relation
 //! visitor, the default ordering in Rust, and the plain fields forms write.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{quote, quote_spanned};
 
 use super::col;
-use crate::ast::{Column, ColumnType, FieldKind, Model};
+use crate::ast::{Column, ColumnType, Field, FieldKind, Model};
 use crate::types::SqlKind;
 
 /// The checked SQL type a float, date, datetime or text column is bound
@@ -144,6 +144,7 @@ pub fn model_impl(model: &Model) -> TokenStream {
             }
         }
     });
+    let reload_from = reload_from(model);
     let field_arms = model
         .columns()
         .enumerate()
@@ -197,6 +198,8 @@ pub fn model_impl(model: &Model) -> TokenStream {
 
             #cmp_default
 
+            #reload_from
+
             fn field_mut(&mut self, column: usize) -> ::core::option::Option<&mut dyn ::core::any::Any> {
                 match column {
                     #(#field_arms)*
@@ -205,6 +208,26 @@ pub fn model_impl(model: &Model) -> TokenStream {
             }
         }
     }
+}
+
+/// For a model with `#[orm(skip)]` fields: a reload takes every other
+/// field of the fresh row, and skipped ones keep their values (the
+/// default replaces the whole instance).
+fn reload_from(model: &Model) -> Option<TokenStream> {
+    let skipped = |f: &&Field| matches!(f.kind, FieldKind::Skip);
+    model.fields.iter().any(|f| skipped(&f)).then(|| {
+        let taken: Vec<&Ident> = model
+            .fields
+            .iter()
+            .filter(|f| !skipped(f))
+            .map(|f| &f.ident)
+            .collect();
+        quote! {
+            fn reload_from(&mut self, mut fresh: Self) {
+                #(::core::mem::swap(&mut self.#taken, &mut fresh.#taken);)*
+            }
+        }
+    })
 }
 
 /// The struct built from a row: each column read at its position in
