@@ -190,6 +190,24 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_leap_second_is_refused_on_every_backend(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let (base, _) = Everything::samples();
+        // chrono's `:60`: PostgreSQL and MySQL would store the next second
+        // (`23:59:60` read back as `00:00:00`).
+        let leap = chrono::NaiveTime::from_hms_milli_opt(23, 59, 59, 1_500).unwrap_or_default();
+        let day = base.day;
+        let message = rejected(&mut conn, Everything { time: leap, ..base.clone() }, "time")?;
+        assert!(message.contains("leap second"), "{message}");
+        rejected(&mut conn, Everything { maybe_moment: Some(day.and_time(leap)), ..base.clone() }, "maybe_moment")?;
+        rejected(&mut conn, Everything { maybe_time: Some(leap), ..base.clone() }, "maybe_time")?;
+        // The second before it is stored as written.
+        let last = chrono::NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).unwrap_or_default();
+        assert_eq!(round_trip(&mut conn, Everything { time: last, ..base })?.time, last);
+        Ok(())
+    }
+
     fn the_first_and_the_leap_days_a_backend_stores(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

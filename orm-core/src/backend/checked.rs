@@ -1,5 +1,5 @@
-//! Checked binds: the SQL types generated code binds floats, dates and
-//! datetimes with when it writes a row. Each checks the value against
+//! Checked binds: the SQL types generated code binds floats, dates, times,
+//! datetimes and text with when it writes a row. Each checks the value against
 //! what the backend can store, so a value it would change (NaN stored as
 //! NULL on SQLite) or refuse with a vague message ("Column 'moment' cannot
 //! be null" on MariaDB) is an `OrmError::Value` naming the field and what
@@ -14,8 +14,9 @@
 //! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
 //! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
 //! | `String` | at most `max_length` characters | the same, and no NUL character | the same (255 on a keyed column without one: its `VARCHAR(255)`) |
+//! | `NaiveTime`, and the time of a datetime | not in a leap second (`:60`) | the same (it would store the next second) | the same |
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use diesel::serialize::{IsNull, Output, ToSql};
 use diesel::sql_types::{self, HasSqlType};
 
@@ -101,12 +102,27 @@ fn float_check(backend: &'static str, nan: bool, infinite: bool) -> Result<(), S
 pub(crate) type Ymd = (i32, u32, u32);
 
 /// Refuses, while binding, an instant (a time-zone-aware datetime, whose
-/// `ToSql` lives with its encoding) on a date `backend` cannot store.
-pub(crate) fn check_instant_date(backend: &'static str, date: Ymd) -> diesel::serialize::Result {
-    match date_check(backend, date) {
+/// `ToSql` lives with its encoding) on a date `backend` cannot store, or
+/// in a leap second (`nanosecond` from 1,000,000,000).
+pub(crate) fn check_instant(
+    backend: &'static str,
+    date: Ymd,
+    nanosecond: u32,
+) -> diesel::serialize::Result {
+    match date_check(backend, date).and_then(|()| leap_check(nanosecond)) {
         Ok(()) => Ok(IsNull::No),
         Err(reason) => bad(reason),
     }
+}
+
+/// A time in a leap second (chrono's `:60`, a `nanosecond` from
+/// 1,000,000,000) is refused everywhere: PostgreSQL and MySQL would store
+/// the next second instead (`23:59:60` reads back as `00:00:00`).
+fn leap_check(nanosecond: u32) -> Result<(), String> {
+    if nanosecond >= 1_000_000_000 {
+        return Err("a leap second (:60) is not stored as written (PostgreSQL and MySQL/MariaDB turn it into the next second); give :59.999999 or the next second".into());
+    }
+    Ok(())
 }
 
 /// The dates a backend stores dates and datetimes on.
@@ -195,7 +211,28 @@ checked_value! {
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
     }
-    check = |backend, v| date_check(backend, (v.year(), v.month(), v.day()));
+    check = |backend, v| {
+        date_check(backend, (v.year(), v.month(), v.day()))?;
+        leap_check(v.nanosecond())
+    };
+}
+
+checked_type! {
+    /// A time of day (`chrono::NaiveTime`, `time::Time`), checked.
+    Time {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Time;
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Time;
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Time;
+    }
+}
+
+checked_value! {
+    Time for NaiveTime {
+        #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Time, "SQLite";
+        #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Time, "PostgreSQL";
+        #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Time, "MySQL";
+    }
+    check = |_, v| leap_check(v.nanosecond());
 }
 
 /// The `time` crate's date and datetime, checked as chrono's are.
@@ -212,6 +249,16 @@ mod time_types {
         check = |backend, v| date_check(backend, (v.year(), u8::from(v.month()).into(), v.day().into()));
     }
 
+    // `time` has no leap seconds: nothing to refuse.
+    checked_value! {
+        Time for time::Time {
+            #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Time, "SQLite";
+            #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Time, "PostgreSQL";
+            #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Time, "MySQL";
+        }
+        check = |_, _| Ok(());
+    }
+
     checked_value! {
         Timestamp for time::PrimitiveDateTime {
             #[cfg(feature = "sqlite")] diesel::sqlite::Sqlite => sql_types::Timestamp, "SQLite";
@@ -225,8 +272,8 @@ mod time_types {
 /// What `backend` would refuse of `value`, the value of `column`, when a
 /// row holding it is written: the reason `OrmError::Value` would give, or
 /// `None`. For the types checked when binding that model forms parse
-/// (`String`, `f32`, `f64`, `NaiveDate`, `NaiveDateTime`, `DateTime<Utc>`
-/// and their `Option`s); any other value is `None`. Model forms report
+/// (`String`, `f32`, `f64`, `NaiveDate`, `NaiveTime`, `NaiveDateTime`,
+/// `DateTime<Utc>` and their `Option`s); any other value is `None`. Model forms report
 /// these as field errors before saving.
 ///
 /// ```
@@ -255,9 +302,11 @@ pub fn check_value(backend: BackendKind, column: &ColumnMeta, value: &dyn Any) -
     } else if let Some(d) = get::<NaiveDate>(value) {
         date(*d)
     } else if let Some(t) = get::<NaiveDateTime>(value) {
-        date(t.date())
+        date(t.date()).and_then(|()| leap_check(t.nanosecond()))
     } else if let Some(t) = get::<chrono::DateTime<chrono::Utc>>(value) {
-        date(t.date_naive())
+        date(t.date_naive()).and_then(|()| leap_check(t.nanosecond()))
+    } else if let Some(t) = get::<NaiveTime>(value) {
+        leap_check(t.nanosecond())
     } else {
         Ok(())
     };

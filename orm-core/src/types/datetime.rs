@@ -10,7 +10,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 
 use super::enc::TimestampTz;
-use crate::backend::checked::{check_instant_date, Ymd};
+use crate::backend::checked::{check_instant, Ymd};
 
 /// Delegates an instant's encoding on `$backend` (named `$label`, whose
 /// years it is checked against, in UTC) to diesel's impl for the SQL type
@@ -26,22 +26,28 @@ macro_rules! delegate {
 
         impl ToSql<TimestampTz, $backend> for $t {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> serialize::Result {
-                check_instant_date($label, UtcDate::utc_date(self))?;
+                check_instant($label, self.utc_date(), self.nanosecond())?;
                 <$t as ToSql<$native, $backend>>::to_sql(self, out)
             }
         }
     };
 }
 
-/// The date of an instant, in UTC (what the backends store).
+/// The date of an instant, in UTC (what the backends store), and its
+/// nanosecond (from 1,000,000,000 in a leap second).
 trait UtcDate {
     fn utc_date(&self) -> Ymd;
+    fn nanosecond(&self) -> u32;
 }
 
 impl UtcDate for DateTime<Utc> {
     fn utc_date(&self) -> Ymd {
         use chrono::Datelike;
         (self.year(), self.month(), self.day())
+    }
+
+    fn nanosecond(&self) -> u32 {
+        chrono::Timelike::nanosecond(self)
     }
 }
 
@@ -79,7 +85,7 @@ impl FromSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
 #[cfg(feature = "mysql")]
 impl ToSql<TimestampTz, diesel::mysql::Mysql> for DateTime<Utc> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
-        check_instant_date("MySQL", self.utc_date())?;
+        check_instant("MySQL", self.utc_date(), UtcDate::nanosecond(self))?;
         <chrono::NaiveDateTime as ToSql<diesel::sql_types::Datetime, diesel::mysql::Mysql>>::to_sql(
             &self.naive_utc(),
             &mut out.reborrow(),
@@ -98,6 +104,10 @@ mod offset {
         fn utc_date(&self) -> Ymd {
             let utc = self.to_offset(time::UtcOffset::UTC);
             (utc.year(), u8::from(utc.month()).into(), utc.day().into())
+        }
+
+        fn nanosecond(&self) -> u32 {
+            OffsetDateTime::nanosecond(*self)
         }
     }
 

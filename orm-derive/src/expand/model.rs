@@ -8,7 +8,7 @@ use super::col;
 use crate::ast::{Column, ColumnType, Field, FieldKind, Model};
 use crate::types::SqlKind;
 
-/// The checked SQL type a float, date, datetime or text column is bound
+/// The checked SQL type a float, date, time, datetime or text column is bound
 /// with (orm-core's `backend::checked`): it rejects values the backend
 /// would change or refuse, naming the field.
 fn checked_type(c: &Column) -> Option<TokenStream> {
@@ -18,6 +18,7 @@ fn checked_type(c: &Column) -> Option<TokenStream> {
         ColumnType::Plain(SqlKind::Double) => quote!(#checked::Double),
         ColumnType::Plain(SqlKind::Date) => quote!(#checked::Date),
         ColumnType::Plain(SqlKind::Timestamp) => quote!(#checked::Timestamp),
+        ColumnType::Plain(SqlKind::Time) => quote!(#checked::Time),
         ColumnType::Plain(SqlKind::Text) => {
             let max = c.max_length.unwrap_or(0);
             let keyed = c.primary_key || c.unique || c.index;
