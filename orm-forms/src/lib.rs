@@ -50,18 +50,18 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use orm_core::{
-    write_transaction, AnyConnection, ColumnMeta, KeyType, Model, OrmError, QuerySet, Rel,
-    RelationVisitor, Relations, SqlKind, Writable,
+    write_transaction, AnyConnection, ColumnMeta, Model, OrmError, QuerySet, Rel, Relations,
+    Result, SqlKind,
 };
 
-use orm_core::Result;
-
+mod choices;
 mod values;
 
+use choices::{Chooser, Choosers, Chosen, RelationChoices, SetAfterSave};
 pub use values::FormValue;
 use values::{assign, editable};
 
@@ -116,136 +116,6 @@ fn form_fields<M: Model>(instance: &mut M, adding: bool) -> Vec<FormField> {
         .collect()
 }
 
-/// Sets a many-to-many of the saved instance.
-/// Sets a relation of the saved row; the flag says it was just inserted.
-type SetAfterSave<M> = Box<dyn FnOnce(&M, &mut AnyConnection, bool) -> Result<()> + Send>;
-
-/// What a validated relation does to the instance.
-enum Chosen<M> {
-    /// Assign once the form is valid (a foreign key).
-    Before(Box<dyn FnOnce(&mut M) + Send>),
-    /// Set after saving (a many-to-many).
-    After(SetAfterSave<M>),
-}
-
-/// Validates the submitted ids of one relation against a queryset (one
-/// per writable relation, and those of [`ModelForm::related`]).
-trait Chooser<M>: Send + Sync {
-    fn field(&self) -> &'static str;
-    fn choose(
-        &self,
-        conn: &mut AnyConnection,
-        raw: &[String],
-    ) -> Result<std::result::Result<Vec<Chosen<M>>, String>>;
-}
-
-struct RelationChoices<M: Model, T: Model> {
-    rel: Rel<M, T>,
-    choices: QuerySet<T>,
-}
-
-/// Parses a submitted id of `T`; `None` when it cannot be one.
-fn parse_key<T: Model>(raw: &str) -> Option<T::Key> {
-    T::Key::parse(raw.trim())
-}
-
-impl<M: Model, T: Model + Clone> RelationChoices<M, T> {
-    /// The choices among `keys` (one query; none for no keys). A sliced
-    /// or `distinct_on` queryset cannot be narrowed by key (the slice
-    /// would apply to other rows): `OrmError::InvalidQuery`.
-    fn choices_by_key(
-        &self,
-        conn: &mut AnyConnection,
-        keys: &[T::Key],
-    ) -> Result<HashMap<T::Key, T>> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        self.choices.in_bulk(conn, keys).map_err(|e| match e {
-            OrmError::InvalidQuery { model, reason } => OrmError::InvalidQuery {
-                model,
-                reason: format!("the choices of form field `{}`: {reason}", self.rel.field()),
-            },
-            other => other,
-        })
-    }
-}
-
-impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
-    fn field(&self) -> &'static str {
-        self.rel.field()
-    }
-
-    fn choose(
-        &self,
-        conn: &mut AnyConnection,
-        raw: &[String],
-    ) -> Result<std::result::Result<Vec<Chosen<M>>, String>> {
-        let raw: Vec<&String> = raw.iter().filter(|r| !r.trim().is_empty()).collect();
-        let limit = conn.backend().max_in_list();
-        if raw.len() > limit {
-            return Ok(Err(format!("Select at most {limit} choices.")));
-        }
-        let mut seen = HashSet::new();
-        let mut keys = Vec::new();
-        for value in &raw {
-            // No key holds a NUL (PostgreSQL would refuse the lookup).
-            match parse_key::<T>(value).filter(|_| !value.contains('\0')) {
-                Some(key) => {
-                    if seen.insert(key.clone()) {
-                        keys.push(key);
-                    }
-                }
-                None => return Ok(Err(format!("“{value}” is not a valid id."))),
-            }
-        }
-        let rel = self.rel;
-        match rel.writable() {
-            Writable::No => Ok(Err("This relation cannot be set from a form.".into())),
-            Writable::One { required } => {
-                match keys.as_slice() {
-                    [] if required => return Ok(Err("This field is required.".into())),
-                    // Nothing chosen for an optional relation: cleared.
-                    [] => return Ok(Ok(vec![Chosen::Before(Box::new(move |m| rel.unassign(m)))])),
-                    [_] => {}
-                    _ => return Ok(Err("Select one choice.".into())),
-                }
-                let found = self.choices_by_key(conn, &keys)?;
-                match found.into_values().next() {
-                    Some(obj) => Ok(Ok(vec![Chosen::Before(Box::new(move |m| {
-                        rel.assign(m, obj)
-                    }))])),
-                    None => Ok(Err(not_a_choice(&keys[0].to_key()))),
-                }
-            }
-            Writable::Many => {
-                let found = self.choices_by_key(conn, &keys)?;
-                if let Some(missing) = keys.iter().find(|k| !found.contains_key(k)) {
-                    return Ok(Err(not_a_choice(&missing.to_key())));
-                }
-                let found: Vec<T> = found.into_values().collect();
-                Ok(Ok(vec![Chosen::After(Box::new(
-                    move |m, conn, inserted| {
-                        if inserted {
-                            rel.link_new(m, conn, &found)
-                        } else {
-                            rel.set(m, conn, &found)
-                        }
-                    },
-                ))]))
-            }
-        }
-    }
-}
-
-fn not_a_choice(key: &orm_core::Key) -> String {
-    let shown = match key {
-        orm_core::Key::Text(s) => s.clone(),
-        other => other.to_string(),
-    };
-    format!("Select a valid choice. {shown} is not one of the available choices.")
-}
-
 /// Decodes one part of an `application/x-www-form-urlencoded` body (`+`
 /// is a space, `%XX` a byte); `Err` with the bytes when they are not UTF-8.
 fn decode_form_part(part: &str) -> std::result::Result<String, Vec<u8>> {
@@ -296,20 +166,6 @@ impl<M: Relations + Default> ModelForm<M> {
     /// A form creating a new `M`.
     pub fn new() -> Self {
         Self::for_instance(M::default(), true)
-    }
-}
-
-/// Collects a chooser per writable relation.
-struct Choosers<M>(Vec<Box<dyn Chooser<M>>>);
-
-impl<M: Model> RelationVisitor<M> for Choosers<M> {
-    fn visit<T: Model + Clone>(&mut self, rel: Rel<M, T>) {
-        if rel.writable() != Writable::No {
-            self.0.push(Box::new(RelationChoices {
-                rel,
-                choices: QuerySet::new(),
-            }));
-        }
     }
 }
 

@@ -285,7 +285,7 @@ mod time_types {
 /// ```
 pub fn check_value(backend: BackendKind, column: &ColumnMeta, value: &dyn Any) -> Option<String> {
     /// The value itself, or what an `Option` holds (`None` is stored).
-    fn get<'v, T: 'static>(value: &'v dyn Any) -> Option<&'v T> {
+    fn get<T: 'static>(value: &dyn Any) -> Option<&T> {
         value
             .downcast_ref::<T>()
             .or_else(|| value.downcast_ref::<Option<T>>()?.as_ref())
