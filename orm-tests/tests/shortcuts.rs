@@ -370,5 +370,54 @@ fn overlapping_updates(db: &Db) -> orm_core::Result<()> {
             .unwrap_or_else(|_| Err(OrmError::NotFound { model: "thread" }))
     })?;
     assert_eq!(Group::get(&mut conn, "g".into())?.size, 2);
+    // Calls racing to create: rows of their own next to each other (no
+    // gap lock makes them deadlock on MySQL), and one row for all, which
+    // one creates and the others update.
+    let threads = 6;
+    let barrier = Barrier::new(threads);
+    let outcomes: Vec<orm_core::Result<bool>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || -> orm_core::Result<bool> {
+                    let mut conn = db.get()?;
+                    barrier.wait();
+                    let own = format!("m{i}");
+                    let mine = Group::objects().filter(group::name.eq(own.clone()));
+                    mine.update_or_create(
+                        &mut conn,
+                        |g| g.size += 1,
+                        || Group { name: own, size: 1 },
+                    )?;
+                    let shared = Group::objects().filter(group::name.eq("shared"));
+                    let (_, created) = shared.update_or_create(
+                        &mut conn,
+                        |g| g.size += 1,
+                        || Group {
+                            name: "shared".into(),
+                            size: 1,
+                        },
+                    )?;
+                    Ok(created)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(OrmError::NotFound { model: "thread" }))
+            })
+            .collect()
+    });
+    let created: Vec<bool> = outcomes.into_iter().collect::<orm_core::Result<_>>()?;
+    assert_eq!(created.iter().filter(|c| **c).count(), 1);
+    assert_eq!(
+        Group::objects()
+            .filter(group::name.like("m%"))
+            .count(&mut conn)?,
+        threads as i64
+    );
+    assert_eq!(Group::get(&mut conn, "shared".into())?.size, threads as i32);
     Ok(())
 }

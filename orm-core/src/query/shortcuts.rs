@@ -231,9 +231,18 @@ impl<M: Model> QuerySet<M> {
         create: impl FnOnce() -> M,
     ) -> Result<(M, bool)> {
         match self.get(conn) {
-            Err(OrmError::NotFound { .. }) => {}
-            found => return found.map(|row| (row, false)),
+            Err(OrmError::NotFound { .. }) => self.insert_or_winner(conn, create),
+            found => found.map(|row| (row, false)),
         }
+    }
+
+    /// Inserts `create()`, or when a racing caller's row won the unique
+    /// constraint, returns that row: `(row, created)`.
+    fn insert_or_winner(
+        &self,
+        conn: &mut AnyConnection,
+        create: impl FnOnce() -> M,
+    ) -> Result<(M, bool)> {
         let mut row = create();
         // Created for this queryset: it takes its mode, as a row it finds.
         inherit_fetch_mode(&row, self.fetch_mode);
@@ -300,46 +309,50 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Updates the one row of this queryset with `update` and saves it,
-    /// or inserts `create()` when there is none: `(row, created)`. It runs
-    /// in one [`write_transaction`](crate::write_transaction) and reads the
-    /// row with `select_for_update` (as Django's does), so two calls at
-    /// once update it one after the other, the second seeing the first's
-    /// write (`uses += 1` twice adds 2). Races on creation are settled as
-    /// in [`get_or_create`](Self::get_or_create) (the loser updates the
-    /// winner's row). A `distinct` queryset cannot be locked:
-    /// `InvalidQuery`.
-    ///
-    /// ```
-    /// # use orm_core::prelude::*;
-    /// # #[derive(Model, Debug, Clone, Default)]
-    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, #[orm(unique)] pub name: String, pub uses: i32 }
-    /// # fn main() -> orm_core::Result<()> {
-    /// # let db = Db::connect("sqlite::memory:")?;
-    /// # let mut conn = db.get()?;
-    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
-    /// let rust = Tag::objects().filter(tag::name.eq("rust"));
-    /// let new = || Tag { name: "rust".into(), uses: 1, ..Default::default() };
-    /// let (_, created) = rust.update_or_create(&mut conn, |t| t.uses += 1, new)?;
-    /// assert!(created);
-    /// let (tag, created) = rust.update_or_create(&mut conn, |t| t.uses += 1, new)?;
-    /// assert!(!created);
-    /// assert_eq!(tag.uses, 2);
-    /// # Ok(()) }
-    /// ```
+    /// or inserts `create()` when there is none: `(row, created)`. The
+    /// row is read with `select_for_update` and saved in one write
+    /// transaction (as Django's), so two calls at once update it one
+    /// after the other, the second seeing the first's write (`uses += 1`
+    /// twice adds 2); the transaction is run again after a deadlock, with
+    /// the row read again, so `update` may run more than once. Races on
+    /// creation are settled as in [`get_or_create`](Self::get_or_create),
+    /// outside that transaction: the loser updates the winner's row, as
+    /// above. A lock the queryset chose (`NoWait`, `SkipLocked`) is kept;
+    /// a `distinct` queryset cannot be locked, so its row is read and
+    /// saved without a lock (the last of two updates at once wins).
     pub fn update_or_create(
         &self,
         conn: &mut AnyConnection,
-        update: impl FnOnce(&mut M),
+        mut update: impl FnMut(&mut M),
         create: impl FnOnce() -> M,
     ) -> Result<(M, bool)> {
-        write_transaction(conn, |conn| {
-            let locked = self.clone().select_for_update(RowLock::Wait);
-            let (mut row, created) = locked.get_or_create(conn, create)?;
-            if !created {
-                update(&mut row);
-                row.save(conn)?;
-            }
-            Ok((row, created))
-        })
+        let locked = match (&self.distinct, self.lock) {
+            (Some(_), _) | (_, Some(_)) => self.clone(),
+            (None, None) => self.clone().select_for_update(RowLock::Wait),
+        };
+        // The row, read locked, updated and saved; `None` when there is none.
+        let mut update_locked = |conn: &mut AnyConnection| {
+            retry_write(conn, |conn| match locked.get(conn) {
+                Ok(mut row) => {
+                    update(&mut row);
+                    row.save(conn)?;
+                    Ok(Some(row))
+                }
+                Err(OrmError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            })
+        };
+        if let Some(row) = update_locked(conn)? {
+            return Ok((row, false));
+        }
+        match self.insert_or_winner(conn, create)? {
+            (row, true) => Ok((row, true)),
+            // A racing caller created it: update theirs.
+            (_, false) => update_locked(conn)?
+                .map(|row| (row, false))
+                .ok_or(OrmError::NotFound {
+                    model: M::meta().name,
+                }),
+        }
     }
 }
