@@ -90,7 +90,7 @@ pub struct Shelving {
     pub book: ForeignKey<Book, Uuid>,
 }
 
-/// A carton whose links' keys would be set by hand: refused.
+/// A carton whose links' keys the link model sets itself.
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[orm(table = "uk_carton")]
 pub struct Carton {
@@ -98,12 +98,34 @@ pub struct Carton {
     pub id: Option<i64>,
     #[orm(through = "Packing")]
     pub books: ManyToMany<Book, Uuid>,
+    #[orm(through = "Wrapping")]
+    pub wrapped: ManyToMany<Book, Uuid>,
 }
 
-/// A link keyed by hand.
-#[derive(Model, Debug, Clone, Default, PartialEq)]
+/// A link keyed by hand: its `Default` makes a fresh key.
+#[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "uk_packing", unique_together = "carton, book")]
 pub struct Packing {
+    #[orm(primary_key)]
+    pub id: Uuid,
+    pub carton: ForeignKey<Carton>,
+    pub book: ForeignKey<Book, Uuid>,
+}
+
+impl Default for Packing {
+    fn default() -> Self {
+        Packing {
+            id: Uuid::new_v4(),
+            carton: ForeignKey::default(),
+            book: ForeignKey::default(),
+        }
+    }
+}
+
+/// A link keyed by hand whose `Default` repeats one key (nil).
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "uk_wrapping", unique_together = "carton, book")]
+pub struct Wrapping {
     #[orm(primary_key)]
     pub id: Uuid,
     pub carton: ForeignKey<Carton>,
@@ -123,6 +145,7 @@ fn setup(conn: &mut AnyConnection) -> orm_core::Result<()> {
             Shelving::meta(),
             Carton::meta(),
             Packing::meta(),
+            Wrapping::meta(),
         ],
     )
 }
@@ -337,12 +360,16 @@ backend_tests! {
         assert_eq!(Shelving::objects().count(&mut conn)?, 2);
         let links = Shelving::objects().load(&mut conn)?;
         assert!(links.iter().all(|l| l.id.is_some_and(|id| id.get_version_num() == 7)));
-        // Keys set by hand would all be the same: refused, nothing written.
+        // Keys the link model sets itself: fresh ones link; repeated ones
+        // fail loudly (never skipped as if linked), nothing written.
         let mut carton = Carton::default();
         carton.save(&mut conn)?;
-        let err = carton.books().add(&mut conn, &books).unwrap_err();
-        assert!(matches!(err, orm_core::OrmError::InvalidQuery { .. }), "{err:?}");
-        assert_eq!(Packing::objects().count(&mut conn)?, 0);
+        carton.books().add(&mut conn, &books)?;
+        carton.books().add(&mut conn, &books)?;
+        assert_eq!(Packing::objects().count(&mut conn)?, 2);
+        let err = carton.wrapped().add(&mut conn, &books).unwrap_err();
+        assert!(matches!(err, orm_core::OrmError::Database(_)), "{err:?}");
+        assert_eq!(Wrapping::objects().count(&mut conn)?, 0);
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use foldhash::HashSet;
 use super::descriptor::ForeignKeyAccess;
 use super::links::{load_links, LinkPairs};
 use crate::backend::AnyConnection;
-use crate::error::{OrmError, Result};
+use crate::error::Result;
 use crate::meta::Key;
 use crate::model::{insert_chunked, insert_ignoring, LinkSide, Model};
 use crate::query::QuerySet;
@@ -118,21 +118,18 @@ impl<Th: Model + Default, Owner, Target> ThroughPair<Th, Owner, Target> {
         unique.len() == 2 && columns.iter().all(|c| unique.contains(c))
     }
 
-    /// The through rows linking `owner` to `targets`. Each needs a key of
-    /// its own: a through model whose key is set by hand would give them
-    /// all the same one.
-    fn new_links(&self, owner: &Key, targets: &[Key]) -> Result<Vec<Th>> {
+    /// Whether the database or the ORM makes each link's key (an
+    /// auto-increment or generated key), so that only the pair can
+    /// conflict on an insert. A key the through model sets itself (its
+    /// `Default`) might repeat.
+    fn keys_are_made(&self) -> bool {
         let key = Th::meta().primary_key();
-        if !key.auto_increment && key.generated.is_none() {
-            return Err(OrmError::InvalidQuery {
-                model: Th::meta().name,
-                reason: format!(
-                    "its key `{}` is set by hand, so links made for you would all get the same one; give the through model an auto-increment (`Option<i64>`) or generated (`Option<Uuid>`) key",
-                    key.field
-                ),
-            });
-        }
-        Ok(targets
+        key.auto_increment || key.generated.is_some()
+    }
+
+    /// The through rows linking `owner` to `targets`.
+    fn new_links(&self, owner: &Key, targets: &[Key]) -> Vec<Th> {
+        targets
             .iter()
             .map(|target| {
                 let mut row = Th::default();
@@ -140,7 +137,7 @@ impl<Th: Model + Default, Owner, Target> ThroughPair<Th, Owner, Target> {
                 self.target.set_key(&mut row, Some(target));
                 row
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -202,11 +199,12 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
         if targets.is_empty() {
             return Ok(());
         }
-        if self.pair_is_unique() {
-            return insert_ignoring(conn, &mut self.new_links(owner, targets)?);
+        if self.pair_is_unique() && self.keys_are_made() {
+            return insert_ignoring(conn, &mut self.new_links(owner, targets));
         }
-        // No constraint to lean on: read the owner's links (one query),
-        // insert the others.
+        // No constraint to lean on, or keys that might repeat (which the
+        // skipping INSERT would skip silently): read the owner's links
+        // (one query), insert the others, failing on a repeated key.
         let owner_column = self.owner.meta().column;
         let target_column = self.target.meta().column;
         let linked: HashSet<Key> = load_links::<Th>(
@@ -223,7 +221,7 @@ impl<Th: Model + Default, Owner, Target> Links<Target> for ThroughPair<Th, Owner
             .filter(|t| !linked.contains(*t))
             .cloned()
             .collect();
-        insert_chunked(conn, &mut self.new_links(owner, &missing)?)
+        insert_chunked(conn, &mut self.new_links(owner, &missing))
     }
 
     fn unlink(
