@@ -198,6 +198,16 @@ backend_tests! {
         ada.save(&mut conn)?;
         let groups = assert_num_queries(&mut conn, 1, |c| ada.groups().all(c).map(|g| g.len()))?;
         assert_eq!(groups, 0);
+        // The rows a deleted instance's many-to-many cached forget it on
+        // their side (its links went with it).
+        let t = create_tags(&mut conn, &["a"])?;
+        let mut q = create_question(&mut conn, "q")?;
+        q.tags().set(&mut conn, &t)?;
+        let tag = std::sync::Arc::clone(&q.tags().all(&mut conn)?[0]);
+        assert_eq!(tag.questions().all(&mut conn)?.len(), 1);
+        q.delete(&mut conn)?;
+        assert!(!tag.questions().is_cached());
+        assert!(tag.questions().all(&mut conn)?.is_empty());
         Ok(())
     }
 

@@ -161,9 +161,13 @@ pub(super) fn delete<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Re
     instance.set_pk(None);
     // Its related rows went with it (cascaded, set NULL): a to-many cache
     // bound to a key that outlives the row (a manual key, a `to_field`)
-    // would match it again after a save.
+    // would match it again after a save, and the rows of a many-to-many
+    // it cached list it on their other side.
     let mut index = 0;
     while let Some(relation) = instance.relation(index) {
+        if let Some(side) = relation.links {
+            relation.field.forget_linked(side);
+        }
         relation.field.forget();
         index += 1;
     }

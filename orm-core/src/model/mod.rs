@@ -322,6 +322,12 @@ pub trait RelationField: Send + Sync {
     /// reference (a write on the other side of a many-to-many changed
     /// them).
     fn forget(&self) {}
+    /// For a many-to-many field reading the link table `side`: drops what
+    /// the rows it caches hold of their other side (the owner's links are
+    /// going: it is deleted).
+    fn forget_linked(&self, side: &dyn LinkSide) {
+        let _ = side;
+    }
     /// For a to-one field: whether its key is set.
     fn has_key(&self) -> bool {
         true

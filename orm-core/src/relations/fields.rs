@@ -2,15 +2,17 @@
 //! key), [`ReverseOneToOne`] and [`ManyToMany`]. Each is a lazily
 //! allocated [`Slot`] caching the related rows.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, PoisonError};
 
-use super::slot::LazySlot;
+use super::many_to_many::forget_other_side;
+use super::slot::{LazySlot, Slot};
 use crate::backend::levels::Written;
 use crate::fetch::FetchMode;
 use crate::meta::{Key, KeyType};
-use crate::model::{Model, RelationField};
+use crate::model::{LinkSide, Model, RelationField};
 
 /// The reverse side of a foreign key (`question.choices()`): a field whose
 /// slot caches the related rows.
@@ -110,6 +112,13 @@ macro_rules! slot_field {
 
             fn forget(&self) {
                 $ty::invalidate(self);
+            }
+
+            fn forget_linked(&self, side: &dyn LinkSide) {
+                // Taken out of the lock first: forgetting locks other slots.
+                if let Some(rows) = self.slot.peek().and_then(Slot::any_rows) {
+                    forget_other_side::<$param>(side, rows.iter().map(Borrow::borrow));
+                }
             }
 
             fn link_peers<'a>(group: impl Iterator<Item = (&'a Self, Option<Key>)>)

@@ -18,7 +18,7 @@ use super::RelatedRows;
 use crate::backend::{retry_write, written_now, AnyConnection, MultiBackend};
 use crate::error::{OrmError, Result};
 use crate::meta::Key;
-use crate::model::{inherit_fetch_mode, Model};
+use crate::model::{inherit_fetch_mode, LinkSide, Model};
 use crate::query::QuerySet;
 
 /// The manager of a many-to-many relation: `user.groups()`, or its reverse
@@ -188,20 +188,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
     where
         T: 't,
     {
-        let mine = self.links();
-        for target in targets {
-            let mut index = 0;
-            while let Some(r) = target.relation(index) {
-                let other_side = r.links.is_some_and(|side| {
-                    side.link_table() == mine.link_table()
-                        && side.owner_column() == mine.target_link_column()
-                });
-                if other_side {
-                    r.field.forget();
-                }
-                index += 1;
-            }
-        }
+        forget_other_side(self.links(), targets);
     }
 
     /// [`forget_other_side`](Self::forget_other_side) for the rows the
@@ -332,5 +319,27 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             .put(key.clone(), Arc::new(rows), written_now(conn));
         keep_database_order::<T, _>(conn, self.slot(), &key);
         Ok(())
+    }
+}
+
+/// Drops what the other side of the many-to-many `mine` caches on each of
+/// `targets`: the to-many fields of theirs that read the same link table
+/// from the target's column.
+pub(super) fn forget_other_side<'t, T: Model>(
+    mine: &dyn LinkSide,
+    targets: impl Iterator<Item = &'t T>,
+) {
+    for target in targets {
+        let mut index = 0;
+        while let Some(r) = target.relation(index) {
+            let other_side = r.links.is_some_and(|side| {
+                side.link_table() == mine.link_table()
+                    && side.owner_column() == mine.target_link_column()
+            });
+            if other_side {
+                r.field.forget();
+            }
+            index += 1;
+        }
     }
 }

@@ -106,6 +106,12 @@ impl<C> Slot<C> {
         cache.as_ref().is_none_or(|b| b.untrusted(key))
     }
 
+    /// The rows cached, for whatever key.
+    pub(crate) fn any_rows(&self) -> Option<Arc<Vec<C>>> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().map(|b| Arc::clone(&b.rows))
+    }
+
     #[inline]
     pub(crate) fn get(&self, key: &Key) -> Option<Arc<Vec<C>>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
