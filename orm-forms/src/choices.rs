@@ -111,11 +111,12 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 }
             }
             Writable::Many => {
-                let found = self.choices_by_key(conn, &keys)?;
+                let mut found = self.choices_by_key(conn, &keys)?;
                 if let Some(missing) = keys.iter().find(|k| !found.contains_key(k)) {
                     return Ok(Err(not_a_choice(&missing.to_key())));
                 }
-                let found: Vec<T> = found.into_values().collect();
+                // In the order submitted, not the map's.
+                let found: Vec<T> = keys.iter().filter_map(|k| found.remove(k)).collect();
                 Ok(Ok(vec![Chosen::After(Box::new(
                     move |m, conn, inserted| {
                         if inserted {

@@ -388,7 +388,8 @@ impl<C> LazySlot<C> {
     pub(crate) fn cloned(&self) -> Self {
         let mut clone = LazySlot::default();
         clone.set_mode(self.mode());
-        let Some(source) = self.peek() else {
+        let filled = |slot: &&Slot<C>| slot.filled.load(AtomicOrdering::Acquire);
+        let Some(source) = self.peek().filter(filled) else {
             return clone;
         };
         let cache = source.cache.lock().unwrap_or_else(PoisonError::into_inner);
