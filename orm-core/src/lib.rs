@@ -48,7 +48,6 @@ mod sql;
 mod testing;
 mod types;
 
-pub use backend::checked::check_value;
 pub use backend::{
     atomic, on_commit, write_transaction, AnyConnection, BackendKind, Conn, DatabaseUrl, Db,
     DbBuilder, MultiBackend,
@@ -62,7 +61,7 @@ pub use meta::{
     Choices, ColumnDefault, ColumnMeta, Key, KeyType, ModelMeta, OnDelete, OrderTerm, References,
     RelationMeta, SqlKind, UuidVersion,
 };
-pub use model::{Model, UniqueConflict};
+pub use model::{check_value, Model, UniqueConflict};
 pub use orm_derive::{Model, OrmEnum};
 pub use query::{QuerySet, Rows, Values};
 pub use registry::Models;

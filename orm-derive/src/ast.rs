@@ -9,7 +9,7 @@ mod default;
 mod ident;
 mod relations;
 
-pub(crate) use ident::{field_ident, ident_at};
+pub(crate) use ident::{field_ident, ident_at, snake_case};
 
 use proc_macro2::Span;
 use quote::format_ident;
@@ -567,37 +567,4 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         );
     }
     Some(with_kind(FieldKind::Column(Box::new(column))))
-}
-
-/// `PollQuestion` -> `poll_question`.
-pub fn snake_case(name: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::snake_case;
-
-    #[test]
-    fn snake() {
-        assert_eq!(snake_case("Question"), "question");
-        assert_eq!(snake_case("PollQuestion"), "poll_question");
-        assert_eq!(snake_case("HTTPRequest"), "http_request");
-        assert_eq!(snake_case("Order2Item"), "order2_item");
-    }
 }

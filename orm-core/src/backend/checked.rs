@@ -20,11 +20,8 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use diesel::serialize::{IsNull, Output, ToSql};
 use diesel::sql_types::{self, HasSqlType};
 
-use std::any::Any;
-
-use super::{BackendKind, MultiBackend};
+use super::MultiBackend;
 use crate::error::BadValue;
-use crate::meta::ColumnMeta;
 
 fn bad(reason: String) -> diesel::serialize::Result {
     Err(Box::new(BadValue {
@@ -90,7 +87,7 @@ macro_rules! checked_value {
     };
 }
 
-fn float_check(backend: &'static str, nan: bool, infinite: bool) -> Result<(), String> {
+pub(crate) fn float_check(backend: &'static str, nan: bool, infinite: bool) -> Result<(), String> {
     match backend {
         "SQLite" if nan => Err("NaN cannot be stored on SQLite (it would become NULL); store a finite number or use an Option and None".into()),
         "MySQL" if nan || infinite => Err("MySQL/MariaDB stores finite numbers only (not NaN or ±infinity)".into()),
@@ -118,7 +115,7 @@ pub(crate) fn check_instant(
 /// A time in a leap second (chrono's `:60`, a `nanosecond` from
 /// 1,000,000,000) is refused everywhere: PostgreSQL and MySQL would store
 /// the next second instead (`23:59:60` reads back as `00:00:00`).
-fn leap_check(nanosecond: u32) -> Result<(), String> {
+pub(crate) fn leap_check(nanosecond: u32) -> Result<(), String> {
     if nanosecond >= 1_000_000_000 {
         return Err("a leap second (:60) is not stored as written (PostgreSQL and MySQL/MariaDB turn it into the next second); give :59.999999 or the next second".into());
     }
@@ -126,7 +123,7 @@ fn leap_check(nanosecond: u32) -> Result<(), String> {
 }
 
 /// The dates a backend stores dates and datetimes on.
-fn date_check(backend: &'static str, (year, month, day): Ymd) -> Result<(), String> {
+pub(crate) fn date_check(backend: &'static str, (year, month, day): Ymd) -> Result<(), String> {
     match backend {
         "PostgreSQL" if (year, month, day) < (-4713, 11, 24) => Err(format!(
             "{year:05}-{month:02}-{day:02} is out of range: PostgreSQL stores dates from 24 November 4714 BC (-4713-11-24)"
@@ -269,50 +266,6 @@ mod time_types {
     }
 }
 
-/// What `backend` would refuse of `value`, the value of `column`, when a
-/// row holding it is written: the reason `OrmError::Value` would give, or
-/// `None`. For the types checked when binding that model forms parse
-/// (`String`, `f32`, `f64`, `NaiveDate`, `NaiveTime`, `NaiveDateTime`,
-/// `DateTime<Utc>` and their `Option`s); any other value is `None`. Model forms report
-/// these as field errors before saving.
-///
-/// ```
-/// use orm_core::{check_value, BackendKind, ColumnMeta, SqlKind};
-/// let name = ColumnMeta::new("name", "name", SqlKind::Text).max_length(3);
-/// assert!(check_value(BackendKind::Sqlite, &name, &"abcd".to_string()).is_some());
-/// assert!(check_value(BackendKind::Postgres, &name, &"a\0".to_string()).is_some());
-/// assert_eq!(check_value(BackendKind::Mysql, &name, &"abc".to_string()), None);
-/// ```
-pub fn check_value(backend: BackendKind, column: &ColumnMeta, value: &dyn Any) -> Option<String> {
-    /// The value itself, or what an `Option` holds (`None` is stored).
-    fn get<T: 'static>(value: &dyn Any) -> Option<&T> {
-        value
-            .downcast_ref::<T>()
-            .or_else(|| value.downcast_ref::<Option<T>>()?.as_ref())
-    }
-    let label = backend.name();
-    let date = |d: NaiveDate| date_check(label, (d.year(), d.month(), d.day()));
-    let keyed = column.primary_key || column.unique || column.index;
-    let checked = if let Some(text) = get::<String>(value) {
-        text_check(label, text, column.max_length.unwrap_or(0), keyed)
-    } else if let Some(v) = get::<f64>(value) {
-        float_check(label, v.is_nan(), v.is_infinite())
-    } else if let Some(v) = get::<f32>(value) {
-        float_check(label, v.is_nan(), v.is_infinite())
-    } else if let Some(d) = get::<NaiveDate>(value) {
-        date(*d)
-    } else if let Some(t) = get::<NaiveDateTime>(value) {
-        date(t.date()).and_then(|()| leap_check(t.nanosecond()))
-    } else if let Some(t) = get::<chrono::DateTime<chrono::Utc>>(value) {
-        date(t.date_naive()).and_then(|()| leap_check(t.nanosecond()))
-    } else if let Some(t) = get::<NaiveTime>(value) {
-        leap_check(t.nanosecond())
-    } else {
-        Ok(())
-    };
-    checked.err()
-}
-
 /// `String`, checked against the field's `max_length` (`MAX`, 0 for
 /// none; `KEYED`: the column is a key or indexed, which MySQL stores as
 /// `VARCHAR(255)` without a `max_length`) and, on PostgreSQL, for a NUL
@@ -347,7 +300,12 @@ impl<const MAX: u32, const KEYED: bool> ToSql<Text<MAX, KEYED>, MultiBackend> fo
 }
 
 /// What `backend` refuses of `value` in a text column (see [`Text`]).
-fn text_check(backend: &'static str, value: &str, max: u32, keyed: bool) -> Result<(), String> {
+pub(crate) fn text_check(
+    backend: &'static str,
+    value: &str,
+    max: u32,
+    keyed: bool,
+) -> Result<(), String> {
     if backend == "PostgreSQL" && value.as_bytes().contains(&0) {
         return Err("PostgreSQL cannot store a NUL character (\\0) in text; remove it, or store the bytes in a Vec<u8> field".into());
     }

@@ -19,10 +19,12 @@ use crate::backend::{written_now, AnyConnection, MultiBackend};
 use crate::error::Result;
 use crate::meta::{FetchMode, Key, KeyType, ModelMeta};
 
+mod check;
 mod crud;
 mod unique;
 mod write;
 
+pub use check::check_value;
 pub(crate) use crud::{insert_chunked, insert_ignoring, update_fields, update_relation_column};
 pub use unique::UniqueConflict;
 

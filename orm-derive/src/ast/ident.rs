@@ -1,5 +1,6 @@
-//! Names the derive reads from attribute strings, as identifiers (raw
-//! ones for keywords: `r#type`).
+//! Names: those the derive reads from attribute strings, as identifiers
+//! (raw ones for keywords: `r#type`), and the snake_case ones it makes
+//! from Rust names (tables, enum values).
 
 use proc_macro2::Span;
 use syn::Ident;
@@ -21,5 +22,38 @@ pub(crate) fn field_ident(name: &str, span: Span) -> Ident {
         Ident::new(name, span)
     } else {
         Ident::new_raw(name, span)
+    }
+}
+
+/// `PollQuestion` -> `poll_question`.
+pub(crate) fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake() {
+        assert_eq!(snake_case("Question"), "question");
+        assert_eq!(snake_case("PollQuestion"), "poll_question");
+        assert_eq!(snake_case("HTTPRequest"), "http_request");
+        assert_eq!(snake_case("Order2Item"), "order2_item");
     }
 }

@@ -1,0 +1,54 @@
+//! What a backend refuses of a field's value before a row is written:
+//! the checks of the bind types (`backend::checked`), for a value in hand.
+
+use std::any::Any;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+use crate::backend::checked::{date_check, float_check, leap_check, text_check};
+use crate::backend::BackendKind;
+use crate::meta::ColumnMeta;
+
+/// What `backend` would refuse of `value`, the value of `column`, when a
+/// row holding it is written: the reason `OrmError::Value` would give, or
+/// `None`. For the types checked when binding that model forms parse
+/// (`String`, `f32`, `f64`, `NaiveDate`, `NaiveTime`, `NaiveDateTime`,
+/// `DateTime<Utc>` and their `Option`s); any other value is `None`. Model forms report
+/// these as field errors before saving.
+///
+/// ```
+/// use orm_core::{check_value, BackendKind, ColumnMeta, SqlKind};
+/// let name = ColumnMeta::new("name", "name", SqlKind::Text).max_length(3);
+/// assert!(check_value(BackendKind::Sqlite, &name, &"abcd".to_string()).is_some());
+/// assert!(check_value(BackendKind::Postgres, &name, &"a\0".to_string()).is_some());
+/// assert_eq!(check_value(BackendKind::Mysql, &name, &"abc".to_string()), None);
+/// ```
+pub fn check_value(backend: BackendKind, column: &ColumnMeta, value: &dyn Any) -> Option<String> {
+    /// The value itself, or what an `Option` holds (`None` is stored).
+    fn get<T: 'static>(value: &dyn Any) -> Option<&T> {
+        value
+            .downcast_ref::<T>()
+            .or_else(|| value.downcast_ref::<Option<T>>()?.as_ref())
+    }
+    let label = backend.name();
+    let date = |d: NaiveDate| date_check(label, (d.year(), d.month(), d.day()));
+    let keyed = column.primary_key || column.unique || column.index;
+    let checked = if let Some(text) = get::<String>(value) {
+        text_check(label, text, column.max_length.unwrap_or(0), keyed)
+    } else if let Some(v) = get::<f64>(value) {
+        float_check(label, v.is_nan(), v.is_infinite())
+    } else if let Some(v) = get::<f32>(value) {
+        float_check(label, v.is_nan(), v.is_infinite())
+    } else if let Some(d) = get::<NaiveDate>(value) {
+        date(*d)
+    } else if let Some(t) = get::<NaiveDateTime>(value) {
+        date(t.date()).and_then(|()| leap_check(t.nanosecond()))
+    } else if let Some(t) = get::<chrono::DateTime<chrono::Utc>>(value) {
+        date(t.date_naive()).and_then(|()| leap_check(t.nanosecond()))
+    } else if let Some(t) = get::<NaiveTime>(value) {
+        leap_check(t.nanosecond())
+    } else {
+        Ok(())
+    };
+    checked.err()
+}
