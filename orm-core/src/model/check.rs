@@ -13,8 +13,8 @@ use crate::meta::ColumnMeta;
 /// row holding it is written: the reason `OrmError::Value` would give, or
 /// `None`. For the types checked when binding that model forms parse
 /// (`String`, `f32`, `f64`, `NaiveDate`, `NaiveTime`, `NaiveDateTime`,
-/// `DateTime<Utc>` and their `Option`s); any other value is `None`. Model forms report
-/// these as field errors before saving.
+/// `DateTime<Utc>` and their `Option`s); any other value is `None`.
+/// Model forms report these as field errors before saving.
 ///
 /// ```
 /// use orm_core::{check_value, BackendKind, ColumnMeta, SqlKind};
