@@ -74,6 +74,13 @@ backend_tests! {
         assert!(was_created);
         assert_ne!(new.id, created.id);
         assert_eq!(Tag::objects().count(&mut conn)?, 2);
+        // A distinct queryset, and one with a lock of its own: locked reads.
+        let distinct = Tag::objects().filter(tag::name.eq("rust-lang")).distinct();
+        let (row, _) = assert_num_queries(&mut conn, 2, |c| distinct.update_or_create(c, |t| t.name = "rust-2".into(), || tag("x")))?;
+        assert_eq!(row.name, "rust-2");
+        let nowait = Tag::objects().filter(tag::name.eq("rust-2")).select_for_update(orm_core::RowLock::NoWait);
+        let (row, created) = nowait.update_or_create(&mut conn, |t| t.name = "rust-3".into(), || tag("x"))?;
+        assert_eq!((row.name.as_str(), created), ("rust-3", false));
         Ok(())
     }
 

@@ -231,35 +231,40 @@ impl<M: Model> QuerySet<M> {
         create: impl FnOnce() -> M,
     ) -> Result<(M, bool)> {
         match self.get(conn) {
-            Err(OrmError::NotFound { .. }) => self.insert_or_winner(conn, create),
-            found => found.map(|row| (row, false)),
+            Err(OrmError::NotFound { .. }) => {}
+            found => return found.map(|row| (row, false)),
         }
-    }
-
-    /// Inserts `create()`, or when a racing caller's row won the unique
-    /// constraint, returns that row: `(row, created)`.
-    fn insert_or_winner(
-        &self,
-        conn: &mut AnyConnection,
-        create: impl FnOnce() -> M,
-    ) -> Result<(M, bool)> {
-        let mut row = create();
-        // Created for this queryset: it takes its mode, as a row it finds.
-        inherit_fetch_mode(&row, self.fetch_mode);
-        match write_transaction(conn, |conn| row.insert(conn)) {
-            Ok(()) => Ok((row, true)),
-            Err(
-                violation @ OrmError::Database(DieselError::DatabaseError(
-                    DatabaseErrorKind::UniqueViolation,
-                    _,
-                )),
-            ) => match self.winner(conn) {
+        match self.insert_created(conn, create)? {
+            Ok(row) => Ok((row, true)),
+            Err(violation) => match self.winner(conn) {
                 Ok(row) => Ok((row, false)),
                 // Another unique column (or a row the filter does not
                 // match) refused it: that is the error (Django's too).
                 Err(OrmError::NotFound { .. }) => Err(violation),
                 Err(e) => Err(e),
             },
+        }
+    }
+
+    /// Inserts `create()` for this queryset (it takes the queryset's fetch
+    /// mode, as a row it finds): `Ok(Err(violation))` when a unique
+    /// constraint refused it (a racing caller's row won, or another
+    /// unique column holds a value of it).
+    fn insert_created(
+        &self,
+        conn: &mut AnyConnection,
+        create: impl FnOnce() -> M,
+    ) -> Result<std::result::Result<M, OrmError>> {
+        let mut row = create();
+        inherit_fetch_mode(&row, self.fetch_mode);
+        match write_transaction(conn, |conn| row.insert(conn)) {
+            Ok(()) => Ok(Ok(row)),
+            Err(
+                violation @ OrmError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    _,
+                )),
+            ) => Ok(Err(violation)),
             Err(e) => Err(e),
         }
     }
@@ -309,24 +314,51 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Updates the one row of this queryset with `update` and saves it,
-    /// or inserts `create()` when there is none: `(row, created)`. The
-    /// row is read with `select_for_update` and saved in one write
-    /// transaction (as Django's), so two calls at once update it one
-    /// after the other, the second seeing the first's write (`uses += 1`
-    /// twice adds 2); the transaction is run again after a deadlock, with
-    /// the row read again, so `update` may run more than once. Races on
-    /// creation are settled as in [`get_or_create`](Self::get_or_create),
-    /// outside that transaction: the loser updates the winner's row, as
-    /// above. A lock the queryset chose (`NoWait`, `SkipLocked`) is kept;
-    /// a `distinct` queryset cannot be locked, so its row is read and
-    /// saved without a lock (the last of two updates at once wins).
+    /// or inserts `create()` when there is none: `(row, created)`.
+    ///
+    /// The row is read with `select_for_update` and saved in one write
+    /// transaction (as Django's; at `READ COMMITTED` on MySQL when it is
+    /// the outermost one), so two calls at once update it one after the
+    /// other, the second seeing the first's write (`uses += 1` twice adds
+    /// 2). After a deadlock the transaction runs again with the row read
+    /// again, so `update` may run more than once. A creation is settled
+    /// as in [`get_or_create`](Self::get_or_create), outside that
+    /// transaction: the loser of a race updates the winner's row, as
+    /// above. A lock the queryset chose (`NoWait`, `SkipLocked`) is kept
+    /// for that read; a `distinct_on` queryset cannot be locked, so its
+    /// row is read and saved without a lock (the last of two updates at
+    /// once wins). Inside your own transaction on MySQL, its level
+    /// applies: at REPEATABLE READ, reading a missing row takes a gap
+    /// lock, and two creations side by side may deadlock.
+    ///
+    /// Queries: 2 when the row exists (the locked read, the write); 2
+    /// when it is created (3 on MySQL for an auto-increment key); 2 more
+    /// after a lost race; plus one per `prefetch_related` path read.
+    ///
+    /// ```
+    /// # use orm_core::prelude::*;
+    /// # #[derive(Model, Debug, Clone, Default)]
+    /// # pub struct Tag { #[orm(primary_key)] pub id: Option<i64>, #[orm(unique)] pub name: String, pub uses: i32 }
+    /// # fn main() -> orm_core::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:")?;
+    /// # let mut conn = db.get()?;
+    /// # orm_core::schema::create_table::<Tag>(&mut conn)?;
+    /// let rust = Tag::objects().filter(tag::name.eq("rust"));
+    /// let new = || Tag { name: "rust".into(), uses: 1, ..Default::default() };
+    /// let (_, created) = rust.update_or_create(&mut conn, |t| t.uses += 1, new)?;
+    /// assert!(created);
+    /// let (tag, created) = rust.update_or_create(&mut conn, |t| t.uses += 1, new)?;
+    /// assert!(!created);
+    /// assert_eq!(tag.uses, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn update_or_create(
         &self,
         conn: &mut AnyConnection,
         mut update: impl FnMut(&mut M),
         create: impl FnOnce() -> M,
     ) -> Result<(M, bool)> {
-        let locked = match (&self.distinct, self.lock) {
+        let locked = match (self.distinct_on_terms(), self.lock) {
             (Some(_), _) | (_, Some(_)) => self.clone(),
             (None, None) => self.clone().select_for_update(RowLock::Wait),
         };
@@ -345,14 +377,14 @@ impl<M: Model> QuerySet<M> {
         if let Some(row) = update_locked(conn)? {
             return Ok((row, false));
         }
-        match self.insert_or_winner(conn, create)? {
-            (row, true) => Ok((row, true)),
-            // A racing caller created it: update theirs.
-            (_, false) => update_locked(conn)?
-                .map(|row| (row, false))
-                .ok_or(OrmError::NotFound {
-                    model: M::meta().name,
-                }),
+        match self.insert_created(conn, create)? {
+            Ok(row) => Ok((row, true)),
+            // A racing caller created it: update theirs. None found: the
+            // violation is another unique column's (as `get_or_create`).
+            Err(violation) => match update_locked(conn)? {
+                Some(row) => Ok((row, false)),
+                None => Err(violation),
+            },
         }
     }
 }
