@@ -115,15 +115,32 @@ pub(crate) fn check_instant(
 /// A time in a leap second (chrono's `:60`, a `nanosecond` from
 /// 1,000,000,000) is refused everywhere: PostgreSQL and MySQL would store
 /// the next second instead (`23:59:60` reads back as `00:00:00`).
-pub(crate) fn leap_check(nanosecond: u32) -> Result<(), String> {
+fn leap_check(nanosecond: u32) -> Result<(), String> {
     if nanosecond >= 1_000_000_000 {
         return Err("a leap second (:60) is not stored as written (PostgreSQL and MySQL/MariaDB turn it into the next second); give :59.999999 or the next second".into());
     }
     Ok(())
 }
 
+/// What `backend` refuses of a chrono date (what [`Date`] checks).
+pub(crate) fn naive_date_check(backend: &'static str, d: &NaiveDate) -> Result<(), String> {
+    date_check(backend, (d.year(), d.month(), d.day()))
+}
+
+/// What `backend` refuses of a chrono datetime (what [`Timestamp`]
+/// checks): its date, and a leap second.
+pub(crate) fn naive_datetime_check(backend: &'static str, t: &NaiveDateTime) -> Result<(), String> {
+    naive_date_check(backend, &t.date())?;
+    leap_check(t.nanosecond())
+}
+
+/// What every backend refuses of a chrono time (what [`Time`] checks).
+pub(crate) fn naive_time_check(t: &NaiveTime) -> Result<(), String> {
+    leap_check(t.nanosecond())
+}
+
 /// The dates a backend stores dates and datetimes on.
-pub(crate) fn date_check(backend: &'static str, (year, month, day): Ymd) -> Result<(), String> {
+fn date_check(backend: &'static str, (year, month, day): Ymd) -> Result<(), String> {
     match backend {
         "PostgreSQL" if (year, month, day) < (-4713, 11, 24) => Err(format!(
             "{year:05}-{month:02}-{day:02} is out of range: PostgreSQL stores dates from 24 November 4714 BC (-4713-11-24)"
@@ -189,7 +206,7 @@ checked_value! {
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Date, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Date, "MySQL";
     }
-    check = |backend, v| date_check(backend, (v.year(), v.month(), v.day()));
+    check = naive_date_check;
 }
 
 checked_type! {
@@ -208,10 +225,7 @@ checked_value! {
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Timestamp, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => diesel::mysql::sql_types::Datetime, "MySQL";
     }
-    check = |backend, v| {
-        date_check(backend, (v.year(), v.month(), v.day()))?;
-        leap_check(v.nanosecond())
-    };
+    check = naive_datetime_check;
 }
 
 checked_type! {
@@ -229,7 +243,7 @@ checked_value! {
         #[cfg(feature = "postgres")] diesel::pg::Pg => sql_types::Time, "PostgreSQL";
         #[cfg(feature = "mysql")] diesel::mysql::Mysql => sql_types::Time, "MySQL";
     }
-    check = |_, v| leap_check(v.nanosecond());
+    check = |_, v| naive_time_check(v);
 }
 
 /// The `time` crate's date and datetime, checked as chrono's are.

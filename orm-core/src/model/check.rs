@@ -3,9 +3,11 @@
 
 use std::any::Any;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::backend::checked::{date_check, float_check, leap_check, text_check};
+use crate::backend::checked::{
+    float_check, naive_date_check, naive_datetime_check, naive_time_check, text_check,
+};
 use crate::backend::BackendKind;
 use crate::meta::ColumnMeta;
 
@@ -31,7 +33,6 @@ pub fn check_value(backend: BackendKind, column: &ColumnMeta, value: &dyn Any) -
             .or_else(|| value.downcast_ref::<Option<T>>()?.as_ref())
     }
     let label = backend.name();
-    let date = |d: NaiveDate| date_check(label, (d.year(), d.month(), d.day()));
     let keyed = column.primary_key || column.unique || column.index;
     let checked = if let Some(text) = get::<String>(value) {
         text_check(label, text, column.max_length.unwrap_or(0), keyed)
@@ -40,13 +41,14 @@ pub fn check_value(backend: BackendKind, column: &ColumnMeta, value: &dyn Any) -
     } else if let Some(v) = get::<f32>(value) {
         float_check(label, v.is_nan(), v.is_infinite())
     } else if let Some(d) = get::<NaiveDate>(value) {
-        date(*d)
+        naive_date_check(label, d)
     } else if let Some(t) = get::<NaiveDateTime>(value) {
-        date(t.date()).and_then(|()| leap_check(t.nanosecond()))
+        naive_datetime_check(label, t)
     } else if let Some(t) = get::<chrono::DateTime<chrono::Utc>>(value) {
-        date(t.date_naive()).and_then(|()| leap_check(t.nanosecond()))
+        // Stored in UTC, checked as its UTC wall time.
+        naive_datetime_check(label, &t.naive_utc())
     } else if let Some(t) = get::<NaiveTime>(value) {
-        leap_check(t.nanosecond())
+        naive_time_check(t)
     } else {
         Ok(())
     };

@@ -300,12 +300,6 @@ impl<E: OrmEnum> ChoiceColumn for E {
         integer: bool,
         out: &mut AstPass<'_, 'b, MultiBackend>,
     ) -> QueryResult<()> {
-        let at = position(self).map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
-        let missing = || {
-            diesel::result::Error::SerializationError(
-                format!("{} has fewer values than variants", E::NAME).into(),
-            )
-        };
         if integer {
             let stored = discriminant(self).map_err(|reason| {
                 diesel::result::Error::SerializationError(Box::new(crate::error::BadValue {
@@ -313,10 +307,15 @@ impl<E: OrmEnum> ChoiceColumn for E {
                     reason,
                 }))
             })?;
-            out.push_bind_param::<Integer, i32>(stored)
-        } else {
-            out.push_bind_param::<Text, str>(E::TEXTS.get(at).ok_or_else(missing)?)
+            return out.push_bind_param::<Integer, i32>(stored);
         }
+        let at = position(self).map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+        let text = E::TEXTS.get(at).ok_or_else(|| {
+            diesel::result::Error::SerializationError(
+                format!("{} has fewer values than variants", E::NAME).into(),
+            )
+        })?;
+        out.push_bind_param::<Text, str>(text)
     }
 }
 
