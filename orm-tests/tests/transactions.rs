@@ -342,6 +342,58 @@ backend_tests! {
         Ok(())
     }
 
+    fn a_panic_inside_a_block_rolls_its_level_back(db) {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let sent = Sent::default();
+        // Caught inside the outer block: the savepoint is rolled back, the
+        // outer block goes on and commits.
+        atomic(&mut conn, |conn| {
+            create_tags(conn, &["before"])?;
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                atomic(conn, |conn| -> orm_core::Result<()> {
+                    create_tags(conn, &["in the panic"])?;
+                    panic!("a bug inside the savepoint")
+                })
+            }));
+            assert!(caught.is_err());
+            sent.push(conn, "outer")
+        })?;
+        assert_eq!(sent.taken(), ["outer"]);
+        // Caught outside: the whole transaction is rolled back, and the
+        // next block on the connection is a transaction of its own.
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            atomic(&mut conn, |conn| {
+                create_tags(conn, &["lost"])?;
+                atomic(conn, |_| -> orm_core::Result<()> { panic!("a bug two levels down") })
+            })
+        }));
+        assert!(caught.is_err());
+        atomic(&mut conn, |conn| {
+            create_tags(conn, &["after"])?;
+            sent.push(conn, "after")
+        })?;
+        assert_eq!(sent.taken(), ["after"]);
+        // A nested diesel transaction left open by a caught panic: the
+        // block is rolled back instead of committing only that level.
+        let left_open: orm_core::Result<()> = atomic(&mut conn, |conn| {
+            create_tags(conn, &["left open"])?;
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                conn.transaction(|_| -> orm_core::Result<()> { panic!("inside diesel's own") })
+            }));
+            assert!(caught.is_err());
+            sent.push(conn, "left open")
+        });
+        assert!(matches!(left_open, Err(OrmError::Transaction { .. })), "{left_open:?}");
+        assert!(sent.taken().is_empty());
+        let mut stored: Vec<String> =
+            Tag::objects().values_list(&mut conn, (tag::name,))?.into_iter().map(|(n,)| n).collect();
+        stored.sort();
+        assert_eq!(stored, ["after", "before"]);
+        Ok(())
+    }
+
     fn the_crates_own_writes_begin_as_write_transactions(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

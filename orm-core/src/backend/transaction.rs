@@ -35,6 +35,14 @@ use crate::error::{OrmError, Result};
 ///   swallowed, outside a nested `atomic`) aborted the transaction: `Ok`
 ///   then rolls back and returns [`OrmError::Transaction`] instead of a
 ///   `COMMIT` PostgreSQL would turn into a silent rollback.
+/// - A panic unwinding out of the block rolls its level back (a
+///   savepoint, or the whole transaction) before it goes on unwinding. A
+///   block that returns `Ok` while a nested transaction it began is still
+///   open (a caught panic inside diesel's own `transaction`) is rolled
+///   back and returns [`OrmError::Transaction`].
+/// - MySQL commits the transaction implicitly before and after DDL
+///   (`CREATE`, `ALTER`, `DROP TABLE`...): what ran before it is stored
+///   whatever the block returns. Run DDL outside `atomic` there.
 ///
 /// On SQLite it begins with a plain (deferred) `BEGIN`; use
 /// [`write_transaction`] for a block that writes while other connections
@@ -198,7 +206,27 @@ fn run<T, E: From<OrmError>>(
     if let (1, Some(level)) = (depth, &level) {
         level.set_managed();
     }
-    match f(conn) {
+    // A panic unwinding out of `f` rolls this level back, so a caller
+    // that catches it keeps a connection at the depth it had.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            roll_back_to(conn, depth);
+            std::panic::resume_unwind(panic);
+        }
+    };
+    // A nested transaction `f` left open (diesel's own `transaction`
+    // unwound by a caught panic, or a savepoint MySQL's implicit commit
+    // of DDL made fail): committing would only end that one.
+    if outcome.is_ok() && !matches!(self::depth(conn), Ok(Some(d)) if d == depth) {
+        roll_back_to(conn, depth);
+        return Err(OrmError::Transaction {
+            reason: "a nested transaction was left open inside this atomic block (a panic caught inside it, or a savepoint MySQL ended by the implicit commit of a DDL statement), so the block was rolled back; let nested blocks finish, and run DDL outside atomic on MySQL",
+        }
+        .into());
+    }
+    match outcome {
         Ok(value) => {
             if level.as_ref().is_some_and(|l| l.has_failed()) {
                 // The server aborted it: PostgreSQL's COMMIT would roll
@@ -227,8 +255,20 @@ fn run<T, E: From<OrmError>>(
             Ok(value)
         }
         Err(e) => {
-            let _ = Manager::rollback_transaction(conn);
+            roll_back_to(conn, depth);
             Err(e)
+        }
+    }
+}
+
+/// Rolls back every level of `conn`'s transaction from the innermost to
+/// `depth` (1: the whole transaction). Stops at the first rollback that
+/// fails: diesel has then marked the transaction manager broken, and the
+/// pool discards the connection.
+fn roll_back_to(conn: &mut AnyConnection, depth: usize) {
+    while matches!(self::depth(conn), Ok(Some(d)) if d >= depth) {
+        if Manager::rollback_transaction(conn).is_err() {
+            break;
         }
     }
 }
