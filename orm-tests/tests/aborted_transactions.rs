@@ -2,7 +2,8 @@
 //! binding leaves the transaction usable; a failed `COMMIT` on PostgreSQL
 //! drops what the block cached and runs no callback; a deadlock inside a
 //! savepoint on MySQL (which rolls the whole transaction back) fails the
-//! enclosing block instead of committing it.
+//! enclosing block instead of committing it; diesel's own `transaction`
+//! keeps the same cache rule.
 
 use std::sync::{Arc, Barrier, Mutex};
 
@@ -85,6 +86,44 @@ backend_tests! {
         // The link the block cached was rolled back: read again, gone.
         let after = assert_num_queries(&mut conn, 1, |c| q.tags().all(c))?;
         assert!(after.is_empty());
+        Ok(())
+    }
+
+    fn what_diesels_own_transaction_cached_is_dropped_when_postgresql_rolls_it_back(db) {
+        use diesel::Connection;
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        if db.backend() != BackendKind::Postgres {
+            // Only PostgreSQL defers a constraint to COMMIT and turns the
+            // COMMIT of an aborted transaction into a rollback.
+            return Ok(());
+        }
+        conn.batch_execute(
+            "ALTER TABLE author ADD CONSTRAINT author_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED",
+        )?;
+        let tags = create_tags(&mut conn, &["a"])?;
+        let q = create_question(&mut conn, "q")?;
+        assert!(q.tags().all(&mut conn)?.is_empty());
+        // The COMMIT fails (the deferred constraint).
+        let result = conn.transaction(|conn| {
+            q.tags().add(conn, &tags)?;
+            for _ in 0..2 {
+                Author { name: "twice".into(), ..Default::default() }.save(conn)?;
+            }
+            Ok::<_, OrmError>(())
+        });
+        assert!(matches!(result, Err(OrmError::Database(_))), "{result:?}");
+        let after = assert_num_queries(&mut conn, 1, |c| q.tags().all(c))?;
+        assert!(after.is_empty(), "the link was rolled back");
+        // A failed statement swallowed: diesel's COMMIT "succeeds", and
+        // PostgreSQL rolls back.
+        conn.transaction(|conn| {
+            q.tags().add(conn, &tags)?;
+            assert!(conn.batch_execute("SELECT * FROM no_such_table").is_err());
+            Ok::<_, OrmError>(())
+        })?;
+        let after = assert_num_queries(&mut conn, 1, |c| q.tags().all(c))?;
+        assert!(after.is_empty(), "the link was rolled back");
         Ok(())
     }
 

@@ -113,7 +113,10 @@ impl Instrumentation for PoolInstrumentation {
                 self.levels().begin(depth.get() as usize)
             }
             InstrumentationEvent::CommitTransaction { depth, .. } => {
-                self.levels().commit(depth.get() as usize)
+                self.levels().commit_begun(depth.get() as usize)
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                self.levels().statement_finished(error.is_none())
             }
             InstrumentationEvent::RollbackTransaction { depth, .. } => {
                 self.levels().rollback(depth.get() as usize)

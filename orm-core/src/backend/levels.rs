@@ -191,24 +191,30 @@ impl Written {
     }
 }
 
-/// A connection's levels, by depth (index 0: the transaction), and the
-/// current depth.
+/// A connection's levels, by depth (index 0: the transaction), the
+/// current depth, and a `COMMIT` or `RELEASE SAVEPOINT` sent but not yet
+/// answered.
 #[derive(Default)]
-pub(crate) struct Levels(Vec<Arc<Level>>, usize);
+pub(crate) struct Levels {
+    levels: Vec<Arc<Level>>,
+    depth: usize,
+    committing: Option<usize>,
+}
 
 impl Levels {
     /// `BEGIN` or `SAVEPOINT` at `depth` (1 for the transaction).
     pub(crate) fn begin(&mut self, depth: usize) {
-        self.0.truncate(depth.saturating_sub(1));
-        let parent = self.0.last().cloned();
-        self.0.push(Level::new(parent));
-        self.1 = depth;
+        self.settle_commit(false);
+        self.levels.truncate(depth.saturating_sub(1));
+        let parent = self.levels.last().cloned();
+        self.levels.push(Level::new(parent));
+        self.depth = depth;
     }
 
     /// A statement failed and the server aborted the innermost open
     /// level (PostgreSQL): marks it.
     pub(crate) fn statement_failed(&mut self) {
-        if let Some(level) = self.1.checked_sub(1).and_then(|i| self.0.get(i)) {
+        if let Some(level) = self.open(self.depth) {
             level.failed.store(true, Ordering::Release);
         }
     }
@@ -217,20 +223,46 @@ impl Levels {
     /// MySQL): marks every open level, so none of them commits as if it
     /// had not.
     pub(crate) fn transaction_aborted(&mut self) {
-        for level in self.0.iter().take(self.1) {
+        for level in self.levels.iter().take(self.depth) {
             level.failed.store(true, Ordering::Release);
         }
     }
 
-    /// `COMMIT` (depth 1) or `RELEASE SAVEPOINT`: a released savepoint's
-    /// callbacks move to its parent. The level stays in place until the
-    /// next `begin` at its depth, so a failed commit's rollback finds it.
-    pub(crate) fn commit(&mut self, depth: usize) {
-        self.1 = depth.saturating_sub(1);
-        let Some(level) = depth.checked_sub(1).and_then(|i| self.0.get(i)) else {
+    /// `COMMIT` (depth 1) or `RELEASE SAVEPOINT` is about to be sent: it
+    /// counts once the statement succeeded ([`Levels::statement_finished`]).
+    pub(crate) fn commit_begun(&mut self, depth: usize) {
+        self.settle_commit(false);
+        self.committing = Some(depth);
+    }
+
+    /// A statement finished: settles the commit sent, if any.
+    pub(crate) fn statement_finished(&mut self, succeeded: bool) {
+        self.settle_commit(succeeded);
+    }
+
+    fn settle_commit(&mut self, succeeded: bool) {
+        match self.committing.take() {
+            Some(depth) if succeeded => self.commit(depth),
+            // A failed `COMMIT` ended the transaction (diesel then treats
+            // it as closed; PostgreSQL rolled it back). A failed `RELEASE
+            // SAVEPOINT` leaves the savepoint open.
+            Some(1) => self.rollback(1),
+            _ => {}
+        }
+    }
+
+    /// A committed `COMMIT` or `RELEASE SAVEPOINT`: a released
+    /// savepoint's callbacks move to its parent. A transaction the server
+    /// had aborted (PostgreSQL answers its `COMMIT` with a rollback)
+    /// counts as rolled back. The level stays in place until the next
+    /// `begin` at its depth.
+    fn commit(&mut self, depth: usize) {
+        let Some(level) = self.open(depth).cloned() else {
+            self.depth = depth.saturating_sub(1);
             return;
         };
         match &level.parent {
+            None if level.has_failed() => return self.rollback(depth),
             None => level.state.store(COMMITTED, Ordering::Release),
             Some(parent) => {
                 level.state.store(RELEASED, Ordering::Release);
@@ -247,13 +279,15 @@ impl Levels {
                     .extend(moved);
             }
         }
+        self.depth = depth.saturating_sub(1);
     }
 
     /// `ROLLBACK` or `ROLLBACK TO SAVEPOINT` at `depth`: the level and
     /// everything written in it is gone, its callbacks dropped.
     pub(crate) fn rollback(&mut self, depth: usize) {
-        self.1 = depth.saturating_sub(1);
-        if let Some(level) = depth.checked_sub(1).and_then(|i| self.0.get(i)) {
+        self.committing = None;
+        self.depth = depth.saturating_sub(1);
+        if let Some(level) = self.open(depth) {
             level.state.store(ROLLED_BACK, Ordering::Release);
             level
                 .callbacks
@@ -263,12 +297,18 @@ impl Levels {
         }
     }
 
+    /// The level at `depth` (1 for the transaction), by reference.
+    fn open(&self, depth: usize) -> Option<&Arc<Level>> {
+        depth.checked_sub(1).and_then(|i| self.levels.get(i))
+    }
+
     /// The connection closed (an open transaction never committed), or
     /// its instrumentation was replaced (what becomes of it is not seen).
     pub(crate) fn abandon(&mut self) {
-        self.1 = 0;
+        self.depth = 0;
+        self.committing = None;
         let waiting: usize = self
-            .0
+            .levels
             .iter()
             .map(|l| {
                 l.callbacks
@@ -284,7 +324,7 @@ impl Levels {
                 "on_commit callbacks will not run: the connection closed, or its instrumentation was replaced, inside a transaction, so whether it commits is not seen; give instrumentation to DbBuilder::instrumentation instead"
             );
         }
-        for level in self.0.drain(..) {
+        for level in self.levels.drain(..) {
             let _ =
                 level
                     .state
@@ -295,7 +335,7 @@ impl Levels {
     /// The level at `depth` (1 for the transaction), if the events were
     /// seen.
     pub(crate) fn at(&self, depth: usize) -> Option<Arc<Level>> {
-        depth.checked_sub(1).and_then(|i| self.0.get(i)).cloned()
+        self.open(depth).cloned()
     }
 }
 
