@@ -21,6 +21,8 @@ pub(super) fn postgres_url(url: &str, timeout: Duration) -> String {
         return url.to_owned();
     }
     let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    // A URL ending in `?` or `&` would get an empty parameter libpq refuses.
+    let url = url.trim_end_matches(['?', '&']);
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}connect_timeout={}", seconds.max(2))
 }
@@ -125,6 +127,10 @@ mod tests {
             postgres_url("postgres://u@h/db?sslmode=disable", Duration::from_secs(1)),
             "postgres://u@h/db?sslmode=disable&connect_timeout=2"
         );
+        for url in ["postgres://u@h/db?", "postgres://u@h/db?sslmode=disable&"] {
+            assert!(!postgres_url(url, t).contains("?&") && !postgres_url(url, t).contains("&&"));
+            assert!(postgres_url(url, t).ends_with("connect_timeout=3"));
+        }
         let own = "postgres://u@h/db?connect_timeout=9";
         assert_eq!(postgres_url(own, t), own);
     }

@@ -244,7 +244,8 @@ impl DbBuilder {
     }
 
     /// How long [`Db::get`] waits for a free connection, and how long
-    /// opening one may take (default 30 s, at least 1 ms): PostgreSQL gets it as libpq's
+    /// opening one may take (default 30 s, at least 1 ms, at most
+    /// `i32::MAX` ms, about 24 days, SQLite's longest busy timeout): PostgreSQL gets it as libpq's
     /// `connect_timeout` (whole seconds, at least 2) unless the URL sets
     /// one; MySQL/MariaDB waits that long for the server's greeting (a TCP
     /// probe, as diesel's MySQL URL has no such option); SQLite uses it as
@@ -256,10 +257,18 @@ impl DbBuilder {
     /// assert!(builder.build().is_ok());
     /// // At least 1 ms.
     /// assert!(orm_core::Db::builder("sqlite::memory:").timeout(Duration::ZERO).build().is_ok());
+    /// // Forever is about 24 days.
+    /// let db = orm_core::Db::builder("sqlite::memory:").timeout(Duration::MAX).build()?;
+    /// assert!(db.get().is_ok());
+    /// # Ok::<(), orm_core::OrmError>(())
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        // r2d2 needs a positive wait: zero means "do not wait", 1 ms.
-        self.options.timeout = timeout.max(Duration::from_millis(1));
+        // r2d2 needs a positive wait (zero means "do not wait"), and adds
+        // it to the current instant (`Duration::MAX` would overflow).
+        self.options.timeout = timeout.clamp(
+            Duration::from_millis(1),
+            Duration::from_millis(i32::MAX as u64),
+        );
         self
     }
 

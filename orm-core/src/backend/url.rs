@@ -106,9 +106,9 @@ impl DatabaseUrl {
                 {
                     // SQLite's URI form of the same private database.
                     Ok(DatabaseUrl::SqliteMemory)
-                } else if rest.starts_with("file:") && rest.contains("mode=memory") {
+                } else if in_memory(rest) {
                     Err(invalid(
-                        "an in-memory SQLite URI would give each pooled connection its own database (or need a connection kept open); use `sqlite::memory:`, one database shared by the pool",
+                        "an in-memory SQLite URI with options would give each pooled connection its own database, or lose every table once the pool closes its idle connections; use `sqlite::memory:`, one database shared by the pool for its lifetime",
                     ))
                 } else {
                     Ok(DatabaseUrl::SqliteFile(rest.to_owned()))
@@ -201,6 +201,16 @@ pub(crate) fn redact(url: &str) -> String {
     Redacted(url).to_string()
 }
 
+/// Whether a SQLite path other than the plain `:memory:` forms names an
+/// in-memory database: `:memory:` or `file::memory:` with options
+/// (`?cache=shared`), or a `file:` URI with `mode=memory`.
+fn in_memory(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    path.starts_with(":memory:")
+        || path.starts_with("file::memory:")
+        || (path.starts_with("file:") && path.contains("mode=memory"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +271,16 @@ mod tests {
             assert_eq!(
                 DatabaseUrl::parse(url).unwrap(),
                 DatabaseUrl::SqliteMemory,
+                "{url}"
+            );
+        }
+        for url in [
+            "file::memory:?cache=shared",
+            "sqlite::memory:?cache=shared",
+            "sqlite://file:db?mode=memory&cache=shared",
+        ] {
+            assert!(
+                matches!(DatabaseUrl::parse(url), Err(OrmError::InvalidUrl { .. })),
                 "{url}"
             );
         }
