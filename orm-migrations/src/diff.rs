@@ -8,8 +8,10 @@ use crate::operation::Operation;
 use crate::state::SchemaState;
 
 /// The operations that take the schema from `recorded` to what `models`
-/// describe, in the order to run them: renames first, then new tables,
-/// column changes, and dropped tables last.
+/// describe, in the order to run them: renames first, then column
+/// changes, new tables, the column changes that need them (a foreign key
+/// to one), dropped tables, and last the column changes the dropped
+/// tables needed undone first (a column their foreign keys reference).
 ///
 /// A table or column is renamed only when the model says so with
 /// `#[orm(renamed_from = "old")]`; otherwise a missing name is dropped and a
@@ -17,7 +19,8 @@ use crate::state::SchemaState;
 /// nullable one made NOT NULL, needs a `#[orm(default = ...)]` (the rows
 /// it has need a value; a column made NOT NULL is filled with it where it
 /// is NULL), and primary keys are not changed: both are a
-/// [`MigrationError::Unsupported`] saying what to do.
+/// [`MigrationError::Unsupported`] saying what to do. So is a foreign key
+/// to a model the list leaves out (its table would be dropped).
 ///
 /// ```
 /// use orm_core::prelude::*;
@@ -36,6 +39,7 @@ use crate::state::SchemaState;
 /// ```
 pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
     let target = SchemaState::of(models);
+    check_references(&target)?;
     let mut state = recorded.clone();
     let mut ops = Vec::new();
     let mut run = |op: Operation, state: &mut SchemaState| {
@@ -47,10 +51,15 @@ pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
         let Some(from) = meta.renamed_from else {
             continue;
         };
-        // The model's table, and the generated through tables named after it.
-        let through = meta.through.iter().map(|t| t().table).filter_map(|table| {
-            let suffix = table.strip_prefix(meta.table)?;
-            Some((format!("{from}{suffix}"), table))
+        // The model's table, and the generated through tables named after
+        // it (and after their field's old name, when it is renamed too).
+        let through = meta.through.iter().map(|t| t()).filter_map(|through| {
+            let suffix = through.table.strip_prefix(meta.table)?;
+            let old_suffix = through
+                .renamed_from
+                .and_then(|old| old.strip_prefix(meta.table))
+                .unwrap_or(suffix);
+            Some((format!("{from}{old_suffix}"), through.table))
         });
         for (old, new) in std::iter::once((from.to_owned(), meta.table)).chain(through) {
             if state.table(new).is_none()
@@ -86,30 +95,84 @@ pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
             }
         }
     }
-    for table in &target.tables {
-        if state.table(&table.name).is_none() {
-            run(Operation::CreateTable(table.clone()), &mut state);
-        }
-    }
-    for table in &target.tables {
-        let Some(before) = state.table(&table.name).cloned() else {
-            continue;
-        };
-        for op in table_changes(&before, table)? {
-            run(op, &mut state);
-        }
-    }
-    let dropped: Vec<TableDef> = state
-        .tables
-        .iter()
-        .rev()
+    let created: Vec<TableDef> = (target.tables.iter())
+        .filter(|t| state.table(&t.name).is_none())
+        .cloned()
+        .collect();
+    let dropped: Vec<TableDef> = (state.tables.iter().rev())
         .filter(|t| target.table(&t.name).is_none())
         .cloned()
         .collect();
+    // Column changes run before the new tables, except those that need
+    // them (a foreign key to one) and those the dropped tables need
+    // gone first (a column their foreign keys reference): a new table's
+    // foreign key to a column made unique here needs the constraint.
+    let mut changes: [Vec<Operation>; 3] = Default::default();
+    for table in &target.tables {
+        let Some(before) = state.table(&table.name) else {
+            continue;
+        };
+        let table_ops = table_changes(before, table)?;
+        let phase = |op: &Operation| match op {
+            Operation::AddColumn { column, .. } | Operation::AlterColumn { to: column, .. }
+                if column
+                    .references
+                    .as_ref()
+                    .is_some_and(|r| created.iter().any(|t| t.name == r.table)) =>
+            {
+                Phase::AfterCreated
+            }
+            Operation::DropColumn { column, .. } | Operation::AlterColumn { from: column, .. }
+                if referenced(&dropped, &table.name, &column.name) =>
+            {
+                Phase::AfterDropped
+            }
+            _ => Phase::First,
+        };
+        // A table's `unique_together` follows its latest column change.
+        let last = table_ops.iter().map(phase).max().unwrap_or(Phase::First);
+        for op in table_ops {
+            let at = match op {
+                Operation::AlterUniqueTogether { .. } => last,
+                _ => phase(&op),
+            };
+            changes[at as usize].push(op);
+        }
+    }
+    let [first, after_created, after_dropped] = changes;
+    for op in first {
+        run(op, &mut state);
+    }
+    for table in created {
+        run(Operation::CreateTable(table), &mut state);
+    }
+    for op in after_created {
+        run(op, &mut state);
+    }
     for table in dropped {
         run(Operation::DropTable(table), &mut state);
     }
+    for op in after_dropped {
+        run(op, &mut state);
+    }
     Ok(ops)
+}
+
+/// When a column change runs, against the tables created and dropped.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    First,
+    AfterCreated,
+    AfterDropped,
+}
+
+/// Whether a foreign key of one of `tables` references `table.column`.
+fn referenced(tables: &[TableDef], table: &str, column: &str) -> bool {
+    tables.iter().flat_map(|t| &t.columns).any(|c| {
+        c.references
+            .as_ref()
+            .is_some_and(|r| r.table == table && r.column == column)
+    })
 }
 
 /// Column and `unique_together` changes of one table.
@@ -159,6 +222,29 @@ fn table_changes(before: &TableDef, after: &TableDef) -> Result<Vec<Operation>> 
         }
     }
     Ok(ops)
+}
+
+/// Every foreign key of the models points at a table among them: a model
+/// left out of the list would be dropped with its rows.
+fn check_references(target: &SchemaState) -> Result<()> {
+    for table in &target.tables {
+        for column in &table.columns {
+            let Some(to) = &column.references else {
+                continue;
+            };
+            if target.table(&to.table).is_none() {
+                return Err(unsupported(
+                    &table.name,
+                    &column.name,
+                    &format!(
+                        "it references table {}, whose model is not among the models listed; add that model to orm_core::models![...] (a model left out would be dropped with its rows)",
+                        to.table
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_added(table: &str, column: &ColumnDef) -> Result<()> {

@@ -92,6 +92,130 @@ fn a_model_removed_drops_its_table_last() {
     assert_eq!(described, ["create table other", "drop table item"]);
 }
 
+/// A writer whose handle is not unique yet, and (`profiled`) made unique
+/// with a profile pointing at it by handle, in one step.
+mod handles {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "writer")]
+    pub struct Writer {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 40)]
+        pub handle: String,
+    }
+}
+
+mod profiled {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "writer")]
+    pub struct Writer {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(max_length = 40, unique)]
+        pub handle: String,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "profile")]
+    pub struct Profile {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(to_field = "handle")]
+        pub writer: ForeignKey<Writer, String>,
+    }
+}
+
+#[test]
+fn a_column_a_new_table_references_changes_first_and_back_last() {
+    let described = |from: &orm_core::Models, to: &orm_core::Models| -> Vec<String> {
+        let ops = diff(&SchemaState::of(from), to).unwrap_or_default();
+        ops.iter().map(ToString::to_string).collect()
+    };
+    let (before, after) = (
+        orm_core::models![handles::Writer],
+        orm_core::models![profiled::Writer, profiled::Profile],
+    );
+    // The unique constraint before the foreign key that needs it...
+    assert_eq!(
+        described(&before, &after),
+        ["alter column writer.handle", "create table profile"]
+    );
+    // ...and the table whose foreign key needs it dropped before it goes.
+    assert_eq!(
+        described(&after, &before),
+        ["drop table profile", "alter column writer.handle"]
+    );
+}
+
+#[test]
+fn a_model_left_out_of_the_list_is_refused_not_dropped() {
+    let all = SchemaState::of(&orm_core::models![profiled::Writer, profiled::Profile]);
+    let result = diff(&all, &orm_core::models![profiled::Profile]);
+    assert!(
+        matches!(&result, Err(MigrationError::Unsupported { table, column, reason })
+            if table == "profile" && column == "writer_id" && reason.contains("writer")),
+        "{result:?}"
+    );
+}
+
+/// A post with tags, then the post's table and its tags field renamed in
+/// one step.
+mod posts {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "label")]
+    pub struct Label {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "post")]
+    pub struct Post {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        pub tags: ManyToMany<Label>,
+    }
+}
+
+mod articles {
+    use orm_core::prelude::*;
+
+    pub use super::posts::Label;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "article", renamed_from = "post")]
+    pub struct Post {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(renamed_from = "tags")]
+        pub labels: ManyToMany<Label>,
+    }
+}
+
+#[test]
+fn a_table_and_its_many_to_many_field_renamed_together_keep_the_links_table() {
+    let recorded = SchemaState::of(&orm_core::models![posts::Label, posts::Post]);
+    let ops = diff(
+        &recorded,
+        &orm_core::models![articles::Label, articles::Post],
+    )
+    .unwrap_or_default();
+    let described: Vec<String> = ops.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        described,
+        [
+            "rename table post to article",
+            "rename table post_tags to article_labels"
+        ]
+    );
+}
+
 #[test]
 fn the_recorded_state_round_trips_through_json() {
     let state = recorded();

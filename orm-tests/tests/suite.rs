@@ -31,6 +31,7 @@ mod long_names;
 mod lookups;
 mod many_to_many;
 mod migration_data;
+mod migration_order;
 mod migrations;
 mod narrow_keys;
 mod order_related;

@@ -37,12 +37,12 @@ pub fn statements(backend: BackendKind, op: &Operation, state: &SchemaState) -> 
         }
         Operation::RenameTable { from, to } => {
             let mut out = vec![alter(from, format!("RENAME TO {}", q(to)))];
-            if let Some(before) = state.table(from) {
-                let after = TableDef {
-                    name: to.clone(),
-                    ..before.clone()
-                };
-                out.extend(renames::statements(backend, before, &after));
+            // The table as renamed: its own foreign keys to itself name
+            // the new table too (MySQL adds them again).
+            let mut renamed = state.clone();
+            op.apply(&mut renamed);
+            if let (Some(before), Some(after)) = (state.table(from), renamed.table(to)) {
+                out.extend(renames::statements(backend, before, after));
             }
             out
         }
