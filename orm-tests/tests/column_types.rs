@@ -48,6 +48,17 @@ pub struct Price {
     pub money: Option<BigDecimal>,
 }
 
+/// A fee ordered by a 2-place decimal (streamed in key order of equal
+/// amounts).
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "ct_fee", ordering = "amount")]
+pub struct Fee {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    #[orm(max_digits = 10, decimal_places = 2)]
+    pub amount: BigDecimal,
+}
+
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: u32) -> DateTime<Utc> {
     NaiveDate::from_ymd_opt(y, mo, d)
         .and_then(|d| d.and_hms_micro_opt(h, mi, s, micros))
@@ -206,6 +217,31 @@ backend_tests! {
             p.save(&mut conn)?;
             let again = Price::get(&mut conn, p.id.unwrap_or_default())?;
             assert_eq!(again.money, Some(dec(read)), "{written}");
+        }
+        Ok(())
+    }
+}
+
+backend_tests! {
+    fn a_stream_ordered_by_a_decimal_yields_every_row_once(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Fee>(&mut conn)?;
+        // More places than the column keeps: SQLite stores them as
+        // written and loads them rounded, so a loaded 0.12 does not find
+        // the stored 0.124 again.
+        let mut ids = Vec::new();
+        for amount in ["0.124", "0.124", "0.125", "0.125", "1"] {
+            let mut fee = Fee { amount: dec(amount), ..Default::default() };
+            fee.save(&mut conn)?;
+            ids.push(fee.id);
+        }
+        for chunk in [1, 2] {
+            let streamed: Vec<Option<i64>> = Fee::objects()
+                .iter(&mut conn, chunk)
+                .take(10)
+                .map(|fee| fee.map(|f| f.id))
+                .collect::<orm_core::Result<_>>()?;
+            assert_eq!(streamed, ids, "chunks of {chunk}");
         }
         Ok(())
     }

@@ -29,6 +29,15 @@ pub struct Sample {
     pub reading: Json<Reading>,
 }
 
+/// A model ordered by a JSON column.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "js_level", ordering = "level")]
+pub struct Ranked {
+    #[orm(primary_key)]
+    pub id: Option<i64>,
+    pub level: Json<i32>,
+}
+
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[orm(table = "js_doc")]
 pub struct Doc {
@@ -86,6 +95,20 @@ backend_tests! {
             .update(&mut conn, doc::extra.eq(Some(json!({"k": "ü"}))))?;
         assert_eq!(changed, 1);
         assert_eq!(Doc::objects().filter(doc::extra.is_null()).count(&mut conn)?, 0);
+        Ok(())
+    }
+
+    fn a_stream_ordered_by_a_json_column_yields_every_row(db) {
+        let mut conn = db.get()?;
+        schema::create_table::<Ranked>(&mut conn)?;
+        for level in [3, 1, 2] {
+            Ranked { level: Json(level), ..Default::default() }.save(&mut conn)?;
+        }
+        let loaded = Ranked::objects().load(&mut conn)?.len();
+        let streamed = Ranked::objects().iter(&mut conn, 1).take(10).collect::<orm_core::Result<Vec<_>>>()?;
+        // MySQL compared the JSON column with a text parameter: the stream
+        // ended after its first chunk.
+        assert_eq!((loaded, streamed.len()), (3, 3));
         Ok(())
     }
 

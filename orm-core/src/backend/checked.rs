@@ -10,9 +10,9 @@
 //! | type | SQLite | PostgreSQL | MySQL/MariaDB |
 //! |---|---|---|---|
 //! | `f32`, `f64` | not NaN (stored as NULL) | anything | finite |
-//! | `NaiveDate`, `time::Date` | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
-//! | `NaiveDateTime`, `time::PrimitiveDateTime` | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
-//! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | anything | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
+//! | `NaiveDate`, `time::Date` | years 0–9999 (stored as text, which sorts as dates only there) | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
+//! | `NaiveDateTime`, `time::PrimitiveDateTime` | years 0–9999 (stored as text, which sorts as dates only there) | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
+//! | `DateTime<Utc>`, `time::OffsetDateTime` (checked in `types::datetime`, in UTC) | years 0–9999 (stored as text, which sorts as dates only there) | from 24 November 4714 BC (-4713-11-24) | years 0–9999, not 0000-02-29 |
 //! | `String` | at most `max_length` characters | the same, and no NUL character | the same (255 on a keyed column without one: its `VARCHAR(255)`) |
 //! | `NaiveTime`, and the time of a datetime | not in a leap second (`:60`) | the same (it would store the next second) | the same |
 
@@ -147,6 +147,9 @@ fn date_check(backend: &'static str, (year, month, day): Ymd) -> Result<(), Stri
         )),
         "MySQL" if !(0..=9999).contains(&year) => Err(format!(
             "year {year} is out of range: MySQL/MariaDB stores years 0 to 9999"
+        )),
+        "SQLite" if !(0..=9999).contains(&year) => Err(format!(
+            "year {year} is out of range: SQLite stores dates as text, which sorts and compares as dates for years 0 to 9999 only"
         )),
         "MySQL" if (year, month, day) == (0, 2, 29) => Err(
             "0000-02-29 is no date on MySQL/MariaDB (year 0 is not a leap year there)".into(),

@@ -7,7 +7,8 @@ use diesel::sql_types;
 use diesel::QueryResult;
 
 use super::QuerySet;
-use crate::backend::MultiBackend;
+use crate::backend::{BackendKind, MultiBackend};
+use crate::meta::SqlKind;
 use crate::model::Model;
 
 /// One term of a keyset ordering: a column position and its direction.
@@ -17,9 +18,12 @@ impl<M: Model> QuerySet<M> {
     /// The stream's ordering as columns, the key last, when chunks can
     /// continue from a row: the model's default ordering on columns that
     /// are never NULL (or none), then the key. `None` (chunks by OFFSET)
-    /// for an `order_by`, whose expressions are opaque, and for a
-    /// nullable ordering column.
-    pub(super) fn keyset(&self) -> Option<Vec<Term>> {
+    /// for an `order_by`, whose expressions are opaque, for a nullable
+    /// ordering column, and for one whose loaded value may not compare
+    /// equal to the stored one: JSON (MySQL compares a JSON column with
+    /// a text parameter as a JSON string), and decimals on SQLite (stored
+    /// as written, loaded rounded to `decimal_places`).
+    pub(super) fn keyset(&self, backend: BackendKind) -> Option<Vec<Term>> {
         let meta = M::meta();
         let default = match &self.ordering {
             None => meta.ordering,
@@ -34,7 +38,13 @@ impl<M: Model> QuerySet<M> {
         let mut terms: Vec<Term> = Vec::with_capacity(default.len() + 1);
         for term in default {
             let position = meta.columns.iter().position(|c| c.name == term.column)?;
-            if meta.columns[position].nullable {
+            let column = &meta.columns[position];
+            let inexact = match column.kind {
+                SqlKind::Json => true,
+                SqlKind::Decimal => backend == BackendKind::Sqlite,
+                _ => false,
+            };
+            if column.nullable || inexact {
                 return None;
             }
             if terms.iter().all(|(p, _)| *p != position) {

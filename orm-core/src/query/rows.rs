@@ -29,7 +29,7 @@ impl<'c, M: Model> Rows<'c, M> {
         offset: Option<i64>,
         limit: Option<i64>,
     ) -> Self {
-        let keyset = query.keyset();
+        let keyset = query.keyset(conn.backend());
         Rows {
             query,
             conn,

@@ -195,7 +195,7 @@ pub fn column_definition(backend: BackendKind, table: &str, column: &ColumnDef) 
             }
         }
     }
-    if let Some((min, max)) = sqlite_key_range(backend, column) {
+    if let Some((min, max)) = sqlite_int_range(backend, column) {
         sql.push_str(&format!(
             " CHECK ({} BETWEEN {min} AND {max})",
             quote(backend, &column.name)
@@ -217,12 +217,13 @@ pub fn column_definition(backend: BackendKind, table: &str, column: &ColumnDef) 
     sql
 }
 
-/// The range of a narrow auto-increment key on SQLite, whose `INTEGER
-/// PRIMARY KEY` is 64 bits wide: past it an insert would succeed with a
-/// key the field cannot hold, so the table refuses it (PostgreSQL's
-/// `SMALLSERIAL`/`SERIAL` and MySQL's columns stop there themselves).
-fn sqlite_key_range(backend: BackendKind, column: &ColumnDef) -> Option<(i64, i64)> {
-    if backend != BackendKind::Sqlite || !column.auto_increment {
+/// The range of a narrow integer column (`i16`, `i32`) on SQLite, whose
+/// integers are 64 bits wide: past it a write would succeed (an
+/// auto-increment key, `QuerySet::update` with `votes + 1`) with a value
+/// the field cannot hold, read back wrapped, so the table refuses it as
+/// PostgreSQL's and MySQL's columns do.
+fn sqlite_int_range(backend: BackendKind, column: &ColumnDef) -> Option<(i64, i64)> {
+    if backend != BackendKind::Sqlite {
         return None;
     }
     match column.kind {
