@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use chrono::{NaiveDateTime, Timelike};
+
 use orm_core::{BackendKind, Models};
 
 use crate::diff::diff;
@@ -244,27 +246,26 @@ impl MigrationsDir {
     /// (`YYYY-MM-DD-HHMMSS`, diesel's format), or one second after the
     /// newest existing version if that is not later.
     fn next_version(&self) -> Result<String> {
-        let now: u64 = chrono::Utc::now()
-            .format("%Y%m%d%H%M%S")
-            .to_string()
-            .parse()
-            .unwrap_or_default();
+        let now = chrono::Utc::now().naive_utc();
         let newest = self
             .all()?
             .into_iter()
-            .filter_map(|m| m.version.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        let digits = format!("{:014}", now.max(newest + 1));
-        Ok(format!(
-            "{}-{}-{}-{}",
-            &digits[..4],
-            &digits[4..6],
-            &digits[6..8],
-            &digits[8..]
-        ))
+            .filter_map(|m| NaiveDateTime::parse_from_str(&m.version, VERSION).ok())
+            .max();
+        let next = match newest {
+            Some(newest) if newest >= now.with_nanosecond(0).unwrap_or(now) => {
+                newest + chrono::Duration::seconds(1)
+            }
+            _ => now,
+        };
+        Ok(next.format(FOLDER_VERSION).to_string())
     }
 }
+
+/// A version as diesel compares it (the folder name's prefix without `-`).
+const VERSION: &str = "%Y%m%d%H%M%S";
+/// A version as a folder name starts.
+const FOLDER_VERSION: &str = "%Y-%m-%d-%H%M%S";
 
 /// What a migration's operations file holds: its operations and the
 /// migration it was made after (files written before that was recorded

@@ -55,3 +55,22 @@ fn a_migration_records_the_one_it_was_made_after_and_older_files_still_replay() 
         .is_ok_and(|made| made.is_none()));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_version_after_the_newest_is_one_second_later_as_a_time() {
+    let root = std::env::temp_dir().join(format!("orm-folder-next-{}", std::process::id()));
+    let dir = MigrationsDir::new(&root);
+    let make = |models: &orm_core::Models, name: &str| {
+        dir.make(models, Some(name), &[BackendKind::Sqlite])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{name}: no changes"))
+    };
+    let initial = make(&orm_core::models![first::Item], "initial");
+    // The newest version is the last second of a day in the future.
+    let path = &initial.paths[0];
+    let future = path.with_file_name("2999-12-31-235959_initial");
+    std::fs::rename(path, &future).unwrap_or_else(|e| panic!("{e}"));
+    let next = make(&orm_core::models![Item], "title");
+    assert!(next.name.starts_with("3000-01-01-000000_"), "{}", next.name);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -221,9 +221,10 @@ pub fn column_definition(backend: BackendKind, table: &str, column: &ColumnDef) 
 /// integers are 64 bits wide: past it a write would succeed (an
 /// auto-increment key, `QuerySet::update` with `votes + 1`) with a value
 /// the field cannot hold, read back wrapped, so the table refuses it as
-/// PostgreSQL's and MySQL's columns do.
+/// PostgreSQL's and MySQL's columns do. An integer enum's column has its
+/// list of values checked instead.
 fn sqlite_int_range(backend: BackendKind, column: &ColumnDef) -> Option<(i64, i64)> {
-    if backend != BackendKind::Sqlite {
+    if backend != BackendKind::Sqlite || column.choices.is_some() {
         return None;
     }
     match column.kind {
