@@ -8,10 +8,11 @@ use crate::operation::Operation;
 use crate::state::SchemaState;
 
 /// The operations that take the schema from `recorded` to what `models`
-/// describe, in the order to run them: renames first, then column
-/// changes, new tables, the column changes that need them (a foreign key
-/// to one), dropped tables, and last the column changes the dropped
-/// tables needed undone first (a column their foreign keys reference).
+/// describe, in the order to run them: renames first, then each table's
+/// column changes, new tables, the column changes of tables that need a
+/// new one (a foreign key to it), dropped tables, and last the column
+/// changes of tables a dropped one needed unchanged (a column its foreign
+/// key references). A table's changes stay together, in their order.
 ///
 /// A table or column is renamed only when the model says so with
 /// `#[orm(renamed_from = "old")]`; otherwise a missing name is dropped and a
@@ -20,7 +21,8 @@ use crate::state::SchemaState;
 /// it has need a value; a column made NOT NULL is filled with it where it
 /// is NULL), and primary keys are not changed: both are a
 /// [`MigrationError::Unsupported`] saying what to do. So is a foreign key
-/// to a model the list leaves out (its table would be dropped).
+/// to a recorded table whose model the list leaves out (the table would
+/// be dropped).
 ///
 /// ```
 /// use orm_core::prelude::*;
@@ -39,7 +41,7 @@ use crate::state::SchemaState;
 /// ```
 pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
     let target = SchemaState::of(models);
-    check_references(&target)?;
+    check_references(recorded, &target)?;
     let mut state = recorded.clone();
     let mut ops = Vec::new();
     let mut run = |op: Operation, state: &mut SchemaState| {
@@ -103,41 +105,46 @@ pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
         .filter(|t| target.table(&t.name).is_none())
         .cloned()
         .collect();
-    // Column changes run before the new tables, except those that need
-    // them (a foreign key to one) and those the dropped tables need
-    // gone first (a column their foreign keys reference): a new table's
-    // foreign key to a column made unique here needs the constraint.
+    // A table's column changes run together, in their order: before the
+    // new tables, unless one of them needs a new table (a foreign key to
+    // it) or a dropped table needs one undone first (a column its foreign
+    // key references). So a new table's foreign key to a column made
+    // unique here finds the constraint.
     let mut changes: [Vec<Operation>; 3] = Default::default();
     for table in &target.tables {
         let Some(before) = state.table(&table.name) else {
             continue;
         };
         let table_ops = table_changes(before, table)?;
-        let phase = |op: &Operation| match op {
-            Operation::AddColumn { column, .. } | Operation::AlterColumn { to: column, .. }
-                if column
-                    .references
-                    .as_ref()
-                    .is_some_and(|r| created.iter().any(|t| t.name == r.table)) =>
-            {
-                Phase::AfterCreated
-            }
-            Operation::DropColumn { column, .. } | Operation::AlterColumn { from: column, .. }
-                if referenced(&dropped, &table.name, &column.name) =>
-            {
-                Phase::AfterDropped
-            }
-            _ => Phase::First,
-        };
-        // A table's `unique_together` follows its latest column change.
-        let last = table_ops.iter().map(phase).max().unwrap_or(Phase::First);
-        for op in table_ops {
-            let at = match op {
-                Operation::AlterUniqueTogether { .. } => last,
-                _ => phase(&op),
-            };
-            changes[at as usize].push(op);
-        }
+        let phase = table_ops
+            .iter()
+            .map(|op| {
+                let needs_created = match op {
+                    Operation::AddColumn { column, .. }
+                    | Operation::AlterColumn { to: column, .. } => column
+                        .references
+                        .as_ref()
+                        .is_some_and(|r| created.iter().any(|t| t.name == r.table)),
+                    _ => false,
+                };
+                let needed_by_dropped = match op {
+                    Operation::DropColumn { column, .. }
+                    | Operation::AlterColumn { from: column, .. } => {
+                        referenced(&dropped, &table.name, &column.name)
+                    }
+                    _ => false,
+                };
+                if needed_by_dropped {
+                    Phase::AfterDropped
+                } else if needs_created {
+                    Phase::AfterCreated
+                } else {
+                    Phase::First
+                }
+            })
+            .max()
+            .unwrap_or(Phase::First);
+        changes[phase as usize].extend(table_ops);
     }
     let [first, after_created, after_dropped] = changes;
     for op in first {
@@ -224,15 +231,17 @@ fn table_changes(before: &TableDef, after: &TableDef) -> Result<Vec<Operation>> 
     Ok(ops)
 }
 
-/// Every foreign key of the models points at a table among them: a model
-/// left out of the list would be dropped with its rows.
-fn check_references(target: &SchemaState) -> Result<()> {
+/// No foreign key of the models points at a recorded table the models
+/// leave out: that model was forgotten in the list, and its table would be
+/// dropped with its rows. (A table no migration here made, managed
+/// elsewhere, may be referenced.)
+fn check_references(recorded: &SchemaState, target: &SchemaState) -> Result<()> {
     for table in &target.tables {
         for column in &table.columns {
             let Some(to) = &column.references else {
                 continue;
             };
-            if target.table(&to.table).is_none() {
+            if target.table(&to.table).is_none() && recorded.table(&to.table).is_some() {
                 return Err(unsupported(
                     &table.name,
                     &column.name,

@@ -160,6 +160,71 @@ fn a_model_left_out_of_the_list_is_refused_not_dropped() {
             if table == "profile" && column == "writer_id" && reason.contains("writer")),
         "{result:?}"
     );
+    // A table no migration made (managed elsewhere) may be referenced.
+    let ops = diff(
+        &SchemaState::default(),
+        &orm_core::models![profiled::Profile],
+    );
+    assert!(
+        matches!(&ops.as_deref(), Ok([Operation::CreateTable(t)]) if t.name == "profile"),
+        "{ops:?}"
+    );
+}
+
+/// Pairs unique by `(a, b)`; then `b` dropped and `(a, c)` unique, `c` a
+/// foreign key to a new table.
+mod pairs {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "pair", unique_together = "a, b")]
+    pub struct Pair {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        pub a: i32,
+        pub b: i32,
+    }
+}
+
+mod repaired {
+    use orm_core::prelude::*;
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "kind")]
+    pub struct Kind {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+    }
+
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "pair", unique_together = "a, c")]
+    pub struct Pair {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        pub a: i32,
+        #[orm(null)]
+        pub c: ForeignKey<Kind>,
+    }
+}
+
+#[test]
+fn a_tables_changes_stay_in_their_order_after_the_table_one_needs() {
+    let recorded = SchemaState::of(&orm_core::models![pairs::Pair]);
+    let ops = diff(
+        &recorded,
+        &orm_core::models![repaired::Kind, repaired::Pair],
+    )
+    .unwrap_or_default();
+    let described: Vec<String> = ops.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        described,
+        [
+            "create table kind",
+            "add column pair.c_id",
+            "alter unique_together of pair",
+            "drop column pair.b"
+        ]
+    );
 }
 
 /// A post with tags, then the post's table and its tags field renamed in

@@ -394,6 +394,32 @@ backend_tests! {
         Ok(())
     }
 
+    fn ddl_inside_a_nested_block_on_mysql_leaves_the_connection_usable(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        if db.backend() != BackendKind::Mysql {
+            // Only MySQL commits implicitly around DDL.
+            return Ok(());
+        }
+        let sent = Sent::default();
+        atomic(&mut conn, |conn| {
+            // The implicit commit ends the savepoints: the inner block's
+            // RELEASE fails, and its rollback too.
+            let inner = atomic(conn, |conn| conn.batch_execute("CREATE TABLE tx_ddl (i INTEGER)").map_err(OrmError::from));
+            assert!(inner.is_err(), "{inner:?}");
+            Ok::<_, OrmError>(())
+        })?;
+        conn.batch_execute("DROP TABLE tx_ddl")?;
+        // The connection is out of any transaction: the next block is one
+        // of its own, and its callback runs at its commit.
+        atomic(&mut conn, |conn| {
+            create_tags(conn, &["after"])?;
+            sent.push(conn, "after")
+        })?;
+        assert_eq!(sent.taken(), ["after"]);
+        Ok(())
+    }
+
     fn the_crates_own_writes_begin_as_write_transactions(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

@@ -5,7 +5,9 @@
 //! The pool's instrumentation sees diesel's `BeginTransaction`,
 //! `CommitTransaction` and `RollbackTransaction` events (whoever opened
 //! the transaction: [`atomic`](super::atomic), `write_transaction`,
-//! diesel's `transaction`) and keeps one [`Level`] per depth. A cache
+//! diesel's `transaction`) and keeps one [`Level`] per depth. A commit
+//! counts once its statement succeeded (the `FinishQuery` event after
+//! it), and a transaction PostgreSQL had aborted commits as rolled back. A cache
 //! written inside a transaction records the level it was written in
 //! ([`Written`]); it is valid as long as neither that level nor an
 //! enclosing one rolled back. Outside a transaction nothing is recorded:
@@ -103,9 +105,8 @@ impl Level {
         self.managed.load(Ordering::Acquire)
     }
 
-    /// `COMMIT` failed: the level (marked committed when `COMMIT` began)
-    /// rolled back, whether or not a rollback event said so (PostgreSQL
-    /// may end the transaction on its own).
+    /// `COMMIT` failed: the level rolled back, whether or not a rollback
+    /// event said so (PostgreSQL may end the transaction on its own).
     pub(crate) fn commit_failed(&self) {
         self.state.store(ROLLED_BACK, Ordering::Release);
         self.callbacks

@@ -219,7 +219,7 @@ fn run<T, E: From<OrmError>>(
     // A nested transaction `f` left open (diesel's own `transaction`
     // unwound by a caught panic, or a savepoint MySQL's implicit commit
     // of DDL made fail): committing would only end that one.
-    if outcome.is_ok() && !matches!(self::depth(conn), Ok(Some(d)) if d == depth) {
+    if outcome.is_ok() && matches!(self::depth(conn), Ok(Some(d)) if d > depth) {
         roll_back_to(conn, depth);
         return Err(OrmError::Transaction {
             reason: "a nested transaction was left open inside this atomic block (a panic caught inside it, or a savepoint MySQL ended by the implicit commit of a DDL statement), so the block was rolled back; let nested blocks finish, and run DDL outside atomic on MySQL",
@@ -245,6 +245,8 @@ fn run<T, E: From<OrmError>>(
                 if let (1, Some(level)) = (depth, &level) {
                     level.commit_failed();
                 }
+                // A savepoint whose `RELEASE` failed is still open.
+                roll_back_to(conn, depth);
                 return Err(OrmError::from(e).into());
             }
             if let (1, Some(level)) = (depth, level) {
@@ -262,12 +264,17 @@ fn run<T, E: From<OrmError>>(
 }
 
 /// Rolls back every level of `conn`'s transaction from the innermost to
-/// `depth` (1: the whole transaction). Stops at the first rollback that
-/// fails: diesel has then marked the transaction manager broken, and the
-/// pool discards the connection.
+/// `depth` (1: the whole transaction). A rollback that fails still leaves
+/// its level (diesel lowers the depth, as for a savepoint MySQL's implicit
+/// commit destroyed); it stops when a rollback leaves the depth as it was
+/// (the transaction manager broken: the pool then discards the
+/// connection).
 fn roll_back_to(conn: &mut AnyConnection, depth: usize) {
-    while matches!(self::depth(conn), Ok(Some(d)) if d >= depth) {
-        if Manager::rollback_transaction(conn).is_err() {
+    let mut current = self::depth(conn).ok().flatten();
+    while let Some(open) = current.filter(|d| *d >= depth) {
+        let _ = Manager::rollback_transaction(conn);
+        current = self::depth(conn).ok().flatten();
+        if current.is_some_and(|after| after >= open) {
             break;
         }
     }
