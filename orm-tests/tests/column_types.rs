@@ -207,16 +207,19 @@ backend_tests! {
         assert_eq!(Price::objects().filter(price::money.eq(dec("19.99"))).count(&mut conn)?, 1);
         assert_eq!(Price::objects().filter(price::wide.eq_any([dec("0"), tiny.clone()])).count(&mut conn)?, 2);
         // More places than the column has: rounded to 2, half away from
-        // zero, on every backend (SQLite's double on read, the others'
-        // NUMERIC on write).
-        // 1.005, 2.675 and 0.015 are stored by SQLite as doubles just below
-        // them: still rounded up, from what was written.
+        // zero, on every backend, when the row is written (the instance
+        // then holds what is stored, and SQLite stores what the others
+        // do: a filter finds it).
         let halves = [("0.125", "0.13"), ("-0.125", "-0.13"), ("0.375", "0.38"), ("1.005", "1.01"), ("2.675", "2.68"), ("0.015", "0.02"), ("-1.005", "-1.01")];
         for (written, read) in halves {
             let mut p = Price { wide: dec("1"), money: Some(dec(written)), ..Default::default() };
             p.save(&mut conn)?;
-            let again = Price::get(&mut conn, p.id.unwrap_or_default())?;
+            assert_eq!(p.money, Some(dec(read)), "{written}");
+            let id = p.id.unwrap_or_default();
+            let again = Price::get(&mut conn, id)?;
             assert_eq!(again.money, Some(dec(read)), "{written}");
+            let found = Price::objects().filter(price::id.eq(id)).filter(price::money.eq(dec(read)));
+            assert_eq!(found.count(&mut conn)?, 1, "{written}");
         }
         Ok(())
     }

@@ -98,21 +98,48 @@ fn insert_columns<M: Model>(assigned_key: bool) -> Vec<usize> {
         .collect()
 }
 
-/// Gives an unset key generated in Rust (`Option<Uuid>`) its value.
-fn generate_key<M: Model>(instance: &mut M) {
+/// Readies a row for writing: an unset key generated in Rust
+/// (`Option<Uuid>`) gets its value, and a decimal with more places than
+/// its column keeps is rounded to them, half away from zero, as
+/// PostgreSQL and MySQL round when they store it: the instance then holds
+/// what the database holds, and SQLite (which stores a decimal as written)
+/// holds what the others do, so filters and unique constraints see it.
+fn prepare<M: Model>(instance: &mut M) {
     if instance.pk().is_none() {
         if let Some(version) = M::meta().primary_key().generated {
             instance.set_pk(M::Key::generate(version));
+        }
+    }
+    #[cfg(feature = "bigdecimal")]
+    round_decimals(instance);
+}
+
+#[cfg(feature = "bigdecimal")]
+fn round_decimals<M: Model>(instance: &mut M) {
+    use crate::types::decimal::DecimalColumn;
+    use bigdecimal::BigDecimal;
+
+    for (i, column) in M::meta().columns.iter().enumerate() {
+        let Some((_, places)) = column.decimal else {
+            continue;
+        };
+        let Some(field) = instance.field_mut(i) else {
+            continue;
+        };
+        if let Some(value) = field.downcast_mut::<BigDecimal>() {
+            *value = std::mem::take(value).to_places(places);
+        } else if let Some(value) = field.downcast_mut::<Option<BigDecimal>>() {
+            *value = value.take().to_places(places);
         }
     }
 }
 
 pub(super) fn insert<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Result<()> {
     check_relations(instance)?;
+    prepare(instance);
     if M::meta().primary_key().auto_increment && instance.pk().is_none() {
         return insert_new(conn, &mut [instance]);
     }
-    generate_key(instance);
     write_one(conn, instance, OnConflict::Fail)?;
     Ok(())
 }
@@ -122,6 +149,7 @@ pub(super) fn save<M: Model>(instance: &mut M, conn: &mut AnyConnection) -> Resu
         return insert(instance, conn);
     };
     check_relations(instance)?;
+    prepare(instance);
     // MySQL: UPDATE, then INSERT if no row had the key. Its upsert fires on
     // any unique column, not only the key, and takes gap locks that make
     // concurrent saves of neighbouring rows deadlock; the UPDATE locks the
@@ -300,7 +328,7 @@ fn mysql_assigned_keys(conn: &mut AnyConnection) -> Result<(i64, i64)> {
 /// the transaction.
 pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
     rows.iter().try_for_each(check_relations)?;
-    rows.iter_mut().for_each(generate_key);
+    rows.iter_mut().for_each(prepare);
     let per_row = M::meta().columns.len().max(1);
     let chunk = (conn.backend().max_binds() / per_row).max(1);
     let auto = M::meta().primary_key().auto_increment;
@@ -320,7 +348,7 @@ pub(crate) fn insert_chunked<M: Model>(conn: &mut AnyConnection, rows: &mut [M])
 /// unique constraint: one statement per chunk.
 pub(crate) fn insert_ignoring<M: Model>(conn: &mut AnyConnection, rows: &mut [M]) -> Result<()> {
     rows.iter().try_for_each(check_relations)?;
-    rows.iter_mut().for_each(generate_key);
+    rows.iter_mut().for_each(prepare);
     let columns = insert_columns::<M>(M::meta().primary_key().auto_increment);
     let chunk = (conn.backend().max_binds() / columns.len().max(1)).max(1);
     let refs: Vec<&M> = rows.iter().collect();

@@ -21,8 +21,9 @@ impl<M: Model> QuerySet<M> {
     /// for an `order_by`, whose expressions are opaque, for a nullable
     /// ordering column, and for one whose loaded value may not compare
     /// equal to the stored one: JSON (MySQL compares a JSON column with
-    /// a text parameter as a JSON string), and decimals on SQLite (stored
-    /// as written, loaded rounded to `decimal_places`).
+    /// a text parameter as a JSON string), and decimals on SQLite (a row
+    /// `bulk_update` or raw SQL wrote holds its value as written, and
+    /// loads rounded to `decimal_places`).
     pub(super) fn keyset(&self, backend: BackendKind) -> Option<Vec<Term>> {
         let meta = M::meta();
         let default = match &self.ordering {
