@@ -87,6 +87,11 @@ fn reverse_names(model: &Model, errors: &mut Errors) {
     }
 }
 
+/// Names `diesel::table!` gives items of the table module and its
+/// `columns` module: a column named so clashes with them.
+pub const RESERVED_COLUMNS: [&str; 6] =
+    ["table", "star", "columns", "dsl", "all_columns", "diesel"];
+
 fn columns(model: &Model, errors: &mut Errors) {
     // Column names are unique, and there are at most 128 (diesel's limit).
     let columns: Vec<(&Field, &Column)> = model.columns().collect();
@@ -104,6 +109,19 @@ fn columns(model: &Model, errors: &mut Errors) {
                 format!(
                     "field `{}` becomes the diesel column `{}`, named like the table module, which diesel refuses; name the module with #[orm(module = \"...\")]",
                     field.ident, column.rust_name
+                ),
+            );
+        }
+        let rust_name = column.rust_name.to_string();
+        if RESERVED_COLUMNS.contains(&rust_name.trim_start_matches("r#")) {
+            errors.push(
+                field.ident.span(),
+                format!(
+                    "field `{}` becomes the diesel column `{}`, a name diesel's table module uses itself ({}); rename the field and keep the column's name with #[orm(column = \"{}\")]",
+                    field.ident,
+                    column.rust_name,
+                    RESERVED_COLUMNS.join(", "),
+                    column.name
                 ),
             );
         }

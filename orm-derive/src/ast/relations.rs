@@ -26,6 +26,9 @@ pub(super) fn parse_reverse(
         errors.push_spanned(ty, "write the reverse side as `Related<ChildModel>`");
         return None;
     };
+    if refuse_self(child, errors) {
+        return None;
+    }
     let mut fk_field = None;
     let mut given = false;
     for entry in entries {
@@ -80,6 +83,9 @@ pub(super) fn parse_many_to_many(
             return None;
         }
     };
+    if refuse_self(&target, errors) {
+        return None;
+    }
     let mut table = None;
     let mut through = None;
     let mut through_fields = None;
@@ -178,6 +184,9 @@ pub(super) fn parse_relation(
             return None;
         }
     };
+    if refuse_self(&target, errors) {
+        return None;
+    }
     let mut column_name = format!("{}_id", ident.to_string().trim_start_matches("r#"));
     let mut nullable = false;
     let mut to_field = None;
@@ -289,4 +298,18 @@ pub(super) fn parse_relation(
         default: None,
         renamed_from,
     })))
+}
+
+/// `Self` as a relation's other model: the generated code that names it
+/// (the through model, the metadata, the checks) is outside the model's
+/// `impl`, where `Self` is another type or none.
+fn refuse_self(target: &Type, errors: &mut Errors) -> bool {
+    let is_self = matches!(target, Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"));
+    if is_self {
+        errors.push_spanned(
+            target,
+            "name the model itself instead of `Self` (`ForeignKey<Category>` inside `struct Category`): the code generated for a relation is outside the model's impl",
+        );
+    }
+    is_self
 }

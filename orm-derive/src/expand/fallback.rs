@@ -9,7 +9,7 @@ use syn::Ident;
 
 use super::table_of;
 use crate::ast::{Column, Field, Model};
-use crate::check::MAX_COLUMNS;
+use crate::check::{MAX_COLUMNS, RESERVED_COLUMNS};
 use crate::types::classify;
 
 /// The fallback for the input named `ident`; `model` is what could be
@@ -26,8 +26,11 @@ pub fn fallback(ident: &Ident, model: Option<&Model>) -> TokenStream {
         if columns.len() == MAX_COLUMNS {
             break;
         }
-        // Nor a column named like the table module.
-        if column.rust_name != module.trim_start_matches("r#")
+        // Nor a column named like the table module or its own items.
+        let rust_name = column.rust_name.to_string();
+        let rust_name = rust_name.trim_start_matches("r#");
+        if rust_name != module.trim_start_matches("r#")
+            && !RESERVED_COLUMNS.contains(&rust_name)
             && !columns
                 .iter()
                 .any(|(_, c)| c.rust_name == column.rust_name || c.name == column.name)
