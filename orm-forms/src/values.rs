@@ -124,10 +124,19 @@ impl FormValue for String {
     }
 }
 
+/// Whether `raw` starts with a year of four digits and a `-`: chrono's
+/// `%Y` also reads `26` as the year 26.
+fn four_digit_year(raw: &str) -> bool {
+    matches!(raw.as_bytes(), [y1, y2, y3, y4, b'-', ..] if [y1, y2, y3, y4].iter().all(|d| d.is_ascii_digit()))
+}
+
 impl FormValue for NaiveDate {
     fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
-        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-            .map_err(|_| "Enter a valid date (YYYY-MM-DD).".into())
+        let raw = raw.trim();
+        four_digit_year(raw)
+            .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+            .flatten()
+            .ok_or_else(|| "Enter a valid date (YYYY-MM-DD).".into())
     }
 }
 
@@ -143,15 +152,20 @@ impl FormValue for NaiveTime {
 impl FormValue for NaiveDateTime {
     fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
         let raw = raw.trim();
-        [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-        .ok_or_else(|| "Enter a valid date and time (YYYY-MM-DD HH:MM[:SS]).".into())
+        let formats: &[&str] = if four_digit_year(raw) {
+            &[
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+            ]
+        } else {
+            &[]
+        };
+        formats
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+            .ok_or_else(|| "Enter a valid date and time (YYYY-MM-DD HH:MM[:SS]).".into())
     }
 }
 
