@@ -41,6 +41,27 @@ backend_tests! {
     }
 
 
+    fn rows_a_write_cached_load_their_relations_together(db) {
+        let mut conn = db.get()?;
+        create_all(&mut conn)?;
+        let tags = create_tags(&mut conn, &["a", "b", "c"])?;
+        let q = create_question(&mut conn, "q")?;
+        // `set` caches copies of the rows it was given (a form's validated
+        // choices): reading their own relations then costs what it costs
+        // after a query, the links and the targets, not a query per row.
+        q.tags().set(&mut conn, &tags)?;
+        let cached = assert_num_queries(&mut conn, 0, |c| q.tags().all(c))?;
+        assert_num_queries(&mut conn, 2, |c| cached.iter().try_for_each(|t| t.questions().all(c).map(|_| ())))?;
+        // `add` to a filled cache the same way.
+        let more = create_tags(&mut conn, &["d", "e"])?;
+        let other = create_question(&mut conn, "other")?;
+        assert!(other.tags().all(&mut conn)?.is_empty());
+        other.tags().add(&mut conn, &more)?;
+        let cached = assert_num_queries(&mut conn, 0, |c| other.tags().all(c))?;
+        assert_num_queries(&mut conn, 2, |c| cached.iter().try_for_each(|t| t.questions().all(c).map(|_| ())))?;
+        Ok(())
+    }
+
     fn all_is_cached_in_the_instance(db) {
         let mut conn = db.get()?;
         create_all(&mut conn)?;

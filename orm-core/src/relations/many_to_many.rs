@@ -241,6 +241,10 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
                     }
                 }
             }
+            // Copies join the cache out of any peer group: the rows it
+            // holds load their relations together, as a query's would
+            // (rows in a group already keep theirs).
+            T::link_peers(rows.iter().map(|r| &**r));
         });
         if added {
             keep_database_order::<T, _>(conn, self.slot(), &key);
@@ -315,6 +319,8 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             .map(|t| t.clone().into())
             .collect();
         rows.sort_by(|a, b| a.cmp_default(b));
+        // As in `add`: the cached rows are one peer group.
+        T::link_peers(rows.iter().map(|r| &**r));
         self.slot()
             .put(key.clone(), Arc::new(rows), written_now(conn));
         keep_database_order::<T, _>(conn, self.slot(), &key);
