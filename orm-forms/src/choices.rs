@@ -73,6 +73,16 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
         conn: &mut AnyConnection,
         raw: &[String],
     ) -> Result<std::result::Result<Vec<Chosen<M>>, String>> {
+        if let Writable::No = self.rel.writable() {
+            // The form's own mistake, not the submitter's.
+            return Err(OrmError::InvalidQuery {
+                model: M::meta().name,
+                reason: format!(
+                    "`{}` is a reverse side, which a form cannot set: pass a forward foreign key, one-to-one or many-to-many to `related`",
+                    self.rel.field()
+                ),
+            });
+        }
         let raw: Vec<&String> = raw.iter().filter(|r| !r.trim().is_empty()).collect();
         let limit = conn.backend().max_in_list();
         if raw.len() > limit {
@@ -93,6 +103,7 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
         }
         let rel = self.rel;
         match rel.writable() {
+            // Refused above, as the form's own mistake.
             Writable::No => Ok(Err("This relation cannot be set from a form.".into())),
             Writable::One { required } => {
                 match keys.as_slice() {
@@ -105,6 +116,10 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 let found = self.choices_by_key(conn, &keys)?;
                 match found.into_values().next() {
                     Some(obj) => Ok(Ok(vec![Chosen::Before(Box::new(move |m| {
+                        // Reached from the instance: it takes its mode.
+                        if let Some(mode) = m.fetch_mode() {
+                            obj.set_fetch_mode(mode);
+                        }
                         rel.assign(m, obj)
                     }))])),
                     None => Ok(Err(not_a_choice(&keys[0].to_key()))),
@@ -119,6 +134,9 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 let found: Vec<T> = keys.iter().filter_map(|k| found.remove(k)).collect();
                 Ok(Ok(vec![Chosen::After(Box::new(
                     move |m, conn, inserted| {
+                        if let Some(mode) = m.fetch_mode() {
+                            found.iter().for_each(|t| t.set_fetch_mode(mode));
+                        }
                         if inserted {
                             rel.link_new(m, conn, &found)
                         } else {

@@ -232,6 +232,8 @@ impl<M: Relations> ModelForm<M> {
 
     /// Chooses the objects the relation `rel` may be set to among
     /// `choices` (and loads them with whatever it selects or prefetches).
+    /// `rel` is a forward foreign key, one-to-one or many-to-many: a
+    /// reverse side makes `is_valid` return `OrmError::InvalidQuery`.
     pub fn related<T: Model + Clone, J>(mut self, rel: Rel<M, T, J>, choices: QuerySet<T>) -> Self {
         let rel = rel.erased();
         self.relations.retain(|r| r.field() != rel.field());

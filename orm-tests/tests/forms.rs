@@ -153,6 +153,31 @@ backend_tests! {
         Ok(())
     }
 
+    fn objects_a_form_caches_take_the_edited_instances_fetch_mode(db) {
+        use orm_core::fetch::FetchMode;
+        let mut conn = db.get()?;
+        setup(&mut conn)?;
+        let ids = tag_ids(&mut conn)?;
+        let ada = Author::objects().filter(author::name.eq("Ada")).get(&mut conn)?;
+        let q = Question::objects()
+            .filter(question::question_text.eq("old zeta"))
+            .fetch_mode(FetchMode::Raise)
+            .get(&mut conn)?;
+        let form = ModelForm::edit(q).bind_urlencoded(&format!(
+            "question_text=raised&pub_date=2026-01-01T00:00:00&author={}&tags={}",
+            ada.id.unwrap_or_default(),
+            ids[0]
+        ));
+        let saved = form.save(&mut conn)?;
+        assert_eq!(saved.fetch_mode(), Some(FetchMode::Raise));
+        let author = assert_num_queries(&mut conn, 0, |c| saved.author(c))?;
+        assert_eq!(author.and_then(|a| a.fetch_mode()), Some(FetchMode::Raise));
+        let tags = assert_num_queries(&mut conn, 0, |c| saved.tags().all(c))?;
+        assert_eq!(tags.len(), 1);
+        assert!(tags.iter().all(|t| t.fetch_mode() == Some(FetchMode::Raise)));
+        Ok(())
+    }
+
     fn editing_clears_an_optional_relation_and_keeps_the_key(db) {
         let mut conn = db.get()?;
         setup(&mut conn)?;
@@ -232,6 +257,13 @@ backend_tests! {
         let mut form = ModelForm::<Membership>::new().bind_urlencoded("group=a%00b");
         assert!(!form.is_valid(&mut conn)?);
         assert!(form.errors().contains_key("group"), "{:?}", form.errors());
+        // A reverse side given to `related` is the form's mistake, whatever
+        // was submitted.
+        let mut reverse = ModelForm::<Question>::new()
+            .bind_urlencoded("question_text=x&pub_date=2026-01-01+00%3A00")
+            .related(Question::CHOICES, Choice::objects());
+        let refused = reverse.is_valid(&mut conn);
+        assert!(matches!(refused, Err(OrmError::InvalidQuery { .. })), "{refused:?}");
         // Choices from a sliced queryset cannot be checked by key.
         let sliced = ModelForm::<Question>::new()
             .bind_urlencoded("question_text=x&pub_date=2026-01-01+00%3A00&tags=1")
