@@ -84,13 +84,16 @@ pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
             let Some(table) = state.table(meta.table) else {
                 continue;
             };
-            if table.column(column.name).is_none()
-                && table.column(from).is_some()
-                && meta.column(from).is_none()
-            {
+            // A foreign key's previous column, or its previous field's
+            // (`writer` for `writer_id`).
+            let field_column = column.references.map(|_| format!("{from}_id"));
+            let old = std::iter::once(from.to_owned())
+                .chain(field_column)
+                .find(|old| table.column(old).is_some() && meta.column(old).is_none());
+            if let (None, Some(old)) = (table.column(column.name), old) {
                 let op = Operation::RenameColumn {
                     table: meta.table.to_owned(),
-                    from: from.to_owned(),
+                    from: old,
                     to: column.name.to_owned(),
                 };
                 run(op, &mut state);

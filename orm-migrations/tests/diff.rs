@@ -171,6 +171,24 @@ fn a_model_left_out_of_the_list_is_refused_not_dropped() {
     );
 }
 
+#[test]
+fn a_foreign_key_renamed_from_its_previous_field_keeps_its_column() {
+    #[derive(Model, Debug, Clone, Default)]
+    #[orm(table = "profile")]
+    pub struct Profile {
+        #[orm(primary_key)]
+        pub id: Option<i64>,
+        #[orm(to_field = "handle", renamed_from = "writer")]
+        pub author: ForeignKey<profiled::Writer, String>,
+    }
+    let recorded = SchemaState::of(&orm_core::models![profiled::Writer, profiled::Profile]);
+    let ops = diff(&recorded, &orm_core::models![profiled::Writer, Profile]).unwrap_or_default();
+    assert!(
+        matches!(&ops[..], [Operation::RenameColumn { from, to, .. }] if from == "writer_id" && to == "author_id"),
+        "{ops:?}"
+    );
+}
+
 /// Pairs unique by `(a, b)`; then `b` dropped and `(a, c)` unique, `c` a
 /// foreign key to a new table.
 mod pairs {
