@@ -389,15 +389,22 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     };
     match RelationKind::of(ty) {
         Some(RelationKind::Related) => {
-            return relations::parse_reverse(&ident, ty, &entries, errors)
+            return relations::parse_reverse(&ident, ty, "`Related<ChildModel>`", &entries, errors)
                 .map(|r| with_kind(FieldKind::Reverse(r)));
         }
         Some(RelationKind::ReverseOneToOne) => {
-            return relations::parse_reverse(&ident, ty, &entries, errors)
-                .map(|r| with_kind(FieldKind::ReverseOneToOne(r)));
+            return relations::parse_reverse(
+                &ident,
+                ty,
+                "`ReverseOneToOne<ChildModel>`",
+                &entries,
+                errors,
+            )
+            .map(|r| with_kind(FieldKind::ReverseOneToOne(r)));
         }
         Some(RelationKind::ManyToMany) if find("reverse_of").is_some() => {
-            return relations::parse_reverse(&ident, ty, &entries, errors)
+            let shape = "`ManyToMany<OwnerModel>` (a reverse side takes no key type)";
+            return relations::parse_reverse(&ident, ty, shape, &entries, errors)
                 .map(|r| with_kind(FieldKind::ReverseManyToMany(r)));
         }
         Some(RelationKind::ManyToMany) => {
@@ -516,11 +523,18 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
                     }
                 }
             }
-            key @ ("null" | "to_field" | "on_delete" | "reverse_of" | "through"
-            | "through_table" | "through_fields" | "fetch_mode") => errors.push(
+            "null" => errors.push(
+                entry.span(),
+                "`null` applies to ForeignKey and OneToOne fields only; a nullable plain column is an `Option<T>` field",
+            ),
+            key @ ("to_field" | "on_delete" | "fetch_mode") => errors.push(
+                entry.span(),
+                format!("`{key}` applies to ForeignKey and OneToOne fields only"),
+            ),
+            key @ ("reverse_of" | "through" | "through_table" | "through_fields") => errors.push(
                 entry.span(),
                 format!(
-                    "`{key}` applies to relation fields (ForeignKey, OneToOne, ManyToMany and their reverse sides) only"
+                    "`{key}` applies to ManyToMany fields (and `reverse_of` to reverse sides) only"
                 ),
             ),
             _ => {}

@@ -203,9 +203,14 @@ fn unique_together(model: &mut Model, errors: &mut Errors) {
             } else if model.columns().any(|(f, _)| f.ident == name) {
                 names.push(name.to_owned());
             } else {
+                let stored: Vec<String> =
+                    model.columns().map(|(f, _)| f.ident.to_string()).collect();
                 errors.push(
                     lit.span,
-                    format!("`unique_together` names stored fields separated by commas; `{name}` is not one"),
+                    format!(
+                        "`unique_together` names stored fields separated by commas; `{name}` is not one (stored fields: {})",
+                        stored.join(", ")
+                    ),
                 );
             }
         }

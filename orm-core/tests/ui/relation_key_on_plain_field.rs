@@ -6,6 +6,10 @@ struct Question {
     id: Option<i64>,
     #[orm(to_field = "id")]
     author: i64,
+    #[orm(null)]
+    note: String,
+    #[orm(through_table = "question_tags")]
+    tags: i64,
 }
 
 fn main() {}

@@ -18,12 +18,13 @@ use crate::types::{classify, generic_args};
 pub(super) fn parse_reverse(
     ident: &Ident,
     ty: &Type,
+    shape: &str,
     entries: &[Entry],
     errors: &mut Errors,
 ) -> Option<Box<Reverse>> {
     let args = generic_args(ty);
     let [child] = args.as_slice() else {
-        errors.push_spanned(ty, "write the reverse side as `Related<ChildModel>`");
+        errors.push_spanned(ty, format!("write the reverse side as {shape}"));
         return None;
     };
     if refuse_self(child, errors) {
