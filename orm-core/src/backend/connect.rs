@@ -2,8 +2,7 @@
 //! answers must not block the caller for ever.
 //!
 //! PostgreSQL: libpq's own `connect_timeout` (whole seconds, at least 2),
-//! added to the URL unless it sets one, and `tcp_user_timeout`, which
-//! bounds how long a statement sent to a vanished server waits. MySQL/MariaDB: diesel's URL has no
+//! added to the URL unless it sets one. MySQL/MariaDB: diesel's URL has no
 //! such option, so a TCP probe first waits (bounded) for the greeting the
 //! server sends as soon as it accepts; the probe then hangs up, which the
 //! server counts in `Aborted_connects`.
@@ -16,28 +15,16 @@ use std::time::Duration;
 
 #[cfg(feature = "postgres")]
 /// `url` with libpq's `connect_timeout` set to `timeout` (rounded up to
-/// whole seconds, at least 2 as libpq requires) and its
-/// `tcp_user_timeout` to `timeout` too (at least 10 s), unless it sets
-/// them: a statement sent to a server that vanished without a word (a
-/// network cut) fails then, instead of after the kernel's retransmissions
-/// (about 15 minutes), so the pool's health check replaces the
-/// connection in bounded time.
+/// whole seconds, at least 2 as libpq requires), unless it has one.
 pub(super) fn postgres_url(url: &str, timeout: Duration) -> String {
-    // A URL ending in `?` or `&` would get an empty parameter libpq refuses.
-    let mut url = url.trim_end_matches(['?', '&']).to_owned();
-    let mut add = |key: &str, value: u128| {
-        if !url.contains(&format!("{key}=")) {
-            let separator = if url.contains('?') { '&' } else { '?' };
-            url = format!("{url}{separator}{key}={value}");
-        }
-    };
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
     let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
-    add("connect_timeout", u128::from(seconds.max(2)));
-    add(
-        "tcp_user_timeout",
-        timeout.max(Duration::from_secs(10)).as_millis(),
-    );
-    url
+    // A URL ending in `?` or `&` would get an empty parameter libpq refuses.
+    let url = url.trim_end_matches(['?', '&']);
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={}", seconds.max(2))
 }
 
 #[cfg(feature = "mysql")]
@@ -130,22 +117,21 @@ mod tests {
 
     #[cfg(feature = "postgres")]
     #[test]
-    fn postgres_gets_a_connect_timeout_and_a_tcp_user_timeout() {
-        let t = Duration::from_millis(25_500);
+    fn postgres_gets_a_connect_timeout() {
+        let t = Duration::from_millis(2500);
         assert_eq!(
             postgres_url("postgres://u@h/db", t),
-            "postgres://u@h/db?connect_timeout=26&tcp_user_timeout=25500"
+            "postgres://u@h/db?connect_timeout=3"
         );
-        // At least 2 s to connect, 10 s for a statement's bytes.
         assert_eq!(
             postgres_url("postgres://u@h/db?sslmode=disable", Duration::from_secs(1)),
-            "postgres://u@h/db?sslmode=disable&connect_timeout=2&tcp_user_timeout=10000"
+            "postgres://u@h/db?sslmode=disable&connect_timeout=2"
         );
         for url in ["postgres://u@h/db?", "postgres://u@h/db?sslmode=disable&"] {
             assert!(!postgres_url(url, t).contains("?&") && !postgres_url(url, t).contains("&&"));
-            assert!(postgres_url(url, t).ends_with("connect_timeout=26&tcp_user_timeout=25500"));
+            assert!(postgres_url(url, t).ends_with("connect_timeout=3"));
         }
-        let own = "postgres://u@h/db?connect_timeout=9&tcp_user_timeout=500";
+        let own = "postgres://u@h/db?connect_timeout=9";
         assert_eq!(postgres_url(own, t), own);
     }
 
