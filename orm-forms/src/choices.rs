@@ -116,8 +116,9 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 let found = self.choices_by_key(conn, &keys)?;
                 match found.into_values().next() {
                     Some(obj) => Ok(Ok(vec![Chosen::Before(Box::new(move |m| {
-                        // Reached from the instance: it takes its mode.
-                        if let Some(mode) = m.fetch_mode() {
+                        // Reached from the instance: it takes its mode,
+                        // unless its queryset gave it one.
+                        if let (Some(mode), None) = (m.fetch_mode(), obj.fetch_mode()) {
                             obj.set_fetch_mode(mode);
                         }
                         rel.assign(m, obj)
@@ -135,7 +136,10 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 Ok(Ok(vec![Chosen::After(Box::new(
                     move |m, conn, inserted| {
                         if let Some(mode) = m.fetch_mode() {
-                            found.iter().for_each(|t| t.set_fetch_mode(mode));
+                            found
+                                .iter()
+                                .filter(|t| t.fetch_mode().is_none())
+                                .for_each(|t| t.set_fetch_mode(mode));
                         }
                         if inserted {
                             rel.link_new(m, conn, &found)

@@ -84,11 +84,12 @@ pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
             let Some(table) = state.table(meta.table) else {
                 continue;
             };
-            // A foreign key's previous column, or its previous field's
-            // (`writer` for `writer_id`).
+            // A foreign key's previous field (`writer` for `writer_id`)
+            // first, then its previous column.
             let field_column = column.references.map(|_| format!("{from}_id"));
-            let old = std::iter::once(from.to_owned())
-                .chain(field_column)
+            let old = field_column
+                .into_iter()
+                .chain(std::iter::once(from.to_owned()))
                 .find(|old| table.column(old).is_some() && meta.column(old).is_none());
             if let (None, Some(old)) = (table.column(column.name), old) {
                 let op = Operation::RenameColumn {

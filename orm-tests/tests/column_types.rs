@@ -221,6 +221,13 @@ backend_tests! {
             let found = Price::objects().filter(price::id.eq(id)).filter(price::money.eq(dec(read)));
             assert_eq!(found.count(&mut conn)?, 1, "{written}");
         }
+        // Rounded from its exact value, as the servers do: a decimal made
+        // from the double 1.005 (1.00499999...) is 1.00.
+        let from_double = bigdecimal::BigDecimal::try_from(1.005_f64).map_err(|e| OrmError::InvalidQuery { model: "Price", reason: e.to_string() })?;
+        let mut p = Price { wide: dec("1"), money: Some(from_double), ..Default::default() };
+        p.save(&mut conn)?;
+        assert_eq!(p.money, Some(dec("1.00")));
+        assert_eq!(Price::get(&mut conn, p.id.unwrap_or_default())?.money, Some(dec("1.00")));
         Ok(())
     }
 }

@@ -116,7 +116,7 @@ fn prepare<M: Model>(instance: &mut M) {
 
 #[cfg(feature = "bigdecimal")]
 fn round_decimals<M: Model>(instance: &mut M) {
-    use crate::types::decimal::DecimalColumn;
+    use crate::types::decimal::round_for_write;
     use bigdecimal::BigDecimal;
 
     for (i, column) in M::meta().columns.iter().enumerate() {
@@ -127,9 +127,9 @@ fn round_decimals<M: Model>(instance: &mut M) {
             continue;
         };
         if let Some(value) = field.downcast_mut::<BigDecimal>() {
-            *value = std::mem::take(value).to_places(places);
+            *value = round_for_write(std::mem::take(value), places);
         } else if let Some(value) = field.downcast_mut::<Option<BigDecimal>>() {
-            *value = value.take().to_places(places);
+            *value = value.take().map(|v| round_for_write(v, places));
         }
     }
 }

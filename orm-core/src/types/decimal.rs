@@ -52,6 +52,16 @@ impl DecimalColumn for BigDecimal {
     }
 }
 
+/// `value` with at most `places` decimal places, rounded half away from
+/// zero from its exact value: what PostgreSQL and MySQL store of it in a
+/// column of that scale (a row's write rounds to it on every backend).
+pub(crate) fn round_for_write(value: BigDecimal, places: u32) -> BigDecimal {
+    if value.fractional_digit_count() <= i64::from(places) {
+        return value;
+    }
+    value.with_scale_round(i64::from(places), RoundingMode::HalfUp)
+}
+
 impl DecimalColumn for Option<BigDecimal> {
     fn to_places(self, places: u32) -> Self {
         self.map(|d| d.to_places(places))
