@@ -3,6 +3,7 @@
 //! `ReverseOneToOne`, a `ManyToMany` with `reverse_of`).
 
 use quote::format_ident;
+use syn::spanned::Spanned as _;
 use syn::{Ident, Type};
 
 use super::{
@@ -74,7 +75,10 @@ pub(super) fn parse_many_to_many(
 ) -> Option<FieldKind> {
     let args = generic_args(ty);
     let (target, key_ty) = match args.as_slice() {
-        [target] => ((*target).clone(), syn::parse_quote!(i64)),
+        [target] => (
+            (*target).clone(),
+            syn::parse_quote_spanned!(target.span()=> i64),
+        ),
         [target, key] => ((*target).clone(), (*key).clone()),
         _ => {
             errors.push_spanned(
@@ -254,7 +258,10 @@ pub(super) fn parse_relation(
             format!("a relation with to_field = \"{}\" stores that column's value: name its type, like `ForeignKey<Target, String>`", field.value),
         );
     }
-    let key_ty: Type = explicit_key.unwrap_or_else(|| syn::parse_quote!(i64));
+    // Without a key type, `i64`, spanned on the target: a target with
+    // another key type is an error on it, not on the derive.
+    let key_ty: Type =
+        explicit_key.unwrap_or_else(|| syn::parse_quote_spanned!(target.span()=> i64));
     if !matches!(classify(&key_ty), Some((kind, false, _)) if kind.is_key()) {
         errors.push_syn(syn::Error::new_spanned(
             &key_ty,
