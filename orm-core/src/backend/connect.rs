@@ -2,7 +2,8 @@
 //! answers must not block the caller for ever.
 //!
 //! PostgreSQL: libpq's own `connect_timeout` (whole seconds, at least 2),
-//! added to the URL unless it sets one. MySQL/MariaDB: diesel's URL has no
+//! added to the URL unless it sets one, and `tcp_user_timeout`, which
+//! bounds how long a statement sent to a vanished server waits. MySQL/MariaDB: diesel's URL has no
 //! such option, so a TCP probe first waits (bounded) for the greeting the
 //! server sends as soon as it accepts; the probe then hangs up, which the
 //! server counts in `Aborted_connects`.
@@ -15,16 +16,47 @@ use std::time::Duration;
 
 #[cfg(feature = "postgres")]
 /// `url` with libpq's `connect_timeout` set to `timeout` (rounded up to
-/// whole seconds, at least 2 as libpq requires), unless it has one.
+/// whole seconds, at least 2 as libpq requires) and its
+/// `tcp_user_timeout` to `timeout` too (at least 10 s), unless it sets
+/// them: a statement sent to a server that vanished without a word (a
+/// network cut) fails then, instead of after the kernel's retransmissions
+/// (about 15 minutes), so the pool's health check replaces the
+/// connection in bounded time. `tcp_user_timeout` is set only with libpq
+/// 12 or later: older ones refuse it (and every connection with it).
 pub(super) fn postgres_url(url: &str, timeout: Duration) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_owned();
-    }
-    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    postgres_url_for(url, timeout, libpq_version())
+}
+
+/// The version of the libpq linked (150004 for 15.4), as `PQlibVersion`
+/// gives it.
+#[cfg(feature = "postgres")]
+#[allow(unsafe_code)]
+fn libpq_version() -> i32 {
+    // SAFETY: `PQlibVersion` takes no argument and returns a constant of
+    // the library; it has no precondition.
+    unsafe { pq_sys::PQlibVersion() }
+}
+
+/// [`postgres_url`] for a given libpq version.
+#[cfg(feature = "postgres")]
+fn postgres_url_for(url: &str, timeout: Duration, libpq: i32) -> String {
     // A URL ending in `?` or `&` would get an empty parameter libpq refuses.
-    let url = url.trim_end_matches(['?', '&']);
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}connect_timeout={}", seconds.max(2))
+    let mut url = url.trim_end_matches(['?', '&']).to_owned();
+    let mut add = |key: &str, value: u128| {
+        if !url.contains(&format!("{key}=")) {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{separator}{key}={value}");
+        }
+    };
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    add("connect_timeout", u128::from(seconds.max(2)));
+    if libpq >= 120_000 {
+        add(
+            "tcp_user_timeout",
+            timeout.max(Duration::from_secs(10)).as_millis(),
+        );
+    }
+    url
 }
 
 #[cfg(feature = "mysql")]
@@ -117,22 +149,36 @@ mod tests {
 
     #[cfg(feature = "postgres")]
     #[test]
-    fn postgres_gets_a_connect_timeout() {
-        let t = Duration::from_millis(2500);
+    fn postgres_gets_a_connect_timeout_and_a_tcp_user_timeout() {
+        let t = Duration::from_millis(25_500);
         assert_eq!(
             postgres_url("postgres://u@h/db", t),
-            "postgres://u@h/db?connect_timeout=3"
+            "postgres://u@h/db?connect_timeout=26&tcp_user_timeout=25500"
         );
+        // At least 2 s to connect, 10 s for a statement's bytes.
         assert_eq!(
             postgres_url("postgres://u@h/db?sslmode=disable", Duration::from_secs(1)),
-            "postgres://u@h/db?sslmode=disable&connect_timeout=2"
+            "postgres://u@h/db?sslmode=disable&connect_timeout=2&tcp_user_timeout=10000"
         );
         for url in ["postgres://u@h/db?", "postgres://u@h/db?sslmode=disable&"] {
             assert!(!postgres_url(url, t).contains("?&") && !postgres_url(url, t).contains("&&"));
-            assert!(postgres_url(url, t).ends_with("connect_timeout=3"));
+            assert!(postgres_url(url, t).ends_with("connect_timeout=26&tcp_user_timeout=25500"));
         }
-        let own = "postgres://u@h/db?connect_timeout=9";
+        let own = "postgres://u@h/db?connect_timeout=9&tcp_user_timeout=500";
         assert_eq!(postgres_url(own, t), own);
+        // libpq before 12 refuses the parameter.
+        assert_eq!(
+            postgres_url_for("postgres://u@h/db", t, 110_022),
+            "postgres://u@h/db?connect_timeout=26"
+        );
+        assert_eq!(
+            postgres_url_for("postgres://u@h/db", t, 150_004),
+            postgres_url("postgres://u@h/db", t)
+        );
+        assert!(
+            libpq_version() >= 120_000,
+            "the test machines have libpq 15"
+        );
     }
 
     #[cfg(feature = "mysql")]

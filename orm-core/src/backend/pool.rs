@@ -245,11 +245,14 @@ impl DbBuilder {
 
     /// How long [`Db::get`] waits for a free connection, and how long
     /// opening one may take (default 30 s, at least 1 ms, at most
-    /// `i32::MAX` ms, about 24 days, SQLite's longest busy timeout): PostgreSQL gets it as libpq's
-    /// `connect_timeout` (whole seconds, at least 2) unless the URL sets
-    /// one; MySQL/MariaDB waits that long for the server's greeting (a TCP
-    /// probe, as diesel's MySQL URL has no such option); SQLite uses it as
-    /// the busy timeout, how long a statement waits for a lock.
+    /// `i32::MAX` ms, about 24 days, SQLite's longest busy timeout).
+    /// PostgreSQL gets it as libpq's `connect_timeout` (whole seconds, at
+    /// least 2) and `tcp_user_timeout` (at least 10 s: how long a
+    /// statement's bytes may go unacknowledged by a vanished server)
+    /// unless the URL sets them; MySQL/MariaDB waits that long for the
+    /// server's greeting (a TCP probe, as diesel's MySQL URL has no such
+    /// option); SQLite uses it as the busy timeout, how long a statement
+    /// waits for a lock.
     ///
     /// ```
     /// # use std::time::Duration;
