@@ -7,8 +7,8 @@
 //! the transaction: [`atomic`](super::atomic), `write_transaction`,
 //! diesel's `transaction`) and keeps one [`Level`] per depth. A commit
 //! counts once its statement succeeded (the `FinishQuery` event after
-//! it), and a transaction PostgreSQL had aborted commits as rolled back. A cache
-//! written inside a transaction records the level it was written in
+//! it), and a transaction PostgreSQL had aborted commits as rolled back.
+//! A cache written inside a transaction records the level it was written in
 //! ([`Written`]); it is valid as long as neither that level nor an
 //! enclosing one rolled back. Outside a transaction nothing is recorded:
 //! the check is an empty-vector test.

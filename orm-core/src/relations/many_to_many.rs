@@ -241,9 +241,9 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
                     }
                 }
             }
-            // Copies join the cache out of any peer group: the rows it
-            // holds load their relations together, as a query's would
-            // (rows in a group already keep theirs).
+            // The rows in no peer group (the copies just cached) become
+            // one, so they load their relations together as a query's
+            // rows would; rows in a group keep theirs.
             T::link_peers(rows.iter().map(|r| &**r));
         });
         if added {
