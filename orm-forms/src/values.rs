@@ -152,20 +152,19 @@ impl FormValue for NaiveTime {
 impl FormValue for NaiveDateTime {
     fn parse_form(raw: &str, _: Option<u32>) -> std::result::Result<Self, String> {
         let raw = raw.trim();
-        let formats: &[&str] = if four_digit_year(raw) {
-            &[
-                "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%d %H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M",
-                "%Y-%m-%d %H:%M",
-            ]
-        } else {
-            &[]
-        };
-        formats
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-            .ok_or_else(|| "Enter a valid date and time (YYYY-MM-DD HH:MM[:SS]).".into())
+        let invalid = || "Enter a valid date and time (YYYY-MM-DD HH:MM[:SS]).".to_owned();
+        if !four_digit_year(raw) {
+            return Err(invalid());
+        }
+        [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        .ok_or_else(invalid)
     }
 }
 
