@@ -120,32 +120,8 @@ pub fn diff(recorded: &SchemaState, models: &Models) -> Result<Vec<Operation>> {
             continue;
         };
         let table_ops = table_changes(before, table)?;
-        let phase = table_ops
-            .iter()
-            .map(|op| {
-                let needs_created = match op {
-                    Operation::AddColumn { column, .. }
-                    | Operation::AlterColumn { to: column, .. } => column
-                        .references
-                        .as_ref()
-                        .is_some_and(|r| created.iter().any(|t| t.name == r.table)),
-                    _ => false,
-                };
-                let needed_by_dropped = match op {
-                    Operation::DropColumn { column, .. }
-                    | Operation::AlterColumn { from: column, .. } => {
-                        referenced(&dropped, &table.name, &column.name)
-                    }
-                    _ => false,
-                };
-                if needed_by_dropped {
-                    Phase::AfterDropped
-                } else if needs_created {
-                    Phase::AfterCreated
-                } else {
-                    Phase::First
-                }
-            })
+        let phase = (table_ops.iter())
+            .map(|op| phase_of(op, &table.name, &created, &dropped))
             .max()
             .unwrap_or(Phase::First);
         changes[phase as usize].extend(table_ops);
@@ -175,6 +151,32 @@ enum Phase {
     First,
     AfterCreated,
     AfterDropped,
+}
+
+/// The phase a change of `table` needs: after the dropped tables when one
+/// of them references the column it changes or drops, after the new
+/// tables when it adds a foreign key to one, first otherwise.
+fn phase_of(op: &Operation, table: &str, created: &[TableDef], dropped: &[TableDef]) -> Phase {
+    let needed_by_dropped = match op {
+        Operation::DropColumn { column, .. } | Operation::AlterColumn { from: column, .. } => {
+            referenced(dropped, table, &column.name)
+        }
+        _ => false,
+    };
+    let needs_created = match op {
+        Operation::AddColumn { column, .. } | Operation::AlterColumn { to: column, .. } => column
+            .references
+            .as_ref()
+            .is_some_and(|r| created.iter().any(|t| t.name == r.table)),
+        _ => false,
+    };
+    if needed_by_dropped {
+        Phase::AfterDropped
+    } else if needs_created {
+        Phase::AfterCreated
+    } else {
+        Phase::First
+    }
 }
 
 /// Whether a foreign key of one of `tables` references `table.column`.
