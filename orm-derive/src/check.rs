@@ -89,8 +89,15 @@ fn reverse_names(model: &Model, errors: &mut Errors) {
 
 /// Names `diesel::table!` gives items of the table module and its
 /// `columns` module: a column named so clashes with them.
-pub const RESERVED_COLUMNS: [&str; 6] =
-    ["table", "star", "columns", "dsl", "all_columns", "diesel"];
+const RESERVED_COLUMNS: [&str; 6] = ["table", "star", "columns", "dsl", "all_columns", "diesel"];
+
+/// Whether diesel's table module would refuse `column` as a column name:
+/// it is named like the module, or like an item `diesel::table!` makes.
+pub fn clashes_with_table(column: &Column, module: &syn::Ident) -> bool {
+    let name = column.rust_name.to_string();
+    let name = name.trim_start_matches("r#");
+    name == module.to_string().trim_start_matches("r#") || RESERVED_COLUMNS.contains(&name)
+}
 
 fn columns(model: &Model, errors: &mut Errors) {
     // Column names are unique, and there are at most 128 (diesel's limit).

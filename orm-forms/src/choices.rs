@@ -116,11 +116,7 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 let found = self.choices_by_key(conn, &keys)?;
                 match found.into_values().next() {
                     Some(obj) => Ok(Ok(vec![Chosen::Before(Box::new(move |m| {
-                        // Reached from the instance: it takes its mode,
-                        // unless its queryset gave it one.
-                        if let (Some(mode), None) = (m.fetch_mode(), obj.fetch_mode()) {
-                            obj.set_fetch_mode(mode);
-                        }
+                        take_mode(m, &obj);
                         rel.assign(m, obj)
                     }))])),
                     None => Ok(Err(not_a_choice(&keys[0].to_key()))),
@@ -135,12 +131,7 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 let found: Vec<T> = keys.iter().filter_map(|k| found.remove(k)).collect();
                 Ok(Ok(vec![Chosen::After(Box::new(
                     move |m, conn, inserted| {
-                        if let Some(mode) = m.fetch_mode() {
-                            found
-                                .iter()
-                                .filter(|t| t.fetch_mode().is_none())
-                                .for_each(|t| t.set_fetch_mode(mode));
-                        }
+                        found.iter().for_each(|t| take_mode(m, t));
                         if inserted {
                             rel.link_new(m, conn, &found)
                         } else {
@@ -150,6 +141,14 @@ impl<M: Model, T: Model + Clone> Chooser<M> for RelationChoices<M, T> {
                 ))]))
             }
         }
+    }
+}
+
+/// Gives a chosen object the instance's fetch mode (an object reached
+/// from another takes its mode), unless its queryset gave it one.
+fn take_mode<M: Model, T: Model>(instance: &M, chosen: &T) {
+    if let (Some(mode), None) = (instance.fetch_mode(), chosen.fetch_mode()) {
+        chosen.set_fetch_mode(mode);
     }
 }
 

@@ -232,7 +232,7 @@ fn run<T, E: From<OrmError>>(
                 // The server aborted it: PostgreSQL's COMMIT would roll
                 // back without an error, MySQL's would commit what ran
                 // after the deadlock outside any transaction.
-                let _ = Manager::rollback_transaction(conn);
+                roll_back_to(conn, depth);
                 return Err(OrmError::Transaction {
                     reason: aborted_reason(conn.backend()),
                 }

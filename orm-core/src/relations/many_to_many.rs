@@ -227,7 +227,7 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
         let wanted = self.keys_of(targets)?;
         retry_write(conn, |conn| self.links().link(conn, &key, &wanted))?;
         self.forget_other_side(targets.iter().map(Borrow::borrow));
-        let mut added = false;
+        let mut added: Vec<Arc<T>> = Vec::new();
         self.slot().edit(&key, &written_now(conn), |rows| {
             let mut cached: HashSet<Key> = rows
                 .iter()
@@ -236,17 +236,18 @@ impl<'a, O: Model, T: Model + Clone> ManyToManyManager<'a, O, T> {
             for t in targets {
                 if let Ok(k) = self.target_key(t.borrow()) {
                     if cached.insert(k) {
-                        insert_sorted::<T, _>(rows, t.clone().into());
-                        added = true;
+                        let row: Arc<T> = t.clone().into();
+                        insert_sorted::<T, _>(rows, Arc::clone(&row));
+                        added.push(row);
                     }
                 }
             }
-            // The rows in no peer group (the copies just cached) become
-            // one, so they load their relations together as a query's
-            // rows would; rows in a group keep theirs.
-            T::link_peers(rows.iter().map(|r| &**r));
         });
-        if added {
+        // The rows just cached that are in no peer group (copies) become
+        // one, so they load their relations together as a query's rows
+        // would; rows in a group keep theirs.
+        T::link_peers(added.iter().map(|r| &**r));
+        if !added.is_empty() {
             keep_database_order::<T, _>(conn, self.slot(), &key);
         }
         Ok(())

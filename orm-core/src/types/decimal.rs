@@ -48,7 +48,7 @@ impl DecimalColumn for BigDecimal {
             .filter(|x| BigDecimal::from_f64(*x).as_ref() == Some(&self))
             .and_then(|x| BigDecimal::from_str(&x.to_string()).ok())
             .unwrap_or(self);
-        written.with_scale_round(i64::from(places), RoundingMode::HalfUp)
+        round_for_write(written, places)
     }
 }
 

@@ -9,7 +9,7 @@ use syn::Ident;
 
 use super::table_of;
 use crate::ast::{Column, Field, Model};
-use crate::check::{MAX_COLUMNS, RESERVED_COLUMNS};
+use crate::check::{clashes_with_table, MAX_COLUMNS};
 use crate::types::classify;
 
 /// The fallback for the input named `ident`; `model` is what could be
@@ -27,10 +27,7 @@ pub fn fallback(ident: &Ident, model: Option<&Model>) -> TokenStream {
             break;
         }
         // Nor a column named like the table module or its own items.
-        let rust_name = column.rust_name.to_string();
-        let rust_name = rust_name.trim_start_matches("r#");
-        if rust_name != module.trim_start_matches("r#")
-            && !RESERVED_COLUMNS.contains(&rust_name)
+        if !clashes_with_table(column, &model.module)
             && !columns
                 .iter()
                 .any(|(_, c)| c.rust_name == column.rust_name || c.name == column.name)
